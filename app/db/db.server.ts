@@ -1,0 +1,166 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import { PGlite } from "@electric-sql/pglite";
+import { PGliteDialect } from "kysely-pglite-dialect";
+import type { Database } from "~/db/schema";
+
+export type Db = Kysely<Database>;
+
+export type DatabaseHandle = {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** The pg pool when kind is postgres (COPY and cursors need a raw client). */
+  pool?: pg.Pool;
+  pglite?: PGlite;
+  close(): Promise<void>;
+};
+
+export class DataDirLockedError extends Error {
+  constructor(dir: string, pid: number) {
+    super(
+      `The PGlite data directory ${dir} is in use by another Heed process (pid ${pid}). ` +
+        `Stop that process first, use another HEED_DATA_DIR, or set DATABASE_URL to share a PostgreSQL server between processes.`,
+    );
+    this.name = "DataDirLockedError";
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * PGlite is single-process: two processes on one data directory corrupt it. A lock file holding
+ * the owner's pid refuses a second process; a lock left by a dead process is taken over.
+ */
+export function lockDataDir(dir: string): () => void {
+  fs.mkdirSync(dir, { recursive: true });
+  const lockFile = path.join(dir, "heed.lock");
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: "wx" });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        try {
+          if (fs.readFileSync(lockFile, "utf8") === String(process.pid)) fs.unlinkSync(lockFile);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const owner = Number.parseInt(fs.readFileSync(lockFile, "utf8"), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+        throw new DataDirLockedError(dir, owner);
+      }
+      fs.rmSync(lockFile, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new Error(`Could not lock ${dir}`);
+}
+
+// int8 (count(*), bigint ids) as numbers on both databases: PGlite already returns numbers.
+const pgTypes = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === 20) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as "text");
+  },
+} as pg.CustomTypesConfig;
+
+export async function openPostgres(url: string, max = 10): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
+  pool.on("error", () => {
+    /* an idle client died (server restart); the pool replaces it */
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    kind: "postgres",
+    pool,
+    close: () => db.destroy(),
+  };
+}
+
+export async function openPglite(
+  dataDir: string,
+  options: { lock?: boolean; loadDataDir?: Blob | File } = {},
+): Promise<DatabaseHandle> {
+  const release = options.lock === false ? () => {} : lockDataDir(dataDir);
+  try {
+    const pglite = await PGlite.create({
+      dataDir: path.join(dataDir, "pglite"),
+      loadDataDir: options.loadDataDir,
+    });
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    return {
+      db,
+      kind: "pglite",
+      pglite,
+      async close() {
+        try {
+          await db.destroy(); // closes PGlite
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+export async function openDatabase(config: {
+  databaseUrl?: string;
+  dataDir: string;
+  poolMax?: number;
+}): Promise<DatabaseHandle> {
+  return config.databaseUrl
+    ? openPostgres(config.databaseUrl, config.poolMax)
+    : openPglite(config.dataDir);
+}
+
+export async function pingDatabase(db: Db, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ping = sql`select 1 as ok`.execute(db).then(() => true);
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return await Promise.race([ping, timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/*
+ * The process-wide handle. The server opens it once at start-up (app/server/main.ts) and routes
+ * read it with getDb(). Kept on globalThis so a dev rebuild does not open a second PGlite.
+ */
+const GLOBAL_KEY = Symbol.for("heed.database");
+type GlobalWithDb = typeof globalThis & { [GLOBAL_KEY]?: DatabaseHandle };
+
+export function setDatabase(handle: DatabaseHandle | undefined): void {
+  (globalThis as GlobalWithDb)[GLOBAL_KEY] = handle;
+}
+
+export function getDatabase(): DatabaseHandle {
+  const handle = (globalThis as GlobalWithDb)[GLOBAL_KEY];
+  if (!handle) throw new Error("The database is not open yet (setDatabase was not called).");
+  return handle;
+}
+
+export function getDb(): Db {
+  return getDatabase().db;
+}

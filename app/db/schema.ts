@@ -1,0 +1,253 @@
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+
+/** Table types for Kysely, matching migrations/. */
+
+export const CHANNELS = ["email", "sms", "whatsapp"] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const CONSENT_SOURCES = [
+  "link",
+  "one_click",
+  "preference_page",
+  "sms_keyword",
+  "admin",
+  "import",
+  "api",
+  "double_opt_in",
+  "system",
+] as const;
+export type ConsentSource = (typeof CONSENT_SOURCES)[number];
+
+export const LEDGER_ACTIONS = [
+  "unsubscribe",
+  "subscribe",
+  "pause",
+  "resume",
+  "topic_opt_out",
+  "topic_opt_in",
+  "signup_pending",
+  "erase",
+] as const;
+export type LedgerAction = (typeof LEDGER_ACTIONS)[number];
+
+export type ChannelStatus = "subscribed" | "unsubscribed" | "pending";
+export type TopicStatus = "opted_in" | "opted_out";
+export type ActorType = "admin_user" | "api_key" | "recipient" | "system";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamp with a database default: optional on insert. */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json<T = Record<string, unknown>> = ColumnType<T, string | T, string | T>;
+/** JSON with a database default: optional on insert. */
+type DefaultJson<T = Record<string, unknown>> = ColumnType<T, string | T | undefined, string | T>;
+
+export interface ContactsTable {
+  id: Generated<string>;
+  external_id: string | null;
+  email: string | null;
+  phone: string | null;
+  locale: string | null;
+  created_at: CreatedAt;
+  updated_at: DefaultTimestamp;
+  erased_at: Timestamp | null;
+}
+
+export type LocalizedText = Record<string, string>;
+
+export interface TopicsTable {
+  key: string;
+  names: Json<LocalizedText>;
+  descriptions: Json<LocalizedText>;
+  channels: Channel[];
+  default_opt_in: Generated<boolean>;
+  position: Generated<number>;
+  archived_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ChannelConsentTable {
+  channel: Channel;
+  address_hash: string;
+  address: string | null;
+  status: ChannelStatus;
+  paused_until: Timestamp | null;
+  last_ledger_id: number | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TopicConsentTable {
+  channel: Channel;
+  address_hash: string;
+  topic: string;
+  status: TopicStatus;
+  last_ledger_id: number | null;
+  updated_at: DefaultTimestamp;
+}
+
+export interface CampaignsTable {
+  key: string;
+  name: string;
+  channel: Channel;
+  topic: string | null;
+  sent_count: Generated<number>;
+  created_at: CreatedAt;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ConsentLedgerTable {
+  id: Generated<number>;
+  occurred_at: DefaultTimestamp;
+  channel: Channel;
+  address_hash: string;
+  address: string | null;
+  contact_id: string | null;
+  topic: string | null;
+  action: LedgerAction;
+  source: ConsentSource;
+  campaign: string | null;
+  reason_code: string | null;
+  reason_text: string | null;
+  actor_type: ActorType | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  paused_until: Timestamp | null;
+  details: DefaultJson;
+}
+
+export interface DoubleOptInRequestsTable {
+  id: Generated<string>;
+  channel: Channel;
+  address_hash: string;
+  address: string | null;
+  contact_id: string | null;
+  topics: Generated<string[]>;
+  locale: string | null;
+  status: Generated<"pending" | "confirmed" | "expired" | "superseded">;
+  source: string;
+  ip: string | null;
+  user_agent: string | null;
+  message_hash: string | null;
+  template_version: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  confirmed_at: Timestamp | null;
+  confirmed_ip: string | null;
+  confirmed_user_agent: string | null;
+}
+
+export interface ShortLinksTable {
+  code: string;
+  target: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp | null;
+}
+
+export type AdminRole = "agent" | "admin";
+
+export interface AdminUsersTable {
+  id: Generated<string>;
+  email: string;
+  name: string | null;
+  password_hash: string;
+  role: AdminRole;
+  created_at: CreatedAt;
+  last_login_at: Timestamp | null;
+  disabled_at: Timestamp | null;
+}
+
+export interface AdminSessionsTable {
+  id_hash: string;
+  user_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  scopes: string[];
+  created_by: string | null;
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  occurred_at: DefaultTimestamp;
+  actor_type: string;
+  actor_id: string | null;
+  actor_label: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: DefaultJson;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  kind: "email" | "sms" | "webhook";
+  recipient: string;
+  payload: Json;
+  status: Generated<"pending" | "sending" | "sent" | "dead">;
+  attempts: Generated<number>;
+  max_attempts: Generated<number>;
+  next_attempt_at: DefaultTimestamp;
+  locked_until: Timestamp | null;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: DefaultTimestamp;
+}
+
+export interface UnsubscribeReasonsTable {
+  code: string;
+  labels: Json<LocalizedText>;
+  position: Generated<number>;
+  enabled: Generated<boolean>;
+  free_text: Generated<boolean>;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  count: number;
+}
+
+export interface Database {
+  contacts: ContactsTable;
+  topics: TopicsTable;
+  channel_consent: ChannelConsentTable;
+  topic_consent: TopicConsentTable;
+  campaigns: CampaignsTable;
+  consent_ledger: ConsentLedgerTable;
+  double_opt_in_requests: DoubleOptInRequestsTable;
+  short_links: ShortLinksTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
+  outbox: OutboxTable;
+  settings: SettingsTable;
+  unsubscribe_reasons: UnsubscribeReasonsTable;
+  rate_limits: RateLimitsTable;
+}
+
+export type Contact = Selectable<ContactsTable>;
+export type Topic = Selectable<TopicsTable>;
+export type LedgerRow = Selectable<ConsentLedgerTable>;
+export type NewLedgerRow = Insertable<ConsentLedgerTable>;

@@ -1,0 +1,14 @@
+import { json } from "@remix-run/node";
+import { getDatabase, pingDatabase } from "~/db/db.server";
+
+/** Liveness and readiness: 200 with the database status, 503 when the database does not answer. */
+export async function loader() {
+  const handle = getDatabase();
+  const started = performance.now();
+  const ok = await pingDatabase(handle.db);
+  const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+  return json(
+    { status: ok ? "ok" : "unavailable", database: { kind: handle.kind, ok, latencyMs } },
+    { status: ok ? 200 : 503, headers: { "Cache-Control": "no-store" } },
+  );
+}

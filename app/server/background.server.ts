@@ -1,0 +1,50 @@
+import type { Logger } from "pino";
+import { sql } from "kysely";
+import type { Db } from "~/db/db.server";
+import type { Env } from "~/env.server";
+
+export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
+
+type Task = { name: string; everyMs: number; run: (ctx: BackgroundContext) => Promise<void> };
+
+/**
+ * Periodic work inside each server process. Tasks must be safe to run on several servers at once
+ * (they are: set-based deletes, and the outbox worker claims rows with FOR UPDATE SKIP LOCKED).
+ */
+const TASKS: Task[] = [
+  {
+    name: "purge-expired",
+    everyMs: 10 * 60_000,
+    async run({ db }) {
+      await db.deleteFrom("admin_sessions").where("expires_at", "<", sql<Date>`now()`).execute();
+      await db
+        .deleteFrom("rate_limits")
+        .where("window_start", "<", sql<Date>`now() - interval '1 day'`)
+        .execute();
+    },
+  },
+];
+
+/** Starts every task; the returned function stops them and waits for runs in progress. */
+export function startBackgroundWork(ctx: BackgroundContext, tasks: Task[] = TASKS): () => Promise<void> {
+  let stopped = false;
+  const running = new Set<Promise<void>>();
+  const timers = tasks.map((task) => {
+    const tick = () => {
+      if (stopped) return;
+      const p = task
+        .run(ctx)
+        .catch((err: unknown) => ctx.logger.error({ err, task: task.name }, "background task failed"))
+        .finally(() => running.delete(p));
+      running.add(p);
+    };
+    const timer = setInterval(tick, task.everyMs);
+    timer.unref();
+    return timer;
+  });
+  return async () => {
+    stopped = true;
+    timers.forEach(clearInterval);
+    await Promise.all(running);
+  };
+}

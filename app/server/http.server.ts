@@ -1,0 +1,115 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import express from "express";
+import helmet from "helmet";
+import { pinoHttp } from "pino-http";
+import type { Logger } from "pino";
+import { createRequestHandler } from "@remix-run/express";
+import type { ServerBuild } from "@remix-run/node";
+import type { Env } from "~/env.server";
+import { redactPath } from "~/server/logger.server";
+
+export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
+
+declare module "@remix-run/node" {
+  interface AppLoadContext {
+    nonce: string;
+    requestId: string;
+    clientIp: string | null;
+  }
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The express app around Remix: request ids, logs, security headers, static files. */
+export function createHttpApp(options: {
+  build: ServerBuild;
+  env: Env;
+  logger: Logger;
+  publicDir: string;
+}): express.Express {
+  const { build, env, logger, publicDir } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", env.TRUST_PROXY);
+
+  app.use((req, res, next) => {
+    const incoming = req.get("x-request-id");
+    const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+    res.locals.requestId = id;
+    res.locals.cspNonce = crypto.randomBytes(16).toString("base64");
+    res.setHeader("X-Request-Id", id);
+    next();
+  });
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (_req, res) => (res as express.Response).locals.requestId as string,
+      // Only what is safe to keep: no headers, no query, tokens and ids cut out of the path.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: redactPath(req.url),
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
+      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url?.startsWith("/build/") === true },
+    }),
+  );
+
+  const devOrigin = process.env.REMIX_DEV_ORIGIN;
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          "default-src": ["'self'"],
+          "base-uri": ["'none'"],
+          "object-src": ["'none'"],
+          "frame-ancestors": ["'none'"],
+          "form-action": ["'self'"],
+          "img-src": ["'self'", "https:", "data:"],
+          "style-src": ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
+          "script-src": [
+            "'strict-dynamic'",
+            (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
+          ],
+          "connect-src": ["'self'", ...(devOrigin ? [devOrigin.replace(/^http/, "ws")] : [])],
+          "upgrade-insecure-requests": env.isProduction ? [] : null,
+        },
+      },
+      referrerPolicy: { policy: "no-referrer" },
+      crossOriginEmbedderPolicy: false,
+      strictTransportSecurity: env.isProduction,
+    }),
+  );
+  // Heed's pages are personal: never indexed.
+  app.use((_req, res, next) => {
+    res.setHeader("X-Robots-Tag", "noindex, nofollow");
+    next();
+  });
+
+  app.use(
+    "/build",
+    express.static(path.join(publicDir, "build"), { immutable: true, maxAge: "1y", index: false }),
+  );
+  app.use(express.static(publicDir, { maxAge: "1h", index: false }));
+
+  app.all(
+    "*",
+    createRequestHandler({
+      build,
+      mode: env.isProduction ? "production" : build.mode,
+      getLoadContext: (req, res): AppLoadContext => ({
+        nonce: res.locals.cspNonce as string,
+        requestId: res.locals.requestId as string,
+        clientIp: req.ip ?? null,
+      }),
+    }),
+  );
+  return app;
+}
