@@ -4,7 +4,18 @@ import reactHooks from "eslint-plugin-react-hooks";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["build/**", "public/build/**", "node_modules/**", "data/**", ".cache/**", "test-results/**", "playwright-report/**", "tests/.tmp/**"] },
+  {
+    ignores: [
+      "build/**",
+      "public/build/**",
+      "node_modules/**",
+      "data/**",
+      ".cache/**",
+      "test-results/**",
+      "playwright-report/**",
+      "tests/.tmp/**",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,15 +24,30 @@ export default tseslint.config(
     rules: {
       "react-hooks/rules-of-hooks": "error",
       "react-hooks/exhaustive-deps": "warn",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
       // Routes must not import each other; domain modules must not import routes.
-      "no-restricted-imports": ["error", { patterns: [{ group: ["~/routes/*", "../routes/*"], message: "Never import from a route module." }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["~/routes/*", "../routes/*"], message: "Never import from a route module." },
+          ],
+        },
+      ],
     },
   },
   {
     files: ["migrations/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["~/*", "../app/*"], message: "Migrations never import app code." }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [{ group: ["~/*", "../app/*"], message: "Migrations never import app code." }],
+        },
+      ],
     },
   },
 );

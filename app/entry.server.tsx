@@ -50,3 +50,13 @@ export default function handleRequest(
     setTimeout(abort, ABORT_DELAY);
   });
 }
+
+/**
+ * Server-side errors Remix reports. Aborted requests (the client went away) and unmatched URLs
+ * are not errors of ours; anything else is logged once, without the request's URL (tokens).
+ */
+export function handleError(error: unknown, { request }: { request: Request }) {
+  if (request.signal.aborted) return;
+  if (error instanceof Error && /^No route matches URL/.test(error.message)) return;
+  console.error(error);
+}

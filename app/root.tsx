@@ -12,7 +12,10 @@ import type { ReactNode } from "react";
 import stylesheet from "~/tailwind.css";
 import { useNonce } from "~/ui/nonce";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: stylesheet }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: stylesheet },
+  { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
+];
 
 export function Layout({ children, lang = "en" }: { children: ReactNode; lang?: string }) {
   const nonce = useNonce();

@@ -60,7 +60,8 @@ function loadOrCreateDevSecrets(dataDir: string): { stored: StoredSecrets; file:
   fs.mkdirSync(dataDir, { recursive: true });
   try {
     const stored = JSON.parse(fs.readFileSync(file, "utf8")) as StoredSecrets;
-    if (stored.signingKeys && stored.sessionSecret && stored.addressHashKey) return { stored, file };
+    if (stored.signingKeys && stored.sessionSecret && stored.addressHashKey)
+      return { stored, file };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new ConfigError(`Cannot read ${file}: ${(e as Error).message}`);

@@ -46,7 +46,10 @@ export async function ensureFirstAdmin(db: Db, env: Env): Promise<FirstAdmin | n
   if (existing) {
     if (env.isProduction) return { email: existing.email, created: false };
     try {
-      const saved = JSON.parse(fs.readFileSync(devFile, "utf8")) as { email: string; password: string };
+      const saved = JSON.parse(fs.readFileSync(devFile, "utf8")) as {
+        email: string;
+        password: string;
+      };
       if (saved.email === existing.email) return { ...saved, created: false };
     } catch {
       /* no saved dev login */
@@ -180,7 +183,9 @@ export async function ensureDemoData(db: Db, env: Env): Promise<{ preferencesUrl
         ...t,
         names: JSON.stringify(t.names),
         descriptions: JSON.stringify(t.descriptions),
-        channels: sql<string[]>`array['email', 'sms', 'whatsapp']::text[]` as unknown as ("email" | "sms" | "whatsapp")[],
+        channels: sql<string[]>`array['email', 'sms', 'whatsapp']::text[]` as unknown as (
+          "email" | "sms" | "whatsapp"
+        )[],
       })),
     )
     .onConflict((oc) => oc.column("key").doNothing())
@@ -195,7 +200,11 @@ export async function ensureDemoData(db: Db, env: Env): Promise<{ preferencesUrl
     .select("id")
     .where("external_id", "=", DEMO_CONTACT.external_id)
     .executeTakeFirstOrThrow();
-  const token = await signLinkToken({ contactId: contact.id, channel: "email", purpose: "preferences" });
+  const token = await signLinkToken({
+    contactId: contact.id,
+    channel: "email",
+    purpose: "preferences",
+  });
   return { preferencesUrl: `${env.publicUrl}/p/${token}` };
 }
 
@@ -204,7 +213,9 @@ export function printStartBanner(
   env: Env,
   info: { admin: FirstAdmin | null; demo?: { preferencesUrl: string } },
 ): void {
-  const lines = [`Heed is listening on ${env.publicUrl} (${env.DATABASE_URL ? "PostgreSQL" : `PGlite in ${env.dataDir}`})`];
+  const lines = [
+    `Heed is listening on ${env.publicUrl} (${env.DATABASE_URL ? "PostgreSQL" : `PGlite in ${env.dataDir}`})`,
+  ];
   if (!env.isProduction) {
     if (info.demo) lines.push(`  Demo preference page: ${info.demo.preferencesUrl}`);
     if (info.admin) {

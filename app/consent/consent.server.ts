@@ -164,7 +164,8 @@ function nextChannelState(
           "Re-subscribing needs a confirmed double opt-in",
         );
       }
-      if (!cur) return c.source === "double_opt_in" ? { status: "subscribed", paused_until: null } : null;
+      if (!cur)
+        return c.source === "double_opt_in" ? { status: "subscribed", paused_until: null } : null;
       if (cur.status === "subscribed" && !paused) return null;
       return { status: "subscribed", paused_until: null };
     }
@@ -363,7 +364,10 @@ export async function applyConsentChanges(
   });
 }
 
-export async function applyConsentChange(db: Executor, change: ConsentChange): Promise<ChangeResult> {
+export async function applyConsentChange(
+  db: Executor,
+  change: ConsentChange,
+): Promise<ChangeResult> {
   const [result] = await applyConsentChanges(db, [change]);
   return result!;
 }
@@ -403,7 +407,8 @@ export async function decideSendMany(db: Executor, input: DecideInput): Promise<
       .select("default_opt_in")
       .where("key", "=", topic)
       .executeTakeFirst();
-    if (!row) throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
+    if (!row)
+      throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
     topicDefaultIn = row.default_opt_in;
   }
   const region = getEnv().DEFAULT_PHONE_REGION;
@@ -411,12 +416,17 @@ export async function decideSendMany(db: Executor, input: DecideInput): Promise<
   const normalized = addresses.map((raw) => normalizeAddress(channel, raw, region));
   if (category === "transactional") {
     return addresses.map((address, i) =>
-      normalized[i]!.ok ? { address, allowed: true } : { address, allowed: false, reason: "invalid_address" },
+      normalized[i]!.ok
+        ? { address, allowed: true }
+        : { address, allowed: false, reason: "invalid_address" },
     );
   }
   const hashes = normalized.map((n) => (n.ok ? hashAddress(key, n.address) : ""));
   const valid = hashes.filter((h) => h !== "");
-  const byHash = new Map<string, { status: ChannelStatus | null; paused: boolean; topic: TopicStatus | null }>();
+  const byHash = new Map<
+    string,
+    { status: ChannelStatus | null; paused: boolean; topic: TopicStatus | null }
+  >();
   if (valid.length > 0) {
     const rows = await sql<{
       h: string;
@@ -503,7 +513,8 @@ export async function readConsent(
   ]);
   return prepared.map((p) => {
     const row = channels.find((r) => r.channel === p.channel && r.address_hash === p.hash);
-    const paused = row?.paused_until && row.paused_until.getTime() > Date.now() ? row.paused_until : null;
+    const paused =
+      row?.paused_until && row.paused_until.getTime() > Date.now() ? row.paused_until : null;
     return {
       channel: p.channel,
       address: p.address,

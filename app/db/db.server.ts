@@ -94,10 +94,11 @@ export async function openPglite(
   dataDir: string,
   options: { lock?: boolean; loadDataDir?: Blob | File } = {},
 ): Promise<DatabaseHandle> {
-  const release = options.lock === false ? () => {} : lockDataDir(dataDir);
+  const inMemory = dataDir.startsWith("memory://");
+  const release = options.lock === false || inMemory ? () => {} : lockDataDir(dataDir);
   try {
     const pglite = await PGlite.create({
-      dataDir: path.join(dataDir, "pglite"),
+      dataDir: inMemory ? dataDir : path.join(dataDir, "pglite"),
       loadDataDir: options.loadDataDir,
     });
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });

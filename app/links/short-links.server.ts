@@ -9,7 +9,10 @@ export const SHORT_CODE_LENGTH = 10;
 const CODE_RE = /^[A-Za-z0-9_-]{8,32}$/;
 
 export function newShortCode(length = SHORT_CODE_LENGTH): string {
-  return crypto.randomBytes(Math.ceil((length * 3) / 4)).toString("base64url").slice(0, length);
+  return crypto
+    .randomBytes(Math.ceil((length * 3) / 4))
+    .toString("base64url")
+    .slice(0, length);
 }
 
 export function isShortCode(code: string): boolean {
@@ -39,8 +42,7 @@ export async function createShortLink(
 }
 
 export type ShortLinkResult =
-  | { ok: true; target: string }
-  | { ok: false; reason: "not_found" | "expired" };
+  { ok: true; target: string } | { ok: false; reason: "not_found" | "expired" };
 
 export async function resolveShortLink(db: Db, code: string): Promise<ShortLinkResult> {
   if (!isShortCode(code)) return { ok: false, reason: "not_found" };
@@ -50,6 +52,7 @@ export async function resolveShortLink(db: Db, code: string): Promise<ShortLinkR
     .where("code", "=", code)
     .executeTakeFirst();
   if (!row) return { ok: false, reason: "not_found" };
-  if (row.expires_at && row.expires_at.getTime() <= Date.now()) return { ok: false, reason: "expired" };
+  if (row.expires_at && row.expires_at.getTime() <= Date.now())
+    return { ok: false, reason: "expired" };
   return { ok: true, target: row.target };
 }

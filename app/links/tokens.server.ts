@@ -52,16 +52,21 @@ type KeyRing = { signer: { kid: string; key: CryptoKey }; byKid: Map<string, Cry
 let ringCache: { source: readonly SigningKey[]; ring: Promise<KeyRing> } | undefined;
 
 async function importKey(secret: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", secret as BufferSource, { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-    "verify",
-  ]);
+  return crypto.subtle.importKey(
+    "raw",
+    secret as BufferSource,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
 }
 
 function keyRing(keys: readonly SigningKey[] = getSecrets().signingKeys): Promise<KeyRing> {
   if (ringCache?.source === keys) return ringCache.ring;
   const ring = (async () => {
-    const entries = await Promise.all(keys.map(async (k) => [k.kid, await importKey(k.secret)] as const));
+    const entries = await Promise.all(
+      keys.map(async (k) => [k.kid, await importKey(k.secret)] as const),
+    );
     const byKid = new Map(entries);
     const first = keys[0]!;
     return { signer: { kid: first.kid, key: byKid.get(first.kid)! }, byKid };
@@ -82,10 +87,14 @@ export type SignInput = {
   now?: Date;
 };
 
-export async function signLinkToken(input: SignInput, keys?: readonly SigningKey[]): Promise<string> {
+export async function signLinkToken(
+  input: SignInput,
+  keys?: readonly SigningKey[],
+): Promise<string> {
   const ring = await keyRing(keys);
   const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
-  const ttl = input.ttlSeconds ?? (input.purpose === "confirm" ? CONFIRM_TTL_SECONDS : LINK_TTL_SECONDS);
+  const ttl =
+    input.ttlSeconds ?? (input.purpose === "confirm" ? CONFIRM_TTL_SECONDS : LINK_TTL_SECONDS);
   const payload: JWTPayload & Partial<LinkClaims> = { ch: input.channel, pur: input.purpose };
   if (input.topic) payload.tp = input.topic;
   if (input.campaign) payload.cp = input.campaign;

@@ -20,7 +20,10 @@ export async function loader() {
       demoUrl = `/p/${await signLinkToken({ contactId: demo.id, channel: "email", purpose: "preferences" })}`;
     }
   }
-  return json({ development: !env.isProduction, demoUrl }, { headers: { "Cache-Control": "no-store" } });
+  return json(
+    { development: !env.isProduction, demoUrl },
+    { headers: { "Cache-Control": "no-store" } },
+  );
 }
 
 export default function Index() {
@@ -40,7 +43,10 @@ export default function Index() {
         <li>Signed links that expire and keys that rotate; no address in any URL.</li>
       </ul>
       {development ? (
-        <section className="mt-8 rounded-lg border border-amber-300 bg-amber-50 p-4" aria-labelledby="dev-links">
+        <section
+          className="mt-8 rounded-lg border border-amber-300 bg-amber-50 p-4"
+          aria-labelledby="dev-links"
+        >
           <h2 id="dev-links" className="text-lg font-semibold">
             Development links
           </h2>

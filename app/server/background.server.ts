@@ -16,7 +16,10 @@ const TASKS: Task[] = [
     name: "purge-expired",
     everyMs: 10 * 60_000,
     async run({ db }) {
-      await db.deleteFrom("admin_sessions").where("expires_at", "<", sql<Date>`now()`).execute();
+      await db
+        .deleteFrom("admin_sessions")
+        .where("expires_at", "<", sql<Date>`now()`)
+        .execute();
       await db
         .deleteFrom("rate_limits")
         .where("window_start", "<", sql<Date>`now() - interval '1 day'`)
@@ -26,7 +29,10 @@ const TASKS: Task[] = [
 ];
 
 /** Starts every task; the returned function stops them and waits for runs in progress. */
-export function startBackgroundWork(ctx: BackgroundContext, tasks: Task[] = TASKS): () => Promise<void> {
+export function startBackgroundWork(
+  ctx: BackgroundContext,
+  tasks: Task[] = TASKS,
+): () => Promise<void> {
   let stopped = false;
   const running = new Set<Promise<void>>();
   const timers = tasks.map((task) => {
@@ -34,7 +40,9 @@ export function startBackgroundWork(ctx: BackgroundContext, tasks: Task[] = TASK
       if (stopped) return;
       const p = task
         .run(ctx)
-        .catch((err: unknown) => ctx.logger.error({ err, task: task.name }, "background task failed"))
+        .catch((err: unknown) =>
+          ctx.logger.error({ err, task: task.name }, "background task failed"),
+        )
         .finally(() => running.delete(p));
       running.add(p);
     };

@@ -1,5 +1,4 @@
 import crypto from "node:crypto";
-import path from "node:path";
 import express from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
@@ -26,9 +25,12 @@ export function createHttpApp(options: {
   build: ServerBuild;
   env: Env;
   logger: Logger;
+  /** Static files (public/). */
   publicDir: string;
+  /** The browser build (fingerprinted, served under /build/). */
+  assetsDir: string;
 }): express.Express {
-  const { build, env, logger, publicDir } = options;
+  const { build, env, logger, publicDir, assetsDir } = options;
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", env.TRUST_PROXY);
@@ -57,7 +59,9 @@ export function createHttpApp(options: {
       },
       customLogLevel: (_req, res, err) =>
         err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
-      autoLogging: { ignore: (req) => req.url === "/healthz" || req.url?.startsWith("/build/") === true },
+      autoLogging: {
+        ignore: (req) => req.url === "/healthz" || req.url?.startsWith("/build/") === true,
+      },
     }),
   );
 
@@ -73,7 +77,10 @@ export function createHttpApp(options: {
           "frame-ancestors": ["'none'"],
           "form-action": ["'self'"],
           "img-src": ["'self'", "https:", "data:"],
-          "style-src": ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`],
+          "style-src": [
+            "'self'",
+            (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
+          ],
           "script-src": [
             "'strict-dynamic'",
             (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
@@ -95,7 +102,7 @@ export function createHttpApp(options: {
 
   app.use(
     "/build",
-    express.static(path.join(publicDir, "build"), { immutable: true, maxAge: "1y", index: false }),
+    express.static(assetsDir, { immutable: true, maxAge: "1y", index: false, fallthrough: false }),
   );
   app.use(express.static(publicDir, { maxAge: "1h", index: false }));
 

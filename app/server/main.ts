@@ -3,10 +3,16 @@
  * build/index.js, so this file and the routes share one module graph (one database handle).
  */
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Server } from "node:http";
 import * as build from "@remix-run/dev/server-build";
 import { broadcastDevReady, type ServerBuild } from "@remix-run/node";
-import { ensureDemoData, ensureFirstAdmin, openAndMigrate, printStartBanner } from "~/boot/boot.server";
+import {
+  ensureDemoData,
+  ensureFirstAdmin,
+  openAndMigrate,
+  printStartBanner,
+} from "~/boot/boot.server";
 import { setDatabase } from "~/db/db.server";
 import { ConfigError, getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
@@ -29,6 +35,7 @@ async function main(): Promise<void> {
     env,
     logger,
     publicDir: path.resolve("public"),
+    assetsDir: path.join(path.dirname(fileURLToPath(import.meta.url)), "public", "build"),
   });
   const stopBackground = startBackgroundWork({ db: handle.db, dbKind: handle.kind, env, logger });
 
@@ -63,10 +70,15 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || (error instanceof Error && error.name === "DataDirLockedError")) {
+  if (
+    error instanceof ConfigError ||
+    (error instanceof Error && error.name === "DataDirLockedError")
+  ) {
     process.stderr.write(`\n${error.message}\n\n`);
   } else {
-    process.stderr.write(`Heed failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.stderr.write(
+      `Heed failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+    );
   }
   process.exit(1);
 });

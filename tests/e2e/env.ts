@@ -1,0 +1,24 @@
+import path from "node:path";
+
+// Overridable so that several people (or agents) can run the browser suite at once.
+export const E2E_PORT = Number(process.env.E2E_PORT ?? 3210);
+export const E2E_DIR = path.resolve(process.env.E2E_DIR ?? "tests/.tmp/e2e");
+export const BUILD_DIR = process.env.HEED_BUILD_DIR ?? "build";
+export const E2E_DATA_DIR = path.join(E2E_DIR, "data");
+export const E2E_FIXTURES = path.join(E2E_DIR, "fixtures.json");
+
+/** The environment shared by the seed step and the server under test. */
+export const E2E_ENV: Record<string, string> = {
+  NODE_ENV: "development",
+  PORT: String(E2E_PORT),
+  HOST: "127.0.0.1",
+  PUBLIC_URL: `http://localhost:${E2E_PORT}`,
+  HEED_DATA_DIR: E2E_DATA_DIR,
+  DEMO_DATA: "1",
+  LOG_LEVEL: "warn",
+  SIGNING_KEYS: "e2e-1:e2e-signing-key-0123456789abcdef0123456789",
+  SESSION_SECRET: "e2e-session-secret-0123456789abcdef0123456789",
+  ADDRESS_HASH_KEY: "e2e-address-hash-key-0123456789abcdef01234567",
+  FIRST_ADMIN_EMAIL: "admin@e2e.test",
+  FIRST_ADMIN_PASSWORD: "e2e-admin-password-1",
+};

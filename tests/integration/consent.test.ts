@@ -1,0 +1,620 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  addressKey,
+  applyConsentChange,
+  applyConsentChanges,
+  ConsentError,
+  decideSend,
+  decideSendMany,
+  readConsent,
+} from "~/consent/consent.server";
+import type { Db } from "~/db/db.server";
+import { createTestDatabase, type TestDatabase } from "../setup/db";
+
+let t: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  db = t.db;
+  await db
+    .insertInto("topics")
+    .values([
+      {
+        key: "newsletter",
+        channels: ["email", "sms"],
+        default_opt_in: true,
+        names: "{}",
+        descriptions: "{}",
+      },
+      {
+        key: "promotions",
+        channels: ["email", "sms"],
+        default_opt_in: false,
+        names: "{}",
+        descriptions: "{}",
+      },
+    ])
+    .execute();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+let n = 0;
+const email = () => `person${++n}@example.com`;
+const marketing = (channel: "email" | "sms" | "whatsapp", address: string, topic?: string) =>
+  decideSend(db, { channel, address, topic, category: "marketing" });
+
+async function ledgerFor(channel: string, address: string) {
+  return db
+    .selectFrom("consent_ledger")
+    .selectAll()
+    .where("channel", "=", channel as "email")
+    .where("address_hash", "=", addressKey(address))
+    .orderBy("id")
+    .execute();
+}
+
+describe("consent belongs to the address (SPEC §2 rule 1)", () => {
+  it("an unsubscribe blocks every contact that holds the address, and re-importing a contact does not re-subscribe", async () => {
+    const address = email();
+    const [c1, c2] = await db
+      .insertInto("contacts")
+      .values([
+        { external_id: `ext-${address}-1`, email: address },
+        { external_id: `ext-${address}-2`, email: address.toUpperCase() },
+      ])
+      .returning("id")
+      .execute();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: address.toUpperCase(),
+      action: "unsubscribe",
+      source: "link",
+      contactId: c1!.id,
+    });
+    expect(await marketing("email", address)).toEqual({
+      address,
+      allowed: false,
+      reason: "unsubscribed",
+    });
+    // Deleting the contact and creating it again changes nothing.
+    await db.deleteFrom("contacts").where("id", "in", [c1!.id, c2!.id]).execute();
+    await db
+      .insertInto("contacts")
+      .values({ external_id: `ext-${address}-3`, email: address })
+      .execute();
+    expect((await marketing("email", `  ${address.toUpperCase()} `)).reason).toBe("unsubscribed");
+  });
+
+  it("allows addresses Heed has never seen", async () => {
+    expect(await marketing("email", email())).toMatchObject({ allowed: true });
+    expect(await marketing("sms", "+48601000001")).toMatchObject({ allowed: true });
+  });
+});
+
+describe("channels are independent (rule 2)", () => {
+  it("unsubscribing SMS leaves email and WhatsApp as they were", async () => {
+    const phone = "+48601000002";
+    const mail = email();
+    await applyConsentChange(db, {
+      channel: "sms",
+      address: phone,
+      action: "unsubscribe",
+      source: "sms_keyword",
+    });
+    expect((await marketing("sms", phone)).reason).toBe("unsubscribed");
+    expect((await marketing("whatsapp", phone)).allowed).toBe(true);
+    expect((await marketing("email", mail)).allowed).toBe(true);
+  });
+});
+
+describe("topics vs channel (rule 3)", () => {
+  it("a topic opt-out blocks only that topic; a channel-wide unsubscribe blocks all topics", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "topic_opt_out",
+      topic: "newsletter",
+      source: "preference_page",
+    });
+    expect((await marketing("email", a, "newsletter")).reason).toBe("topic_unsubscribed");
+    expect((await marketing("email", a)).allowed).toBe(true);
+    expect((await marketing("sms", "+48601000003", "newsletter")).allowed).toBe(true);
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "unsubscribe",
+      source: "preference_page",
+    });
+    expect((await marketing("email", a, "newsletter")).reason).toBe("unsubscribed");
+    expect((await marketing("email", a, "promotions")).reason).toBe("unsubscribed");
+  });
+
+  it("a default-off topic needs an explicit opt-in; toggling a topic back on needs no confirmation", async () => {
+    const a = email();
+    expect((await marketing("email", a, "promotions")).reason).toBe("not_opted_in");
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "topic_opt_in",
+      topic: "promotions",
+      source: "preference_page",
+    });
+    expect((await marketing("email", a, "promotions")).allowed).toBe(true);
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "topic_opt_out",
+      topic: "newsletter",
+      source: "preference_page",
+    });
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "topic_opt_in",
+      topic: "newsletter",
+      source: "preference_page",
+    });
+    expect((await marketing("email", a, "newsletter")).allowed).toBe(true);
+  });
+
+  it("refuses unknown topics and topic-less topic actions with a clear error", async () => {
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: email(),
+        action: "topic_opt_out",
+        topic: "nope",
+        source: "api",
+      }),
+    ).rejects.toMatchObject({ code: "unknown_topic" });
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: email(),
+        action: "topic_opt_out",
+        source: "api",
+      }),
+    ).rejects.toMatchObject({ code: "topic_required" });
+    await expect(
+      decideSend(db, { channel: "email", address: email(), topic: "nope", category: "marketing" }),
+    ).rejects.toBeInstanceOf(ConsentError);
+  });
+});
+
+describe("pause (rule 4)", () => {
+  it("pauses a channel until a date, then resumes", async () => {
+    const a = email();
+    const until = new Date(Date.now() + 30 * 86400_000);
+    const r = await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "pause",
+      pausedUntil: until,
+      source: "preference_page",
+    });
+    expect(r).toMatchObject({ changed: true, status: "subscribed" });
+    expect((await marketing("email", a)).reason).toBe("paused");
+    const [state] = await readConsent(db, [{ channel: "email", address: a }]);
+    expect(state!.pausedUntil?.getTime()).toBe(until.getTime());
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "resume",
+      source: "preference_page",
+    });
+    expect((await marketing("email", a)).allowed).toBe(true);
+  });
+
+  it("refuses a pause in the past and pausing an unsubscribed channel", async () => {
+    const a = email();
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: a,
+        action: "pause",
+        pausedUntil: new Date(Date.now() - 1000),
+        source: "preference_page",
+      }),
+    ).rejects.toMatchObject({ code: "invalid_pause" });
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "unsubscribe",
+      source: "link",
+    });
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: a,
+        action: "pause",
+        pausedUntil: new Date(Date.now() + 86400_000),
+        source: "preference_page",
+      }),
+    ).rejects.toMatchObject({ code: "channel_unsubscribed" });
+  });
+
+  it("an expired pause no longer blocks", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "pause",
+      pausedUntil: new Date(Date.now() + 60_000),
+      source: "preference_page",
+    });
+    await db
+      .updateTable("channel_consent")
+      .set({ paused_until: new Date(Date.now() - 1000) })
+      .where("address_hash", "=", addressKey(a))
+      .execute();
+    expect((await marketing("email", a)).allowed).toBe(true);
+  });
+});
+
+describe("re-subscribing needs double opt-in (rule 5)", () => {
+  it("refuses a direct re-subscribe from the preference page or the API; a confirmed opt-in re-subscribes", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "unsubscribe",
+      source: "one_click",
+    });
+    for (const source of ["preference_page", "api", "link", "import"] as const) {
+      await expect(
+        applyConsentChange(db, { channel: "email", address: a, action: "subscribe", source }),
+      ).rejects.toMatchObject({
+        code: "double_opt_in_required",
+      });
+    }
+    expect((await marketing("email", a)).reason).toBe("unsubscribed");
+    const r = await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "subscribe",
+      source: "double_opt_in",
+      details: { requestId: "r-1" },
+    });
+    expect(r).toMatchObject({ changed: true, status: "subscribed" });
+    expect((await marketing("email", a)).allowed).toBe(true);
+  });
+
+  it("a sign-up through Heed is pending until confirmed", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "signup_pending",
+      source: "api",
+    });
+    expect((await marketing("email", a)).reason).toBe("pending_confirmation");
+    // A sign-up request never turns an unsubscribed address into anything else.
+    const b = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: b,
+      action: "unsubscribe",
+      source: "admin",
+    });
+    expect(
+      (
+        await applyConsentChange(db, {
+          channel: "email",
+          address: b,
+          action: "signup_pending",
+          source: "api",
+        })
+      ).changed,
+    ).toBe(false);
+    expect((await marketing("email", b)).reason).toBe("unsubscribed");
+  });
+
+  it("an admin un-suppression needs a note", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "unsubscribe",
+      source: "admin",
+      reasonText: "called in",
+    });
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: a,
+        action: "subscribe",
+        source: "admin",
+      }),
+    ).rejects.toMatchObject({
+      code: "note_required",
+    });
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "subscribe",
+      source: "admin",
+      reasonText: "asked by phone, verified",
+    });
+    expect((await marketing("email", a)).allowed).toBe(true);
+  });
+});
+
+describe("the ledger (rule 6)", () => {
+  it("records every field, and a repeated identical request writes nothing", async () => {
+    const a = email();
+    const change = {
+      channel: "email" as const,
+      address: a,
+      action: "unsubscribe" as const,
+      source: "one_click" as const,
+      campaign: "black-friday",
+      reasonCode: "too_frequent",
+      reasonText: " weekly is too much ",
+      actor: { type: "recipient" as const },
+      ip: "203.0.113.9",
+      userAgent: "Mozilla/5.0",
+    };
+    const first = await applyConsentChange(db, change);
+    const second = await applyConsentChange(db, change);
+    expect(first.changed).toBe(true);
+    expect(second).toMatchObject({ changed: false, ledgerId: null, status: "unsubscribed" });
+    const rows = await ledgerFor("email", a);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      address: a,
+      action: "unsubscribe",
+      source: "one_click",
+      campaign: "black-friday",
+      reason_code: "too_frequent",
+      reason_text: "weekly is too much",
+      actor_type: "recipient",
+      ip: "203.0.113.9",
+      user_agent: "Mozilla/5.0",
+    });
+    expect(rows[0]!.occurred_at).toBeInstanceOf(Date);
+  });
+
+  it("is append-only: the database refuses UPDATE, DELETE and TRUNCATE", async () => {
+    const a = email();
+    await applyConsentChange(db, {
+      channel: "email",
+      address: a,
+      action: "unsubscribe",
+      source: "link",
+    });
+    await expect(
+      db.updateTable("consent_ledger").set({ source: "admin" }).where("address", "=", a).execute(),
+    ).rejects.toThrow(/append-only/);
+    await expect(
+      db.deleteFrom("consent_ledger").where("address", "=", a).execute(),
+    ).rejects.toThrow(/append-only/);
+    await expect(sql`truncate consent_ledger`.execute(db)).rejects.toThrow(/append-only/);
+    expect(await ledgerFor("email", a)).toHaveLength(1);
+  });
+
+  it("writes ledger and state together: a failure in the middle leaves neither", async () => {
+    const a = email();
+    const b = email();
+    // The second change names an unknown topic: the whole batch must roll back.
+    await expect(
+      applyConsentChanges(db, [
+        { channel: "email", address: a, action: "unsubscribe", source: "preference_page" },
+        {
+          channel: "email",
+          address: b,
+          action: "topic_opt_out",
+          topic: "does-not-exist",
+          source: "preference_page",
+        },
+      ]),
+    ).rejects.toMatchObject({ code: "unknown_topic" });
+    expect(await ledgerFor("email", a)).toHaveLength(0);
+    expect((await marketing("email", a)).allowed).toBe(true);
+
+    // A failure after the ledger insert (inside the caller's transaction) rolls back both.
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await applyConsentChange(trx, {
+          channel: "email",
+          address: a,
+          action: "unsubscribe",
+          source: "admin",
+        });
+        expect(
+          await trx.selectFrom("consent_ledger").select("id").where("address", "=", a).execute(),
+        ).toHaveLength(1);
+        throw new Error("boom after the write");
+      }),
+    ).rejects.toThrow("boom after the write");
+    expect(await ledgerFor("email", a)).toHaveLength(0);
+    const state = await db
+      .selectFrom("channel_consent")
+      .selectAll()
+      .where("address_hash", "=", addressKey(a))
+      .execute();
+    expect(state).toHaveLength(0);
+  });
+
+  it("rejects invalid addresses with the reason, writing nothing", async () => {
+    await expect(
+      applyConsentChange(db, {
+        channel: "email",
+        address: "not-an-email",
+        action: "unsubscribe",
+        source: "api",
+      }),
+    ).rejects.toMatchObject({
+      code: "invalid_address",
+      details: { reason: "invalid_email" },
+    });
+    await expect(
+      applyConsentChange(db, {
+        channel: "sms",
+        address: "12",
+        action: "unsubscribe",
+        source: "api",
+      }),
+    ).rejects.toMatchObject({
+      code: "invalid_address",
+      details: { reason: "invalid_phone" },
+    });
+  });
+});
+
+describe("send decision order", () => {
+  it("follows SPEC §2: transactional, unsubscribed, pending, paused, topic opt-out, not opted in", async () => {
+    const unsub = email();
+    const pending = email();
+    const paused = email();
+    const topicOut = email();
+    const fresh = email();
+    const optedIn = email();
+    const pausedAndTopicOut = email();
+    await applyConsentChanges(db, [
+      {
+        channel: "email",
+        address: unsub,
+        action: "pause",
+        pausedUntil: new Date(Date.now() + 86400_000),
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: unsub,
+        action: "topic_opt_out",
+        topic: "newsletter",
+        source: "preference_page",
+      },
+      { channel: "email", address: unsub, action: "unsubscribe", source: "preference_page" },
+      { channel: "email", address: pending, action: "signup_pending", source: "api" },
+      {
+        channel: "email",
+        address: paused,
+        action: "pause",
+        pausedUntil: new Date(Date.now() + 86400_000),
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: topicOut,
+        action: "topic_opt_out",
+        topic: "newsletter",
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: optedIn,
+        action: "topic_opt_in",
+        topic: "promotions",
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: pausedAndTopicOut,
+        action: "topic_opt_out",
+        topic: "newsletter",
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: pausedAndTopicOut,
+        action: "pause",
+        pausedUntil: new Date(Date.now() + 86400_000),
+        source: "preference_page",
+      },
+    ]);
+    const all = [
+      unsub,
+      pending,
+      paused,
+      topicOut,
+      fresh,
+      optedIn,
+      pausedAndTopicOut,
+      "broken@",
+      unsub,
+    ];
+    const newsletter = await decideSendMany(db, {
+      channel: "email",
+      topic: "newsletter",
+      category: "marketing",
+      addresses: all,
+    });
+    expect(newsletter.map((d) => d.reason ?? "allowed")).toEqual([
+      "unsubscribed",
+      "pending_confirmation",
+      "paused",
+      "topic_unsubscribed",
+      "allowed",
+      "allowed",
+      "paused",
+      "invalid_address",
+      "unsubscribed",
+    ]);
+    expect(newsletter.map((d) => d.address)).toEqual(all);
+    const promotions = await decideSendMany(db, {
+      channel: "email",
+      topic: "promotions",
+      category: "marketing",
+      addresses: [fresh, optedIn],
+    });
+    expect(promotions.map((d) => d.reason ?? "allowed")).toEqual(["not_opted_in", "allowed"]);
+    const transactional = await decideSendMany(db, {
+      channel: "email",
+      topic: "newsletter",
+      category: "transactional",
+      addresses: all,
+    });
+    expect(transactional.map((d) => d.allowed)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      true,
+    ]);
+  });
+});
+
+describe("concurrency", () => {
+  it("200 concurrent changes on one address end with the state equal to the ledger's last word", async () => {
+    const a = email();
+    const actions = Array.from({ length: 200 }, (_, i) =>
+      i % 3 === 0
+        ? ({ action: "unsubscribe", source: "one_click" } as const)
+        : i % 3 === 1
+          ? ({ action: "subscribe", source: "double_opt_in" } as const)
+          : ({ action: "topic_opt_out", topic: "newsletter", source: "preference_page" } as const),
+    );
+    const results = await Promise.allSettled(
+      actions.map((c) => applyConsentChange(db, { channel: "email", address: a, ...c })),
+    );
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    const rows = await ledgerFor("email", a);
+    const lastChannelEvent = [...rows]
+      .reverse()
+      .find((r) => r.action === "unsubscribe" || r.action === "subscribe")!;
+    const state = await db
+      .selectFrom("channel_consent")
+      .selectAll()
+      .where("address_hash", "=", addressKey(a))
+      .executeTakeFirstOrThrow();
+    expect(state.status).toBe(
+      lastChannelEvent.action === "unsubscribe" ? "unsubscribed" : "subscribed",
+    );
+    expect(state.last_ledger_id).toBe(rows.at(-1)!.id);
+    // Each change either wrote one row or was an idempotent no-op: never a duplicate transition.
+    const channelEvents = rows.filter((r) => r.action !== "topic_opt_out").map((r) => r.action);
+    for (let i = 1; i < channelEvents.length; i++)
+      expect(channelEvents[i]).not.toBe(channelEvents[i - 1]);
+    expect(rows.filter((r) => r.action === "topic_opt_out")).toHaveLength(1);
+  });
+});

@@ -1,0 +1,70 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseEnv } from "~/env.server";
+import { parseSigningKeys, resolveSecrets } from "~/secrets.server";
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "heed-env-"));
+
+describe("configuration", () => {
+  it("names the bad variable", () => {
+    expect(() => parseEnv({ PORT: "eighty" })).toThrow(/PORT/);
+    expect(() => parseEnv({ DATABASE_URL: "mysql://x" })).toThrow(
+      /DATABASE_URL: must be a postgres/,
+    );
+    expect(() => parseEnv({ DEFAULT_PHONE_REGION: "poland" })).toThrow(/DEFAULT_PHONE_REGION/);
+  });
+
+  it("treats empty values as unset and applies defaults", () => {
+    const env = parseEnv({ PORT: "", NODE_ENV: "development" });
+    expect(env.PORT).toBe(3000);
+    expect(env.publicUrl).toBe("http://localhost:3000");
+    expect(env.isProduction).toBe(false);
+  });
+
+  it("refuses to start in production without secrets, naming them", () => {
+    const env = parseEnv({ NODE_ENV: "production", HEED_DATA_DIR: tmp() });
+    expect(() => resolveSecrets(env)).toThrow(ConfigError);
+    expect(() => resolveSecrets(env)).toThrow(/SIGNING_KEYS, SESSION_SECRET, ADDRESS_HASH_KEY/);
+    const partial = parseEnv({
+      NODE_ENV: "production",
+      SIGNING_KEYS: "k1:0123456789abcdef0123456789abcdef",
+      SESSION_SECRET: "s".repeat(40),
+    });
+    expect(() => resolveSecrets(partial)).toThrow(/ADDRESS_HASH_KEY/);
+  });
+
+  it("never writes generated secrets in production", () => {
+    const dir = tmp();
+    const env = parseEnv({
+      NODE_ENV: "production",
+      HEED_DATA_DIR: dir,
+      SIGNING_KEYS: "k1:0123456789abcdef0123456789abcdef",
+      SESSION_SECRET: "s".repeat(40),
+      ADDRESS_HASH_KEY: "h".repeat(40),
+    });
+    const secrets = resolveSecrets(env);
+    expect(secrets.signingKeys.map((k) => k.kid)).toEqual(["k1"]);
+    expect(fs.existsSync(path.join(dir, "secrets.json"))).toBe(false);
+  });
+
+  it("generates development secrets once and keeps them in the data directory", () => {
+    const dir = tmp();
+    const env = parseEnv({ NODE_ENV: "development", HEED_DATA_DIR: dir });
+    const first = resolveSecrets(env);
+    const second = resolveSecrets(env);
+    expect(first.generatedFile).toBe(path.join(dir, "secrets.json"));
+    expect(second.sessionSecret).toBe(first.sessionSecret);
+    expect(second.signingKeys[0]!.kid).toBe(first.signingKeys[0]!.kid);
+    expect((fs.statSync(first.generatedFile!).mode & 0o777).toString(8)).toBe("600");
+  });
+
+  it("validates signing keys: kid:secret, long secrets, unique kids", () => {
+    expect(() => parseSigningKeys("nokid")).toThrow(/kid:secret/);
+    expect(() => parseSigningKeys("k1:short")).toThrow(/at least 32/);
+    expect(() =>
+      parseSigningKeys("k1:0123456789abcdef0123456789abcdef,k1:0123456789abcdef0123456789abcdef"),
+    ).toThrow(/unique/);
+  });
+});

@@ -1,0 +1,172 @@
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import { describe, expect, it } from "vitest";
+import { parseSigningKeys } from "~/secrets.server";
+import {
+  CONFIRM_TTL_SECONDS,
+  LINK_TTL_SECONDS,
+  signLinkToken,
+  tokenFailureStatus,
+  verifyLinkToken,
+} from "~/links/tokens.server";
+
+const oldKeys = parseSigningKeys("k1:first-secret-0123456789abcdef0123456789");
+const rotated = parseSigningKeys(
+  "k2:second-secret-0123456789abcdef012345678,k1:first-secret-0123456789abcdef0123456789",
+);
+const contactId = "0b6f1f0e-3c1f-4d55-9a55-6c0f7d7a1a01";
+
+describe("link tokens", () => {
+  it("round-trips the claims and carries the kid of the signing key", async () => {
+    const token = await signLinkToken(
+      {
+        contactId,
+        channel: "sms",
+        purpose: "unsubscribe",
+        topic: "promotions",
+        campaign: "bf-2026",
+      },
+      rotated,
+    );
+    expect(decodeProtectedHeader(token)).toEqual({ alg: "HS256", kid: "k2" });
+    const result = await verifyLinkToken(token, "unsubscribe", { keys: rotated });
+    expect(result).toMatchObject({
+      ok: true,
+      claims: { sub: contactId, ch: "sms", tp: "promotions", cp: "bf-2026", pur: "unsubscribe" },
+    });
+  });
+
+  it("holds opaque ids only: no address, no name in the payload", async () => {
+    const token = await signLinkToken(
+      { contactId, channel: "email", purpose: "preferences" },
+      rotated,
+    );
+    const payload = decodeJwt(token);
+    expect(Object.keys(payload).sort()).toEqual(["ch", "exp", "iat", "pur", "sub"]);
+    expect(JSON.stringify(payload)).not.toMatch(/@|\+\d/);
+  });
+
+  it("expires after 400 days for links and 7 days for confirmations", async () => {
+    const now = new Date("2026-01-01T00:00:00Z");
+    const link = decodeJwt(
+      await signLinkToken({ contactId, channel: "email", purpose: "unsubscribe", now }, rotated),
+    );
+    expect(link.exp! - link.iat!).toBe(LINK_TTL_SECONDS);
+    expect(LINK_TTL_SECONDS).toBe(400 * 86400);
+    const confirm = decodeJwt(
+      await signLinkToken(
+        { contactId, channel: "email", purpose: "confirm", requestId: "r1", now },
+        rotated,
+      ),
+    );
+    expect(confirm.exp! - confirm.iat!).toBe(CONFIRM_TTL_SECONDS);
+  });
+
+  it("refuses a tampered payload or signature", async () => {
+    const token = await signLinkToken(
+      { contactId, channel: "email", purpose: "unsubscribe" },
+      rotated,
+    );
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const otherPayload = Buffer.from(
+      JSON.stringify({ ...decodeJwt(token), sub: "0b6f1f0e-3c1f-4d55-9a55-6c0f7d7a1a02" }),
+    ).toString("base64url");
+    expect(
+      await verifyLinkToken(`${h}.${otherPayload}.${s}`, "unsubscribe", { keys: rotated }),
+    ).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+    const flipped = s.slice(0, -2) + (s.endsWith("AA") ? "BB" : "AA");
+    expect(await verifyLinkToken(`${h}.${p}.${flipped}`, "unsubscribe", { keys: rotated })).toEqual(
+      {
+        ok: false,
+        reason: "invalid",
+      },
+    );
+    expect(await verifyLinkToken("not-a-token", "unsubscribe", { keys: rotated })).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("reports expiry (410) only for a genuine token", async () => {
+    const longAgo = new Date("2020-01-01T00:00:00Z");
+    const token = await signLinkToken(
+      { contactId, channel: "email", purpose: "unsubscribe", now: longAgo },
+      rotated,
+    );
+    const result = await verifyLinkToken(token, "unsubscribe", { keys: rotated });
+    expect(result).toEqual({ ok: false, reason: "expired" });
+    expect(tokenFailureStatus("expired")).toBe(410);
+    expect(tokenFailureStatus("invalid")).toBe(400);
+    // Tampered and expired reads as invalid: the signature is checked first.
+    const [h, p] = token.split(".");
+    expect(
+      await verifyLinkToken(`${h}.${p}.${"A".repeat(43)}`, "unsubscribe", { keys: rotated }),
+    ).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("refuses a token of another purpose", async () => {
+    const token = await signLinkToken(
+      { contactId, channel: "email", purpose: "preferences" },
+      rotated,
+    );
+    expect(await verifyLinkToken(token, "unsubscribe", { keys: rotated })).toEqual({
+      ok: false,
+      reason: "wrong_purpose",
+    });
+    expect(
+      (await verifyLinkToken(token, ["unsubscribe", "preferences"], { keys: rotated })).ok,
+    ).toBe(true);
+  });
+
+  it("refuses an unknown kid", async () => {
+    const foreign = parseSigningKeys("k9:some-other-secret-0123456789abcdef0123");
+    const token = await signLinkToken(
+      { contactId, channel: "email", purpose: "preferences" },
+      foreign,
+    );
+    expect(await verifyLinkToken(token, "preferences", { keys: rotated })).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("still verifies links signed with a rotated-out key, and signs with the new one", async () => {
+    const before = await signLinkToken(
+      { contactId, channel: "email", purpose: "unsubscribe" },
+      oldKeys,
+    );
+    expect(decodeProtectedHeader(before).kid).toBe("k1");
+    expect((await verifyLinkToken(before, "unsubscribe", { keys: rotated })).ok).toBe(true);
+    const after = await signLinkToken(
+      { contactId, channel: "email", purpose: "unsubscribe" },
+      rotated,
+    );
+    expect(decodeProtectedHeader(after).kid).toBe("k2");
+    // ...and a key removed from the ring no longer verifies.
+    const onlyNew = parseSigningKeys("k2:second-secret-0123456789abcdef012345678");
+    expect(await verifyLinkToken(before, "unsubscribe", { keys: onlyNew })).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+
+  it("refuses alg=none and a token signed with another algorithm", async () => {
+    const header = Buffer.from(JSON.stringify({ alg: "none", kid: "k2" })).toString("base64url");
+    const payload = Buffer.from(
+      JSON.stringify({ sub: contactId, ch: "email", pur: "unsubscribe", iat: 1, exp: 4102444800 }),
+    ).toString("base64url");
+    expect(
+      await verifyLinkToken(`${header}.${payload}.${"A".repeat(43)}`, "unsubscribe", {
+        keys: rotated,
+      }),
+    ).toEqual({
+      ok: false,
+      reason: "invalid",
+    });
+  });
+});
