@@ -105,6 +105,7 @@ export function createHttpApp(options: {
     express.static(assetsDir, { immutable: true, maxAge: "1y", index: false, fallthrough: false }),
   );
   app.use(express.static(publicDir, { maxAge: "1h", index: false }));
+  app.get("/favicon.ico", (_req, res) => res.redirect(301, "/favicon.svg"));
 
   app.all(
     "*",
