@@ -6,10 +6,13 @@ import {
   Outlet,
   Scripts,
   ScrollRestoration,
+  useMatches,
   useRouteError,
 } from "@remix-run/react";
 import type { ReactNode } from "react";
+import { I18nProvider, useRouteI18nPayload } from "~/i18n/react";
 import stylesheet from "~/tailwind.css";
+import { accentCss } from "~/ui/accent";
 import { useNonce } from "~/ui/nonce";
 
 export const links: LinksFunction = () => [
@@ -17,19 +20,40 @@ export const links: LinksFunction = () => [
   { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
 ];
 
-export function Layout({ children, lang = "en" }: { children: ReactNode; lang?: string }) {
+/** The deepest route's branding accent, if its loader returned `branding` (recipient pages). */
+function useRouteAccent(): string | null {
+  const matches = useMatches();
+  for (let i = matches.length - 1; i >= 0; i--) {
+    const data = matches[i]!.data as { branding?: { accentColor?: unknown } } | null | undefined;
+    const accent = data && typeof data === "object" ? data.branding?.accentColor : undefined;
+    if (typeof accent === "string") return accent;
+  }
+  return null;
+}
+
+/**
+ * Remix wraps both the app and the error boundary in this export. `lang` and the strings come
+ * from the page's `i18n` payload (recipient pages: the negotiated locale); the operator's accent
+ * colour becomes CSS variables in a nonce'd <style>.
+ */
+export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();
+  const i18n = useRouteI18nPayload();
+  const accent = useRouteAccent();
   return (
-    <html lang={lang}>
+    <html lang={i18n?.locale ?? "en"}>
       <head>
         <meta charSet="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="robots" content="noindex, nofollow" />
         <Meta />
         <Links />
+        {accent ? (
+          <style nonce={nonce} dangerouslySetInnerHTML={{ __html: accentCss(accent) }} />
+        ) : null}
       </head>
       <body className="min-h-screen bg-slate-50 text-slate-900 antialiased">
-        {children}
+        <I18nProvider value={i18n}>{children}</I18nProvider>
         <ScrollRestoration nonce={nonce} />
         <Scripts nonce={nonce} />
       </body>
@@ -38,11 +62,7 @@ export function Layout({ children, lang = "en" }: { children: ReactNode; lang?: 
 }
 
 export default function App() {
-  return (
-    <Layout>
-      <Outlet />
-    </Layout>
-  );
+  return <Outlet />;
 }
 
 export function ErrorBoundary() {
@@ -50,15 +70,13 @@ export function ErrorBoundary() {
   const status = isRouteErrorResponse(error) ? error.status : 500;
   const title = status === 404 ? "Page not found" : "Something went wrong";
   return (
-    <Layout>
-      <main className="mx-auto max-w-xl p-6">
-        <h1 className="text-2xl font-semibold">{title}</h1>
-        <p className="mt-2 text-slate-700">
-          {status === 404
-            ? "The address you opened does not exist."
-            : "Please try again in a moment."}
-        </p>
-      </main>
-    </Layout>
+    <main className="mx-auto max-w-xl p-6">
+      <h1 className="text-2xl font-semibold">{title}</h1>
+      <p className="mt-2 text-slate-700">
+        {status === 404
+          ? "The address you opened does not exist."
+          : "Please try again in a moment."}
+      </p>
+    </main>
   );
 }

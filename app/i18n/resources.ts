@@ -10,16 +10,100 @@ import esCommon from "./locales/es/common.json";
 import frCommon from "./locales/fr/common.json";
 import plCommon from "./locales/pl/common.json";
 import ptCommon from "./locales/pt/common.json";
+import csMail from "./locales/cs/mail.json";
+import deMail from "./locales/de/mail.json";
+import enMail from "./locales/en/mail.json";
+import esMail from "./locales/es/mail.json";
+import frMail from "./locales/fr/mail.json";
+import plMail from "./locales/pl/mail.json";
+import ptMail from "./locales/pt/mail.json";
+import csRecipient from "./locales/cs/recipient.json";
+import deRecipient from "./locales/de/recipient.json";
+import enRecipient from "./locales/en/recipient.json";
+import esRecipient from "./locales/es/recipient.json";
+import frRecipient from "./locales/fr/recipient.json";
+import plRecipient from "./locales/pl/recipient.json";
+import ptRecipient from "./locales/pt/recipient.json";
+import csSms from "./locales/cs/sms.json";
+import deSms from "./locales/de/sms.json";
+import enSms from "./locales/en/sms.json";
+import esSms from "./locales/es/sms.json";
+import frSms from "./locales/fr/sms.json";
+import plSms from "./locales/pl/sms.json";
+import ptSms from "./locales/pt/sms.json";
+import csConfirm from "./locales/cs/confirm.json";
+import deConfirm from "./locales/de/confirm.json";
+import enConfirm from "./locales/en/confirm.json";
+import esConfirm from "./locales/es/confirm.json";
+import frConfirm from "./locales/fr/confirm.json";
+import plConfirm from "./locales/pl/confirm.json";
+import ptConfirm from "./locales/pt/confirm.json";
+import csManage from "./locales/cs/manage.json";
+import deManage from "./locales/de/manage.json";
+import enManage from "./locales/en/manage.json";
+import esManage from "./locales/es/manage.json";
+import frManage from "./locales/fr/manage.json";
+import plManage from "./locales/pl/manage.json";
+import ptManage from "./locales/pt/manage.json";
 import type { Locale } from "./config";
 
 export const resources = {
-  en: { common: enCommon },
-  pl: { common: plCommon },
-  pt: { common: ptCommon },
-  cs: { common: csCommon },
-  de: { common: deCommon },
-  es: { common: esCommon },
-  fr: { common: frCommon },
+  en: {
+    common: enCommon,
+    mail: enMail,
+    recipient: enRecipient,
+    sms: enSms,
+    confirm: enConfirm,
+    manage: enManage,
+  },
+  pl: {
+    common: plCommon,
+    mail: plMail,
+    recipient: plRecipient,
+    sms: plSms,
+    confirm: plConfirm,
+    manage: plManage,
+  },
+  pt: {
+    common: ptCommon,
+    mail: ptMail,
+    recipient: ptRecipient,
+    sms: ptSms,
+    confirm: ptConfirm,
+    manage: ptManage,
+  },
+  cs: {
+    common: csCommon,
+    mail: csMail,
+    recipient: csRecipient,
+    sms: csSms,
+    confirm: csConfirm,
+    manage: csManage,
+  },
+  de: {
+    common: deCommon,
+    mail: deMail,
+    recipient: deRecipient,
+    sms: deSms,
+    confirm: deConfirm,
+    manage: deManage,
+  },
+  es: {
+    common: esCommon,
+    mail: esMail,
+    recipient: esRecipient,
+    sms: esSms,
+    confirm: esConfirm,
+    manage: esManage,
+  },
+  fr: {
+    common: frCommon,
+    mail: frMail,
+    recipient: frRecipient,
+    sms: frSms,
+    confirm: frConfirm,
+    manage: frManage,
+  },
 } satisfies Record<Locale, Record<string, unknown>>;
 
 export type Namespace = keyof (typeof resources)["en"];

@@ -1,0 +1,89 @@
+import type { Db } from "~/db/db.server";
+import type { Channel, LocalizedText } from "~/db/schema";
+import {
+  DEFAULT_BRANDING,
+  getBranding,
+  listReasons,
+  type Branding,
+  type UnsubscribeReason,
+} from "~/settings/settings.server";
+
+/**
+ * Operator settings that every recipient page reads (branding, topics, unsubscribe reasons),
+ * kept in process for a few seconds: token pages are a hot path (mail security gateways open
+ * every link of every message) and these change rarely.
+ *
+ * Staleness: servers are stateless and do not tell each other about edits, so a change made in
+ * the admin area shows on recipient pages within CACHE_TTL_MS on every server (at once on the
+ * server that made it, if it calls clearRecipientCache). Consent itself is never cached.
+ */
+export const CACHE_TTL_MS = 5_000;
+
+type Entry = { at: number; value: Promise<unknown> };
+// Keyed by handle: one in a server, one per test file.
+const caches = new Map<Db, Map<string, Entry>>();
+
+function cached<T>(db: Db, key: string, load: () => Promise<T>): Promise<T> {
+  let map = caches.get(db);
+  if (!map) caches.set(db, (map = new Map()));
+  const hit = map.get(key);
+  const now = Date.now();
+  if (hit && now - hit.at < CACHE_TTL_MS) return hit.value as Promise<T>;
+  const value = load();
+  const entry = { at: now, value };
+  map.set(key, entry);
+  // A failed load is not kept: the next request tries again.
+  value.catch(() => {
+    if (map!.get(key) === entry) map!.delete(key);
+  });
+  return value;
+}
+
+/** Drops this process's cached settings (call after an admin edit, or when a test changes them). */
+export function clearRecipientCache(): void {
+  caches.clear();
+}
+
+export function cachedBranding(db: Db): Promise<Branding> {
+  return cached(db, "branding", async () => {
+    try {
+      return await getBranding(db);
+    } catch {
+      return DEFAULT_BRANDING;
+    }
+  });
+}
+
+export type TopicInfo = {
+  key: string;
+  names: LocalizedText;
+  descriptions: LocalizedText;
+  channels: Channel[];
+  defaultOptIn: boolean;
+  archived: boolean;
+};
+
+/** Every topic (archived ones too, flagged), in the operator's order. */
+export function cachedTopics(db: Db): Promise<TopicInfo[]> {
+  return cached(db, "topics", async () => {
+    const rows = await db
+      .selectFrom("topics")
+      .select(["key", "names", "descriptions", "channels", "default_opt_in", "archived_at"])
+      .orderBy("position")
+      .orderBy("key")
+      .execute();
+    return rows.map((r) => ({
+      key: r.key,
+      names: r.names ?? {},
+      descriptions: r.descriptions ?? {},
+      channels: r.channels,
+      defaultOptIn: r.default_opt_in,
+      archived: r.archived_at !== null,
+    }));
+  });
+}
+
+/** The enabled unsubscribe reasons, in the operator's order. */
+export function cachedReasons(db: Db): Promise<UnsubscribeReason[]> {
+  return cached(db, "reasons", () => listReasons(db));
+}

@@ -1,0 +1,520 @@
+import { parsePhoneNumberFromString } from "libphonenumber-js/max";
+import { normalizeAddress } from "~/consent/address.server";
+import {
+  addressKey,
+  applyConsentChanges,
+  ConsentError,
+  readConsent,
+  type ChangeResult,
+  type ConsentChange,
+} from "~/consent/consent.server";
+import type { Db } from "~/db/db.server";
+import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
+import { getEnv } from "~/env.server";
+import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
+import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
+
+/**
+ * The recipient's side of consent (SPEC §3–4): what a token's contact has, and what the
+ * preference and unsubscribe pages change. Reads only on GET; every change goes through
+ * applyConsentChanges (ledger + state in one transaction).
+ */
+
+export type RecipientContact = {
+  id: string;
+  locale: string | null;
+  email: string | null;
+  phone: string | null;
+};
+
+/** The token's contact, unless it was deleted or erased. One query. */
+export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(contactId))
+    return null;
+  const row = await db
+    .selectFrom("contacts")
+    .select(["id", "locale", "email", "phone"])
+    .where("id", "=", contactId)
+    .where("erased_at", "is", null)
+    .executeTakeFirst();
+  return row ?? null;
+}
+
+/** The contact's address on a channel (email for email, the phone for SMS and WhatsApp), normalized. */
+export function contactAddress(contact: RecipientContact, channel: Channel): string | null {
+  const raw = channel === "email" ? contact.email : contact.phone;
+  if (!raw) return null;
+  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  return n.ok ? n.address : null;
+}
+
+export function displayAddress(channel: Channel, address: string): string {
+  if (channel === "email") return address;
+  return parsePhoneNumberFromString(address)?.formatInternational() ?? address;
+}
+
+export function localized(text: LocalizedText, locale: Locale): string {
+  return text[locale] || text[DEFAULT_LOCALE] || Object.values(text)[0] || "";
+}
+
+export type ChannelState = "subscribed" | "unsubscribed" | "paused" | "pending";
+
+export type TopicView = { key: string; name: string; description: string; subscribed: boolean };
+
+export type ChannelView = {
+  channel: Channel;
+  address: string;
+  display: string;
+  state: ChannelState;
+  pausedUntil: Date | null;
+  /** A double opt-in confirmation was sent and is still waiting. */
+  confirmationPending: boolean;
+  /** Topics offered on this channel (not archived), in the operator's order. */
+  topics: TopicView[];
+};
+
+function topicName(t: TopicInfo, locale: Locale) {
+  return localized(t.names, locale) || t.key;
+}
+
+/**
+ * Every channel the contact has an address on, with its state and its topic choices. Three
+ * reads (current state of channels and topics, waiting confirmations); topics come from the
+ * in-process cache.
+ */
+export async function loadChannels(
+  db: Db,
+  contact: RecipientContact,
+  locale: Locale,
+): Promise<ChannelView[]> {
+  const targets = CHANNELS.flatMap((channel) => {
+    const address = contactAddress(contact, channel);
+    return address ? [{ channel, address }] : [];
+  });
+  if (targets.length === 0) return [];
+  const hashes = [...new Set(targets.map((t) => addressKey(t.address)))];
+  const [consent, pending, topics] = await Promise.all([
+    readConsent(db, targets),
+    db
+      .selectFrom("double_opt_in_requests")
+      .select(["channel", "address_hash"])
+      .where("address_hash", "in", hashes)
+      .where("status", "=", "pending")
+      .where("expires_at", ">", new Date())
+      .execute(),
+    cachedTopics(db),
+  ]);
+  return consent.map((c) => {
+    const state: ChannelState =
+      c.status === "unsubscribed"
+        ? "unsubscribed"
+        : c.status === "pending"
+          ? "pending"
+          : c.pausedUntil
+            ? "paused"
+            : "subscribed";
+    const hash = addressKey(c.address);
+    return {
+      channel: c.channel,
+      address: c.address,
+      display: displayAddress(c.channel, c.address),
+      state,
+      pausedUntil: c.pausedUntil,
+      confirmationPending: pending.some((p) => p.channel === c.channel && p.address_hash === hash),
+      topics: topics
+        .filter((t) => !t.archived && t.channels.includes(c.channel))
+        .map((t) => ({
+          key: t.key,
+          name: topicName(t, locale),
+          description: localized(t.descriptions, locale),
+          subscribed: c.topics[t.key] ? c.topics[t.key] === "opted_in" : t.defaultOptIn,
+        })),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preference center saves
+
+export const CHOICES = [
+  "keep",
+  "receive",
+  "pause30",
+  "pause90",
+  "unsubscribe",
+  "resubscribe",
+] as const;
+export type Choice = (typeof CHOICES)[number];
+
+/** The choices the preference page offers for a channel in each state. */
+export function choicesFor(state: ChannelState): Choice[] {
+  switch (state) {
+    case "subscribed":
+      return ["receive", "pause30", "pause90", "unsubscribe"];
+    case "paused":
+      return ["keep", "receive", "pause30", "pause90", "unsubscribe"];
+    case "unsubscribed":
+      return ["keep", "resubscribe"];
+    case "pending":
+      return ["keep", "resubscribe", "unsubscribe"];
+  }
+}
+
+/** Whether the page shows (and a save reads) the topic toggles of a channel in this state. */
+export function topicsEditable(state: ChannelState): boolean {
+  return state !== "unsubscribed";
+}
+
+export type PreferenceInput = {
+  intent: "save" | "unsubscribe_all";
+  channels: Partial<Record<Channel, { choice: Choice; topics: string[] | null }>>;
+  reasonCode: string | null;
+  reasonText: string | null;
+};
+
+export type Actor = {
+  contactId: string;
+  campaign?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+};
+
+export type SaveError = "stale" | "invalid_reason" | "conflict";
+
+export type Plan = { changes: ConsentChange[]; resubscribe: ChannelView[] };
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What a preference-page submission asks for, compared with the current state: consent changes
+ * (applied together) and channels to re-subscribe through double opt-in. Pure.
+ */
+export function planPreferences(
+  channels: readonly ChannelView[],
+  input: PreferenceInput,
+  actor: Actor,
+  reason: { code: string | null; text: string | null },
+  now = Date.now(),
+): { ok: true; plan: Plan } | { ok: false; error: SaveError } {
+  const changes: ConsentChange[] = [];
+  const resubscribe: ChannelView[] = [];
+  const base = {
+    source: "preference_page" as ConsentSource,
+    contactId: actor.contactId,
+    campaign: actor.campaign ?? null,
+    actor: { type: "recipient" as const, id: actor.contactId },
+    ip: actor.ip ?? null,
+    userAgent: actor.userAgent ?? null,
+  };
+  const withReason = { reasonCode: reason.code, reasonText: reason.text };
+
+  if (input.intent === "unsubscribe_all") {
+    for (const ch of channels) {
+      if (ch.state !== "unsubscribed") {
+        changes.push({
+          ...base,
+          ...withReason,
+          channel: ch.channel,
+          address: ch.address,
+          action: "unsubscribe",
+        });
+      }
+    }
+    return { ok: true, plan: { changes, resubscribe } };
+  }
+
+  for (const ch of channels) {
+    const asked = input.channels[ch.channel];
+    if (!asked) continue;
+    const choice = asked.choice;
+    if (!choicesFor(ch.state).includes(choice)) return { ok: false, error: "stale" };
+    const target = { ...base, channel: ch.channel, address: ch.address };
+    switch (choice) {
+      case "unsubscribe":
+        changes.push({ ...target, ...withReason, action: "unsubscribe" });
+        continue; // a channel-wide unsubscribe blocks every topic: topic toggles are moot
+      case "resubscribe":
+        resubscribe.push(ch);
+        break;
+      case "receive":
+        if (ch.state === "paused") changes.push({ ...target, action: "resume" });
+        break;
+      case "pause30":
+      case "pause90": {
+        const days = choice === "pause30" ? 30 : 90;
+        changes.push({
+          ...target,
+          ...withReason,
+          action: "pause",
+          pausedUntil: new Date(now + days * DAY_MS),
+        });
+        break;
+      }
+      case "keep":
+        break;
+    }
+    if (asked.topics && topicsEditable(ch.state)) {
+      const on = new Set(asked.topics);
+      for (const topic of ch.topics) {
+        const wanted = on.has(topic.key);
+        if (wanted === topic.subscribed) continue;
+        changes.push(
+          wanted
+            ? { ...target, action: "topic_opt_in", topic: topic.key }
+            : { ...target, ...withReason, action: "topic_opt_out", topic: topic.key },
+        );
+      }
+    }
+  }
+  return { ok: true, plan: { changes, resubscribe } };
+}
+
+/** Checks a submitted reason against the operator's enabled reasons. */
+export async function resolveReason(
+  db: Db,
+  code: string | null,
+  text: string | null,
+): Promise<{ ok: true; code: string | null; text: string | null } | { ok: false }> {
+  const trimmed = text?.trim().slice(0, 1000) || null;
+  if (!code) return { ok: true, code: null, text: trimmed };
+  const reasons = await cachedReasons(db);
+  if (!reasons.some((r) => r.code === code)) return { ok: false };
+  return { ok: true, code, text: trimmed };
+}
+
+/** B's double opt-in entry point (app/consent/double-opt-in.server.ts), passed in by the route. */
+export type StartDoubleOptIn = (
+  db: Db,
+  input: {
+    channel: Channel;
+    address: string;
+    contactId?: string | null;
+    topics?: string[];
+    locale?: string | null;
+    source: ConsentSource;
+    ip?: string | null;
+    userAgent?: string | null;
+  },
+) => Promise<{ requestId: string; status: "sent" | "rate_limited" | "already_subscribed" }>;
+
+export type ChangeSummary =
+  | {
+      kind: "unsubscribe" | "pause" | "resume" | "topic_opt_out" | "topic_opt_in";
+      channel: Channel;
+      topic: string | null;
+      pausedUntil: Date | null;
+    }
+  | {
+      kind: "confirm_sent" | "confirm_rate_limited" | "already_subscribed";
+      channel: Channel;
+      topic: null;
+      pausedUntil: null;
+      display: string;
+    };
+
+function summarize(results: readonly ChangeResult[]): ChangeSummary[] {
+  return results
+    .filter((r) => r.changed)
+    .flatMap((r): ChangeSummary[] =>
+      r.action === "unsubscribe" ||
+      r.action === "pause" ||
+      r.action === "resume" ||
+      r.action === "topic_opt_in" ||
+      r.action === "topic_opt_out"
+        ? [{ kind: r.action, channel: r.channel, topic: r.topic, pausedUntil: r.pausedUntil }]
+        : [],
+    );
+}
+
+async function startResubscriptions(
+  db: Db,
+  channels: readonly ChannelView[],
+  actor: Actor,
+  locale: Locale,
+  source: ConsentSource,
+  startDoubleOptIn: StartDoubleOptIn,
+): Promise<ChangeSummary[]> {
+  const out: ChangeSummary[] = [];
+  for (const ch of channels) {
+    const res = await startDoubleOptIn(db, {
+      channel: ch.channel,
+      address: ch.address,
+      contactId: actor.contactId,
+      locale,
+      source,
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+    });
+    const kind =
+      res.status === "sent"
+        ? "confirm_sent"
+        : res.status === "rate_limited"
+          ? "confirm_rate_limited"
+          : "already_subscribed";
+    out.push({ kind, channel: ch.channel, topic: null, pausedUntil: null, display: ch.display });
+  }
+  return out;
+}
+
+/**
+ * Saves a preference-page submission: consent changes atomically (all or none), then a double
+ * opt-in for each channel the person wants back. Returns what changed, in page order.
+ */
+export async function savePreferences(
+  db: Db,
+  args: {
+    contact: RecipientContact;
+    locale: Locale;
+    input: PreferenceInput;
+    actor: Actor;
+    startDoubleOptIn: StartDoubleOptIn;
+  },
+): Promise<{ ok: true; changes: ChangeSummary[] } | { ok: false; error: SaveError }> {
+  const reason = await resolveReason(db, args.input.reasonCode, args.input.reasonText);
+  if (!reason.ok) return { ok: false, error: "invalid_reason" };
+  const channels = await loadChannels(db, args.contact, args.locale);
+  const planned = planPreferences(channels, args.input, args.actor, reason);
+  if (!planned.ok) return planned;
+  let results: ChangeResult[];
+  try {
+    results = await applyConsentChanges(db, planned.plan.changes);
+  } catch (e) {
+    // The state moved under the form (e.g. a one-click unsubscribe meanwhile): ask to review.
+    if (e instanceof ConsentError) return { ok: false, error: "conflict" };
+    throw e;
+  }
+  const confirmations = await startResubscriptions(
+    db,
+    planned.plan.resubscribe,
+    args.actor,
+    args.locale,
+    "preference_page",
+    args.startDoubleOptIn,
+  );
+  return { ok: true, changes: [...summarize(results), ...confirmations] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unsubscribe links (/u/{token}) and RFC 8058 one-click
+
+export type UnsubscribeTarget = {
+  channel: Channel;
+  address: string;
+  display: string;
+  /** The topic the link is for (null: the whole channel, or a topic that no longer exists). */
+  topic: { key: string; name: string } | null;
+  /** Already unsubscribed from what the link is for. */
+  done: boolean;
+  /** The channel itself is unsubscribed (so a topic link's "turn back on" needs double opt-in). */
+  channelUnsubscribed: boolean;
+};
+
+/** What an unsubscribe link stands for, read-only: two queries plus the cached topics. */
+export async function loadUnsubscribeTarget(
+  db: Db,
+  contact: RecipientContact,
+  link: { channel: Channel; topic?: string | null },
+  locale: Locale,
+): Promise<UnsubscribeTarget | null> {
+  const address = contactAddress(contact, link.channel);
+  if (!address) return null;
+  const [[consent], topics] = await Promise.all([
+    readConsent(db, [{ channel: link.channel, address }]),
+    cachedTopics(db),
+  ]);
+  const info = link.topic ? topics.find((t) => t.key === link.topic) : undefined;
+  const channelUnsubscribed = consent!.status === "unsubscribed";
+  return {
+    channel: link.channel,
+    address,
+    display: displayAddress(link.channel, address),
+    topic: info ? { key: info.key, name: topicName(info, locale) } : null,
+    done: channelUnsubscribed || (info ? consent!.topics[info.key] === "opted_out" : false),
+    channelUnsubscribed,
+  };
+}
+
+/**
+ * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel.
+ * Idempotent: a repeat changes nothing and writes no ledger row.
+ */
+export async function unsubscribeByLink(
+  db: Db,
+  target: UnsubscribeTarget,
+  args: Actor & {
+    source: Extract<ConsentSource, "link" | "one_click">;
+    reasonCode?: string | null;
+    reasonText?: string | null;
+  },
+): Promise<{ changed: boolean }> {
+  const result = await applyConsentChanges(db, [
+    {
+      channel: target.channel,
+      address: target.address,
+      action: target.topic ? "topic_opt_out" : "unsubscribe",
+      topic: target.topic?.key ?? null,
+      source: args.source,
+      contactId: args.contactId,
+      campaign: args.campaign ?? null,
+      reasonCode: args.reasonCode ?? null,
+      reasonText: args.reasonText ?? null,
+      actor: { type: "recipient", id: args.contactId },
+      ip: args.ip ?? null,
+      userAgent: args.userAgent ?? null,
+    },
+  ]);
+  return { changed: result[0]!.changed };
+}
+
+/**
+ * "Unsubscribed by mistake?": a topic comes back at once while its channel is subscribed
+ * (SPEC §2 rule 5); a channel comes back only through a double opt-in confirmation.
+ */
+export async function resubscribeByLink(
+  db: Db,
+  target: UnsubscribeTarget,
+  args: Actor & { locale: Locale; startDoubleOptIn: StartDoubleOptIn },
+): Promise<ChangeSummary> {
+  if (target.topic && !target.channelUnsubscribed) {
+    await applyConsentChanges(db, [
+      {
+        channel: target.channel,
+        address: target.address,
+        action: "topic_opt_in",
+        topic: target.topic.key,
+        source: "link",
+        contactId: args.contactId,
+        campaign: args.campaign ?? null,
+        actor: { type: "recipient", id: args.contactId },
+        ip: args.ip ?? null,
+        userAgent: args.userAgent ?? null,
+      },
+    ]);
+    return {
+      kind: "topic_opt_in",
+      channel: target.channel,
+      topic: target.topic.key,
+      pausedUntil: null,
+    };
+  }
+  const view = {
+    channel: target.channel,
+    address: target.address,
+    display: target.display,
+  } as ChannelView;
+  const [summary] = await startResubscriptions(
+    db,
+    [view],
+    args,
+    args.locale,
+    "link",
+    args.startDoubleOptIn,
+  );
+  return summary!;
+}
+
+/** For the locale of a token error page: the contact's locale, if the token names one. */
+export async function contactLocaleHint(db: Db, contactId: string | null): Promise<string | null> {
+  if (!contactId) return null;
+  return (await loadContact(db, contactId))?.locale ?? null;
+}

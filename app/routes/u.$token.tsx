@@ -1,0 +1,299 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+  type SerializeFrom,
+} from "@remix-run/node";
+import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { startDoubleOptIn } from "~/consent/double-opt-in.server";
+import { getDb } from "~/db/db.server";
+import type { Channel } from "~/db/schema";
+import { clientInfo } from "~/http/request.server";
+import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
+import { signLinkToken, verifyLinkToken, type LinkClaims } from "~/links/tokens.server";
+import {
+  publicPageData,
+  readForm,
+  reasonOptions,
+  TOKEN_HEADERS,
+  tokenErrorResponse,
+  type TokenErrorReply,
+} from "~/recipient/page.server";
+import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
+import {
+  loadContact,
+  loadUnsubscribeTarget,
+  resolveReason,
+  resubscribeByLink,
+  unsubscribeByLink,
+  type RecipientContact,
+} from "~/recipient/recipient.server";
+import { PublicLayout, ui } from "~/ui/public-layout";
+import { ReasonFieldset } from "~/ui/reason-fieldset";
+import { TokenErrorPage } from "~/ui/token-error";
+
+/**
+ * /u/{token}: the unsubscribe page for the token's channel (and topic). GET only reads (link
+ * scanners open every link). The form POST unsubscribes with an optional reason; a POST whose
+ * body is `List-Unsubscribe=One-Click` (RFC 8058, urlencoded or multipart) unsubscribes at once
+ * with source one_click and answers 200, without redirect or cookie; repeats change nothing.
+ */
+
+export const headers = () => TOKEN_HEADERS;
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data && "title" in data ? data.title : "Unsubscribe" },
+];
+
+type Resolved =
+  | { ok: false; response: TokenErrorReply }
+  | {
+      ok: true;
+      claims: LinkClaims;
+      contact: RecipientContact;
+      locale: ReturnType<typeof negotiateLocale>;
+      target: NonNullable<Awaited<ReturnType<typeof loadUnsubscribeTarget>>>;
+    };
+
+async function resolve(request: Request, token: string): Promise<Resolved> {
+  const db = getDb();
+  const verified = await verifyLinkToken(token, "unsubscribe");
+  if (!verified.ok) {
+    return {
+      ok: false,
+      response: await tokenErrorResponse(db, request, token, verified.reason, {
+        namespaces: ["recipient"],
+      }),
+    };
+  }
+  const claims = verified.claims;
+  const contact = await loadContact(db, claims.sub);
+  const locale = negotiateLocale(request, contact?.locale);
+  const target = contact
+    ? await loadUnsubscribeTarget(db, contact, { channel: claims.ch, topic: claims.tp }, locale)
+    : null;
+  if (!contact || !target) {
+    return {
+      ok: false,
+      response: await tokenErrorResponse(db, request, null, "invalid", {
+        namespaces: ["recipient"],
+      }),
+    };
+  }
+  return { ok: true, claims, contact, locale, target };
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  const r = await resolve(request, params.token ?? "");
+  if (!r.ok) return r.response;
+  return json(await pageData(r), { headers: TOKEN_HEADERS });
+}
+
+async function pageData(r: Extract<Resolved, { ok: true }>) {
+  const db = getDb();
+  const [page, reasons, preferencesToken] = await Promise.all([
+    publicPageData(db, r.locale, ["recipient"]),
+    reasonOptions(db, r.locale),
+    signLinkToken({
+      contactId: r.contact.id,
+      channel: r.claims.ch,
+      campaign: r.claims.cp,
+      purpose: "preferences",
+    }),
+  ]);
+  const title = getFixedT(r.locale, "recipient")("meta.unsubscribe", {
+    organization: page.branding.organizationName,
+  });
+  return {
+    ...page,
+    title,
+    target: {
+      channel: r.target.channel,
+      display: r.target.display,
+      topic: r.target.topic?.name ?? null,
+      done: r.target.done,
+      channelUnsubscribed: r.target.channelUnsubscribed,
+    },
+    reasons,
+    preferencesUrl: `/p/${preferencesToken}`,
+  };
+}
+type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
+
+type ActionResult =
+  | { result: "unsubscribed"; changed: boolean; oneClick: boolean }
+  | { result: "resubscribe"; kind: string }
+  | { result: "error"; error: "form" | "reason" };
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const r = await resolve(request, params.token ?? "");
+  if (!r.ok) return r.response;
+  const db = getDb();
+  const who = clientInfo(request, context);
+  const actor = {
+    contactId: r.contact.id,
+    campaign: r.claims.cp ?? null,
+    ip: who.ip,
+    userAgent: who.userAgent,
+  };
+  const form = await readForm(request);
+  const reply = (body: ActionResult, status = 200) =>
+    json(body, { status, headers: TOKEN_HEADERS });
+  if (!form) return reply({ result: "error", error: "form" }, 400);
+
+  // RFC 8058 one-click: the mailbox provider posts this exact body; no confirmation, no reason.
+  if (isOneClick(form)) {
+    const res = await unsubscribeByLink(db, r.target, { ...actor, source: "one_click" });
+    return reply({ result: "unsubscribed", changed: res.changed, oneClick: true });
+  }
+
+  const parsed = parseUnsubscribeForm(form);
+  if (!parsed) return reply({ result: "error", error: "form" }, 400);
+  if (parsed.intent === "resubscribe") {
+    const summary = await resubscribeByLink(db, r.target, {
+      ...actor,
+      locale: r.locale,
+      startDoubleOptIn,
+    });
+    return reply({ result: "resubscribe", kind: summary.kind });
+  }
+  const reason = await resolveReason(db, parsed.reasonCode, parsed.reasonText);
+  if (!reason.ok) return reply({ result: "error", error: "reason" }, 400);
+  const res = await unsubscribeByLink(db, r.target, {
+    ...actor,
+    source: "link",
+    reasonCode: reason.code,
+    reasonText: reason.text,
+  });
+  return reply({ result: "unsubscribed", changed: res.changed, oneClick: false });
+}
+
+export default function UnsubscribePage() {
+  const data = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  if ("tokenError" in data) {
+    return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
+  }
+  const result = actionData && "result" in actionData ? actionData : undefined;
+  return <Unsubscribe data={data} actionData={result} />;
+}
+
+function Unsubscribe({ data, actionData }: { data: PageData; actionData?: ActionResult }) {
+  const t = useT("recipient");
+  const tc = useT("common");
+  const { target } = data;
+  const vars = { address: target.display, topic: target.topic ?? "" };
+  const ch = target.channel as Channel;
+  const phone = ch !== "email";
+
+  const justUnsubscribed = actionData?.result === "unsubscribed";
+  const resubscribed = actionData?.result === "resubscribe" ? actionData.kind : null;
+
+  let body;
+  if (resubscribed) {
+    const message =
+      resubscribed === "topic_opt_in"
+        ? t("unsubscribe.topicBackDone", vars)
+        : resubscribed === "confirm_sent"
+          ? t(phone ? "unsubscribe.confirmSent_phone" : "unsubscribe.confirmSent_email", vars)
+          : resubscribed === "confirm_rate_limited"
+            ? t("unsubscribe.confirmRateLimited")
+            : t("unsubscribe.alreadySubscribed");
+    body = (
+      <div className={ui.card} role="status">
+        <h1 className={ui.h1}>{tc(`channels.${ch}`)}</h1>
+        <p className="mt-3 text-slate-800">{message}</p>
+        <p className="mt-6">
+          <a className={ui.link} href={data.preferencesUrl}>
+            {t("unsubscribe.managePreferences")}
+          </a>
+        </p>
+      </div>
+    );
+  } else if (justUnsubscribed || target.done) {
+    body = (
+      <>
+        <div className={ui.card} role={justUnsubscribed ? "status" : undefined}>
+          <h1 className={ui.h1}>
+            {justUnsubscribed && actionData.changed
+              ? t("unsubscribe.doneTitle")
+              : t("unsubscribe.alreadyTitle")}
+          </h1>
+          <p className="mt-3 text-slate-800">
+            {t(
+              target.topic && !target.channelUnsubscribed
+                ? "unsubscribe.doneTopic"
+                : "unsubscribe.done",
+              {
+                ...vars,
+                context: ch,
+              },
+            )}
+          </p>
+          {justUnsubscribed ? (
+            <p className="mt-2 text-slate-700">{t("unsubscribe.thanks")}</p>
+          ) : null}
+          <p className="mt-6">
+            <a className={ui.link} href={data.preferencesUrl}>
+              {t("unsubscribe.managePreferences")}
+            </a>
+          </p>
+        </div>
+        <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
+          <h2 id="mistake-title" className={ui.h2}>
+            {t("unsubscribe.mistakeTitle")}
+          </h2>
+          <Form method="post" className="mt-4 space-y-3">
+            <input type="hidden" name="intent" value="resubscribe" />
+            {target.topic && !target.channelUnsubscribed ? null : (
+              <p className="text-slate-700">{t("unsubscribe.resubscribeHint")}</p>
+            )}
+            <button type="submit" className={ui.secondaryButton}>
+              {target.topic && !target.channelUnsubscribed
+                ? t("unsubscribe.topicBack", vars)
+                : t("unsubscribe.resubscribe")}
+            </button>
+          </Form>
+        </section>
+      </>
+    );
+  } else {
+    const error = actionData?.result === "error" ? actionData.error : null;
+    body = (
+      <div className={ui.card}>
+        <h1 className={ui.h1}>{t("unsubscribe.title")}</h1>
+        <p className="mt-3 text-lg text-slate-800">
+          {t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", { ...vars, context: ch })}
+        </p>
+        <p className="mt-2 text-slate-700">{t("unsubscribe.stillReceive")}</p>
+        {error ? (
+          <p
+            role="alert"
+            className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-red-900"
+          >
+            {t(error === "reason" ? "unsubscribe.errorReason" : "unsubscribe.errorForm")}
+          </p>
+        ) : null}
+        <Form method="post" className="mt-6 space-y-6">
+          <input type="hidden" name="intent" value="unsubscribe" />
+          <ReasonFieldset
+            reasons={data.reasons}
+            legend={t("unsubscribe.reasonLegend")}
+            textLabel={t("unsubscribe.reasonText")}
+          />
+          <button type="submit" className={ui.primaryButton}>
+            {t("unsubscribe.confirm")}
+          </button>
+        </Form>
+        <p className="mt-6">
+          <a className={ui.link} href={data.preferencesUrl}>
+            {t("unsubscribe.manageInstead")}
+          </a>
+        </p>
+      </div>
+    );
+  }
+  return <PublicLayout branding={data.branding}>{body}</PublicLayout>;
+}
