@@ -1,6 +1,6 @@
-import type { Transaction } from "kysely";
+import type { Selectable, Transaction } from "kysely";
 import type { Db } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+import type { Database, OutboxTable } from "~/db/schema";
 
 export type OutboxKind = "email" | "sms" | "webhook";
 
@@ -19,7 +19,10 @@ export type OutboxMessage = {
  * Queues a message in the outbox. Call it with the transaction that makes the change which causes
  * the message, so that both commit or neither does; the worker in every server process delivers.
  */
-export async function enqueueOutbox(db: Db | Transaction<Database>, message: OutboxMessage): Promise<number> {
+export async function enqueueOutbox(
+  db: Db | Transaction<Database>,
+  message: OutboxMessage,
+): Promise<number> {
   const row = await db
     .insertInto("outbox")
     .values({
@@ -32,4 +35,123 @@ export async function enqueueOutbox(db: Db | Transaction<Database>, message: Out
     .returning("id")
     .executeTakeFirstOrThrow();
   return row.id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading and retrying (admin area, development outbox)
+
+export type OutboxStatus = "pending" | "sending" | "sent" | "dead";
+
+export type OutboxSummary = {
+  id: number;
+  kind: OutboxKind;
+  recipient: string;
+  status: OutboxStatus;
+  attempts: number;
+  maxAttempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+  /** The email subject, or the SMS body, or the webhook event type: what the message is about. */
+  title: string | null;
+  template: string | null;
+};
+
+const COLUMNS = [
+  "id",
+  "kind",
+  "recipient",
+  "status",
+  "attempts",
+  "max_attempts",
+  "next_attempt_at",
+  "last_error",
+  "created_at",
+  "sent_at",
+  "payload",
+] as const;
+type OutboxRow = Pick<Selectable<OutboxTable>, (typeof COLUMNS)[number]>;
+
+function summarize(r: OutboxRow): OutboxSummary {
+  const p = r.payload as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  return {
+    id: r.id,
+    kind: r.kind,
+    recipient: r.recipient,
+    status: r.status,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    sentAt: r.sent_at,
+    title: str(p.subject) ?? str(p.body)?.slice(0, 160) ?? str(p.type) ?? str(p.eventType) ?? null,
+    template: str(p.template),
+  };
+}
+
+/** Newest first, optionally by status and kind; `before` pages by id. */
+export async function listOutbox(
+  db: Db,
+  options: {
+    status?: OutboxStatus;
+    kind?: OutboxKind;
+    limit?: number;
+    before?: number;
+    /** Part of the recipient, case-insensitive. */
+    recipient?: string;
+  } = {},
+): Promise<OutboxSummary[]> {
+  let q = db
+    .selectFrom("outbox")
+    .select(COLUMNS)
+    .orderBy("id", "desc")
+    .limit(Math.min(Math.max(options.limit ?? 50, 1), 500));
+  if (options.status) q = q.where("status", "=", options.status);
+  if (options.kind) q = q.where("kind", "=", options.kind);
+  if (options.before) q = q.where("id", "<", options.before);
+  if (options.recipient) {
+    const pattern = `%${options.recipient.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where("recipient", "ilike", pattern);
+  }
+  return (await q.execute()).map(summarize);
+}
+
+/** How many messages are in each status. */
+export async function countOutbox(db: Db): Promise<Record<OutboxStatus, number>> {
+  const rows = await db
+    .selectFrom("outbox")
+    .select(["status", db.fn.countAll<number>().as("n")])
+    .groupBy("status")
+    .execute();
+  const out: Record<OutboxStatus, number> = { pending: 0, sending: 0, sent: 0, dead: 0 };
+  for (const r of rows) out[r.status] = Number(r.n);
+  return out;
+}
+
+/** One message with its full payload (the development outbox renders it). */
+export async function getOutboxMessage(
+  db: Db,
+  id: number,
+): Promise<(OutboxSummary & { payload: Record<string, unknown> }) | null> {
+  if (!Number.isSafeInteger(id) || id <= 0) return null;
+  const r = await db.selectFrom("outbox").select(COLUMNS).where("id", "=", id).executeTakeFirst();
+  return r ? { ...summarize(r), payload: r.payload as Record<string, unknown> } : null;
+}
+
+/**
+ * Gives a dead message a fresh set of attempts, due now. Returns false when the message does not
+ * exist or is not dead (only dead messages are retried by hand). The last error is kept.
+ */
+export async function retryOutboxMessage(db: Db, id: number): Promise<boolean> {
+  if (!Number.isSafeInteger(id) || id <= 0) return false;
+  const r = await db
+    .updateTable("outbox")
+    .set({ status: "pending", attempts: 0, next_attempt_at: new Date(), locked_until: null })
+    .where("id", "=", id)
+    .where("status", "=", "dead")
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
 }

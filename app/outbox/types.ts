@@ -21,4 +21,7 @@ export type DeliveryResult =
 export type TransportContext = { db: Db; env: Env; logger: Logger };
 
 /** Delivers one message of one kind. The outbox worker retries failures with backoff. */
-export type Transport = (delivery: OutboxDelivery, ctx: TransportContext) => Promise<DeliveryResult>;
+export type Transport = (
+  delivery: OutboxDelivery,
+  ctx: TransportContext,
+) => Promise<DeliveryResult>;

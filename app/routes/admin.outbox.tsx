@@ -1,0 +1,291 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { z } from "zod";
+import { audit } from "~/admin/audit.server";
+import { operator, requireAction, requireRole } from "~/admin/auth.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+  Pager,
+  Time,
+} from "~/admin/ui/components";
+import { CsrfInput } from "~/admin/ui/csrf";
+import { getDb } from "~/db/db.server";
+import {
+  countOutbox,
+  listOutbox,
+  retryOutboxMessage,
+  type OutboxStatus,
+} from "~/outbox/outbox.server";
+
+/**
+ * /admin/outbox: what Heed queued for delivery (mail, SMS, webhooks), with dead messages first in
+ * mind: their last error, and a "retry" button that gives a dead message a fresh set of attempts.
+ * Admins only; every retry is audited.
+ */
+
+export const meta: MetaFunction = () => [{ title: "Outbox · Heed admin" }];
+
+const PAGE_SIZE = 50;
+const STATUSES = ["dead", "pending", "sending", "sent"] as const;
+const KINDS = ["email", "sms", "webhook"] as const;
+const STATUS_STYLE: Record<string, string> = {
+  dead: "bg-red-100 text-red-900 ring-red-300",
+  pending: "bg-amber-100 text-amber-900 ring-amber-300",
+  sending: "bg-sky-100 text-sky-900 ring-sky-300",
+  sent: "bg-green-100 text-green-900 ring-green-300",
+};
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireRole(request, "admin");
+  const url = new URL(request.url);
+  const statusParam = url.searchParams.get("status");
+  const status: OutboxStatus | "all" = (STATUSES as readonly string[]).includes(statusParam ?? "")
+    ? (statusParam as OutboxStatus)
+    : statusParam === "all"
+      ? "all"
+      : "dead";
+  const kindParam = url.searchParams.get("kind");
+  const kind = (KINDS as readonly string[]).includes(kindParam ?? "")
+    ? (kindParam as (typeof KINDS)[number])
+    : null;
+  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
+  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const db = getDb();
+  const [messages, counts] = await Promise.all([
+    listOutbox(db, {
+      status: status === "all" ? undefined : status,
+      kind: kind ?? undefined,
+      before: before ?? undefined,
+      limit: PAGE_SIZE + 1,
+    }),
+    countOutbox(db),
+  ]);
+  const page = messages.slice(0, PAGE_SIZE);
+  return json(
+    {
+      status,
+      kind,
+      counts,
+      nextBefore: messages.length > PAGE_SIZE ? page.at(-1)!.id : null,
+      messages: page.map((m) => ({
+        id: m.id,
+        kind: m.kind,
+        recipient: m.recipient,
+        status: m.status,
+        attempts: m.attempts,
+        maxAttempts: m.maxAttempts,
+        title: m.title,
+        lastError: m.lastError,
+        createdAt: m.createdAt.toISOString(),
+        nextAttemptAt: m.nextAttemptAt.toISOString(),
+        sentAt: m.sentAt?.toISOString() ?? null,
+      })),
+    },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const RetrySchema = z.object({
+  intent: z.literal("retry"),
+  id: z.coerce.number().int().positive(),
+});
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  const parsed = RetrySchema.safeParse({ intent: formData.get("intent"), id: formData.get("id") });
+  if (!parsed.success)
+    return json({ ok: false as const, message: "Unknown action." }, { status: 400 });
+  const db = getDb();
+  const retried = await retryOutboxMessage(db, parsed.data.id);
+  if (!retried) {
+    return json(
+      {
+        ok: false as const,
+        message: `Message #${parsed.data.id} is not dead (or no longer exists); nothing to retry.`,
+      },
+      { status: 409 },
+    );
+  }
+  await audit(db, {
+    ...operator(user, request, context),
+    action: "outbox.retry",
+    target: { type: "outbox_message", id: String(parsed.data.id) },
+  });
+  return json({
+    ok: true as const,
+    message: `Message #${parsed.data.id} will be delivered again shortly.`,
+  });
+}
+
+export default function AdminOutbox() {
+  const data = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const link = (extra: Record<string, string | null>) => {
+    const p = new URLSearchParams();
+    const merged = { status: data.status, kind: data.kind, ...extra };
+    for (const [k, v] of Object.entries(merged)) if (v) p.set(k, v);
+    return `/admin/outbox?${p}`;
+  };
+  return (
+    <div>
+      <PageHeader
+        title="Outbox"
+        description={
+          <>
+            Mail, SMS and webhook deliveries. Failed deliveries are retried with growing delays;
+            after the last attempt a message is <strong>dead</strong>. Dead {data.counts.dead} ·
+            pending {data.counts.pending} · sending {data.counts.sending} · sent {data.counts.sent}.
+          </>
+        }
+      />
+      {actionData ? (
+        <Notice kind={actionData.ok ? "success" : "error"}>{actionData.message}</Notice>
+      ) : null}
+      <Form
+        method="get"
+        className="mb-6 flex flex-wrap items-end gap-3 rounded-lg border border-slate-200 bg-white p-4"
+      >
+        <div>
+          <label htmlFor="f-status" className={labelClass}>
+            Status
+          </label>
+          <select
+            id="f-status"
+            name="status"
+            defaultValue={data.status}
+            className={`mt-1 ${inputClass}`}
+          >
+            {[...STATUSES, "all"].map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div>
+          <label htmlFor="f-kind" className={labelClass}>
+            Kind
+          </label>
+          <select
+            id="f-kind"
+            name="kind"
+            defaultValue={data.kind ?? ""}
+            className={`mt-1 ${inputClass}`}
+          >
+            <option value="">any</option>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit" className={buttonClass.primary}>
+          Show
+        </button>
+      </Form>
+
+      {data.messages.length === 0 ? (
+        <p className="text-slate-700">No messages.</p>
+      ) : (
+        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+          <table className="min-w-full divide-y divide-slate-200 text-sm">
+            <caption className="sr-only">Outbox messages, newest first</caption>
+            <thead className="bg-slate-50 text-left text-slate-700">
+              <tr>
+                <th scope="col" className="px-3 py-2 font-medium">
+                  Queued
+                </th>
+                <th scope="col" className="px-3 py-2 font-medium">
+                  Message
+                </th>
+                <th scope="col" className="px-3 py-2 font-medium">
+                  Status
+                </th>
+                <th scope="col" className="px-3 py-2 font-medium">
+                  Last error
+                </th>
+                <th scope="col" className="px-3 py-2 font-medium">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {data.messages.map((m) => (
+                <tr key={m.id} className="align-top" data-outbox-id={m.id}>
+                  <td className="whitespace-nowrap px-3 py-2 text-slate-700">
+                    <Time value={m.createdAt} />
+                  </td>
+                  <td className="max-w-sm px-3 py-2">
+                    <div className="text-xs text-slate-600">
+                      #{m.id} · {m.kind}
+                    </div>
+                    <div className="break-all font-medium">{m.recipient}</div>
+                    {m.title ? <div className="break-words text-slate-700">{m.title}</div> : null}
+                  </td>
+                  <td className="whitespace-nowrap px-3 py-2">
+                    <span
+                      className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_STYLE[m.status] ?? ""}`}
+                    >
+                      {m.status}
+                    </span>
+                    <div className="mt-1 text-xs text-slate-700">
+                      attempt {m.attempts} of {m.maxAttempts}
+                    </div>
+                    {m.status === "pending" && m.attempts > 0 ? (
+                      <div className="text-xs text-slate-700">
+                        next: <Time value={m.nextAttemptAt} />
+                      </div>
+                    ) : null}
+                    {m.sentAt ? (
+                      <div className="text-xs text-slate-700">
+                        sent: <Time value={m.sentAt} />
+                      </div>
+                    ) : null}
+                  </td>
+                  <td className="max-w-md px-3 py-2 text-slate-800 break-words">
+                    {m.lastError ?? "—"}
+                  </td>
+                  <td className="px-3 py-2">
+                    {m.status === "dead" ? (
+                      <Form method="post">
+                        <CsrfInput />
+                        <input type="hidden" name="id" value={m.id} />
+                        <button
+                          type="submit"
+                          name="intent"
+                          value="retry"
+                          className={buttonClass.secondary}
+                        >
+                          Retry<span className="sr-only"> message #{m.id}</span>
+                        </button>
+                      </Form>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <Pager next={data.nextBefore ? link({ before: String(data.nextBefore) }) : null} />
+      <p className="mt-6 text-sm text-slate-600">
+        <Link className={buttonClass.link} to={link({ status: "all", before: null })}>
+          Show every status
+        </Link>
+      </p>
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

@@ -1,0 +1,164 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { z } from "zod";
+import { getDb } from "~/db/db.server";
+import { clientInfo } from "~/http/request.server";
+import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
+import { requestPreferencesLink } from "~/mail/preferences-link.server";
+import { publicPageData, readForm } from "~/recipient/page.server";
+import { PublicLayout, ui } from "~/ui/public-layout";
+
+/**
+ * /manage: "email me my link" (SPEC §4). A person enters an email address; if Heed knows it, a
+ * fresh preferences link is mailed. The answer is the same either way (nobody can learn who is on
+ * the list), bots filling the hidden honeypot field get that same answer and nothing is sent, and
+ * database-kept limits per address and per IP stop the form from flooding an inbox (see
+ * MANAGE_LIMITS in app/mail/preferences-link.server.ts).
+ */
+
+const HEADERS = { "Cache-Control": "no-store" } as const;
+/** The honeypot: hidden from people, filled by form-spamming bots. */
+const HONEYPOT = "website";
+
+export const headers = () => HEADERS;
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Manage your subscriptions" },
+];
+
+async function page(request: Request) {
+  const locale = negotiateLocale(request);
+  const data = await publicPageData(getDb(), locale, ["manage"]);
+  return {
+    ...data,
+    title: getFixedT(locale, "manage")("meta.title", {
+      organization: data.branding.organizationName,
+    }),
+  };
+}
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  return json(await page(request), { headers: HEADERS });
+}
+
+const FormSchema = z.object({
+  email: z.string().trim().min(3).max(320),
+  [HONEYPOT]: z.string().max(1000).optional(),
+});
+
+type ActionResult =
+  | { result: "sent"; address: string }
+  | { result: "invalid"; email: string }
+  | { result: "rate_limited" };
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const reply = (body: ActionResult, status = 200, extra: Record<string, string> = {}) =>
+    json(body, { status, headers: { ...HEADERS, ...extra } });
+  const form = await readForm(request);
+  const parsed = FormSchema.safeParse({
+    email: form?.get("email") ?? undefined,
+    [HONEYPOT]: form?.get(HONEYPOT) ?? undefined,
+  });
+  if (!parsed.success) {
+    const raw = form?.get("email");
+    return reply(
+      { result: "invalid", email: typeof raw === "string" ? raw.slice(0, 320) : "" },
+      400,
+    );
+  }
+  const { email } = parsed.data;
+  if (parsed.data[HONEYPOT]) return reply({ result: "sent", address: email });
+
+  const res = await requestPreferencesLink(getDb(), {
+    email,
+    ip: clientInfo(request, context).ip,
+    locale: negotiateLocale(request),
+  });
+  if (res.status === "invalid_email") return reply({ result: "invalid", email }, 400);
+  if (res.status === "rate_limited") {
+    return reply({ result: "rate_limited" }, 429, { "Retry-After": String(res.retryAfterSeconds) });
+  }
+  return reply({ result: "sent", address: res.address });
+}
+
+export default function ManagePage() {
+  const data = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const t = useT("manage");
+
+  let body;
+  if (actionData?.result === "sent") {
+    body = (
+      <div className={ui.card} role="status">
+        <h1 className={ui.h1}>{t("sentTitle")}</h1>
+        <p className="mt-3 text-slate-800">{t("sentBody", { address: actionData.address })}</p>
+        <p className="mt-6">
+          <a className={ui.link} href="/manage">
+            {t("another")}
+          </a>
+        </p>
+      </div>
+    );
+  } else if (actionData?.result === "rate_limited") {
+    body = (
+      <div className={ui.card} role="alert">
+        <h1 className={ui.h1}>{t("rateLimitedTitle")}</h1>
+        <p className="mt-3 text-slate-800">{t("rateLimited")}</p>
+      </div>
+    );
+  } else {
+    const invalid = actionData?.result === "invalid";
+    body = (
+      <div className={ui.card}>
+        <h1 className={ui.h1}>{t("title")}</h1>
+        <p className="mt-3 text-slate-700">{t("intro")}</p>
+        <Form method="post" className="mt-6 space-y-4" noValidate>
+          <div>
+            <label htmlFor="manage-email" className="block font-medium text-slate-900">
+              {t("emailLabel")}
+            </label>
+            <input
+              id="manage-email"
+              name="email"
+              type="email"
+              required
+              maxLength={320}
+              autoComplete="email"
+              inputMode="email"
+              defaultValue={invalid ? actionData.email : undefined}
+              aria-invalid={invalid || undefined}
+              aria-describedby={invalid ? "manage-email-error" : undefined}
+              className={ui.input}
+            />
+            {invalid ? (
+              <p id="manage-email-error" role="alert" className="mt-2 text-red-800">
+                {t("invalidEmail")}
+              </p>
+            ) : null}
+          </div>
+          <div className="hidden" aria-hidden="true">
+            <label htmlFor="manage-website">{t("honeypotLabel")}</label>
+            <input
+              id="manage-website"
+              name={HONEYPOT}
+              type="text"
+              tabIndex={-1}
+              autoComplete="off"
+            />
+          </div>
+          <button type="submit" className={ui.primaryButton}>
+            {t("submit")}
+          </button>
+        </Form>
+        <p className="mt-6 text-sm text-slate-600">{t("privacy")}</p>
+      </div>
+    );
+  }
+  return <PublicLayout branding={data.branding}>{body}</PublicLayout>;
+}
