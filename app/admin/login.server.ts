@@ -1,0 +1,127 @@
+import crypto from "node:crypto";
+import { sql } from "kysely";
+import { audit } from "~/admin/audit.server";
+import { hashPassword, verifyPassword } from "~/admin/password.server";
+import { createSession, destroySession, type AdminUser } from "~/admin/session.server";
+import type { Db } from "~/db/db.server";
+import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
+
+/**
+ * Logging in. Failed attempts are counted per account and per IP address (in the database, so the
+ * limits hold across app servers); over either limit, no password is checked until the window
+ * ends. Unknown accounts, wrong passwords and disabled accounts get the same answer after the
+ * same work (an argon2 verification), so the form does not tell which emails exist.
+ */
+export const LOGIN_LIMITS = {
+  account: { limit: 5, windowSeconds: 15 * 60 },
+  ip: { limit: 30, windowSeconds: 15 * 60 },
+} as const;
+
+export type LoginResult =
+  | { ok: true; user: AdminUser; sessionId: string }
+  | { ok: false; reason: "invalid" }
+  | { ok: false; reason: "rate_limited"; retryAfterSeconds: number };
+
+export function normalizeLoginEmail(email: string): string {
+  return email.normalize("NFC").trim().toLowerCase();
+}
+
+function accountKey(email: string): string {
+  // Never a clear address in a rate-limit key.
+  return `login:account:${crypto.createHash("sha256").update(normalizeLoginEmail(email)).digest("base64url")}`;
+}
+
+function ipKey(ip: string | null): string {
+  return `login:ip:${ip ?? "unknown"}`;
+}
+
+/** Seconds until the key's window ends if it is over its limit, else 0 (does not count a hit). */
+async function blockedFor(
+  db: Db,
+  key: string,
+  { limit, windowSeconds }: { limit: number; windowSeconds: number },
+): Promise<number> {
+  const row = await db
+    .selectFrom("rate_limits")
+    .select(["count", "window_start"])
+    .where("key", "=", key)
+    .where("window_start", ">", sql<Date>`now() - make_interval(secs => ${windowSeconds})`)
+    .executeTakeFirst();
+  if (!row || row.count < limit) return 0;
+  const ends = row.window_start.getTime() + windowSeconds * 1000;
+  return Math.max(1, Math.ceil((ends - Date.now()) / 1000));
+}
+
+let dummyHash: Promise<string> | undefined;
+/** A real argon2id hash to verify against when the account does not exist (same timing). */
+function timingDummy(): Promise<string> {
+  dummyHash ??= hashPassword(crypto.randomBytes(16).toString("base64url"));
+  return dummyHash;
+}
+
+export async function attemptLogin(
+  db: Db,
+  input: { email: string; password: string; ip: string | null; userAgent: string | null },
+): Promise<LoginResult> {
+  const email = normalizeLoginEmail(input.email);
+  const aKey = accountKey(email);
+  const iKey = ipKey(input.ip);
+  const wait = Math.max(
+    await blockedFor(db, aKey, LOGIN_LIMITS.account),
+    await blockedFor(db, iKey, LOGIN_LIMITS.ip),
+  );
+  if (wait > 0) return { ok: false, reason: "rate_limited", retryAfterSeconds: wait };
+
+  const user = await db
+    .selectFrom("admin_users")
+    .select(["id", "email", "name", "role", "password_hash", "disabled_at"])
+    .where("email", "=", email)
+    .executeTakeFirst();
+  const valid = await verifyPassword(user?.password_hash ?? (await timingDummy()), input.password);
+
+  if (!user || !valid || user.disabled_at) {
+    await hitRateLimit(db, aKey, LOGIN_LIMITS.account);
+    await hitRateLimit(db, iKey, LOGIN_LIMITS.ip);
+    await audit(db, {
+      actor: { type: "system", label: "login form" },
+      action: "login.failed",
+      target: { type: "admin_user", id: user?.id ?? null },
+      // The typed email only when it is an account (so typos of passwords are not kept).
+      details: user ? { email: user.email, disabled: Boolean(user.disabled_at) } : {},
+      ip: input.ip,
+      userAgent: input.userAgent,
+    });
+    return { ok: false, reason: "invalid" };
+  }
+
+  await resetRateLimit(db, aKey);
+  const { id } = await createSession(db, user.id, { ip: input.ip, userAgent: input.userAgent });
+  await db
+    .updateTable("admin_users")
+    .set({ last_login_at: sql<Date>`now()` })
+    .where("id", "=", user.id)
+    .execute();
+  const adminUser: AdminUser = { id: user.id, email: user.email, name: user.name, role: user.role };
+  await audit(db, {
+    actor: { type: "admin_user", id: user.id, label: user.email },
+    action: "login",
+    target: { type: "admin_user", id: user.id },
+    ip: input.ip,
+    userAgent: input.userAgent,
+  });
+  return { ok: true, user: adminUser, sessionId: id };
+}
+
+export async function logout(
+  db: Db,
+  input: { user: AdminUser; idHash: string; ip: string | null; userAgent: string | null },
+): Promise<void> {
+  await destroySession(db, input.idHash);
+  await audit(db, {
+    actor: { type: "admin_user", id: input.user.id, label: input.user.email },
+    action: "logout",
+    target: { type: "admin_user", id: input.user.id },
+    ip: input.ip,
+    userAgent: input.userAgent,
+  });
+}

@@ -1,0 +1,204 @@
+import { isRouteErrorResponse, Link, useRouteError } from "@remix-run/react";
+import type { ReactNode } from "react";
+
+/** Small building blocks for admin pages: plain HTML forms and tables, Tailwind classes. */
+
+export const inputClass =
+  "block w-full rounded-md border border-slate-400 bg-white px-3 py-2 text-sm text-slate-900 " +
+  "focus:border-blue-700 focus:outline-none focus:ring-2 focus:ring-blue-700/30";
+export const labelClass = "block text-sm font-medium text-slate-800";
+export const hintClass = "mt-1 text-xs text-slate-600";
+
+const buttonBase =
+  "inline-flex items-center justify-center rounded-md px-3 py-2 text-sm font-medium " +
+  "focus:outline-none focus:ring-2 focus:ring-offset-1 disabled:opacity-60";
+export const buttonClass = {
+  primary: `${buttonBase} bg-blue-700 text-white hover:bg-blue-800 focus:ring-blue-700`,
+  secondary: `${buttonBase} border border-slate-400 bg-white text-slate-800 hover:bg-slate-100 focus:ring-slate-500`,
+  danger: `${buttonBase} bg-red-700 text-white hover:bg-red-800 focus:ring-red-700`,
+  link: "text-sm font-medium text-blue-800 underline hover:text-blue-950",
+} as const;
+
+export function PageHeader({
+  title,
+  description,
+  children,
+}: {
+  title: string;
+  description?: ReactNode;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="mb-6 flex flex-wrap items-end justify-between gap-3">
+      <div>
+        <h1 className="text-2xl font-semibold text-slate-900">{title}</h1>
+        {description ? <p className="mt-1 text-sm text-slate-700">{description}</p> : null}
+      </div>
+      {children ? <div className="flex flex-wrap gap-2">{children}</div> : null}
+    </div>
+  );
+}
+
+export function Section({
+  title,
+  id,
+  children,
+  actions,
+}: {
+  title: string;
+  id: string;
+  children: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <section
+      aria-labelledby={id}
+      className="mb-6 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
+    >
+      <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
+        <h2 id={id} className="text-lg font-semibold text-slate-900">
+          {title}
+        </h2>
+        {actions}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+export function Notice({
+  kind,
+  children,
+}: {
+  kind: "success" | "error" | "info";
+  children: ReactNode;
+}) {
+  const styles = {
+    success: "border-green-300 bg-green-50 text-green-900",
+    error: "border-red-300 bg-red-50 text-red-900",
+    info: "border-slate-300 bg-slate-50 text-slate-800",
+  }[kind];
+  return (
+    <div
+      role={kind === "error" ? "alert" : "status"}
+      className={`mb-4 rounded-md border p-3 text-sm ${styles}`}
+    >
+      {children}
+    </div>
+  );
+}
+
+export function FieldError({ id, message }: { id: string; message?: string | null }) {
+  if (!message) return null;
+  return (
+    <p id={id} className="mt-1 text-sm text-red-800">
+      {message}
+    </p>
+  );
+}
+
+/** Previous/next links for keyset or page-number pagination (plain links: no JS needed). */
+export function Pager({
+  prev,
+  next,
+  label,
+  prevLabel = "← Previous",
+  nextLabel = "Next →",
+}: {
+  prev?: string | null;
+  next?: string | null;
+  label?: string;
+  prevLabel?: string;
+  nextLabel?: string;
+}) {
+  if (!prev && !next) return null;
+  return (
+    <nav aria-label={label ?? "Pagination"} className="mt-4 flex items-center gap-4">
+      {prev ? (
+        <Link className={buttonClass.secondary} to={prev} rel="prev">
+          {prevLabel}
+        </Link>
+      ) : null}
+      {next ? (
+        <Link className={buttonClass.secondary} to={next} rel="next">
+          {nextLabel}
+        </Link>
+      ) : null}
+    </nav>
+  );
+}
+
+/** "2026-11-22 13:05:09 UTC": one unambiguous format for operators in any time zone. */
+export function formatDateTime(value: string | Date | null | undefined): string {
+  if (!value) return "";
+  const d = typeof value === "string" ? new Date(value) : value;
+  if (Number.isNaN(d.getTime())) return "";
+  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+export function Time({ value }: { value: string | Date | null | undefined }) {
+  if (!value) return <span className="text-slate-500">—</span>;
+  const d = typeof value === "string" ? new Date(value) : value;
+  return <time dateTime={d.toISOString()}>{formatDateTime(d)}</time>;
+}
+
+export function StatusBadge({ status }: { status: string }) {
+  const styles: Record<string, string> = {
+    unsubscribed: "bg-red-100 text-red-900 ring-red-300",
+    subscribed: "bg-green-100 text-green-900 ring-green-300",
+    active: "bg-green-100 text-green-900 ring-green-300",
+    enabled: "bg-green-100 text-green-900 ring-green-300",
+    pending: "bg-amber-100 text-amber-900 ring-amber-300",
+    paused: "bg-amber-100 text-amber-900 ring-amber-300",
+    opted_out: "bg-red-100 text-red-900 ring-red-300",
+    opted_in: "bg-green-100 text-green-900 ring-green-300",
+    default: "bg-slate-100 text-slate-800 ring-slate-300",
+    disabled: "bg-slate-200 text-slate-800 ring-slate-400",
+    archived: "bg-slate-200 text-slate-800 ring-slate-400",
+    admin: "bg-purple-100 text-purple-900 ring-purple-300",
+    agent: "bg-sky-100 text-sky-900 ring-sky-300",
+  };
+  const label = status.replace(/_/g, " ");
+  return (
+    <span
+      className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${styles[status] ?? styles.default}`}
+    >
+      {label}
+    </span>
+  );
+}
+
+const ERROR_TEXT: Record<number, { title: string; text: string }> = {
+  400: { title: "Bad request", text: "The request could not be understood." },
+  403: { title: "Not allowed", text: "Your account does not have permission to do this." },
+  404: { title: "Not found", text: "There is nothing at this address." },
+  405: { title: "Not allowed", text: "This page does not accept that kind of request." },
+};
+
+/**
+ * The error page of admin routes. Re-export it from a route (`export { AdminErrorBoundary as
+ * ErrorBoundary }`) so errors render inside the admin layout, with its navigation.
+ */
+export function AdminErrorBoundary() {
+  const error = useRouteError();
+  const status = isRouteErrorResponse(error) ? error.status : 500;
+  const known = ERROR_TEXT[status] ?? {
+    title: "Something went wrong",
+    text: "Please try again in a moment.",
+  };
+  const detail =
+    isRouteErrorResponse(error) && typeof error.data === "string" && status < 500
+      ? error.data
+      : null;
+  return (
+    <div className="max-w-2xl">
+      <h1 className="text-2xl font-semibold">{known.title}</h1>
+      <p className="mt-2 text-slate-700">{detail ?? known.text}</p>
+      <p className="mt-4">
+        <Link className={buttonClass.link} to="/admin">
+          Back to the admin home
+        </Link>
+      </p>
+    </div>
+  );
+}

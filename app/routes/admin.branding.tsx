@@ -1,0 +1,163 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { audit } from "~/admin/audit.server";
+import { operator, requireAction, requireRole } from "~/admin/auth.server";
+import { parseForm, text } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  FieldError,
+  hintClass,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+} from "~/admin/ui/components";
+import { CsrfInput } from "~/admin/ui/csrf";
+import { inTransaction } from "~/consent/consent.server";
+import { getDb } from "~/db/db.server";
+import { clearRecipientCache } from "~/recipient/cache.server";
+import {
+  BrandingSchema,
+  getBranding,
+  saveBranding,
+  type Branding,
+} from "~/settings/settings.server";
+
+export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireRole(request, "admin");
+  return json(
+    { branding: await getBranding(getDb()) },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const FIELDS = [
+  "organizationName",
+  "logoUrl",
+  "accentColor",
+  "privacyPolicyUrl",
+  "supportEmail",
+] as const;
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  const input = Object.fromEntries(FIELDS.map((f) => [f, text(formData, f).trim()])) as Record<
+    (typeof FIELDS)[number],
+    string
+  >;
+  const parsed = parseForm(BrandingSchema, input);
+  if (!parsed.ok) {
+    return json(
+      {
+        ok: false as const,
+        message: parsed.message,
+        fieldErrors: parsed.fieldErrors,
+        values: input,
+      },
+      { status: 400 },
+    );
+  }
+  await inTransaction(getDb(), async (trx) => {
+    const before = await getBranding(trx);
+    await saveBranding(trx, parsed.data);
+    const changes = Object.fromEntries(
+      FIELDS.filter((f) => before[f] !== parsed.data[f]).map((f) => [
+        f,
+        { from: before[f], to: parsed.data[f] },
+      ]),
+    );
+    if (Object.keys(changes).length > 0) {
+      await audit(trx, {
+        ...operator(user, request, context),
+        action: "branding.update",
+        target: { type: "settings", id: "branding" },
+        details: { changes },
+      });
+    }
+  });
+  clearRecipientCache();
+  return json({
+    ok: true as const,
+    message: "Branding saved. Recipient pages show it within a few seconds.",
+  });
+}
+
+export default function BrandingPage() {
+  const { branding } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const failed = actionData && !actionData.ok ? actionData : null;
+  const values: Branding = failed ? { ...branding, ...failed.values } : branding;
+  const errors = failed?.fieldErrors ?? {};
+  const field = (
+    name: (typeof FIELDS)[number],
+    label: string,
+    props: { type?: string; hint?: string; required?: boolean; placeholder?: string } = {},
+  ) => (
+    <div>
+      <label htmlFor={name} className={labelClass}>
+        {label}
+      </label>
+      <input
+        id={name}
+        name={name}
+        type={props.type ?? "text"}
+        required={props.required}
+        placeholder={props.placeholder}
+        defaultValue={values[name]}
+        aria-describedby={`${name}-hint ${name}-error`}
+        className={`mt-1 ${props.type === "color" ? "h-10 w-24 rounded-md border border-slate-400 bg-white p-1" : inputClass}`}
+      />
+      {props.hint ? (
+        <p id={`${name}-hint`} className={hintClass}>
+          {props.hint}
+        </p>
+      ) : null}
+      <FieldError id={`${name}-error`} message={errors[name]} />
+    </div>
+  );
+  return (
+    <div className="max-w-2xl">
+      <PageHeader
+        title="Branding"
+        description="How recipient pages and emails present your organization."
+      />
+      {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
+      {failed ? <Notice kind="error">{failed.message}</Notice> : null}
+      <Form
+        method="post"
+        className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
+        key={JSON.stringify(branding)}
+      >
+        <CsrfInput />
+        {field("organizationName", "Organization name", { required: true })}
+        {field("logoUrl", "Logo URL", {
+          type: "url",
+          placeholder: "https://…",
+          hint: "An https:// image, shown at the top of recipient pages. Leave empty for none.",
+        })}
+        {field("accentColor", "Accent colour", {
+          type: "color",
+          hint: "Buttons and links; text on it is chosen for contrast.",
+        })}
+        {field("privacyPolicyUrl", "Privacy policy URL", { type: "url", placeholder: "https://…" })}
+        {field("supportEmail", "Support email", {
+          type: "email",
+          hint: "Shown to recipients who need help.",
+        })}
+        <button type="submit" className={buttonClass.primary}>
+          Save branding
+        </button>
+      </Form>
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

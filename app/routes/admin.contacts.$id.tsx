@@ -1,0 +1,341 @@
+import {
+  json,
+  redirect,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useLocation } from "@remix-run/react";
+import { z } from "zod";
+import { forbidden, operator, requireAction, requireUser } from "~/admin/auth.server";
+import { formError, parseForm } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  FieldError,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+  Pager,
+  Section,
+  Time,
+} from "~/admin/ui/components";
+import { CHANNEL_LABEL, ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import {
+  channelStates,
+  contactAddresses,
+  deleteContact,
+  getContact,
+  ledgerTimeline,
+} from "~/contacts/contacts.server";
+import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/suppressions.server";
+import { ConsentError } from "~/consent/consent.server";
+import { getDb } from "~/db/db.server";
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
+];
+
+const NOTICES: Record<string, string> = {
+  suppressed: "Suppressed. The change is on the timeline below.",
+  already: "Nothing changed: that was already suppressed.",
+  unsuppressed: "Suppression removed. The change is on the timeline below.",
+  unchanged: "Nothing changed: that was not suppressed.",
+};
+
+async function load(id: string) {
+  const db = getDb();
+  const contact = await getContact(db, id);
+  if (!contact) throw new Response("There is no contact with this id.", { status: 404 });
+  return { db, contact, targets: contactAddresses(contact) };
+}
+
+export async function loader({ request, params }: LoaderFunctionArgs) {
+  await requireUser(request);
+  const { db, contact, targets } = await load(params.id ?? "");
+  const url = new URL(request.url);
+  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
+  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const [states, timeline] = await Promise.all([
+    channelStates(db, targets),
+    ledgerTimeline(db, { targets, contactId: contact.id, before }),
+  ]);
+  const notice = url.searchParams.get("notice");
+  return json(
+    {
+      contact,
+      states,
+      timeline,
+      before,
+      notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
+    },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const Note = z
+  .string()
+  .trim()
+  .min(1, "Write a note: why, and on whose request.")
+  .max(NOTE_MAX, `At most ${NOTE_MAX} characters.`);
+const ActionSchema = z.discriminatedUnion("intent", [
+  z.object({ intent: z.literal("suppress"), scope: z.string(), note: Note }),
+  z.object({ intent: z.literal("unsuppress"), scope: z.string(), note: Note }),
+  z.object({ intent: z.literal("delete"), confirm: z.literal("yes", "Tick the box to confirm.") }),
+]);
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "agent");
+  const intent = formData.get("intent");
+  if ((intent === "unsuppress" || intent === "delete") && user.role !== "admin") {
+    throw forbidden("Only admins can remove a suppression or delete a contact.");
+  }
+  const { db, contact, targets } = await load(params.id ?? "");
+  const parsed = parseForm(ActionSchema, Object.fromEntries(formData));
+  if (!parsed.ok)
+    return formError(parsed.message, { ...parsed.fieldErrors, intent: String(intent) });
+  const input = parsed.data;
+  const by = operator(user, request, context);
+
+  if (input.intent === "delete") {
+    await deleteContact(db, contact.id, by);
+    return redirect("/admin/contacts?notice=deleted");
+  }
+
+  let chosen = targets;
+  if (input.scope !== "all") {
+    chosen = targets.filter((t) => t.channel === input.scope);
+    if (chosen.length === 0) {
+      return formError("Pick one of this contact's channels.", {
+        scope: "Pick a channel.",
+        intent: input.intent,
+      });
+    }
+  }
+  if (input.intent === "unsuppress") {
+    // "All" means every channel that is suppressed now.
+    const states = await channelStates(db, chosen);
+    chosen = chosen.filter((t) =>
+      states.some((s) => s.channel === t.channel && s.status === "unsubscribed"),
+    );
+    if (chosen.length === 0) return redirect(`/admin/contacts/${contact.id}?notice=unchanged`);
+  }
+  try {
+    const fn = input.intent === "suppress" ? suppressAddresses : unsuppressAddresses;
+    const results = await fn(db, { targets: chosen, note: input.note, contactId: contact.id, by });
+    const changed = results.some((r) => r.changed);
+    const notice =
+      input.intent === "suppress"
+        ? changed
+          ? "suppressed"
+          : "already"
+        : changed
+          ? "unsuppressed"
+          : "unchanged";
+    return redirect(`/admin/contacts/${contact.id}?notice=${notice}`);
+  } catch (e) {
+    if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });
+    throw e;
+  }
+}
+
+export default function ContactPage() {
+  const { contact, states, timeline, before, notice } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const user = useAdminUser();
+  const location = useLocation();
+  const isAdmin = user?.role === "admin";
+  const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const errorFor = (intent: string) => (errors.intent === intent ? errors : {});
+  const suppressed = states.filter((s) => s.status === "unsubscribed");
+  const title = contact.email ?? contact.phone ?? contact.externalId ?? "Contact";
+
+  return (
+    <div>
+      <p className="mb-2 text-sm">
+        <Link className={buttonClass.link} to="/admin/contacts">
+          ← Contacts
+        </Link>
+      </p>
+      <PageHeader title={title} />
+      {notice ? <Notice kind="success">{notice}</Notice> : null}
+      {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
+
+      <Section title="Details" id="details">
+        <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
+          <dt className="font-medium text-slate-700">External id</dt>
+          <dd>{contact.externalId ?? "—"}</dd>
+          <dt className="font-medium text-slate-700">Email</dt>
+          <dd className="break-all">{contact.email ?? "—"}</dd>
+          <dt className="font-medium text-slate-700">Phone</dt>
+          <dd>{contact.phone ?? "—"}</dd>
+          <dt className="font-medium text-slate-700">Locale</dt>
+          <dd>{contact.locale ?? "—"}</dd>
+          <dt className="font-medium text-slate-700">Created</dt>
+          <dd>
+            <Time value={contact.createdAt} />
+          </dd>
+          {contact.erasedAt ? (
+            <>
+              <dt className="font-medium text-slate-700">Erased</dt>
+              <dd>
+                <Time value={contact.erasedAt} />
+              </dd>
+            </>
+          ) : null}
+        </dl>
+      </Section>
+
+      <Section title="Channels" id="channels">
+        <ChannelStates states={states} caption="State of each channel" />
+      </Section>
+
+      {states.length > 0 ? (
+        <div className="grid gap-6 lg:grid-cols-2">
+          <Section title="Suppress" id="suppress">
+            <Form
+              method="post"
+              className="space-y-3"
+              key={`suppress-${timeline.entries[0]?.id ?? 0}`}
+            >
+              <CsrfInput />
+              <input type="hidden" name="intent" value="suppress" />
+              <div>
+                <label htmlFor="suppress-scope" className={labelClass}>
+                  Channel
+                </label>
+                <select
+                  id="suppress-scope"
+                  name="scope"
+                  className={`mt-1 ${inputClass}`}
+                  defaultValue="all"
+                >
+                  <option value="all">All channels</option>
+                  {states.map((s) => (
+                    <option key={s.channel} value={s.channel}>
+                      {CHANNEL_LABEL[s.channel]} ({s.address})
+                    </option>
+                  ))}
+                </select>
+                <FieldError id="suppress-scope-error" message={errorFor("suppress").scope} />
+              </div>
+              <div>
+                <label htmlFor="suppress-note" className={labelClass}>
+                  Note (required)
+                </label>
+                <textarea
+                  id="suppress-note"
+                  name="note"
+                  required
+                  rows={2}
+                  maxLength={NOTE_MAX}
+                  aria-describedby="suppress-note-error"
+                  className={`mt-1 ${inputClass}`}
+                  placeholder="Why, and on whose request (ticket number)"
+                />
+                <FieldError id="suppress-note-error" message={errorFor("suppress").note} />
+              </div>
+              <button type="submit" className={buttonClass.danger}>
+                Suppress
+              </button>
+            </Form>
+          </Section>
+
+          {isAdmin && suppressed.length > 0 ? (
+            <Section title="Remove a suppression" id="unsuppress">
+              <Form
+                method="post"
+                className="space-y-3"
+                key={`unsuppress-${timeline.entries[0]?.id ?? 0}`}
+              >
+                <CsrfInput />
+                <input type="hidden" name="intent" value="unsuppress" />
+                <p className="text-sm text-slate-700">
+                  Only with the person&apos;s documented consent. The note is kept in the ledger.
+                </p>
+                <div>
+                  <label htmlFor="unsuppress-scope" className={labelClass}>
+                    Channel
+                  </label>
+                  <select id="unsuppress-scope" name="scope" className={`mt-1 ${inputClass}`}>
+                    {suppressed.map((s) => (
+                      <option key={s.channel} value={s.channel}>
+                        {CHANNEL_LABEL[s.channel]} ({s.address})
+                      </option>
+                    ))}
+                    {suppressed.length > 1 ? (
+                      <option value="all">All suppressed channels</option>
+                    ) : null}
+                  </select>
+                </div>
+                <div>
+                  <label htmlFor="unsuppress-note" className={labelClass}>
+                    Note (required)
+                  </label>
+                  <textarea
+                    id="unsuppress-note"
+                    name="note"
+                    required
+                    rows={2}
+                    maxLength={NOTE_MAX}
+                    aria-describedby="unsuppress-note-error"
+                    className={`mt-1 ${inputClass}`}
+                    placeholder="The consent you have on record"
+                  />
+                  <FieldError id="unsuppress-note-error" message={errorFor("unsuppress").note} />
+                </div>
+                <button type="submit" className={buttonClass.primary}>
+                  Remove suppression
+                </button>
+              </Form>
+            </Section>
+          ) : null}
+        </div>
+      ) : null}
+
+      <Section title="History" id="history">
+        <Timeline entries={timeline.entries} caption="Consent history, newest first" />
+        <Pager
+          label="History pages"
+          prevLabel="↑ Newest"
+          nextLabel="Older →"
+          prev={before ? location.pathname : null}
+          next={timeline.nextBefore ? `${location.pathname}?before=${timeline.nextBefore}` : null}
+        />
+      </Section>
+
+      {isAdmin ? (
+        <Section title="Delete contact" id="delete">
+          <Form method="post" className="space-y-3">
+            <CsrfInput />
+            <input type="hidden" name="intent" value="delete" />
+            <p className="text-sm text-slate-700">
+              Deletes this contact record only. Suppressions belong to the addresses and stay, with
+              their history.
+            </p>
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" name="confirm" value="yes" className="h-4 w-4" />
+              Yes, delete this contact
+            </label>
+            <FieldError id="delete-confirm-error" message={errorFor("delete").confirm} />
+            <button type="submit" className={buttonClass.secondary}>
+              Delete contact
+            </button>
+          </Form>
+          <p className="mt-4 text-sm text-slate-700">
+            To remove this person&apos;s personal data everywhere (GDPR art. 17) while keeping them
+            suppressed, use{" "}
+            <Link className={buttonClass.link} to={`/admin/contacts/${contact.id}/erase`}>
+              Erase personal data
+            </Link>
+            .
+          </p>
+        </Section>
+      ) : null}
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

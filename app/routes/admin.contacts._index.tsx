@@ -1,0 +1,151 @@
+import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useLoaderData } from "@remix-run/react";
+import { requireUser } from "~/admin/auth.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  inputClass,
+  Notice,
+  PageHeader,
+  Pager,
+  Time,
+} from "~/admin/ui/components";
+import { searchContacts, SEARCH_MAX_PAGE } from "~/contacts/contacts.server";
+import { getDb } from "~/db/db.server";
+
+export const meta: MetaFunction = () => [{ title: "Contacts · Heed admin" }];
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireUser(request);
+  const url = new URL(request.url);
+  const q = (url.searchParams.get("q") ?? "").slice(0, 320);
+  const pageParam = Number.parseInt(url.searchParams.get("page") ?? "1", 10);
+  const page =
+    Number.isFinite(pageParam) && pageParam > 0 ? Math.min(pageParam, SEARCH_MAX_PAGE) : 1;
+  const result = await searchContacts(getDb(), q, { page });
+  const deleted = url.searchParams.get("notice") === "deleted";
+  return json({ q, deleted, ...result }, { headers: { "Cache-Control": "no-store" } });
+}
+
+function pageUrl(q: string, page: number) {
+  return `/admin/contacts?${new URLSearchParams({ q, page: String(page) })}`;
+}
+
+export default function Contacts() {
+  const data = useLoaderData<typeof loader>();
+  const { q, contacts, page, hasNext, address, deleted } = data;
+  return (
+    <div>
+      <PageHeader
+        title="Contacts"
+        description="Search by email address, phone number or external id (or the start of one)."
+      />
+      {deleted ? (
+        <Notice kind="success">
+          The contact was deleted. Its addresses&apos; suppressions stay.
+        </Notice>
+      ) : null}
+      <Form method="get" role="search" className="mb-6 flex flex-wrap gap-2">
+        <label htmlFor="q" className="sr-only">
+          Email, phone or external id
+        </label>
+        <input
+          id="q"
+          name="q"
+          type="search"
+          defaultValue={q}
+          placeholder="Email, phone or external id"
+          className={`${inputClass} min-w-0 flex-1`}
+          maxLength={320}
+        />
+        <button type="submit" className={buttonClass.primary}>
+          Search
+        </button>
+      </Form>
+
+      {q && address ? (
+        <Notice kind="info">
+          <span>
+            This looks like {address.kind === "email" ? "an email address" : "a phone number"}:{" "}
+            <strong>{address.value}</strong>.{" "}
+          </span>
+          <Link
+            className={buttonClass.link}
+            to={`/admin/suppressions?${new URLSearchParams({ address: address.value })}`}
+          >
+            See or change this address&apos;s suppressions
+          </Link>{" "}
+          (also when no contact holds it).
+        </Notice>
+      ) : null}
+
+      {q ? (
+        contacts.length === 0 ? (
+          <p className="text-slate-700">No contacts match “{q}”.</p>
+        ) : (
+          <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
+            <table className="min-w-full divide-y divide-slate-200 text-sm">
+              <caption className="sr-only">Contacts matching {q}</caption>
+              <thead className="bg-slate-50 text-left text-slate-700">
+                <tr>
+                  <th scope="col" className="px-3 py-2 font-medium">
+                    Email
+                  </th>
+                  <th scope="col" className="px-3 py-2 font-medium">
+                    Phone
+                  </th>
+                  <th scope="col" className="px-3 py-2 font-medium">
+                    External id
+                  </th>
+                  <th scope="col" className="px-3 py-2 font-medium">
+                    Locale
+                  </th>
+                  <th scope="col" className="px-3 py-2 font-medium">
+                    Created
+                  </th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {contacts.map((c) => (
+                  <tr key={c.id} className="hover:bg-slate-50">
+                    <td className="px-3 py-2">
+                      <Link
+                        className="font-medium text-blue-800 underline"
+                        to={`/admin/contacts/${c.id}`}
+                      >
+                        {c.email ?? c.externalId ?? c.phone ?? "(erased)"}
+                      </Link>
+                      {c.erasedAt ? (
+                        <span className="ml-2 text-xs text-slate-600">erased</span>
+                      ) : null}
+                    </td>
+                    <td className="px-3 py-2 text-slate-800">{c.phone ?? "—"}</td>
+                    <td className="px-3 py-2 text-slate-800">{c.externalId ?? "—"}</td>
+                    <td className="px-3 py-2 text-slate-800">{c.locale ?? "—"}</td>
+                    <td className="px-3 py-2 text-slate-700">
+                      <Time value={c.createdAt} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )
+      ) : (
+        <p className="text-slate-700">Type an email address, a phone number or an external id.</p>
+      )}
+      {hasNext && page === SEARCH_MAX_PAGE - 1 ? (
+        <p className="mt-3 text-sm text-slate-700">
+          Many contacts match: type more of the address to narrow the search.
+        </p>
+      ) : null}
+      <Pager
+        label="Search result pages"
+        prev={page > 1 ? pageUrl(q, page - 1) : null}
+        next={hasNext ? pageUrl(q, page + 1) : null}
+      />
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

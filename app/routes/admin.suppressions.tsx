@@ -1,0 +1,319 @@
+import {
+  json,
+  redirect,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { z } from "zod";
+import { forbidden, operator, requireAction, requireUser } from "~/admin/auth.server";
+import { formError, parseForm } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  FieldError,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+  Pager,
+  Section,
+} from "~/admin/ui/components";
+import { CHANNEL_LABEL, ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
+import {
+  channelsOfAddress,
+  NOTE_MAX,
+  suppressAddresses,
+  targetsFor,
+  unsuppressAddresses,
+} from "~/contacts/suppressions.server";
+import { ConsentError } from "~/consent/consent.server";
+import { getDb } from "~/db/db.server";
+
+export const meta: MetaFunction = () => [{ title: "Suppressions · Heed admin" }];
+
+const NOTICES: Record<string, string> = {
+  suppressed: "Suppressed.",
+  already: "Nothing changed: that was already suppressed.",
+  unsuppressed: "Suppression removed.",
+  unchanged: "Nothing changed: that was not suppressed.",
+};
+
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireUser(request);
+  const url = new URL(request.url);
+  const raw = (url.searchParams.get("address") ?? "").trim().slice(0, 320);
+  const notice = url.searchParams.get("notice");
+  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
+  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const base = {
+    raw,
+    notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
+    before,
+  };
+  const headers = { "Cache-Control": "no-store" };
+  if (!raw) return json({ ...base, lookup: null, invalid: false }, { headers });
+  const found = channelsOfAddress(raw);
+  if (!found) return json({ ...base, lookup: null, invalid: true }, { headers });
+  const db = getDb();
+  const targets = found.channels.map((channel) => ({ channel, address: found.address }));
+  const [states, contacts, timeline] = await Promise.all([
+    channelStates(db, targets),
+    contactsWithAddress(db, found.address),
+    ledgerTimeline(db, { targets, before }),
+  ]);
+  return json(
+    { ...base, invalid: false, lookup: { address: found.address, states, contacts, timeline } },
+    { headers },
+  );
+}
+
+const Scope = z.enum(["all", "email", "sms", "whatsapp"], "Pick a channel.");
+const FormSchema = z.object({
+  intent: z.enum(["suppress", "unsuppress"]),
+  address: z.string().trim().min(1, "Enter an email address or a phone number.").max(320),
+  scope: Scope,
+  note: z
+    .string()
+    .trim()
+    .min(1, "Write a note: why, and on whose request.")
+    .max(NOTE_MAX, `At most ${NOTE_MAX} characters.`),
+});
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "agent");
+  const intent = formData.get("intent");
+  if (intent === "unsuppress" && user.role !== "admin") {
+    throw forbidden("Only admins can remove a suppression.");
+  }
+  const parsed = parseForm(FormSchema, Object.fromEntries(formData));
+  if (!parsed.ok)
+    return formError(parsed.message, { ...parsed.fieldErrors, intent: String(intent) });
+  const { address, scope, note } = parsed.data;
+  try {
+    const targets = targetsFor(address, scope);
+    const by = operator(user, request, context);
+    const db = getDb();
+    const results =
+      parsed.data.intent === "suppress"
+        ? await suppressAddresses(db, { targets, note, by })
+        : await unsuppressAddresses(db, { targets, note, by });
+    const changed = results.some((r) => r.changed);
+    const notice =
+      parsed.data.intent === "suppress"
+        ? changed
+          ? "suppressed"
+          : "already"
+        : changed
+          ? "unsuppressed"
+          : "unchanged";
+    return redirect(
+      `/admin/suppressions?${new URLSearchParams({ address: targets[0]!.address, notice })}`,
+    );
+  } catch (e) {
+    if (e instanceof ConsentError) {
+      const message =
+        e.code === "invalid_address"
+          ? scope === "all"
+            ? "This is neither a valid email address nor a valid phone number."
+            : `This is not a valid ${scope === "email" ? "email address" : "phone number"} for ${CHANNEL_LABEL[scope]}.`
+          : e.message;
+      return formError(message, { address: message, intent: parsed.data.intent });
+    }
+    throw e;
+  }
+}
+
+function SuppressionForm({
+  intent,
+  address,
+  errors,
+  version,
+}: {
+  intent: "suppress" | "unsuppress";
+  address: string;
+  errors: Record<string, string>;
+  /** Changes after each saved change, so the form starts empty again. */
+  version: string;
+}) {
+  const id = (s: string) => `${intent}-${s}`;
+  return (
+    <Form method="post" className="space-y-3" key={version}>
+      <CsrfInput />
+      <input type="hidden" name="intent" value={intent} />
+      <div>
+        <label htmlFor={id("address")} className={labelClass}>
+          Email address or phone number
+        </label>
+        <input
+          id={id("address")}
+          name="address"
+          required
+          defaultValue={address}
+          maxLength={320}
+          autoComplete="off"
+          aria-describedby={id("address-error")}
+          className={`mt-1 ${inputClass}`}
+        />
+        <FieldError id={id("address-error")} message={errors.address} />
+      </div>
+      <div>
+        <label htmlFor={id("scope")} className={labelClass}>
+          Channel
+        </label>
+        <select id={id("scope")} name="scope" defaultValue="all" className={`mt-1 ${inputClass}`}>
+          <option value="all">All channels of this address</option>
+          <option value="email">Email</option>
+          <option value="sms">SMS</option>
+          <option value="whatsapp">WhatsApp</option>
+        </select>
+        <FieldError id={id("scope-error")} message={errors.scope} />
+      </div>
+      <div>
+        <label htmlFor={id("note")} className={labelClass}>
+          Note (required)
+        </label>
+        <textarea
+          id={id("note")}
+          name="note"
+          required
+          rows={2}
+          maxLength={NOTE_MAX}
+          aria-describedby={id("note-error")}
+          className={`mt-1 ${inputClass}`}
+          placeholder={
+            intent === "suppress"
+              ? "Why, and on whose request (ticket number)"
+              : "The consent you have on record"
+          }
+        />
+        <FieldError id={id("note-error")} message={errors.note} />
+      </div>
+      <button
+        type="submit"
+        className={intent === "suppress" ? buttonClass.danger : buttonClass.primary}
+      >
+        {intent === "suppress" ? "Suppress" : "Remove suppression"}
+      </button>
+    </Form>
+  );
+}
+
+export default function Suppressions() {
+  const { raw, notice, invalid, lookup, before } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const user = useAdminUser();
+  const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const errorsFor = (intent: string) => (errors.intent === intent ? errors : {});
+  const address = lookup?.address ?? raw;
+  const anySuppressed = lookup?.states.some((s) => s.status === "unsubscribed") ?? false;
+  const version = `${address}-${lookup?.timeline.entries[0]?.id ?? 0}`;
+  const here = lookup
+    ? `/admin/suppressions?${new URLSearchParams({ address: lookup.address })}`
+    : null;
+
+  return (
+    <div>
+      <PageHeader
+        title="Suppressions"
+        description="Suppressions belong to the address: they apply to every contact and list that holds it, including addresses no contact holds yet."
+      />
+      {notice ? <Notice kind="success">{notice}</Notice> : null}
+      {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
+
+      <Form method="get" role="search" className="mb-6 flex flex-wrap gap-2">
+        <label htmlFor="lookup" className="sr-only">
+          Look up an email address or phone number
+        </label>
+        <input
+          id="lookup"
+          name="address"
+          type="search"
+          defaultValue={raw}
+          placeholder="Look up an email address or phone number"
+          className={`${inputClass} min-w-0 flex-1`}
+        />
+        <button type="submit" className={buttonClass.secondary}>
+          Look up
+        </button>
+      </Form>
+      {invalid ? (
+        <Notice kind="error">
+          “{raw}” is neither a valid email address nor a valid phone number.
+        </Notice>
+      ) : null}
+
+      {lookup ? (
+        <>
+          <Section title={`State of ${lookup.address}`} id="state">
+            <ChannelStates states={lookup.states} caption={`Channels of ${lookup.address}`} />
+            <p className="mt-3 text-sm text-slate-700">
+              {lookup.contacts.length === 0 ? (
+                "No contact holds this address."
+              ) : (
+                <>
+                  Held by:{" "}
+                  {lookup.contacts.map((c, i) => (
+                    <span key={c.id}>
+                      {i > 0 ? ", " : null}
+                      <Link className={buttonClass.link} to={`/admin/contacts/${c.id}`}>
+                        {c.externalId ?? c.email ?? c.phone ?? c.id}
+                      </Link>
+                    </span>
+                  ))}
+                </>
+              )}
+            </p>
+          </Section>
+        </>
+      ) : null}
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <Section title="Suppress an address" id="suppress">
+          <SuppressionForm
+            intent="suppress"
+            address={address}
+            errors={errorsFor("suppress")}
+            version={version}
+          />
+        </Section>
+        {user?.role === "admin" && (anySuppressed || !lookup) ? (
+          <Section title="Remove a suppression" id="unsuppress">
+            <p className="mb-3 text-sm text-slate-700">
+              Only with the person&apos;s documented consent. The note is kept in the ledger.
+            </p>
+            <SuppressionForm
+              intent="unsuppress"
+              address={address}
+              errors={errorsFor("unsuppress")}
+              version={version}
+            />
+          </Section>
+        ) : null}
+      </div>
+
+      {lookup ? (
+        <Section title="History" id="history">
+          <Timeline
+            entries={lookup.timeline.entries}
+            caption={`Consent history of ${lookup.address}`}
+          />
+          <Pager
+            label="History pages"
+            prevLabel="↑ Newest"
+            nextLabel="Older →"
+            prev={before ? here : null}
+            next={
+              lookup.timeline.nextBefore ? `${here}&before=${lookup.timeline.nextBefore}` : null
+            }
+          />
+        </Section>
+      ) : null}
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

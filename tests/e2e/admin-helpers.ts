@@ -1,0 +1,27 @@
+import { expect, type Page } from "@playwright/test";
+
+/**
+ * Logging in to the admin area through the real form, for any spec that needs an operator.
+ * The e2e server's first admin is admin@e2e.test / e2e-admin-password-1; tests/e2e/fixtures/admin.ts
+ * creates agents and other users with known passwords.
+ */
+export const FIRST_ADMIN = { email: "admin@e2e.test", password: "e2e-admin-password-1" };
+
+export async function loginAs(
+  page: Page,
+  user: { email: string; password: string },
+  redirectTo?: string,
+): Promise<void> {
+  await page.goto(
+    redirectTo ? `/admin/login?${new URLSearchParams({ redirectTo })}` : "/admin/login",
+  );
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+}
+
+/** The CSRF token of the signed-in page (any admin form carries it). */
+export async function csrfToken(page: Page): Promise<string> {
+  return (await page.locator('input[name="csrf"]').first().getAttribute("value")) ?? "";
+}
