@@ -1,0 +1,57 @@
+import { ApiError } from "~/api/errors.server";
+
+/**
+ * Request bodies of the sender API: JSON only, with a size cap enforced while reading (a client
+ * that lies in Content-Length or sends chunked bodies cannot make us buffer more than the cap).
+ * 10,000 recipients of 254 characters fit under the default.
+ */
+export const MAX_JSON_BODY_BYTES = 5 * 1024 * 1024;
+
+function tooLarge(max: number): ApiError {
+  return new ApiError(413, "payload_too_large", `The request body is larger than ${max} bytes`, {
+    maxBytes: max,
+  });
+}
+
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export async function readJsonBody(
+  request: Request,
+  maxBytes = MAX_JSON_BODY_BYTES,
+): Promise<unknown> {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json" && !/^application\/[\w.+-]+\+json$/.test(type)) {
+    throw new ApiError(
+      415,
+      "unsupported_media_type",
+      "Send the body as JSON with Content-Type: application/json",
+    );
+  }
+  const text = await readBodyText(request, maxBytes);
+  if (text.trim() === "") throw new ApiError(400, "invalid_json", "The request body is empty");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ApiError(400, "invalid_json", "The request body is not valid JSON", {
+      parser: (e as Error).message.slice(0, 200),
+    });
+  }
+}

@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { ConsentError } from "~/consent/consent.server";
+
+/**
+ * The error shape of the sender API (SPEC §6): `{"error": {"code", "message", "details"}}` with
+ * a proper status. Bad input never ends in a 500.
+ */
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ApiErrorStatus,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const API_HEADERS = {
+  "Cache-Control": "no-store",
+  "Content-Type": "application/json; charset=utf-8",
+} as const;
+
+export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { ...API_HEADERS, ...headers } });
+}
+
+export function errorResponse(error: ApiError): Response {
+  return jsonResponse(
+    { error: { code: error.code, message: error.message, details: error.details } },
+    error.status,
+    error.headers,
+  );
+}
+
+export type FieldIssue = { path: string; message: string; code: string };
+
+function pathString(path: readonly PropertyKey[], prefix?: string): string {
+  const parts = path.map((p) => String(p));
+  return [prefix, ...parts].filter((p) => p !== undefined && p !== "").join(".");
+}
+
+/** 400 with one entry per invalid field, e.g. `{path: "recipients.3", message, code}`. */
+export function validationError(error: z.ZodError, prefix?: string): ApiError {
+  const issues: FieldIssue[] = error.issues.slice(0, 100).map((i) => ({
+    path: pathString(i.path, prefix),
+    message: i.message,
+    code: i.code,
+  }));
+  const first = issues[0];
+  return new ApiError(
+    400,
+    "invalid_request",
+    first ? `Invalid request: ${first.path || "body"}: ${first.message}` : "Invalid request",
+    { issues, ...(error.issues.length > 100 ? { truncated: true } : {}) },
+  );
+}
+
+/** A 400 for one field, in the same shape as a zod validation error. */
+export function fieldError(path: string, message: string, code = "invalid_value"): ApiError {
+  return new ApiError(400, "invalid_request", `Invalid request: ${path}: ${message}`, {
+    issues: [{ path, message, code }],
+  });
+}
+
+/** Maps the consent core's refusals to API statuses. */
+export function fromConsentError(e: ConsentError): ApiError {
+  switch (e.code) {
+    case "invalid_address":
+      return new ApiError(400, "invalid_address", e.message, e.details);
+    case "unknown_topic":
+      return new ApiError(422, "unknown_topic", e.message, e.details);
+    case "channel_unsubscribed":
+    case "double_opt_in_required":
+      return new ApiError(409, e.code, e.message, e.details);
+    default:
+      return new ApiError(422, e.code, e.message, e.details);
+  }
+}
+
+/** Turns anything thrown by an API handler into a response; unexpected errors are logged once. */
+export function toErrorResponse(e: unknown): Response {
+  if (e instanceof Response) return e;
+  if (e instanceof ApiError) return errorResponse(e);
+  if (e instanceof ConsentError) return errorResponse(fromConsentError(e));
+  if (e instanceof z.ZodError) return errorResponse(validationError(e));
+  console.error("API handler failed", e);
+  return errorResponse(new ApiError(500, "internal_error", "Something went wrong on our side"));
+}

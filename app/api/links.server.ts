@@ -1,0 +1,180 @@
+import { sql } from "kysely";
+import { ApiError } from "~/api/errors.server";
+import { contactAddress } from "~/api/contacts.server";
+import type { Db } from "~/db/db.server";
+import type { Channel, Contact } from "~/db/schema";
+import { getEnv } from "~/env.server";
+import { newShortCode } from "~/links/short-links.server";
+import { LINK_TTL_SECONDS, signLinkToken } from "~/links/tokens.server";
+
+/**
+ * Links for messages (SPEC §3, §6): a preferences link and an unsubscribe link signed for the
+ * contact (opaque ids only), the List-Unsubscribe headers for email (RFC 2369 + RFC 8058
+ * one-click), and a short link for SMS/WhatsApp.
+ */
+
+export type LinkOptions = { channel: Channel; topic?: string | null; campaign?: string | null };
+
+export type LinksJson = {
+  preferencesUrl: string;
+  unsubscribeUrl: string;
+  shortUrl?: string;
+  headers?: { "List-Unsubscribe": string; "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" };
+};
+
+export function listUnsubscribeHeaders(unsubscribeUrl: string, mailto?: string) {
+  const values = [`<${unsubscribeUrl}>`];
+  if (mailto) values.push(`<mailto:${mailto}?subject=unsubscribe>`);
+  return {
+    "List-Unsubscribe": values.join(", "),
+    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" as const,
+  };
+}
+
+export async function assertTopicExists(
+  db: Db,
+  topic: string | null | undefined,
+  channel: Channel,
+) {
+  if (!topic) return;
+  const row = await db
+    .selectFrom("topics")
+    .select(["key", "channels"])
+    .where("key", "=", topic)
+    .where("archived_at", "is", null)
+    .executeTakeFirst();
+  if (!row || !row.channels.includes(channel)) {
+    throw new ApiError(422, "unknown_topic", `No topic "${topic}" is offered on ${channel}`, {
+      topic,
+      channel,
+    });
+  }
+}
+
+async function signedLinks(contactId: string, o: LinkOptions, now: Date) {
+  const common = { contactId, channel: o.channel, campaign: o.campaign ?? null, now };
+  const [preferences, unsubscribe] = await Promise.all([
+    signLinkToken({ ...common, purpose: "preferences" }),
+    signLinkToken({ ...common, purpose: "unsubscribe", topic: o.topic ?? null }),
+  ]);
+  return { preferences, unsubscribe };
+}
+
+/** Stores many short links in set-based inserts; returns their codes in order. */
+export async function createShortLinks(
+  db: Db,
+  targets: readonly string[],
+  expiresAt: Date,
+): Promise<string[]> {
+  const codes: (string | undefined)[] = new Array(targets.length);
+  let pending = targets.map((_, i) => i);
+  for (let attempt = 0; attempt < 5 && pending.length > 0; attempt++) {
+    const next: number[] = [];
+    for (let start = 0; start < pending.length; start += 2000) {
+      const slice = pending.slice(start, start + 2000);
+      const proposed = slice.map(() => newShortCode());
+      const inserted = await db
+        .insertInto("short_links")
+        .values(
+          slice.map((i, j) => ({ code: proposed[j]!, target: targets[i]!, expires_at: expiresAt })),
+        )
+        .onConflict((oc) => oc.column("code").doNothing())
+        .returning("code")
+        .execute();
+      const ok = new Set(inserted.map((r) => r.code));
+      slice.forEach((i, j) => {
+        if (ok.has(proposed[j]!)) codes[i] = proposed[j];
+        else next.push(i);
+      });
+    }
+    pending = next;
+  }
+  if (pending.length > 0) throw new Error("Could not allocate unique short codes");
+  return codes as string[];
+}
+
+function buildJson(
+  o: LinkOptions,
+  tokens: { preferences: string; unsubscribe: string },
+  shortCode: string | undefined,
+): LinksJson {
+  const env = getEnv();
+  const unsubscribeUrl = `${env.publicUrl}/u/${tokens.unsubscribe}`;
+  const out: LinksJson = {
+    preferencesUrl: `${env.publicUrl}/p/${tokens.preferences}`,
+    unsubscribeUrl,
+  };
+  if (shortCode) out.shortUrl = `${env.publicUrl}/s/${shortCode}`;
+  if (o.channel === "email")
+    out.headers = listUnsubscribeHeaders(unsubscribeUrl, env.UNSUBSCRIBE_MAILTO);
+  return out;
+}
+
+export async function createLinks(db: Db, contact: Contact, o: LinkOptions): Promise<LinksJson> {
+  if (!contactAddress(contact, o.channel)) {
+    throw new ApiError(422, "no_address", `The contact has no address on ${o.channel}`, {
+      channel: o.channel,
+    });
+  }
+  await assertTopicExists(db, o.topic, o.channel);
+  const now = new Date();
+  const tokens = await signedLinks(contact.id, o, now);
+  let code: string | undefined;
+  if (o.channel !== "email") {
+    const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS * 1000);
+    [code] = await createShortLinks(db, [`/u/${tokens.unsubscribe}`], expiresAt);
+  }
+  return buildJson(o, tokens, code);
+}
+
+export type BatchEntry =
+  | (LinksJson & { externalId: string })
+  | { externalId: string; error: { code: string; message: string } };
+
+/** Links for many contacts of one campaign, in request order. */
+export async function createLinksBatch(
+  db: Db,
+  externalIds: readonly string[],
+  o: LinkOptions,
+): Promise<BatchEntry[]> {
+  await assertTopicExists(db, o.topic, o.channel);
+  const unique = [...new Set(externalIds)];
+  const column = o.channel === "email" ? "email" : "phone";
+  const rows = await db
+    .selectFrom("contacts")
+    .select(["id", "external_id", column])
+    .where(sql<boolean>`external_id = any(${unique}::text[])`)
+    .where("erased_at", "is", null)
+    .execute();
+  const byExternal = new Map(rows.map((r) => [r.external_id!, r]));
+  const now = new Date();
+  const signed = new Map<string, { preferences: string; unsubscribe: string }>();
+  for (const r of rows) {
+    if ((r as Record<string, unknown>)[column])
+      signed.set(r.external_id!, await signedLinks(r.id, o, now));
+  }
+  const codes = new Map<string, string>();
+  if (o.channel !== "email" && signed.size > 0) {
+    const ids = [...signed.keys()];
+    const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS * 1000);
+    const list = await createShortLinks(
+      db,
+      ids.map((id) => `/u/${signed.get(id)!.unsubscribe}`),
+      expiresAt,
+    );
+    ids.forEach((id, i) => codes.set(id, list[i]!));
+  }
+  return externalIds.map((externalId) => {
+    const tokens = signed.get(externalId);
+    if (tokens) return { externalId, ...buildJson(o, tokens, codes.get(externalId)) };
+    return byExternal.has(externalId)
+      ? {
+          externalId,
+          error: { code: "no_address", message: `The contact has no address on ${o.channel}` },
+        }
+      : {
+          externalId,
+          error: { code: "contact_not_found", message: "No contact has this external id" },
+        };
+  });
+}

@@ -1,0 +1,253 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { z } from "zod";
+import { audit } from "~/admin/audit.server";
+import { operator, requireAction, requireRole } from "~/admin/auth.server";
+import { formError, parseForm, text } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  FieldError,
+  hintClass,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+  Section,
+  StatusBadge,
+  Time,
+} from "~/admin/ui/components";
+import { CsrfInput } from "~/admin/ui/csrf";
+import {
+  API_SCOPES,
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+  SCOPE_DESCRIPTIONS,
+} from "~/api/keys.server";
+import { getDb } from "~/db/db.server";
+
+export const meta: MetaFunction = () => [{ title: "API keys · Heed admin" }];
+
+/** API keys for sending systems (SPEC §6): create (shown once), name, scopes, revoke. Admins only. */
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireRole(request, "admin");
+  const keys = await listApiKeys(getDb());
+  return json(
+    { keys, scopes: API_SCOPES.map((s) => ({ key: s, description: SCOPE_DESCRIPTIONS[s] })) },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const CreateSchema = z.object({
+  name: z.string().trim().min(1, "Give the key a name.").max(200, "At most 200 characters."),
+  scopes: z.array(z.enum(API_SCOPES)).min(1, "Choose at least one scope."),
+});
+const RevokeSchema = z.object({ id: z.uuid("Unknown key.") });
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  const by = operator(user, request, context);
+  const db = getDb();
+  const intent = text(formData, "intent");
+  if (intent === "create") {
+    const parsed = parseForm(CreateSchema, {
+      name: text(formData, "name"),
+      scopes: formData.getAll("scopes").map(String),
+    });
+    if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+    const created = await createApiKey(db, { ...parsed.data, createdBy: user.id });
+    await audit(db, {
+      ...by,
+      action: "api_key.create",
+      target: { type: "api_key", id: created.id },
+      details: { name: parsed.data.name, scopes: parsed.data.scopes, prefix: created.prefix },
+    });
+    return json({
+      ok: true as const,
+      message: `Created the API key "${parsed.data.name}".`,
+      key: created.key,
+    });
+  }
+  if (intent === "revoke") {
+    const parsed = parseForm(RevokeSchema, { id: text(formData, "id") });
+    if (!parsed.ok) return formError("Unknown key.");
+    const revoked = await revokeApiKey(db, parsed.data.id);
+    if (!revoked) return formError("That key does not exist or is already revoked.");
+    await audit(db, {
+      ...by,
+      action: "api_key.revoke",
+      target: { type: "api_key", id: parsed.data.id },
+      details: { name: revoked.name },
+    });
+    return json({
+      ok: true as const,
+      message: `Revoked "${revoked.name}". It stops working at once.`,
+      key: null,
+    });
+  }
+  return formError("Unknown action.");
+}
+
+export default function ApiKeys() {
+  const { keys, scopes } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  return (
+    <div>
+      <PageHeader
+        title="API keys"
+        description={
+          <>
+            Keys let sending systems call the{" "}
+            <a className={buttonClass.link} href="/api/docs">
+              sender API
+            </a>
+            . A key is shown once, when it is created; Heed keeps only its hash.
+          </>
+        }
+      />
+      {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
+      {actionData?.ok && actionData.key ? (
+        <Notice kind="info">
+          <span className="block font-medium">The new key (shown only now):</span>
+          <code
+            data-testid="new-api-key"
+            className="mt-1 block select-all break-all rounded bg-white px-2 py-1 font-mono"
+          >
+            {actionData.key}
+          </code>
+          <span className="mt-1 block">
+            Store it in your sending system. Send it as <code>Authorization: Bearer …</code>.
+          </span>
+        </Notice>
+      ) : null}
+      {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
+
+      <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <table className="min-w-full divide-y divide-slate-200 text-sm">
+          <caption className="sr-only">API keys</caption>
+          <thead className="bg-slate-50 text-left text-slate-700">
+            <tr>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Name
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Key starts with
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Scopes
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Created
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Last used
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                State
+              </th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
+            {keys.length === 0 ? (
+              <tr>
+                <td colSpan={6} className="px-3 py-4 text-slate-700">
+                  No API keys yet.
+                </td>
+              </tr>
+            ) : null}
+            {keys.map((k) => (
+              <tr key={k.id} className="align-top" data-api-key={k.name}>
+                <td className="px-3 py-2 font-medium break-words">{k.name}</td>
+                <td className="px-3 py-2 font-mono text-xs">heed_{k.prefix}_…</td>
+                <td className="px-3 py-2">{k.scopes.join(", ")}</td>
+                <td className="px-3 py-2 text-slate-700">
+                  <Time value={k.createdAt} />
+                  {k.createdBy ? <div className="text-xs">by {k.createdBy}</div> : null}
+                </td>
+                <td className="px-3 py-2 text-slate-700">
+                  <Time value={k.lastUsedAt} />
+                </td>
+                <td className="px-3 py-2">
+                  {k.revokedAt ? (
+                    <span className="flex flex-col gap-1">
+                      <StatusBadge status="revoked" />
+                      <Time value={k.revokedAt} />
+                    </span>
+                  ) : (
+                    <Form method="post" className="flex flex-wrap items-center gap-2">
+                      <CsrfInput />
+                      <StatusBadge status="active" />
+                      <input type="hidden" name="intent" value="revoke" />
+                      <input type="hidden" name="id" value={k.id} />
+                      <button type="submit" className={buttonClass.secondary}>
+                        Revoke<span className="sr-only"> {k.name}</span>
+                      </button>
+                    </Form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <Section title="Create an API key" id="create-key">
+        <Form
+          method="post"
+          className="grid max-w-2xl gap-4"
+          key={actionData?.ok ? (actionData.key ?? "done") : "new"}
+        >
+          <CsrfInput />
+          <input type="hidden" name="intent" value="create" />
+          <div>
+            <label htmlFor="key-name" className={labelClass}>
+              Name
+            </label>
+            <input
+              id="key-name"
+              name="name"
+              required
+              maxLength={200}
+              autoComplete="off"
+              aria-describedby="key-name-hint key-name-error"
+              className={`mt-1 ${inputClass}`}
+            />
+            <p id="key-name-hint" className={hintClass}>
+              Which system uses it, e.g. “Newsletter sender”.
+            </p>
+            <FieldError id="key-name-error" message={errors.name} />
+          </div>
+          <fieldset aria-describedby="key-scopes-error">
+            <legend className={labelClass}>Scopes</legend>
+            <div className="mt-2 grid gap-2">
+              {scopes.map((s) => (
+                <label key={s.key} className="flex items-start gap-2 text-sm text-slate-800">
+                  <input type="checkbox" name="scopes" value={s.key} className="mt-0.5 h-4 w-4" />
+                  <span>
+                    <span className="font-mono font-medium">{s.key}</span>
+                    <span className="text-slate-700">: {s.description}</span>
+                  </span>
+                </label>
+              ))}
+            </div>
+            <FieldError id="key-scopes-error" message={errors.scopes} />
+          </fieldset>
+          <div>
+            <button type="submit" className={buttonClass.primary}>
+              Create key
+            </button>
+          </div>
+        </Form>
+      </Section>
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

@@ -1,0 +1,17 @@
+import { jsonResponse } from "~/api/errors.server";
+import { check } from "~/api/operations";
+import { apiRoute, handler } from "~/api/route.server";
+import { decideSendMany } from "~/consent/consent.server";
+
+/** POST /api/v1/check: send decisions for up to 10,000 recipients, in request order. */
+export const { loader, action } = apiRoute(
+  handler(check, async ({ db, body }) => {
+    const results = await decideSendMany(db, {
+      channel: body.channel,
+      topic: body.topic ?? null,
+      category: body.category,
+      addresses: body.recipients,
+    });
+    return jsonResponse({ results });
+  }),
+);

@@ -1,0 +1,12 @@
+import { contactJson, upsertContact } from "~/api/contacts.server";
+import { jsonResponse } from "~/api/errors.server";
+import { putContact } from "~/api/operations";
+import { apiRoute, handler } from "~/api/route.server";
+
+/** PUT /api/v1/contacts/{externalId}: create or update a contact (SPEC §6). */
+export const { loader, action } = apiRoute(
+  handler(putContact, async ({ db, params, body }) => {
+    const { contact, created } = await upsertContact(db, params.externalId, body);
+    return jsonResponse(contactJson(contact), created ? 201 : 200);
+  }),
+);

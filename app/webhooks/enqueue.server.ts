@@ -1,0 +1,26 @@
+import { sql, type Transaction } from "kysely";
+import type { Database, LedgerAction } from "~/db/schema";
+
+/**
+ * Queues one outbound webhook delivery per enabled endpoint subscribed to this consent event, in
+ * the transaction that wrote the ledger row (so the delivery exists if and only if the change
+ * committed). One set-based INSERT … SELECT: with no endpoints it inserts nothing and costs one
+ * scan of a tiny table.
+ *
+ * The payload holds only the ledger id and event type; the transport builds the body from the
+ * ledger row when it delivers, so no address sits in the outbox.
+ */
+export async function enqueueConsentEvent(
+  trx: Transaction<Database>,
+  ledgerId: number,
+  action: LedgerAction,
+): Promise<void> {
+  const type = `consent.${action}`;
+  await sql`
+    insert into outbox (kind, recipient, payload)
+    select 'webhook', e.id::text,
+           jsonb_build_object('ledgerId', ${ledgerId}::bigint, 'type', ${type}::text,
+                              'messageId', ${`msg_${ledgerId}`}::text)
+    from webhook_endpoints e
+    where e.enabled and ${type}::text = any (e.event_types)`.execute(trx);
+}

@@ -1,0 +1,49 @@
+import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
+import type { Database } from "~/db/schema";
+
+/**
+ * Table types of the webhook tables (migrations/2026-11-22T1400_api_webhooks.ts). Kept beside the
+ * feature and added to a handle with `withWebhookTables(db)` (Kysely's withTables).
+ */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface WebhookEndpointsTable {
+  id: Generated<string>;
+  url: string;
+  description: string | null;
+  event_types: string[];
+  secret: string;
+  enabled: Generated<boolean>;
+  disabled_reason: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: DefaultTimestamp;
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: string;
+  outbox_id: number | null;
+  message_id: string;
+  event_type: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number | null;
+  created_at: CreatedAt;
+}
+
+export type WebhookTables = {
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+};
+
+export type WebhookDb = Kysely<Database & WebhookTables>;
+
+export function withWebhookTables(
+  db: Kysely<Database> | Transaction<Database>,
+): Kysely<Database & WebhookTables> {
+  return db.withTables<WebhookTables>();
+}

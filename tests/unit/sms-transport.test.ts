@@ -1,0 +1,139 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseEnv, type Env } from "~/env.server";
+import type { OutboxDelivery, TransportContext } from "~/outbox/types";
+import { createSmsTransport } from "~/sms/transport.server";
+
+/** The Twilio REST transport against a local server that answers like Twilio's Messages API. */
+
+type Seen = { path: string; auth: string; form: URLSearchParams };
+const seen: Seen[] = [];
+let answer: { status: number; body: unknown } = { status: 201, body: { sid: "SM123" } };
+let server: http.Server;
+let baseUrl: string;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let data = "";
+    req.on("data", (c) => (data += c));
+    req.on("end", () => {
+      seen.push({
+        path: req.url ?? "",
+        auth: req.headers.authorization ?? "",
+        form: new URLSearchParams(data),
+      });
+      res.writeHead(answer.status, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const SID = "AC" + "0123456789abcdef".repeat(2);
+const configured = parseEnv({
+  TWILIO_ACCOUNT_SID: SID,
+  TWILIO_AUTH_TOKEN: "secret-token",
+  TWILIO_FROM: "+14155550100",
+  TWILIO_WHATSAPP_FROM: "+14155550199",
+});
+const ctx = (env: Env): TransportContext => ({
+  db: undefined as never,
+  env,
+  logger: pino({ level: "silent" }),
+});
+const msg = (recipient: string, body = "Acme: you are unsubscribed."): OutboxDelivery => ({
+  id: 1,
+  kind: "sms",
+  recipient,
+  payload: { body },
+  attempts: 0,
+});
+
+describe("SMS transport (Twilio REST)", () => {
+  it("posts To, From and Body with basic auth to the account's Messages endpoint", async () => {
+    answer = { status: 201, body: { sid: "SM123" } };
+    const result = await createSmsTransport({ baseUrl })(msg("+48601000001"), ctx(configured));
+    expect(result).toEqual({ ok: true, detail: "Twilio SM123" });
+    const req = seen.at(-1)!;
+    expect(req.path).toBe(`/2010-04-01/Accounts/${SID}/Messages.json`);
+    expect(req.auth).toBe(`Basic ${Buffer.from(`${SID}:secret-token`).toString("base64")}`);
+    expect(Object.fromEntries(req.form)).toEqual({
+      To: "+48601000001",
+      From: "+14155550100",
+      Body: "Acme: you are unsubscribed.",
+    });
+  });
+
+  it("sends WhatsApp from the WhatsApp sender", async () => {
+    answer = { status: 201, body: { sid: "SM124" } };
+    await createSmsTransport({ baseUrl })(msg("whatsapp:+48601000002"), ctx(configured));
+    expect(Object.fromEntries(seen.at(-1)!.form)).toMatchObject({
+      To: "whatsapp:+48601000002",
+      From: "whatsapp:+14155550199",
+    });
+  });
+
+  it("gives up on a 4xx (e.g. an unsubscribed recipient) and retries a 429 or 5xx", async () => {
+    answer = {
+      status: 400,
+      body: { code: 21610, message: "Attempt to send to unsubscribed recipient" },
+    };
+    const refused = await createSmsTransport({ baseUrl })(msg("+48601000003"), ctx(configured));
+    expect(refused).toEqual({
+      ok: false,
+      permanent: true,
+      error: expect.stringContaining("21610"),
+    });
+    answer = { status: 503, body: { message: "unavailable" } };
+    expect(
+      await createSmsTransport({ baseUrl })(msg("+48601000003"), ctx(configured)),
+    ).toMatchObject({ ok: false, permanent: false });
+    answer = { status: 429, body: { message: "slow down" } };
+    expect(
+      await createSmsTransport({ baseUrl })(msg("+48601000003"), ctx(configured)),
+    ).toMatchObject({ ok: false, permanent: false });
+  });
+
+  it("retries when Twilio cannot be reached", async () => {
+    const result = await createSmsTransport({ baseUrl: "http://127.0.0.1:1" })(
+      msg("+48601000004"),
+      ctx(configured),
+    );
+    expect(result).toMatchObject({ ok: false, error: expect.stringContaining("unreachable") });
+    expect((result as { permanent?: boolean }).permanent).toBeFalsy();
+  });
+
+  it("keeps messages in the development outbox when Twilio is not configured, and refuses in production", async () => {
+    const before = seen.length;
+    const dev = await createSmsTransport({ baseUrl })(
+      msg("+48601000005"),
+      ctx(parseEnv({ NODE_ENV: "development" })),
+    );
+    expect(dev).toMatchObject({ ok: true, detail: expect.stringContaining("development outbox") });
+    const prod = await createSmsTransport({ baseUrl })(
+      msg("+48601000005"),
+      ctx(parseEnv({ NODE_ENV: "production" })),
+    );
+    expect(prod).toMatchObject({
+      ok: false,
+      permanent: true,
+      error: expect.stringContaining("TWILIO_ACCOUNT_SID"),
+    });
+    expect(seen.length).toBe(before);
+  });
+
+  it("refuses WhatsApp without a WhatsApp sender", async () => {
+    const env = parseEnv({
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN: "secret-token",
+      TWILIO_FROM: "+14155550100",
+    });
+    expect(
+      await createSmsTransport({ baseUrl })(msg("whatsapp:+48601000006"), ctx(env)),
+    ).toMatchObject({ ok: false, permanent: true });
+  });
+});
