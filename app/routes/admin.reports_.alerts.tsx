@@ -1,0 +1,339 @@
+import {
+  json,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { z } from "zod";
+import { audit } from "~/admin/audit.server";
+import { operator, requireAction, requireUser } from "~/admin/auth.server";
+import { checked, parseForm, text } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  FieldError,
+  formatDateTime,
+  hintClass,
+  inputClass,
+  labelClass,
+  Notice,
+  PageHeader,
+  Section,
+} from "~/admin/ui/components";
+import { CsrfInput } from "~/admin/ui/csrf";
+import { getDb } from "~/db/db.server";
+import { evaluateAlerts, listAlerts } from "~/reports/alerts.server";
+import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
+import { formatRate } from "~/reports/rates";
+import {
+  AlertSettingsSchema,
+  defaultAlertSettings,
+  getAlertSettings,
+  saveAlertSettings,
+  type AlertSettings,
+} from "~/reports/settings.server";
+import { CHANNEL_LABELS } from "~/reports/ui/colors";
+import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
+
+export const meta: MetaFunction = () => [
+  { title: "Unsubscribe-rate alerts · Reports · Heed admin" },
+];
+
+/**
+ * /admin/reports/alerts: the alerts that fired (agents and admins) and their settings (admins
+ * edit them; every change is audited). "Check now" runs the alert evaluation at once.
+ */
+export async function loader({ request }: LoaderFunctionArgs) {
+  const user = await requireUser(request);
+  const db = getDb();
+  const [settings, alerts] = await Promise.all([
+    getAlertSettings(db),
+    listAlerts(db, { limit: 200 }),
+  ]);
+  return json(
+    { settings, defaults: defaultAlertSettings(), alerts, isAdmin: user.role === "admin" },
+    { headers: { "Cache-Control": "no-store" } },
+  );
+}
+
+const NUMBER = /^\d+(\.\d+)?$/;
+const number = (label: string) =>
+  z.string().trim().regex(NUMBER, `Enter ${label} as a number, like 1 or 0.5.`).transform(Number);
+const whole = (label: string) =>
+  z.string().trim().regex(/^\d+$/, `Enter ${label} as a whole number.`).transform(Number);
+
+const SettingsForm = z
+  .object({
+    thresholdPercent: number("the threshold").pipe(
+      z
+        .number()
+        .min(0.01, "The threshold is at least 0.01 %.")
+        .max(100, "The threshold is at most 100 %."),
+    ),
+    minSent: whole("the minimum sent").pipe(
+      z.number().int().min(1, "At least 1.").max(1_000_000_000, "Too large."),
+    ),
+    outlierEnabled: z.boolean(),
+    sigmas: number("the standard deviations").pipe(
+      z.number().min(1, "At least 1.").max(10, "At most 10."),
+    ),
+    baselineSize: whole("the number of campaigns").pipe(
+      z.number().int().min(2, "At least 2.").max(200, "At most 200."),
+    ),
+    minBaseline: whole("the number of campaigns").pipe(
+      z.number().int().min(2, "At least 2.").max(200, "At most 200."),
+    ),
+    minUnsubscribes: whole("the number of unsubscribes").pipe(
+      z.number().int().min(1, "At least 1.").max(1_000_000, "Too large."),
+    ),
+    email: z.union([z.literal(""), z.email("Enter an email address, or leave it empty.")]),
+  })
+  .refine((s) => s.minBaseline <= s.baselineSize, {
+    path: ["minBaseline"],
+    message: "Cannot need more earlier campaigns than the average is taken over.",
+  });
+
+const FIELDS = [
+  "thresholdPercent",
+  "minSent",
+  "sigmas",
+  "baselineSize",
+  "minBaseline",
+  "minUnsubscribes",
+  "email",
+] as const;
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  const db = getDb();
+  const intent = text(formData, "intent");
+  if (intent === "check") {
+    const fired = await evaluateAlerts(db);
+    await audit(db, {
+      ...operator(user, request, context),
+      action: "reports.alerts.check",
+      details: { fired: fired.map((f) => f.campaign.key) },
+    });
+    return json({
+      ok: true as const,
+      message:
+        fired.length === 0
+          ? "Checked: no new alerts."
+          : `Checked: ${fired.length} new alert${fired.length === 1 ? "" : "s"} (${fired.map((f) => f.campaign.name).join(", ")}).`,
+    });
+  }
+  const input = {
+    ...Object.fromEntries(FIELDS.map((f) => [f, text(formData, f)])),
+    outlierEnabled: checked(formData, "outlierEnabled"),
+  };
+  const parsed = parseForm(SettingsForm, input);
+  if (!parsed.ok) {
+    return json(
+      {
+        ok: false as const,
+        message: parsed.message,
+        fieldErrors: parsed.fieldErrors,
+        values: input,
+      },
+      { status: 400 },
+    );
+  }
+  const before = await getAlertSettings(db);
+  const next: AlertSettings = AlertSettingsSchema.parse(parsed.data);
+  await db.transaction().execute(async (trx) => {
+    await saveAlertSettings(trx, next);
+    const changes = Object.fromEntries(
+      (Object.keys(next) as (keyof AlertSettings)[])
+        .filter((k) => before[k] !== next[k])
+        .map((k) => [k, { from: before[k], to: next[k] }]),
+    );
+    if (Object.keys(changes).length > 0) {
+      await audit(trx, {
+        ...operator(user, request, context),
+        action: "reports.alert_settings.update",
+        target: { type: "settings", id: "reports.alerts" },
+        details: { changes },
+      });
+    }
+  });
+  return json({
+    ok: true as const,
+    message: "Alert settings saved. They apply from the next check (within a minute).",
+  });
+}
+
+export default function AlertsPage() {
+  const { settings, defaults, alerts, isAdmin } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const failed = actionData && !actionData.ok ? actionData : null;
+  const errors: Record<string, string> = failed?.fieldErrors ?? {};
+  const values: Record<string, string | boolean> = failed
+    ? failed.values
+    : {
+        ...Object.fromEntries(FIELDS.map((f) => [f, String(settings[f])])),
+        outlierEnabled: settings.outlierEnabled,
+      };
+  const busy = navigation.state === "submitting";
+
+  const field = (name: (typeof FIELDS)[number], label: string, hint: string, type = "text") => (
+    <div>
+      <label htmlFor={`a-${name}`} className={labelClass}>
+        {label}
+      </label>
+      <input
+        id={`a-${name}`}
+        name={name}
+        type={type}
+        inputMode={type === "text" ? "decimal" : undefined}
+        defaultValue={String(values[name] ?? "")}
+        disabled={!isAdmin}
+        aria-invalid={errors[name] ? true : undefined}
+        aria-describedby={`a-${name}-hint${errors[name] ? ` a-${name}-error` : ""}`}
+        className={`mt-1 ${inputClass}`}
+      />
+      <p id={`a-${name}-hint`} className={hintClass}>
+        {hint}
+      </p>
+      <FieldError id={`a-${name}-error`} message={errors[name]} />
+    </div>
+  );
+
+  return (
+    <div>
+      <p className="mb-2">
+        <Link to="/admin/reports" className={buttonClass.link}>
+          ← Reports
+        </Link>
+      </p>
+      <PageHeader
+        title="Unsubscribe-rate alerts"
+        description={`Heed checks the campaigns of the last ${ALERT_LOOKBACK_DAYS} days every minute and alerts once per campaign: on the reports page, by email if an address is set, and as the webhook event ${RATE_HIGH_EVENT}.`}
+      />
+      {actionData ? (
+        <Notice kind={actionData.ok ? "success" : "error"}>{actionData.message}</Notice>
+      ) : null}
+
+      <Section id="fired" title="Alerts fired">
+        <DataTable
+          caption="Alerts fired, newest first"
+          testId="table-alerts"
+          rows={alerts}
+          rowKey={(a) => String(a.id)}
+          empty="No alert has fired yet."
+          columns={[
+            {
+              header: "When",
+              cell: (a) => <span className="whitespace-nowrap">{formatDateTime(a.firedAt)}</span>,
+            },
+            {
+              header: "Campaign",
+              rowHeader: true,
+              cell: (a) => (
+                <Link
+                  className={buttonClass.link}
+                  to={`/admin/reports/campaigns/${encodeURIComponent(a.campaign)}`}
+                >
+                  {a.campaignName ?? a.campaign}
+                </Link>
+              ),
+            },
+            { header: "Channel", cell: (a) => CHANNEL_LABELS[a.channel as "email"] ?? a.channel },
+            { header: "Sent", cell: (a) => fmt(a.sentCount), numeric: true },
+            { header: "Unsubscribes", cell: (a) => fmt(a.unsubscribes), numeric: true },
+            { header: "Rate then", cell: (a) => formatRate(a.rate), numeric: true },
+            { header: "Why", cell: (a) => <FlagBadge triggers={a.triggers} /> },
+          ]}
+        />
+        {isAdmin ? (
+          <Form method="post" className="mt-3">
+            <CsrfInput />
+            <input type="hidden" name="intent" value="check" />
+            <button type="submit" className={buttonClass.secondary} disabled={busy}>
+              Check now
+            </button>
+          </Form>
+        ) : null}
+      </Section>
+
+      <Section id="settings" title="Settings">
+        {!isAdmin ? (
+          <p className="mb-3 text-sm text-slate-700">Only admins can change these settings.</p>
+        ) : null}
+        <Form method="post" className="grid max-w-3xl gap-4 sm:grid-cols-2" noValidate>
+          <CsrfInput />
+          <input type="hidden" name="intent" value="save" />
+          {failed ? (
+            <div className="sm:col-span-2">
+              <Notice kind="error">{failed.message}</Notice>
+            </div>
+          ) : null}
+          {field(
+            "thresholdPercent",
+            "Alert threshold (%)",
+            `A campaign whose rate reaches this alerts. Default ${defaults.thresholdPercent} % (UNSUBSCRIBE_ALERT_THRESHOLD_PERCENT).`,
+          )}
+          {field(
+            "minSent",
+            "Minimum sent",
+            "Smaller campaigns never alert: a few unsubscribes would look like a spike.",
+          )}
+          <fieldset className="rounded-md border border-slate-200 p-3 sm:col-span-2">
+            <legend className="px-1 text-sm font-medium text-slate-800">
+              Far above the sender&apos;s average
+            </legend>
+            <div className="mb-3 flex items-start gap-2">
+              <input
+                id="a-outlierEnabled"
+                name="outlierEnabled"
+                type="checkbox"
+                defaultChecked={values.outlierEnabled === true}
+                disabled={!isAdmin}
+                className="mt-1 h-4 w-4"
+              />
+              <label htmlFor="a-outlierEnabled" className="text-sm text-slate-800">
+                Also alert when a campaign&apos;s rate is above the mean plus N standard deviations
+                of the sender&apos;s earlier campaigns on the same channel (those of at least the
+                minimum sent).
+              </label>
+            </div>
+            <div className="grid gap-4 sm:grid-cols-2">
+              {field("sigmas", "Standard deviations (N)", "Default 3.")}
+              {field(
+                "baselineSize",
+                "Earlier campaigns in the average",
+                "The last ones before the campaign. Default 20.",
+              )}
+              {field(
+                "minBaseline",
+                "Fewest earlier campaigns needed",
+                "With fewer, no comparison is made. Default 5.",
+              )}
+              {field(
+                "minUnsubscribes",
+                "Fewest unsubscribes",
+                "A campaign needs at least this many to count as far above. Default 10.",
+              )}
+            </div>
+          </fieldset>
+          {field(
+            "email",
+            "Email alerts to",
+            "Leave empty for no email (alerts still show here and go to webhooks). Default: UNSUBSCRIBE_ALERT_EMAIL.",
+            "email",
+          )}
+          {isAdmin ? (
+            <div className="flex items-end sm:col-span-2">
+              <button type="submit" className={buttonClass.primary} disabled={busy}>
+                Save settings
+              </button>
+            </div>
+          ) : null}
+        </Form>
+      </Section>
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };
