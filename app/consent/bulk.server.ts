@@ -1,0 +1,298 @@
+import { sql, type Transaction } from "kysely";
+import type { Db } from "~/db/db.server";
+import type { ActorType, Channel, ConsentSource, Database } from "~/db/schema";
+import { getEnv } from "~/env.server";
+import { getSecrets } from "~/secrets.server";
+import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { inTransaction } from "~/consent/consent.server";
+
+/**
+ * The consent core's bulk door (imports, and any caller with thousands of addresses): the same
+ * rules as applyConsentChanges for `unsubscribe`, done set-based. Addresses are normalized and
+ * hashed in JS, then each batch is ONE statement in one transaction: it locks the addresses'
+ * existing channel rows (in the same global order as the one-by-one path, so the two cannot
+ * deadlock), writes a ledger row (action `unsubscribe`) for every address that is not
+ * unsubscribed yet, and upserts the channel row to `unsubscribed` pointing at that ledger row.
+ * Ledger and state therefore always agree, and an address that is already unsubscribed gets no
+ * new ledger row (re-importing a file changes nothing). Addresses are matched by their keyed hash,
+ * so an erased address (hash only) stays suppressed and is reported as already suppressed.
+ *
+ * Arrays travel as single bind parameters (unnest), so a batch never meets PostgreSQL's 65,535
+ * parameter limit. No outbound webhook is fanned out per row here (see the report of issue 6).
+ */
+
+export const BULK_BATCH_SIZE = 5_000;
+
+export type BulkUnsubscribeItem = {
+  channel: Channel;
+  /** Raw; normalized here (emails lower-cased, phones to E.164). */
+  address: string;
+  reasonCode?: string | null;
+  reasonText?: string | null;
+};
+
+export type BulkUnsubscribeOptions = {
+  source: ConsentSource;
+  campaign?: string | null;
+  actor?: { type: ActorType; id?: string | null } | null;
+  /** Stored in each ledger row's details as `import_id`; also tells duplicates across batches. */
+  importId?: string | null;
+  /** Stored in each ledger row's details as `note` (e.g. "import unsubscribe"). */
+  note?: string | null;
+  details?: Record<string, unknown>;
+};
+
+export type BulkUnsubscribeResult = {
+  /** Addresses that became unsubscribed (one ledger row each). */
+  imported: number;
+  /** Addresses that were unsubscribed before (nothing written). */
+  alreadySuppressed: number;
+  /** Items that repeat an address earlier in the same call or import (counted once). */
+  duplicates: number;
+  /** Items whose address is empty or invalid, by their index in `items`. */
+  invalid: { index: number; reason: InvalidReason }[];
+};
+
+type Trx = Transaction<Database>;
+type Executor = Db | Trx;
+
+const MAX_REASON_TEXT = 1000;
+
+type Prepared = {
+  channels: string[];
+  hashes: string[];
+  addresses: string[];
+  reasonCodes: (string | null)[];
+  reasonTexts: (string | null)[];
+};
+
+function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: number) {
+  const region = getEnv().DEFAULT_PHONE_REGION;
+  const key = getSecrets().addressHashKey;
+  const p: Prepared = {
+    channels: [],
+    hashes: [],
+    addresses: [],
+    reasonCodes: [],
+    reasonTexts: [],
+  };
+  const invalid: BulkUnsubscribeResult["invalid"] = [];
+  const seen = new Set<string>();
+  let repeated = 0;
+  for (let i = offset; i < end; i++) {
+    const item = items[i]!;
+    const n = normalizeAddress(item.channel, item.address ?? "", region);
+    if (!n.ok) {
+      invalid.push({ index: i, reason: n.reason });
+      continue;
+    }
+    // The same address twice in a batch counts once (the first row's reason is kept).
+    const hash = hashAddress(key, n.address);
+    const k = `${item.channel}\u0000${hash}`;
+    if (seen.has(k)) {
+      repeated++;
+      continue;
+    }
+    seen.add(k);
+    p.channels.push(item.channel);
+    p.hashes.push(hash);
+    p.addresses.push(n.address);
+    p.reasonCodes.push(item.reasonCode?.trim() || null);
+    p.reasonTexts.push(item.reasonText?.trim().slice(0, MAX_REASON_TEXT) || null);
+  }
+  // Byte order of (channel, hash): the lock order of the one-by-one path.
+  const order = p.hashes.map((_, i) => i);
+  const key2 = (i: number) => `${p.channels[i]}\u0000${p.hashes[i]}`;
+  order.sort((a, b) => (key2(a) < key2(b) ? -1 : key2(a) > key2(b) ? 1 : 0));
+  const sorted: Prepared = {
+    channels: order.map((i) => p.channels[i]!),
+    hashes: order.map((i) => p.hashes[i]!),
+    addresses: order.map((i) => p.addresses[i]!),
+    reasonCodes: order.map((i) => p.reasonCodes[i]!),
+    reasonTexts: order.map((i) => p.reasonTexts[i]!),
+  };
+  return { p: sorted, invalid, repeated };
+}
+
+async function writeBatch(
+  trx: Trx,
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+): Promise<Omit<BulkUnsubscribeResult, "invalid">> {
+  if (p.hashes.length === 0) return { imported: 0, alreadySuppressed: 0, duplicates: 0 };
+  const details = JSON.stringify({
+    ...options.details,
+    ...(options.importId ? { import_id: options.importId } : {}),
+    ...(options.note ? { note: options.note } : {}),
+  });
+  const importId = options.importId ?? null;
+  // The batch's CTEs hold a few MB; keep them in memory (the default 4 MB spills to disk).
+  await sql`select set_config('work_mem', '64MB', true)`.execute(trx);
+  // One statement:
+  //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
+  //    turned into a hash join over the whole table). An address that is unsubscribed already
+  //    is left alone and not even locked (the import changes nothing for it: as if it ran just
+  //    before any concurrent change), so a re-import dirties no page;
+  //  - `cur` locks the rows that will change (FOR UPDATE in a LATERAL subquery, in the arrays'
+  //    order, which is (channel, hash) byte order: the order in which applyConsentChanges locks
+  //    several rows, so the two paths cannot deadlock) and takes their latest committed state;
+  //  - a ledger row for each address not unsubscribed yet, and its state row upserted to point
+  //    at it (in the same sorted order, no ORDER BY needed); the counts.
+  const { rows } = await sql<{
+    imported: number;
+    state_rows: number;
+    already: number;
+    repeated: number;
+  }>`
+    with input as (
+      select * from unnest(
+        ${p.channels}::text[], ${p.hashes}::text[], ${p.addresses}::text[],
+        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[]
+      ) as t(channel, address_hash, address, reason_code, reason_text)
+    ),
+    seen as (
+      select f.*, c.status, c.last_ledger_id
+      from input f
+      left join lateral (
+        select cc.status, cc.last_ledger_id from channel_consent cc
+        where cc.channel = f.channel and cc.address_hash = f.address_hash
+        limit 1
+      ) c on true
+    ),
+    cur as (
+      select s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
+        coalesce(k.status, s.status) as status,
+        case when s.status = 'unsubscribed' then (
+          select l.details ->> 'import_id' from consent_ledger l where l.id = s.last_ledger_id
+        ) end as last_import
+      from seen s
+      left join lateral (
+        select cc.status from channel_consent cc
+        where s.status is distinct from 'unsubscribed' and s.status is not null
+          and cc.channel = s.channel and cc.address_hash = s.address_hash
+        for update
+      ) k on true
+    ),
+    todo as (
+      select * from cur where status is distinct from 'unsubscribed'
+    ),
+    led as (
+      insert into consent_ledger (
+        channel, address_hash, address, action, source, campaign, reason_code, reason_text,
+        actor_type, actor_id, details)
+      select channel, address_hash, address, 'unsubscribe', ${options.source},
+        ${options.campaign ?? null}, reason_code, reason_text,
+        ${options.actor?.type ?? null}, ${options.actor?.id ?? null}, ${details}::jsonb
+      from todo
+      returning id, channel, address_hash, address
+    ),
+    st as (
+      insert into channel_consent (channel, address_hash, address, status, paused_until, last_ledger_id)
+      select channel, address_hash, address, 'unsubscribed', null, id from led
+      on conflict (channel, address_hash) do update set
+        status = 'unsubscribed',
+        paused_until = null,
+        address = excluded.address,
+        last_ledger_id = excluded.last_ledger_id,
+        updated_at = now()
+      returning 1
+    )
+    select
+      (select count(*) from led)::int as imported,
+      (select count(*) from st)::int as state_rows,
+      (select count(*) from cur where status = 'unsubscribed'
+        and (${importId}::text is null or last_import is distinct from ${importId}::text))::int as already,
+      (select count(*) from cur where status = 'unsubscribed'
+        and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated
+  `.execute(trx);
+  const r = rows[0]!;
+  if (r.imported !== r.state_rows) {
+    // Cannot happen with the statement above; refuse to commit a ledger that disagrees with state.
+    throw new Error(`bulk unsubscribe: ${r.imported} ledger rows but ${r.state_rows} state rows`);
+  }
+  return {
+    imported: r.imported,
+    alreadySuppressed: r.already,
+    duplicates: r.repeated,
+  };
+}
+
+/** A batch normalized and hashed in JS, ready for one statement (see prepareBulkUnsubscribe). */
+export type PreparedBulkUnsubscribe = {
+  readonly p: Prepared;
+  readonly invalid: BulkUnsubscribeResult["invalid"];
+  readonly repeated: number;
+};
+
+/**
+ * The CPU half of a batch (normalize, hash, dedupe, sort), at most BULK_BATCH_SIZE items. Callers
+ * that stream (the import runner) prepare the next batch while the previous one is written.
+ */
+export function prepareBulkUnsubscribe(
+  items: readonly BulkUnsubscribeItem[],
+): PreparedBulkUnsubscribe {
+  if (items.length > BULK_BATCH_SIZE) {
+    throw new Error(`prepareBulkUnsubscribe takes at most ${BULK_BATCH_SIZE} items`);
+  }
+  return prepare(items, 0, items.length);
+}
+
+/** The database half of a prepared batch: one statement, in the caller's transaction (or its own). */
+export async function applyPreparedBulkUnsubscribe(
+  db: Executor,
+  prepared: PreparedBulkUnsubscribe,
+  options: BulkUnsubscribeOptions,
+): Promise<BulkUnsubscribeResult> {
+  const counts = await inTransaction(db, (trx) => writeBatch(trx, prepared.p, options));
+  return {
+    imported: counts.imported,
+    alreadySuppressed: counts.alreadySuppressed,
+    duplicates: counts.duplicates + prepared.repeated,
+    invalid: [...prepared.invalid],
+  };
+}
+
+/**
+ * Unsubscribes many addresses. Within the caller's transaction when given one; otherwise one
+ * transaction per batch of BULK_BATCH_SIZE items.
+ */
+export async function bulkUnsubscribe(
+  db: Executor,
+  items: readonly BulkUnsubscribeItem[],
+  options: BulkUnsubscribeOptions,
+): Promise<BulkUnsubscribeResult> {
+  const total: BulkUnsubscribeResult = {
+    imported: 0,
+    alreadySuppressed: 0,
+    duplicates: 0,
+    invalid: [],
+  };
+  const seen = new Set<string>();
+  for (let offset = 0; offset < items.length; offset += BULK_BATCH_SIZE) {
+    const end = Math.min(items.length, offset + BULK_BATCH_SIZE);
+    const { p, invalid, repeated } = prepare(items, offset, end);
+    total.invalid.push(...invalid);
+    total.duplicates += repeated;
+    // Duplicates across batches of one call (without an importId to tell them in the database).
+    if (!options.importId && items.length > BULK_BATCH_SIZE) {
+      const keep = p.hashes.map((h, i) => {
+        const k = `${p.channels[i]}\u0000${h}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+      const dropped = keep.filter((k) => !k).length;
+      if (dropped > 0) {
+        total.duplicates += dropped;
+        for (const field of Object.keys(p) as (keyof Prepared)[]) {
+          (p[field] as unknown[]) = (p[field] as unknown[]).filter((_, i) => keep[i]);
+        }
+      }
+    }
+    const counts = await inTransaction(db, (trx) => writeBatch(trx, p, options));
+    total.imported += counts.imported;
+    total.alreadySuppressed += counts.alreadySuppressed;
+    total.duplicates += counts.duplicates;
+  }
+  return total;
+}

@@ -1,0 +1,87 @@
+import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
+import type { Channel, Database } from "~/db/schema";
+
+/**
+ * Table types of the import tables (migrations/2026-11-22T1500_imports.ts), added to a handle
+ * with `withImportTables(db)` (Kysely's withTables), like the webhook tables.
+ */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
+type Counter = ColumnType<number, number | undefined, number>;
+
+/** The note kept with every suppression of an import when the operator gives none. */
+export const DEFAULT_IMPORT_NOTE = "import unsubscribe";
+
+export const IMPORT_FORMATS = ["csv", "xlsx", "ods"] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+export type ImportStatus = "queued" | "running" | "completed" | "failed";
+export type ImportPhase = "waiting" | "checking" | "importing" | "done";
+export type ImportErrorReason = "empty" | "invalid_email" | "invalid_phone" | "invalid_channel";
+
+/** How the rows of a file map to addresses (decided when the file is uploaded). */
+export type ImportMapping = {
+  /** CSV only: the field delimiter. */
+  delimiter?: string;
+  /** Whether the first non-empty row is a header row. */
+  header: boolean;
+  /** 0-based column indexes. */
+  addressColumn: number;
+  channelColumn: number | null;
+  reasonColumn: number | null;
+  /** For the operator: the header names (or "column N") that were used. */
+  labels: { address: string; channel: string | null; reason: string | null };
+};
+
+export interface ImportJobsTable {
+  id: Generated<string>;
+  status: ColumnType<ImportStatus, ImportStatus | undefined, ImportStatus>;
+  phase: ColumnType<ImportPhase, ImportPhase | undefined, ImportPhase>;
+  format: ImportFormat;
+  file_name: string;
+  stored_file: string;
+  file_size: number;
+  file_host: string;
+  channel: Channel | null;
+  note: string;
+  options: ColumnType<ImportMapping, string, string>;
+  total_rows: number | null;
+  rows_read: Counter;
+  imported: Counter;
+  already_suppressed: Counter;
+  duplicates: Counter;
+  invalid: Counter;
+  error: string | null;
+  attempts: Counter;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  created_by: string | null;
+  created_at: CreatedAt;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface ImportErrorsTable {
+  job_id: string;
+  line: number;
+  value: string | null;
+  reason: ImportErrorReason;
+}
+
+export type ImportTables = {
+  import_jobs: ImportJobsTable;
+  import_errors: ImportErrorsTable;
+};
+
+export type ImportDb = Kysely<Database & ImportTables>;
+
+export function withImportTables(
+  db: Kysely<Database> | Transaction<Database>,
+): Kysely<Database & ImportTables> {
+  return db.withTables<ImportTables>();
+}

@@ -1,0 +1,46 @@
+import type { Db } from "~/db/db.server";
+import type { Env } from "~/env.server";
+import type { Logger } from "pino";
+import { removeStrayUploads, runPendingImports } from "~/imports/jobs.server";
+
+/**
+ * The background task that runs import jobs (app/server/background.server.ts). Each server
+ * process runs one job at a time; jobs are claimed with FOR UPDATE SKIP LOCKED and a lease, so
+ * any number of servers can run the task. On SIGTERM/SIGINT the job in progress stops after its
+ * current batch and is handed back, to be resumed by another server or the next start.
+ */
+
+let stopping = false;
+let listening = false;
+/** Registered on the first run only (the server's own handlers exit the process afterwards). */
+function listenForShutdown() {
+  if (listening) return;
+  listening = true;
+  const onStop = () => {
+    stopping = true;
+  };
+  process.once("SIGTERM", onStop);
+  process.once("SIGINT", onStop);
+}
+
+let lastSweep = 0;
+
+export function createImportTask() {
+  return {
+    name: "imports",
+    everyMs: 1_500,
+    async run(ctx: { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger }) {
+      listenForShutdown();
+      await runPendingImports(ctx.db, {
+        env: ctx.env,
+        singleProcess: ctx.dbKind === "pglite",
+        shouldStop: () => stopping,
+        logger: ctx.logger,
+      });
+      if (Date.now() - lastSweep > 60 * 60_000) {
+        lastSweep = Date.now();
+        await removeStrayUploads(ctx.db, ctx.env);
+      }
+    },
+  };
+}
