@@ -37,6 +37,48 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRUST_PROXY: booleanish.default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // Mail and the outbox (issue 4)
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
+    .optional(),
+  MAIL_FROM: z
+    .string()
+    .max(320)
+    .regex(/^[^\r\n]*@[^\r\n]*$/, "must be an address such as Heed <no-reply@example.com>")
+    .optional(),
+  OUTBOX_POLL_MS: z.coerce.number().int().min(200).max(600_000).default(2000),
+  // Sender API, SMS and outbound webhooks (issue 7)
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  UNSUBSCRIBE_MAILTO: z.email().optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, "must look like AC + 32 hex digits")
+    .optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(8).optional(),
+  TWILIO_FROM: z.string().min(2).optional(),
+  TWILIO_WHATSAPP_FROM: z.string().min(2).optional(),
+  TWILIO_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  WEBHOOKS_ALLOW_PRIVATE: booleanish.default(false),
+  ADMIN_SESSION_IDLE_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(60),
+  ADMIN_SESSION_MAX_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24)
+    .default(12),
+  // Reports and unsubscribe-rate alerts (issue 8); the admin area's alert settings override these.
+  UNSUBSCRIBE_ALERT_THRESHOLD_PERCENT: z.coerce.number().min(0.01).max(100).default(1),
+  UNSUBSCRIBE_ALERT_EMAIL: z.email().optional(),
+  // Bulk import of suppressions (issue 6)
+  IMPORT_MAX_FILE_MB: z.coerce.number().int().min(1).max(10_240).default(200),
+  IMPORT_MAX_ROWS: z.coerce.number().int().min(1).default(5_000_000),
+  IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
 });
 
 export type Env = Readonly<

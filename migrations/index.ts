@@ -1,5 +1,9 @@
 import type { Migration } from "kysely/migration";
 import * as m20261122T1000 from "./2026-11-22T1000_create_schema";
+import * as m20261122T1300 from "./2026-11-22T1300_admin_search_indexes";
+import * as m20261122T1400 from "./2026-11-22T1400_api_webhooks";
+import * as m20261122T1500 from "./2026-11-22T1500_imports";
+import * as m20261122T1600 from "./2026-11-22T1600_reports";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -8,4 +12,8 @@ import * as m20261122T1000 from "./2026-11-22T1000_create_schema";
  */
 export const migrations: Record<string, Migration> = {
   "2026-11-22T1000_create_schema": m20261122T1000,
+  "2026-11-22T1300_admin_search_indexes": m20261122T1300,
+  "2026-11-22T1400_api_webhooks": m20261122T1400,
+  "2026-11-22T1500_imports": m20261122T1500,
+  "2026-11-22T1600_reports": m20261122T1600,
 };

@@ -12,6 +12,7 @@ import type {
 import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
 /**
  * The one door for consent (ARCHITECTURE.md). Every change, whatever its source, goes through
@@ -287,6 +288,8 @@ async function applyOne(
     })
     .returning("id")
     .executeTakeFirstOrThrow();
+  // Outbound webhooks (SPEC §6): one delivery per subscribed endpoint, in this transaction.
+  await enqueueConsentEvent(trx, ledger.id, c.action);
 
   await trx
     .updateTable("channel_consent")

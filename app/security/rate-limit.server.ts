@@ -1,7 +1,12 @@
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 
-export type RateLimitResult = { allowed: boolean; count: number; limit: number; retryAfterSeconds: number };
+export type RateLimitResult = {
+  allowed: boolean;
+  count: number;
+  limit: number;
+  retryAfterSeconds: number;
+};
 
 /**
  * Fixed-window counter kept in the database, so a limit holds across every app server. One

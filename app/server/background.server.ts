@@ -2,6 +2,9 @@ import type { Logger } from "pino";
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Env } from "~/env.server";
+import { createOutboxTask } from "~/outbox/worker.server";
+import { createReportsTask } from "~/reports/tasks.server";
+import { createImportTask } from "~/imports/task.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -24,8 +27,18 @@ const TASKS: Task[] = [
         .deleteFrom("rate_limits")
         .where("window_start", "<", sql<Date>`now() - interval '1 day'`)
         .execute();
+      // The admin area shows recent webhook attempts; older ones are noise.
+      await sql`delete from webhook_deliveries where created_at < now() - interval '30 days'`.execute(
+        db,
+      );
     },
   },
+  // Delivers mail, SMS and webhooks from the outbox (app/outbox/worker.server.ts).
+  createOutboxTask(),
+  // Report rollups and unsubscribe-rate alerts (app/reports/tasks.server.ts).
+  createReportsTask(),
+  // Bulk imports of suppressions, resumable after a crash (app/imports/jobs.server.ts).
+  createImportTask(),
 ];
 
 /** Starts every task; the returned function stops them and waits for runs in progress. */

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import type { Env } from "~/env.server";
+import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server";
 import { redactPath } from "~/server/logger.server";
 
 export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
@@ -41,6 +42,25 @@ export function createHttpApp(options: {
     res.locals.requestId = id;
     res.locals.cspNonce = crypto.randomBytes(16).toString("base64");
     res.setHeader("X-Request-Id", id);
+    next();
+  });
+
+  // Remix refuses (with a 500) any action whose Origin differs from Host.
+  // - Outside /admin that check protects nothing: recipient pages are authorized by the token in
+  //   the URL and the API by a bearer key, never by a cookie. It would break an RFC 8058 one-click
+  //   POST sent from a webmail's own origin, so Origin is dropped there.
+  // - In /admin, every page sends Referrer-Policy: no-referrer, so browsers send `Origin: null`
+  //   with plain same-origin form posts (Fetch spec): dropped when the browser itself says the post
+  //   is same-origin. A real cross-site write gets refuseCrossSiteAdminWrites' 403 below, and every
+  //   admin action checks its CSRF token.
+  app.use((req, _res, next) => {
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const admin = req.path === "/admin" || req.path.startsWith("/admin/");
+      if (!admin || (origin === "null" && req.get("sec-fetch-site") === "same-origin")) {
+        delete req.headers.origin;
+      }
+    }
     next();
   });
 
@@ -106,6 +126,9 @@ export function createHttpApp(options: {
   );
   app.use(express.static(publicDir, { maxAge: "1h", index: false }));
   app.get("/favicon.ico", (_req, res) => res.redirect(301, "/favicon.svg"));
+
+  // A cross-site write to /admin gets a clear 403 before Remix sees it.
+  app.use(refuseCrossSiteAdminWrites);
 
   app.all(
     "*",

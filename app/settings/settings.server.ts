@@ -24,8 +24,17 @@ export const DEFAULT_BRANDING: Branding = {
   supportEmail: "",
 };
 
-export async function getSetting<T>(db: Db, key: string, schema: z.ZodType<T>, fallback: T): Promise<T> {
-  const row = await db.selectFrom("settings").select("value").where("key", "=", key).executeTakeFirst();
+export async function getSetting<T>(
+  db: Db,
+  key: string,
+  schema: z.ZodType<T>,
+  fallback: T,
+): Promise<T> {
+  const row = await db
+    .selectFrom("settings")
+    .select("value")
+    .where("key", "=", key)
+    .executeTakeFirst();
   if (!row) return fallback;
   const parsed = schema.safeParse(row.value);
   return parsed.success ? parsed.data : fallback;
@@ -35,7 +44,9 @@ export async function putSetting(db: Db, key: string, value: unknown): Promise<v
   await db
     .insertInto("settings")
     .values({ key, value: JSON.stringify(value) })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value: JSON.stringify(value), updated_at: new Date() }))
+    .onConflict((oc) =>
+      oc.column("key").doUpdateSet({ value: JSON.stringify(value), updated_at: new Date() }),
+    )
     .execute();
 }
 
@@ -57,9 +68,18 @@ export type UnsubscribeReason = {
 };
 
 /** The reasons recipients can pick, in the operator's order (defaults: SPEC §4). */
-export async function listReasons(db: Db, options: { includeDisabled?: boolean } = {}): Promise<UnsubscribeReason[]> {
+export async function listReasons(
+  db: Db,
+  options: { includeDisabled?: boolean } = {},
+): Promise<UnsubscribeReason[]> {
   let q = db.selectFrom("unsubscribe_reasons").selectAll().orderBy("position").orderBy("code");
   if (!options.includeDisabled) q = q.where("enabled", "=", true);
   const rows = await q.execute();
-  return rows.map((r) => ({ code: r.code, labels: r.labels, position: r.position, enabled: r.enabled, freeText: r.free_text }));
+  return rows.map((r) => ({
+    code: r.code,
+    labels: r.labels,
+    position: r.position,
+    enabled: r.enabled,
+    freeText: r.free_text,
+  }));
 }

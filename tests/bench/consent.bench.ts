@@ -26,9 +26,13 @@ async function seed(handle: Handle) {
   for (let start = 0; start < KNOWN; start += batch) {
     const addresses = Array.from({ length: batch }, (_, i) => `user${start + i}@bench.example`);
     const hashes = addresses.map((a) => addressKey(a));
-    const statuses = addresses.map((_, i) => ((start + i) % 10 === 0 ? "unsubscribed" : "subscribed"));
+    const statuses = addresses.map((_, i) =>
+      (start + i) % 10 === 0 ? "unsubscribed" : "subscribed",
+    );
     await sql`insert into channel_consent (channel, address_hash, address, status)
-      select 'email', h, a, s from unnest(${hashes}::text[], ${addresses}::text[], ${statuses}::text[]) as t(h, a, s)`.execute(handle.db);
+      select 'email', h, a, s from unnest(${hashes}::text[], ${addresses}::text[], ${statuses}::text[]) as t(h, a, s)`.execute(
+      handle.db,
+    );
   }
   await sql`analyze channel_consent`.execute(handle.db);
 }
@@ -37,7 +41,9 @@ async function run(name: string, handle: Handle) {
   await migrateToLatest(handle.db);
   let t = performance.now();
   await seed(handle);
-  console.log(`${name}: seeded ${KNOWN} addresses in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  console.log(
+    `${name}: seeded ${KNOWN} addresses in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
 
   const recipients = Array.from({ length: CHECK }, (_, i) =>
     i % 2 === 0 ? `user${(i * 17) % KNOWN}@bench.example` : `new${i}@bench.example`,
@@ -45,12 +51,18 @@ async function run(name: string, handle: Handle) {
   const times: number[] = [];
   for (let i = 0; i < 7; i++) {
     t = performance.now();
-    const res = await decideSendMany(handle.db, { channel: "email", category: "marketing", addresses: recipients });
+    const res = await decideSendMany(handle.db, {
+      channel: "email",
+      category: "marketing",
+      addresses: recipients,
+    });
     times.push(performance.now() - t);
     if (res.length !== CHECK) throw new Error("wrong result length");
   }
   times.sort((a, b) => a - b);
-  console.log(`${name}: send check of ${CHECK} recipients: median ${times[3]!.toFixed(0)} ms, best ${times[0]!.toFixed(0)} ms`);
+  console.log(
+    `${name}: send check of ${CHECK} recipients: median ${times[3]!.toFixed(0)} ms, best ${times[0]!.toFixed(0)} ms`,
+  );
 
   const n = 500;
   t = performance.now();
@@ -64,7 +76,9 @@ async function run(name: string, handle: Handle) {
     });
   }
   const perSec = n / ((performance.now() - t) / 1000);
-  console.log(`${name}: ${n} sequential unsubscribes through the one door: ${perSec.toFixed(0)} changes/s`);
+  console.log(
+    `${name}: ${n} sequential unsubscribes through the one door: ${perSec.toFixed(0)} changes/s`,
+  );
   await handle.close();
 }
 

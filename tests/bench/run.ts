@@ -16,7 +16,9 @@ const files = fs
 let failed = 0;
 for (const file of files) {
   console.log(`\n### ${file}`);
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, file)], { stdio: "inherit" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, file)], {
+    stdio: "inherit",
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed > 0 ? 1 : 0);

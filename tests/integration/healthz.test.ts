@@ -28,7 +28,10 @@ describe("/healthz", () => {
     try {
       const res = await loader();
       expect(res.status).toBe(503);
-      expect(await res.json()).toMatchObject({ status: "unavailable", database: { kind: "postgres", ok: false } });
+      expect(await res.json()).toMatchObject({
+        status: "unavailable",
+        database: { kind: "postgres", ok: false },
+      });
     } finally {
       await down.close();
     }
