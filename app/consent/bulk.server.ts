@@ -1,3 +1,4 @@
+import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
 import { sql, type Transaction } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { ActorType, Channel, ConsentSource, Database } from "~/db/schema";
@@ -196,7 +197,9 @@ async function writeBatch(
         last_ledger_id = excluded.last_ledger_id,
         updated_at = now()
       returning 1
-    )
+    ),
+    -- Outbound webhooks (SPEC §6), in this statement's transaction like the one-by-one path.
+    wh as (${consentEventDeliveriesInsert("led", "unsubscribe")})
     select
       (select count(*) from led)::int as imported,
       (select count(*) from st)::int as state_rows,

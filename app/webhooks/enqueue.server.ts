@@ -24,3 +24,19 @@ export async function enqueueConsentEvent(
     from webhook_endpoints e
     where e.enabled and ${type}::text = any (e.event_types)`.execute(trx);
 }
+
+/**
+ * The set-based form, for the consent core's bulk door: an INSERT to use as a data-modifying CTE
+ * of the statement that writes the ledger rows, reading their ids from the CTE named `ledgerCte`
+ * (a column `id`). One delivery per (ledger row, subscribed endpoint), the same payload as
+ * enqueueConsentEvent; with no endpoints it inserts nothing.
+ */
+export function consentEventDeliveriesInsert(ledgerCte: string, action: LedgerAction) {
+  const type = `consent.${action}`;
+  return sql`
+    insert into outbox (kind, recipient, payload)
+    select 'webhook', e.id::text,
+           jsonb_build_object('ledgerId', l.id, 'type', ${type}::text, 'messageId', 'msg_' || l.id::text)
+    from ${sql.table(ledgerCte)} l
+    join webhook_endpoints e on e.enabled and ${type}::text = any (e.event_types)`;
+}

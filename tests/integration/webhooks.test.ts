@@ -15,6 +15,7 @@ import {
   setWebhookEndpointEnabled,
   WEBHOOK_EVENT_TYPES,
 } from "~/webhooks/endpoints.server";
+import { bulkUnsubscribe } from "~/consent/bulk.server";
 import { enqueueRateHighWebhooks } from "~/reports/alerts.server";
 import { createWebhookTransport } from "~/webhooks/transport.server";
 import { withWebhookTables } from "~/webhooks/schema";
@@ -168,6 +169,56 @@ describe("outbound webhooks (Standard Webhooks)", () => {
       lastStatusCode: 204,
       eventType: "consent.unsubscribe",
     });
+  });
+
+  it("a bulk import queues one delivery per new ledger row, in the same transaction, and none for repeats", async () => {
+    const { endpoint, secret } = await register("/hooks/bulk", ["consent.unsubscribe"]);
+    await register("/hooks/other", ["consent.subscribe"]);
+    await applyConsentChange(db, {
+      channel: "email",
+      address: "bulk-already@example.com",
+      action: "unsubscribe",
+      source: "admin",
+    });
+    await db.deleteFrom("outbox").execute();
+    const result = await bulkUnsubscribe(
+      db,
+      ["bulk-1@example.com", "BULK-2@example.com", "bulk-already@example.com"].map((address) => ({
+        channel: "email" as const,
+        address,
+      })),
+      { source: "import" },
+    );
+    expect(result).toMatchObject({ imported: 2, alreadySuppressed: 1 });
+    const ledger = await db
+      .selectFrom("consent_ledger")
+      .select("id")
+      .where("address", "in", ["bulk-1@example.com", "bulk-2@example.com"])
+      .orderBy("id")
+      .execute();
+    const queued = await db
+      .selectFrom("outbox")
+      .selectAll()
+      .where("kind", "=", "webhook")
+      .orderBy("id")
+      .execute();
+    expect(queued.map((q) => [q.recipient, q.payload])).toEqual(
+      ledger.map((l) => [
+        endpoint.id,
+        { ledgerId: l.id, type: "consent.unsubscribe", messageId: `msg_${l.id}` },
+      ]),
+    );
+    expect(await run()).toMatchObject({ sent: 2 });
+    const bodies = received.map(
+      (r) =>
+        new Webhook(secret).verify(r.body, webhookHeaders(r)) as {
+          data: { address: string; source: string };
+        },
+    );
+    expect(bodies.map((b) => [b.data.address, b.data.source]).sort()).toEqual([
+      ["bulk-1@example.com", "import"],
+      ["bulk-2@example.com", "import"],
+    ]);
   });
 
   it("delivers a campaign.unsubscribe_rate_high alert, signed, to endpoints subscribed to it", async () => {
