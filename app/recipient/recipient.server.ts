@@ -8,10 +8,18 @@ import {
   type ChangeResult,
   type ConsentChange,
 } from "~/consent/consent.server";
+import type { Transaction } from "kysely";
 import type { Db } from "~/db/db.server";
-import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
+import {
+  CHANNELS,
+  type Channel,
+  type ConsentSource,
+  type Database,
+  type LocalizedText,
+} from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
+import { queueUnsubscribedNotice } from "~/mail/notices.server";
 import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
 
 /**
@@ -377,7 +385,11 @@ export async function savePreferences(
   if (!planned.ok) return planned;
   let results: ChangeResult[];
   try {
-    results = await applyConsentChanges(db, planned.plan.changes);
+    results = await db.transaction().execute(async (trx) => {
+      const applied = await applyConsentChanges(trx, planned.plan.changes);
+      await queueUnsubscribedNotices(trx, applied, args.contact.id, args.locale);
+      return applied;
+    });
   } catch (e) {
     // The state moved under the form (e.g. a one-click unsubscribe meanwhile): ask to review.
     if (e instanceof ConsentError) return { ok: false, error: "conflict" };
@@ -445,25 +457,50 @@ export async function unsubscribeByLink(
     source: Extract<ConsentSource, "link" | "one_click">;
     reasonCode?: string | null;
     reasonText?: string | null;
+    /** The language of the optional "you have been unsubscribed" email. */
+    locale?: string | null;
   },
 ): Promise<{ changed: boolean }> {
-  const result = await applyConsentChanges(db, [
-    {
-      channel: target.channel,
-      address: target.address,
-      action: target.topic ? "topic_opt_out" : "unsubscribe",
-      topic: target.topic?.key ?? null,
-      source: args.source,
-      contactId: args.contactId,
-      campaign: args.campaign ?? null,
-      reasonCode: args.reasonCode ?? null,
-      reasonText: args.reasonText ?? null,
-      actor: { type: "recipient", id: args.contactId },
-      ip: args.ip ?? null,
-      userAgent: args.userAgent ?? null,
-    },
-  ]);
+  const result = await db.transaction().execute(async (trx) => {
+    const applied = await applyConsentChanges(trx, [
+      {
+        channel: target.channel,
+        address: target.address,
+        action: target.topic ? "topic_opt_out" : "unsubscribe",
+        topic: target.topic?.key ?? null,
+        source: args.source,
+        contactId: args.contactId,
+        campaign: args.campaign ?? null,
+        reasonCode: args.reasonCode ?? null,
+        reasonText: args.reasonText ?? null,
+        actor: { type: "recipient", id: args.contactId },
+        ip: args.ip ?? null,
+        userAgent: args.userAgent ?? null,
+      },
+    ]);
+    await queueUnsubscribedNotices(trx, applied, args.contactId, args.locale ?? null);
+    return applied;
+  });
   return { changed: result[0]!.changed };
+}
+
+/**
+ * "You have been unsubscribed" (off by default; Admin → Branding turns it on): one email per email
+ * address that this change really unsubscribed, queued in the unsubscribe's own transaction.
+ * Transactional, no marketing, with a link back to the preference center.
+ */
+async function queueUnsubscribedNotices(
+  trx: Transaction<Database>,
+  results: readonly ChangeResult[],
+  contactId: string | null | undefined,
+  locale: string | null,
+): Promise<void> {
+  if (!contactId) return;
+  for (const r of results) {
+    if (r.changed && r.channel === "email" && r.action === "unsubscribe") {
+      await queueUnsubscribedNotice(trx, { contactId, address: r.address, locale });
+    }
+  }
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 import { CsrfInput } from "~/admin/ui/csrf";
 import { inTransaction } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { getMailSettings, saveMailSettings } from "~/mail/notices.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import {
   BrandingSchema,
@@ -33,8 +34,9 @@ export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
+  const db = getDb();
   return json(
-    { branding: await getBranding(getDb()) },
+    { branding: await getBranding(db), mail: await getMailSettings(db) },
     { headers: { "Cache-Control": "no-store" } },
   );
 }
@@ -65,15 +67,24 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 400 },
     );
   }
+  const unsubscribeConfirmation = formData.get("unsubscribeConfirmation") === "on";
   await inTransaction(getDb(), async (trx) => {
     const before = await getBranding(trx);
+    const mailBefore = await getMailSettings(trx);
     await saveBranding(trx, parsed.data);
-    const changes = Object.fromEntries(
+    await saveMailSettings(trx, { unsubscribeConfirmation });
+    const changes: Record<string, { from: unknown; to: unknown }> = Object.fromEntries(
       FIELDS.filter((f) => before[f] !== parsed.data[f]).map((f) => [
         f,
         { from: before[f], to: parsed.data[f] },
       ]),
     );
+    if (mailBefore.unsubscribeConfirmation !== unsubscribeConfirmation) {
+      changes.unsubscribeConfirmation = {
+        from: mailBefore.unsubscribeConfirmation,
+        to: unsubscribeConfirmation,
+      };
+    }
     if (Object.keys(changes).length > 0) {
       await audit(trx, {
         ...operator(user, request, context),
@@ -91,7 +102,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function BrandingPage() {
-  const { branding } = useLoaderData<typeof loader>();
+  const { branding, mail } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const failed = actionData && !actionData.ok ? actionData : null;
   const values: Branding = failed ? { ...branding, ...failed.values } : branding;
@@ -134,7 +145,7 @@ export default function BrandingPage() {
       <Form
         method="post"
         className="space-y-4 rounded-lg border border-slate-200 bg-white p-4 shadow-sm"
-        key={JSON.stringify(branding)}
+        key={JSON.stringify([branding, mail])}
       >
         <CsrfInput />
         {field("organizationName", "Organization name", { required: true })}
@@ -152,6 +163,25 @@ export default function BrandingPage() {
           type: "email",
           hint: "Shown to recipients who need help.",
         })}
+        <div className="flex items-start gap-2">
+          <input
+            id="unsubscribeConfirmation"
+            name="unsubscribeConfirmation"
+            type="checkbox"
+            defaultChecked={mail.unsubscribeConfirmation}
+            aria-describedby="unsubscribeConfirmation-hint"
+            className="mt-1 h-4 w-4"
+          />
+          <div>
+            <label htmlFor="unsubscribeConfirmation" className={labelClass}>
+              Email a confirmation after someone unsubscribes from email
+            </label>
+            <p id="unsubscribeConfirmation-hint" className={hintClass}>
+              A short “you have been unsubscribed” message in their language, with a link to their
+              preferences and no marketing. Off by default.
+            </p>
+          </div>
+        </div>
         <button type="submit" className={buttonClass.primary}>
           Save branding
         </button>

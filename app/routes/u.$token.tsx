@@ -145,7 +145,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 
   // RFC 8058 one-click: the mailbox provider posts this exact body; no confirmation, no reason.
   if (isOneClick(form)) {
-    const res = await unsubscribeByLink(db, r.target, { ...actor, source: "one_click" });
+    const res = await unsubscribeByLink(db, r.target, {
+      ...actor,
+      source: "one_click",
+      locale: r.locale,
+    });
     return reply({ result: "unsubscribed", changed: res.changed, oneClick: true });
   }
 
@@ -166,6 +170,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     source: "link",
     reasonCode: reason.code,
     reasonText: reason.text,
+    locale: r.locale,
   });
   return reply({ result: "unsubscribed", changed: res.changed, oneClick: false });
 }

@@ -473,3 +473,58 @@ describe("operator settings on recipient pages", () => {
     expect(Object.keys(page.i18n.resources).sort()).toEqual(["common", "recipient"]);
   });
 });
+
+describe('"you have been unsubscribed" email (operator setting)', () => {
+  const emailsTo = async (address: string) =>
+    (
+      await db
+        .selectFrom("outbox")
+        .select(["recipient", "payload"])
+        .where("kind", "=", "email")
+        .where("recipient", "=", address)
+        .execute()
+    ).map(
+      (r) => r.payload as { subject?: string; text?: string; headers?: Record<string, string> },
+    );
+
+  it("is not sent while the setting is off (the default)", async () => {
+    const c = await newContact({ phone: false });
+    const target = (await loadUnsubscribeTarget(db, c, { channel: "email" }, "en"))!;
+    await unsubscribeByLink(db, target, { contactId: c.id, source: "one_click" });
+    expect(await emailsTo(c.email.toLowerCase())).toEqual([]);
+  });
+
+  it("when on, is queued once per real email unsubscribe, in the contact's language, never for SMS or a topic", async () => {
+    const { saveMailSettings } = await import("~/mail/notices.server");
+    await saveMailSettings(db, { unsubscribeConfirmation: true });
+    try {
+      const c = await newContact({ locale: "pl" });
+      const address = c.email.toLowerCase();
+      const topic = (await loadUnsubscribeTarget(
+        db,
+        c,
+        { channel: "email", topic: "news" },
+        "pl",
+      ))!;
+      await unsubscribeByLink(db, topic, { contactId: c.id, source: "link", locale: "pl" });
+      expect(await emailsTo(address)).toEqual([]); // a topic opt-out is not a channel unsubscribe
+      const target = (await loadUnsubscribeTarget(db, c, { channel: "email" }, "pl"))!;
+      await unsubscribeByLink(db, target, { contactId: c.id, source: "link", locale: "pl" });
+      await unsubscribeByLink(db, target, { contactId: c.id, source: "one_click", locale: "pl" });
+      const sent = await emailsTo(address);
+      expect(sent).toHaveLength(1); // the repeat changed nothing, so nothing more is sent
+      expect(JSON.stringify(sent[0])).toContain("/p/");
+      expect(JSON.stringify(sent[0])).not.toMatch(/List-Unsubscribe/i);
+      const sms = (await loadUnsubscribeTarget(db, c, { channel: "sms" }, "pl"))!;
+      await unsubscribeByLink(db, sms, { contactId: c.id, source: "link", locale: "pl" });
+      expect(await emailsTo(address)).toHaveLength(1);
+      // The preference page's "unsubscribe from all" sends one for the email channel too.
+      const d = await newContact();
+      const r = await save(d, { intent: "unsubscribe_all" });
+      expect(r.ok).toBe(true);
+      expect(await emailsTo(d.email.toLowerCase())).toHaveLength(1);
+    } finally {
+      await saveMailSettings(db, { unsubscribeConfirmation: false });
+    }
+  });
+});
