@@ -6,6 +6,7 @@ import { sql, type Selectable, type Transaction } from "kysely";
 import {
   applyPreparedBulkUnsubscribe,
   BULK_BATCH_SIZE,
+  bulkLedgerFloor,
   prepareBulkUnsubscribe,
   type BulkUnsubscribeItem,
   type PreparedBulkUnsubscribe,
@@ -490,6 +491,10 @@ export async function runImportJob(
     const actor = job.created_by
       ? { type: "admin_user" as const, id: job.created_by }
       : { type: "system" as const };
+    // Before the first committed batch, every ledger row this import will write is above the
+    // ledger's current highest id: addresses at or below it were suppressed before (a re-import
+    // then never reads their ledger rows). A resumed job reads them (exact either way).
+    const ledgerFloor = job.rows_read === 0 ? await bulkLedgerFloor(db) : null;
     let index = 0;
     let headerSkipped = !mapping.header;
     let batch: SheetRow[] = [];
@@ -542,6 +547,7 @@ export async function runImportJob(
           source: "import",
           importId: job.id,
           note: job.note,
+          ledgerFloor,
           actor,
         });
         for (const inv of result.invalid) {

@@ -26,6 +26,7 @@ const { openPglite, openPostgres } = await import("~/db/db.server");
 const { migrateToLatest } = await import("~/db/migrate.server");
 const { getEnv } = await import("~/env.server");
 const jobs = await import("~/imports/jobs.server");
+const { BULK_BATCH_SIZE } = await import("~/consent/bulk.server");
 type Handle = Awaited<ReturnType<typeof openPglite>>;
 
 const ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
@@ -108,7 +109,7 @@ async function importOnce(name: string, handle: Handle, file: string, rows: numb
   );
   const avg = (xs: number[]) => (xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1)).toFixed(0);
   console.log(
-    `${name}: ms per batch of 5,000: first 10 ${avg(batchTimes.slice(1, 11))}, last 10 ${avg(batchTimes.slice(-10))}`,
+    `${name}: ms per batch of ${BULK_BATCH_SIZE.toLocaleString("en")}: first 10 ${avg(batchTimes.slice(1, 11))}, last 10 ${avg(batchTimes.slice(-10))}`,
   );
   // Re-import: nothing changes, every row is "already suppressed".
   const again = crypto.randomUUID();
