@@ -146,7 +146,7 @@ export const exportSuppressions = op({
   tag: "Suppressions",
   summary: "Export suppressed addresses as CSV",
   description:
-    "Streams every suppressed (unsubscribed) address: address, channel, date, source, reason, campaign, note. Filter by channel, source and date.",
+    "Streams every suppressed (unsubscribed) address, the same export as Admin → Exports: address, channel, date (of the latest unsubscribe, ISO 8601 UTC), source, reason (code), reason_text (free text), campaign, note. Free-text cells that a spreadsheet would run as a formula are prefixed with an apostrophe. Erased addresses (kept only as a keyed hash) are not exported. Filter by channel, source and date.",
   scope: "suppressions",
   query: S.SuppressionsExportQuery,
   responses: {

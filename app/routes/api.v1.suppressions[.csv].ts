@@ -1,23 +1,20 @@
 import { exportSuppressions } from "~/api/operations";
 import { apiRoute, handler } from "~/api/route.server";
-import { suppressionsCsvStream } from "~/api/suppressions.server";
+import { suppressionCsvHeaders, suppressionCsvStream } from "~/exports/suppressions.server";
 
-/** GET /api/v1/suppressions.csv: every suppressed address, streamed in batches. */
+/** GET /api/v1/suppressions.csv: every suppressed address, streamed in keyset pages. */
 export const { loader, action } = apiRoute(
   handler(exportSuppressions, async ({ db, query }) => {
-    const stream = suppressionsCsvStream(db, {
+    // The same export as Admin → Exports (one implementation, one column set).
+    const filter = {
       channel: query.channel,
       source: query.source,
-      since: query.since ? new Date(query.since) : undefined,
-      until: query.until ? new Date(query.until) : undefined,
-    });
-    return new Response(stream, {
+      from: query.since ? new Date(query.since) : undefined,
+      to: query.until ? new Date(query.until) : undefined,
+    };
+    return new Response(suppressionCsvStream(db, filter), {
       status: 200,
-      headers: {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="suppressions.csv"',
-        "Cache-Control": "no-store",
-      },
+      headers: suppressionCsvHeaders(filter),
     });
   }),
 );
