@@ -1,6 +1,4 @@
-import type { Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+import type { DbExecutor } from "~/db/db.server";
 
 /**
  * The audit log of operator actions (SPEC §5): who, what, on what, when, from where.
@@ -24,9 +22,7 @@ export type AuditInput = AuditContext & {
   details?: Record<string, unknown>;
 };
 
-type Executor = Db | Transaction<Database>;
-
-export async function audit(db: Executor, input: AuditInput): Promise<void> {
+export async function audit(db: DbExecutor, input: AuditInput): Promise<void> {
   await db
     .insertInto("audit_log")
     .values({
@@ -71,7 +67,7 @@ export type AuditFilter = {
  * Returns one page and the cursor of the next one (null at the end).
  */
 export async function listAudit(
-  db: Executor,
+  db: DbExecutor,
   options: AuditFilter & { before?: number | null; limit?: number } = {},
 ): Promise<{ entries: AuditEntry[]; nextBefore: number | null }> {
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);

@@ -1,8 +1,7 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { audit, type AuditContext } from "~/admin/audit.server";
-import { inTransaction } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { LocalizedText } from "~/db/schema";
 import { LOCALES } from "~/i18n/config";
 

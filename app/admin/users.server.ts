@@ -4,8 +4,7 @@ import { z } from "zod";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { hashPassword, verifyPassword } from "~/admin/password.server";
 import { destroyUserSessions, type AdminUser } from "~/admin/session.server";
-import { inTransaction } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { AdminRole, Database } from "~/db/schema";
 
 /**

@@ -1,11 +1,10 @@
 import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
 import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ConsentSource, Database } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
-import { inTransaction } from "~/consent/consent.server";
 
 /**
  * The consent core's bulk door (imports, and any caller with thousands of addresses): the same

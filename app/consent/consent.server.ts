@@ -1,5 +1,5 @@
 import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type DbExecutor } from "~/db/db.server";
 import type {
   ActorType,
   Channel,
@@ -88,7 +88,6 @@ const DIRECT_RESUBSCRIBE_SOURCES: ReadonlySet<ConsentSource> = new Set([
 const TOPIC_ACTIONS: ReadonlySet<ChangeAction> = new Set(["topic_opt_in", "topic_opt_out"]);
 
 type Trx = Transaction<Database>;
-type Executor = Db | Trx;
 
 export function addressKey(address: string): string {
   return hashAddress(getSecrets().addressHashKey, address);
@@ -102,12 +101,6 @@ export function normalizeOrThrow(channel: Channel, raw: string): string {
     });
   }
   return n.address;
-}
-
-/** Runs fn in the caller's transaction, or in a new one. */
-export async function inTransaction<T>(db: Executor, fn: (trx: Trx) => Promise<T>): Promise<T> {
-  if (db.isTransaction) return fn(db as Trx);
-  return (db as Db).transaction().execute(fn);
 }
 
 type Prepared = ConsentChange & { address: string; hash: string; topic: string | null };
@@ -331,7 +324,7 @@ async function applyOne(
  * them or none. Repeating an identical request changes nothing and writes no ledger row.
  */
 export async function applyConsentChanges(
-  db: Executor,
+  db: DbExecutor,
   changes: readonly ConsentChange[],
 ): Promise<ChangeResult[]> {
   const prepared = changes.map(prepare);
@@ -368,7 +361,7 @@ export async function applyConsentChanges(
 }
 
 export async function applyConsentChange(
-  db: Executor,
+  db: DbExecutor,
   change: ConsentChange,
 ): Promise<ChangeResult> {
   const [result] = await applyConsentChanges(db, [change]);
@@ -400,7 +393,7 @@ export type DecideInput = {
  * order asked. Order of rules: transactional → allowed; unsubscribed; pending confirmation;
  * paused; topic opted out; default-off topic without opt-in; else allowed.
  */
-export async function decideSendMany(db: Executor, input: DecideInput): Promise<SendDecision[]> {
+export async function decideSendMany(db: DbExecutor, input: DecideInput): Promise<SendDecision[]> {
   const { channel, category, addresses } = input;
   const topic = input.topic ?? null;
   let topicDefaultIn = true;
@@ -473,7 +466,7 @@ function denyReason(
 }
 
 export async function decideSend(
-  db: Executor,
+  db: DbExecutor,
   input: { channel: Channel; address: string; topic?: string | null; category: Category },
 ): Promise<SendDecision> {
   const [d] = await decideSendMany(db, { ...input, addresses: [input.address] });
@@ -493,7 +486,7 @@ export type AddressConsent = {
 };
 
 export async function readConsent(
-  db: Executor,
+  db: DbExecutor,
   targets: readonly { channel: Channel; address: string }[],
 ): Promise<AddressConsent[]> {
   if (targets.length === 0) return [];

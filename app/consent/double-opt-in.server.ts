@@ -5,11 +5,10 @@ import {
   applyConsentChange,
   applyConsentChanges,
   ConsentError,
-  inTransaction,
   normalizeOrThrow,
   type ConsentChange,
 } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { Channel, ConsentSource, Database } from "~/db/schema";
 import { CONSENT_SOURCES } from "~/db/schema";
 import { getEnv } from "~/env.server";

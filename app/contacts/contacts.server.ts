@@ -1,8 +1,8 @@
 import { sql, type Expression, type SqlBool } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { normalizeEmail, normalizePhone } from "~/consent/address.server";
-import { addressKey, inTransaction, readConsent } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { addressKey, readConsent } from "~/consent/consent.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ChannelStatus, ConsentSource, LedgerAction } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { listTopics } from "~/topics/topics.server";

@@ -4,11 +4,10 @@ import {
   addressKey,
   applyConsentChanges,
   ConsentError,
-  inTransaction,
   normalizeOrThrow,
   type ChangeResult,
 } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
 import { getEnv } from "~/env.server";
 

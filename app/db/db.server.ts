@@ -1,12 +1,23 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import type { Database } from "~/db/schema";
 
 export type Db = Kysely<Database>;
+/** A handle or an open transaction: data functions take either (they work the same inside a trx). */
+export type DbExecutor = Db | Transaction<Database>;
+
+/** Runs fn in the caller's transaction, or in a new one. */
+export async function inTransaction<T>(
+  db: DbExecutor,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  if (db.isTransaction) return fn(db as Transaction<Database>);
+  return (db as Db).transaction().execute(fn);
+}
 
 export type DatabaseHandle = {
   db: Db;

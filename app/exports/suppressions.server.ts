@@ -1,6 +1,6 @@
-import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
-import type { Channel, ConsentSource, Database } from "~/db/schema";
+import { sql } from "kysely";
+import type { DbExecutor } from "~/db/db.server";
+import type { Channel, ConsentSource } from "~/db/schema";
 
 /**
  * The suppressions export (SPEC §5): every address that is unsubscribed on a channel, as CSV,
@@ -57,11 +57,9 @@ export type SuppressionRow = {
   note: string | null;
 };
 
-type Executor = Db | Transaction<Database>;
-
 /** One page of suppressions after `after` (the previous page's last cursor; 0 to start). */
 export async function suppressionPage(
-  db: Executor,
+  db: DbExecutor,
   filter: SuppressionExportFilter,
   after: number,
   limit: number,
@@ -131,7 +129,7 @@ export function suppressionCsvLine(row: SuppressionRow, spreadsheetSafe = true):
 
 /** The CSV as text chunks (one per page), header first; lines end with CRLF (RFC 4180). */
 export async function* suppressionCsvChunks(
-  db: Executor,
+  db: DbExecutor,
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): AsyncGenerator<string> {
@@ -155,7 +153,7 @@ export async function* suppressionCsvChunks(
  *   return new Response(suppressionCsvStream(getDb(), filter), { headers: suppressionCsvHeaders(filter) });
  */
 export function suppressionCsvStream(
-  db: Executor,
+  db: DbExecutor,
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): ReadableStream<Uint8Array> {
@@ -197,7 +195,7 @@ export function suppressionCsvHeaders(filter: SuppressionExportFilter): Record<s
 }
 
 /** How many exportable suppressions each channel has (for the export page). */
-export async function suppressionCounts(db: Executor): Promise<Record<Channel, number>> {
+export async function suppressionCounts(db: DbExecutor): Promise<Record<Channel, number>> {
   const rows = await db
     .selectFrom("channel_consent")
     .select(["channel", sql<number>`count(*)::int`.as("n")])

@@ -1,6 +1,6 @@
-import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
-import { CHANNELS, type Channel, type Database } from "~/db/schema";
+import { sql } from "kysely";
+import { inTransaction, type Db, type DbExecutor } from "~/db/db.server";
+import { CHANNELS, type Channel } from "~/db/schema";
 import { addDays, filterInstants, type ReportFilter } from "~/reports/filters";
 import { BY_PEOPLE, isCountedSource, LEAVING } from "~/reports/leaving.server";
 import { judgeRate, type Baseline, type RateRules } from "~/reports/rates";
@@ -21,8 +21,6 @@ import { listReasons } from "~/settings/settings.server";
  * Complete days and campaign counts come from the rollups (rollup.server.ts) where they are up to
  * date, and from the ledger itself for everything newer: the result is the same either way.
  */
-
-type Executor = Db | Transaction<Database>;
 
 export type TimeRow = { bucket: string; total: number } & Record<Channel, number>;
 export type ChannelRow = {
@@ -96,7 +94,7 @@ export function humanize(code: string): string {
 export const NO_REASON = "No reason given";
 export const NO_TOPIC = "No topic (whole channel)";
 
-export async function reasonLabels(db: Executor): Promise<Map<string, string>> {
+export async function reasonLabels(db: DbExecutor): Promise<Map<string, string>> {
   const reasons = await listReasons(db as Db, { includeDisabled: true });
   return new Map(reasons.map((r) => [r.code, r.labels.en?.trim() || humanize(r.code)]));
 }
@@ -106,7 +104,7 @@ function labelOf(labels: Map<string, string>, code: string | null): string {
   return labels.get(code) ?? humanize(code);
 }
 
-async function topicNames(db: Executor): Promise<Map<string, string>> {
+async function topicNames(db: DbExecutor): Promise<Map<string, string>> {
   const rows = await db.selectFrom("topics").select(["key", "names"]).execute();
   return new Map(rows.map((r) => [r.key, r.names.en?.trim() || r.key]));
 }
@@ -118,7 +116,7 @@ async function topicNames(db: Executor): Promise<Map<string, string>> {
  * groups instead of sorting them on disk.
  */
 async function rangeAggregates(
-  db: Executor,
+  db: DbExecutor,
   filter: ReportFilter,
   view: RollupView,
 ): Promise<DimRow[]> {
@@ -185,14 +183,6 @@ async function rangeAggregates(
   });
 }
 
-async function inTransaction<T>(
-  db: Executor,
-  fn: (trx: Transaction<Database>) => Promise<T>,
-): Promise<T> {
-  if (db.isTransaction) return fn(db as Transaction<Database>);
-  return (db as Db).transaction().execute(fn);
-}
-
 /** Most picked first, ties by label, "no reason given" last. */
 function reasonOrder(
   a: { code: string | null; label: string; count: number },
@@ -210,7 +200,7 @@ function share(count: number, total: number): number {
 }
 
 export async function getDashboard(
-  db: Executor,
+  db: DbExecutor,
   filter: ReportFilter,
   rules: RateRules,
   options: { campaignLimit?: number; freeTextLimit?: number } = {},
@@ -312,7 +302,7 @@ export function fillBuckets(rows: TimeRow[], buckets: string[]): TimeRow[] {
 
 /** The most recent free-text reasons people wrote, in the range. */
 export async function latestFreeText(
-  db: Executor,
+  db: DbExecutor,
   filter: ReportFilter,
   limit: number,
   before?: { occurredAt: Date; id: number },
@@ -321,7 +311,7 @@ export async function latestFreeText(
 }
 
 export async function freeTextPage(
-  db: Executor,
+  db: DbExecutor,
   filter: ReportFilter,
   limit: number,
   before?: { occurredAt: Date; id: number },
@@ -393,7 +383,7 @@ export type Leavers = { people: number; reasons: Map<string | null, number> };
  * their rows by reason: from report_campaign_stats where it is up to date, else from the ledger.
  */
 export async function campaignLeavers(
-  db: Executor,
+  db: DbExecutor,
   campaigns: Pick<CampaignInfo, "key" | "channel">[],
   view?: RollupView,
 ): Promise<Map<string, Leavers>> {
@@ -457,7 +447,7 @@ export async function campaignLeavers(
  * sender's previous campaigns on its channel (rates.ts), which are loaded here too.
  */
 export async function rateCampaigns(
-  db: Executor,
+  db: DbExecutor,
   targets: CampaignInfo[],
   rules: RateRules,
   view?: RollupView,
@@ -559,7 +549,7 @@ export async function rateCampaigns(
 
 /** Campaigns registered in the range (newest first, at most `limit`), with their rates. */
 export async function campaignsInRange(
-  db: Executor,
+  db: DbExecutor,
   filter: ReportFilter,
   rules: RateRules,
   options: { limit: number; offset?: number; view?: RollupView },
@@ -596,7 +586,7 @@ export type CampaignReport = {
 
 /** One campaign: its rate and verdict, all its reasons, sources, days and what people wrote. */
 export async function getCampaignReport(
-  db: Executor,
+  db: DbExecutor,
   key: string,
   rules: RateRules,
   options: { freeTextLimit?: number } = {},

@@ -1,5 +1,5 @@
 import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
+import type { Db, DbExecutor } from "~/db/db.server";
 import type { Database } from "~/db/schema";
 import { addDays, toIsoDate } from "~/reports/filters";
 import { BY_PEOPLE, LEAVING } from "~/reports/leaving.server";
@@ -27,8 +27,6 @@ import { BY_PEOPLE, LEAVING } from "~/reports/leaving.server";
  * it at once: a transaction-scoped advisory lock lets one of them do it.
  */
 
-type Executor = Db | Transaction<Database>;
-
 const ROLLUP_LOCK = 0x4865_6564_7270; // "Heedrp": this task's advisory lock
 
 export type RollupState = { xmin: string; rolledThrough: string | null };
@@ -42,7 +40,7 @@ export type RollupView = {
   pendingCampaigns: Set<string>;
 };
 
-export async function readRollupState(db: Executor): Promise<RollupState | null> {
+export async function readRollupState(db: DbExecutor): Promise<RollupState | null> {
   const { rows } = await sql<{ xmin: string; rolled_through: string | null }>`
     select horizon::text as xmin, to_char(rolled_through, 'YYYY-MM-DD') as rolled_through
     from report_rollup_state where id = 1
@@ -53,7 +51,7 @@ export async function readRollupState(db: Executor): Promise<RollupState | null>
 
 /** Days and campaigns with leaving rows written by transactions at or after the horizon. */
 async function pendingSince(
-  db: Executor,
+  db: DbExecutor,
   xmin: string,
 ): Promise<{ days: string[]; campaigns: Set<string> }> {
   const { rows } = await sql<{ day: string; campaign: string | null }>`
@@ -67,7 +65,7 @@ async function pendingSince(
   };
 }
 
-export async function loadRollupView(db: Executor): Promise<RollupView> {
+export async function loadRollupView(db: DbExecutor): Promise<RollupView> {
   const state = await readRollupState(db);
   if (!state) return { state: null, pendingDays: [], pendingCampaigns: new Set() };
   const pending = await pendingSince(db, state.xmin);

@@ -19,8 +19,7 @@ import {
   PageHeader,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
-import { inTransaction } from "~/consent/consent.server";
-import { getDb } from "~/db/db.server";
+import { inTransaction, getDb } from "~/db/db.server";
 import { getMailSettings, saveMailSettings } from "~/mail/notices.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import {

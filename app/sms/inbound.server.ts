@@ -1,6 +1,6 @@
-import { applyConsentChange, inTransaction } from "~/consent/consent.server";
+import { applyConsentChange } from "~/consent/consent.server";
 import { normalizeAddress } from "~/consent/address.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { getFixedT, toLocale } from "~/i18n/i18n.server";
