@@ -1,4 +1,4 @@
-import type { DbExecutor } from "~/db/db.server";
+import type { Db } from "~/db/db.server";
 
 /**
  * The audit log of operator actions (SPEC §5): who, what, on what, when, from where.
@@ -22,7 +22,7 @@ export type AuditInput = AuditContext & {
   details?: Record<string, unknown>;
 };
 
-export async function audit(db: DbExecutor, input: AuditInput): Promise<void> {
+export async function audit(db: Db, input: AuditInput): Promise<void> {
   await db
     .insertInto("audit_log")
     .values({
@@ -67,7 +67,7 @@ export type AuditFilter = {
  * Returns one page and the cursor of the next one (null at the end).
  */
 export async function listAudit(
-  db: DbExecutor,
+  db: Db,
   options: AuditFilter & { before?: number | null; limit?: number } = {},
 ): Promise<{ entries: AuditEntry[]; nextBefore: number | null }> {
   const limit = Math.min(Math.max(options.limit ?? 50, 1), 200);

@@ -1,11 +1,17 @@
 import crypto from "node:crypto";
-import { sql, type Transaction } from "kysely";
+import { sql } from "kysely";
+
 import { z } from "zod";
+
 import { audit, type AuditContext } from "~/admin/audit.server";
+
 import { hashPassword, verifyPassword } from "~/admin/password.server";
+
 import { destroyUserSessions, type AdminUser } from "~/admin/session.server";
-import { inTransaction, type Db } from "~/db/db.server";
-import type { AdminRole, Database } from "~/db/schema";
+
+import { inTransaction, type Db, type Trx } from "~/db/db.server";
+
+import type { AdminRole } from "~/db/schema";
 
 /**
  * Admin-area users: create (with a password the admin gives or one generated and shown once),
@@ -96,8 +102,6 @@ export async function createUser(
     return { user: row, generatedPassword: u.password ? null : password };
   });
 }
-
-type Trx = Transaction<Database>;
 
 async function lockUser(trx: Trx, id: string) {
   const row = await trx

@@ -1,9 +1,14 @@
 import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
-import { sql, type Transaction } from "kysely";
-import { inTransaction, type Db } from "~/db/db.server";
-import type { ActorType, Channel, ConsentSource, Database } from "~/db/schema";
+
+import { sql } from "kysely";
+
+import { inTransaction, type Db, type Trx } from "~/db/db.server";
+
+import type { ActorType, Channel, ConsentSource } from "~/db/schema";
 import { getEnv } from "~/env.server";
+
 import { getSecrets } from "~/secrets.server";
+
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
 
 /**
@@ -68,9 +73,6 @@ export type BulkUnsubscribeResult = {
   /** Items whose address is empty or invalid, by their index in `items`. */
   invalid: { index: number; reason: InvalidReason }[];
 };
-
-type Trx = Transaction<Database>;
-type Executor = Db | Trx;
 
 const MAX_REASON_TEXT = 1000;
 
@@ -254,7 +256,7 @@ async function writeBatch(
  * from an identity sequence, allocated after this read). Read before an import's first batch and
  * passed as `ledgerFloor`, it lets a re-import skip reading the ledger row of every address.
  */
-export async function bulkLedgerFloor(db: Executor): Promise<number> {
+export async function bulkLedgerFloor(db: Db): Promise<number> {
   const { rows } = await sql<{
     floor: string | number;
   }>`select coalesce(max(id), 0) as floor from consent_ledger`.execute(db);
@@ -283,7 +285,7 @@ export function prepareBulkUnsubscribe(
 
 /** The database half of a prepared batch: one statement, in the caller's transaction (or its own). */
 export async function applyPreparedBulkUnsubscribe(
-  db: Executor,
+  db: Db,
   prepared: PreparedBulkUnsubscribe,
   options: BulkUnsubscribeOptions,
 ): Promise<BulkUnsubscribeResult> {
@@ -301,7 +303,7 @@ export async function applyPreparedBulkUnsubscribe(
  * transaction per batch of BULK_BATCH_SIZE items.
  */
 export async function bulkUnsubscribe(
-  db: Executor,
+  db: Db,
   items: readonly BulkUnsubscribeItem[],
   options: BulkUnsubscribeOptions,
 ): Promise<BulkUnsubscribeResult> {

@@ -1,17 +1,21 @@
-import { sql, type Transaction } from "kysely";
-import { inTransaction, type DbExecutor } from "~/db/db.server";
+import { sql } from "kysely";
+
+import { inTransaction, type Db, type Trx } from "~/db/db.server";
+
 import type {
   ActorType,
   Channel,
   ChannelStatus,
   ConsentSource,
-  Database,
   LedgerAction,
   TopicStatus,
 } from "~/db/schema";
 import { getEnv } from "~/env.server";
+
 import { getSecrets } from "~/secrets.server";
+
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
 /**
@@ -86,8 +90,6 @@ const DIRECT_RESUBSCRIBE_SOURCES: ReadonlySet<ConsentSource> = new Set([
 ]);
 
 const TOPIC_ACTIONS: ReadonlySet<ChangeAction> = new Set(["topic_opt_in", "topic_opt_out"]);
-
-type Trx = Transaction<Database>;
 
 export function addressKey(address: string): string {
   return hashAddress(getSecrets().addressHashKey, address);
@@ -324,7 +326,7 @@ async function applyOne(
  * them or none. Repeating an identical request changes nothing and writes no ledger row.
  */
 export async function applyConsentChanges(
-  db: DbExecutor,
+  db: Db,
   changes: readonly ConsentChange[],
 ): Promise<ChangeResult[]> {
   const prepared = changes.map(prepare);
@@ -360,10 +362,7 @@ export async function applyConsentChanges(
   });
 }
 
-export async function applyConsentChange(
-  db: DbExecutor,
-  change: ConsentChange,
-): Promise<ChangeResult> {
+export async function applyConsentChange(db: Db, change: ConsentChange): Promise<ChangeResult> {
   const [result] = await applyConsentChanges(db, [change]);
   return result!;
 }
@@ -393,7 +392,7 @@ export type DecideInput = {
  * order asked. Order of rules: transactional → allowed; unsubscribed; pending confirmation;
  * paused; topic opted out; default-off topic without opt-in; else allowed.
  */
-export async function decideSendMany(db: DbExecutor, input: DecideInput): Promise<SendDecision[]> {
+export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDecision[]> {
   const { channel, category, addresses } = input;
   const topic = input.topic ?? null;
   let topicDefaultIn = true;
@@ -466,7 +465,7 @@ function denyReason(
 }
 
 export async function decideSend(
-  db: DbExecutor,
+  db: Db,
   input: { channel: Channel; address: string; topic?: string | null; category: Category },
 ): Promise<SendDecision> {
   const [d] = await decideSendMany(db, { ...input, addresses: [input.address] });
@@ -486,7 +485,7 @@ export type AddressConsent = {
 };
 
 export async function readConsent(
-  db: DbExecutor,
+  db: Db,
   targets: readonly { channel: Channel; address: string }[],
 ): Promise<AddressConsent[]> {
   if (targets.length === 0) return [];

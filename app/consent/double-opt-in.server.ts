@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
-import { sql, type Transaction } from "kysely";
+import { sql } from "kysely";
+
 import {
   addressKey,
   applyConsentChange,
@@ -8,21 +9,31 @@ import {
   normalizeOrThrow,
   type ConsentChange,
 } from "~/consent/consent.server";
-import { inTransaction, type Db } from "~/db/db.server";
-import type { Channel, ConsentSource, Database } from "~/db/schema";
+
+import { inTransaction, type Db, type Trx } from "~/db/db.server";
+
+import type { Channel, ConsentSource } from "~/db/schema";
 import { CONSENT_SOURCES } from "~/db/schema";
+
 import { getEnv } from "~/env.server";
+
 import { createShortLink } from "~/links/short-links.server";
+
 import { CONFIRM_TTL_SECONDS, signLinkToken } from "~/links/tokens.server";
+
 import { enqueueEmail } from "~/mail/send.server";
+
 import {
   mailLocale,
   messageHash,
   renderConfirmEmail,
   renderConfirmSms,
 } from "~/mail/templates.server";
+
 import { enqueueOutbox } from "~/outbox/outbox.server";
+
 import { hitRateLimit } from "~/security/rate-limit.server";
+
 import { getBranding } from "~/settings/settings.server";
 
 /**
@@ -33,8 +44,6 @@ import { getBranding } from "~/settings/settings.server";
  * the consent core with source `double_opt_in` and the evidence: the request, when and from where
  * it was made, and the hash and template version of the message that was sent.
  */
-
-type Trx = Transaction<Database>;
 
 /** Confirmation requests per address and channel, across every server (DB-backed counter). */
 export const DOUBLE_OPT_IN_RATE_LIMIT = { limit: 5, windowSeconds: 24 * 60 * 60 } as const;

@@ -1,9 +1,14 @@
-import { sql, type Transaction } from "kysely";
+import { sql } from "kysely";
+
 import { audit, type AuditContext } from "~/admin/audit.server";
-import type { Db } from "~/db/db.server";
-import type { Channel, Database } from "~/db/schema";
+
+import type { Db, Trx } from "~/db/db.server";
+
+import type { Channel } from "~/db/schema";
 import { getEnv } from "~/env.server";
+
 import { getSecrets } from "~/secrets.server";
+
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
 
 /**
@@ -44,8 +49,6 @@ export type ErasureResult = {
   /** Rows elsewhere (audit log, outbox, ...) where an address was replaced. */
   sweptRows: number;
 };
-
-type Trx = Transaction<Database>;
 
 const REPLACEMENT = "[erased]";
 /** Tables the sweep leaves alone: the operators' own logins and the migration bookkeeping. */

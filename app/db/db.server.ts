@@ -6,17 +6,18 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import type { Database } from "~/db/schema";
 
+/**
+ * The one executor type. A Kysely transaction is a Kysely, so data functions take a `Db` and work
+ * the same on the process handle, inside a transaction and in tests. Ask for a `Trx` only where
+ * the function locks rows and so must run inside a transaction.
+ */
 export type Db = Kysely<Database>;
-/** A handle or an open transaction: data functions take either (they work the same inside a trx). */
-export type DbExecutor = Db | Transaction<Database>;
+export type Trx = Transaction<Database>;
 
 /** Runs fn in the caller's transaction, or in a new one. */
-export async function inTransaction<T>(
-  db: DbExecutor,
-  fn: (trx: Transaction<Database>) => Promise<T>,
-): Promise<T> {
-  if (db.isTransaction) return fn(db as Transaction<Database>);
-  return (db as Db).transaction().execute(fn);
+export async function inTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db as Trx);
+  return db.transaction().execute(fn);
 }
 
 export type DatabaseHandle = {

@@ -15,6 +15,9 @@ export const CONSENT_SOURCES = [
   "api",
   "double_opt_in",
   "system",
+  "mailto",
+  "complaint",
+  "esp",
 ] as const;
 export type ConsentSource = (typeof CONSENT_SOURCES)[number];
 
@@ -34,13 +37,26 @@ export type ChannelStatus = "subscribed" | "unsubscribed" | "pending";
 export type TopicStatus = "opted_in" | "opted_out";
 export type ActorType = "admin_user" | "api_key" | "recipient" | "system";
 
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
+// Column helper types, shared by every table type (here and in the feature folders' schema.ts).
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 /** A timestamp with a database default: optional on insert. */
-type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
-type Json<T = Record<string, unknown>> = ColumnType<T, string | T, string | T>;
+export type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** A nullable timestamp, optional on insert. */
+export type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
+export type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+export type Json<T = Record<string, unknown>> = ColumnType<T, string | T, string | T>;
 /** JSON with a database default: optional on insert. */
-type DefaultJson<T = Record<string, unknown>> = ColumnType<T, string | T | undefined, string | T>;
+export type DefaultJson<T = Record<string, unknown>> = ColumnType<
+  T,
+  string | T | undefined,
+  string | T
+>;
+/** A number with a database default: optional on insert. */
+export type Counter = ColumnType<number, number | undefined, number>;
 
 export interface ContactsTable {
   id: Generated<string>;
@@ -228,6 +244,26 @@ export interface RateLimitsTable {
   count: number;
 }
 
+export interface InboundMessagesTable {
+  id: Generated<number>;
+  /** twilio, vonage, plivo, telnyx, meta, smtp, ses, sendgrid, mailgun, postmark, resend, ... */
+  provider: string;
+  provider_message_id: string;
+  channel: Channel;
+  /** What arrived: sms, whatsapp, mailto, complaint, esp_unsubscribe, bounce, ... */
+  kind: string;
+  address_hash: string | null;
+  address: string | null;
+  contact_id: string | null;
+  body: string | null;
+  /** received, applied, review, ignored, ... */
+  decision: Generated<string>;
+  ledger_id: number | null;
+  details: DefaultJson;
+  received_at: DefaultTimestamp;
+  decided_at: Timestamp | null;
+}
+
 export interface Database {
   contacts: ContactsTable;
   topics: TopicsTable;
@@ -245,6 +281,7 @@ export interface Database {
   settings: SettingsTable;
   unsubscribe_reasons: UnsubscribeReasonsTable;
   rate_limits: RateLimitsTable;
+  inbound_messages: InboundMessagesTable;
 }
 
 export type Contact = Selectable<ContactsTable>;

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { DbExecutor } from "~/db/db.server";
+import type { Db } from "~/db/db.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 
 /**
@@ -59,7 +59,7 @@ export type SuppressionRow = {
 
 /** One page of suppressions after `after` (the previous page's last cursor; 0 to start). */
 export async function suppressionPage(
-  db: DbExecutor,
+  db: Db,
   filter: SuppressionExportFilter,
   after: number,
   limit: number,
@@ -129,7 +129,7 @@ export function suppressionCsvLine(row: SuppressionRow, spreadsheetSafe = true):
 
 /** The CSV as text chunks (one per page), header first; lines end with CRLF (RFC 4180). */
 export async function* suppressionCsvChunks(
-  db: DbExecutor,
+  db: Db,
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): AsyncGenerator<string> {
@@ -153,7 +153,7 @@ export async function* suppressionCsvChunks(
  *   return new Response(suppressionCsvStream(getDb(), filter), { headers: suppressionCsvHeaders(filter) });
  */
 export function suppressionCsvStream(
-  db: DbExecutor,
+  db: Db,
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): ReadableStream<Uint8Array> {
@@ -195,7 +195,7 @@ export function suppressionCsvHeaders(filter: SuppressionExportFilter): Record<s
 }
 
 /** How many exportable suppressions each channel has (for the export page). */
-export async function suppressionCounts(db: DbExecutor): Promise<Record<Channel, number>> {
+export async function suppressionCounts(db: Db): Promise<Record<Channel, number>> {
   const rows = await db
     .selectFrom("channel_consent")
     .select(["channel", sql<number>`count(*)::int`.as("n")])

@@ -45,6 +45,13 @@ import esManage from "./locales/es/manage.json";
 import frManage from "./locales/fr/manage.json";
 import plManage from "./locales/pl/manage.json";
 import ptManage from "./locales/pt/manage.json";
+import csLabels from "./locales/cs/labels.json";
+import deLabels from "./locales/de/labels.json";
+import enLabels from "./locales/en/labels.json";
+import esLabels from "./locales/es/labels.json";
+import frLabels from "./locales/fr/labels.json";
+import plLabels from "./locales/pl/labels.json";
+import ptLabels from "./locales/pt/labels.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -55,6 +62,7 @@ export const resources = {
     sms: enSms,
     confirm: enConfirm,
     manage: enManage,
+    labels: enLabels,
   },
   pl: {
     common: plCommon,
@@ -63,6 +71,7 @@ export const resources = {
     sms: plSms,
     confirm: plConfirm,
     manage: plManage,
+    labels: plLabels,
   },
   pt: {
     common: ptCommon,
@@ -71,6 +80,7 @@ export const resources = {
     sms: ptSms,
     confirm: ptConfirm,
     manage: ptManage,
+    labels: ptLabels,
   },
   cs: {
     common: csCommon,
@@ -79,6 +89,7 @@ export const resources = {
     sms: csSms,
     confirm: csConfirm,
     manage: csManage,
+    labels: csLabels,
   },
   de: {
     common: deCommon,
@@ -87,6 +98,7 @@ export const resources = {
     sms: deSms,
     confirm: deConfirm,
     manage: deManage,
+    labels: deLabels,
   },
   es: {
     common: esCommon,
@@ -95,6 +107,7 @@ export const resources = {
     sms: esSms,
     confirm: esConfirm,
     manage: esManage,
+    labels: esLabels,
   },
   fr: {
     common: frCommon,
@@ -103,6 +116,7 @@ export const resources = {
     sms: frSms,
     confirm: frConfirm,
     manage: frManage,
+    labels: frLabels,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

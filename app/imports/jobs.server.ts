@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql, type Selectable, type Transaction } from "kysely";
+import { sql, type Selectable } from "kysely";
 import {
   applyPreparedBulkUnsubscribe,
   BULK_BATCH_SIZE,
@@ -11,11 +11,16 @@ import {
   type BulkUnsubscribeItem,
   type PreparedBulkUnsubscribe,
 } from "~/consent/bulk.server";
+
 import type { Db } from "~/db/db.server";
-import { CHANNELS, type Channel, type Database } from "~/db/schema";
+
+import { CHANNELS, type Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
+
 import type { Logger } from "pino";
+
 import { detectColumns } from "~/imports/detect";
+
 import {
   checkZip,
   countLines,
@@ -28,6 +33,7 @@ import {
   type SheetRow,
   type ZipLimits,
 } from "~/imports/read.server";
+
 import {
   withImportTables,
   type ImportErrorReason,
@@ -35,6 +41,7 @@ import {
   type ImportJobsTable,
   type ImportMapping,
 } from "~/imports/schema";
+
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 
 /**
@@ -121,7 +128,7 @@ export function tooLarge(maxBytes: number): ImportFileError {
 }
 
 export async function createImportJob(
-  db: Db | Transaction<Database>,
+  db: Db,
   input: {
     id: string;
     fileName: string;

@@ -1,18 +1,18 @@
-import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
-import type { Channel, Database } from "~/db/schema";
+import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Db } from "~/db/db.server";
+import type {
+  Channel,
+  Counter,
+  CreatedAt,
+  Database,
+  DefaultTimestamp,
+  NullableTimestamp,
+} from "~/db/schema";
 
 /**
  * Table types of the import tables (migrations/2026-11-22T1500_imports.ts), added to a handle
  * with `withImportTables(db)` (Kysely's withTables), like the webhook tables.
  */
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
-type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type NullableTimestamp = ColumnType<
-  Date | null,
-  Date | string | null | undefined,
-  Date | string | null
->;
-type Counter = ColumnType<number, number | undefined, number>;
 
 /** The note kept with every suppression of an import when the operator gives none. */
 export const DEFAULT_IMPORT_NOTE = "import unsubscribe";
@@ -80,8 +80,6 @@ export type ImportTables = {
 
 export type ImportDb = Kysely<Database & ImportTables>;
 
-export function withImportTables(
-  db: Kysely<Database> | Transaction<Database>,
-): Kysely<Database & ImportTables> {
+export function withImportTables(db: Db): Kysely<Database & ImportTables> {
   return db.withTables<ImportTables>();
 }

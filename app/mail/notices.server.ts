@@ -1,12 +1,17 @@
-import type { Transaction } from "kysely";
 import { z } from "zod";
+
 import { normalizeEmail } from "~/consent/address.server";
+
 import type { Db } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+
 import { getEnv } from "~/env.server";
+
 import { signLinkToken } from "~/links/tokens.server";
+
 import { getBranding, getSetting, putSetting } from "~/settings/settings.server";
+
 import { enqueueEmail } from "./send.server";
+
 import { mailLocale, renderUnsubscribedEmail } from "./templates.server";
 
 /**
@@ -34,7 +39,7 @@ export async function saveMailSettings(db: Db, settings: MailSettings): Promise<
  * outbox id, or null when nothing was queued.
  */
 export async function queueUnsubscribedNotice(
-  db: Db | Transaction<Database>,
+  db: Db,
   input: { contactId: string; address: string; locale?: string | null },
 ): Promise<number | null> {
   if (!(await getMailSettings(db)).unsubscribeConfirmation) return null;

@@ -1,8 +1,9 @@
-import type { Transaction } from "kysely";
 import { z } from "zod";
+
 import type { Db } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+
 import { enqueueOutbox } from "~/outbox/outbox.server";
+
 import { messageHash, type RenderedEmail } from "./templates.server";
 
 /** What an `email` outbox row carries: the message exactly as it will be sent. */
@@ -23,7 +24,7 @@ export type EmailPayload = z.infer<typeof EmailPayloadSchema>;
  * commit or neither does. Returns the outbox id and the message hash (evidence).
  */
 export async function enqueueEmail(
-  db: Db | Transaction<Database>,
+  db: Db,
   email: RenderedEmail,
 ): Promise<{ outboxId: number; messageHash: string }> {
   const hash = messageHash(email);

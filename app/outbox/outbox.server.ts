@@ -1,6 +1,7 @@
-import type { Selectable, Transaction } from "kysely";
+import type { Selectable } from "kysely";
 import type { Db } from "~/db/db.server";
-import type { Database, OutboxTable } from "~/db/schema";
+
+import type { OutboxTable } from "~/db/schema";
 
 export type OutboxKind = "email" | "sms" | "webhook";
 
@@ -19,10 +20,7 @@ export type OutboxMessage = {
  * Queues a message in the outbox. Call it with the transaction that makes the change which causes
  * the message, so that both commit or neither does; the worker in every server process delivers.
  */
-export async function enqueueOutbox(
-  db: Db | Transaction<Database>,
-  message: OutboxMessage,
-): Promise<number> {
+export async function enqueueOutbox(db: Db, message: OutboxMessage): Promise<number> {
   const row = await db
     .insertInto("outbox")
     .values({

@@ -1,5 +1,7 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
+
 import { normalizeAddress } from "~/consent/address.server";
+
 import {
   addressKey,
   applyConsentChanges,
@@ -8,18 +10,16 @@ import {
   type ChangeResult,
   type ConsentChange,
 } from "~/consent/consent.server";
-import type { Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
-import {
-  CHANNELS,
-  type Channel,
-  type ConsentSource,
-  type Database,
-  type LocalizedText,
-} from "~/db/schema";
+
+import type { Db, Trx } from "~/db/db.server";
+
+import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
 import { getEnv } from "~/env.server";
+
 import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
+
 import { queueUnsubscribedNotice } from "~/mail/notices.server";
+
 import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
 
 /**
@@ -490,7 +490,7 @@ export async function unsubscribeByLink(
  * Transactional, no marketing, with a link back to the preference center.
  */
 async function queueUnsubscribedNotices(
-  trx: Transaction<Database>,
+  trx: Trx,
   results: readonly ChangeResult[],
   contactId: string | null | undefined,
   locale: string | null,

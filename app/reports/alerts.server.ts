@@ -1,17 +1,28 @@
 import crypto from "node:crypto";
-import { sql, type Transaction } from "kysely";
-import type { Db } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+import { sql } from "kysely";
+
+import type { Db, Trx } from "~/db/db.server";
+
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
+
 import { getEnv, type Env } from "~/env.server";
+
 import { renderHtml, renderText, type EmailContent } from "~/mail/layout.server";
+
 import { EmailPayloadSchema, type EmailPayload } from "~/mail/send.server";
+
 import { messageHash } from "~/mail/templates.server";
+
 import { enqueueOutbox } from "~/outbox/outbox.server";
+
 import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/queries.server";
+
 import { formatRate } from "~/reports/rates";
+
 import { withReportTables, type AlertTrigger } from "~/reports/schema";
+
 import { getAlertSettings, rulesOf, type AlertSettings } from "~/reports/settings.server";
+
 import { getBranding, type Branding } from "~/settings/settings.server";
 
 /**
@@ -25,8 +36,6 @@ import { getBranding, type Branding } from "~/settings/settings.server";
 export { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT };
 const ALERT_KIND = "unsubscribe_rate_high" as const;
 const CANDIDATE_LIMIT = 1000;
-
-type Trx = Transaction<Database>;
 
 export type RateHighEvent = {
   type: typeof RATE_HIGH_EVENT;

@@ -10,7 +10,7 @@ import {
   type CampaignRate,
 } from "~/reports/queries.server";
 import type { RateRules } from "~/reports/rates";
-import { SOURCE_LABELS } from "~/reports/ui/colors";
+import { SOURCE_LABELS } from "~/consent/labels";
 
 /**
  * CSV downloads of the report tables, with the page's filters. Streamed: each batch of rows is

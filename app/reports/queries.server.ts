@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { inTransaction, type Db, type DbExecutor } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
 import { addDays, filterInstants, type ReportFilter } from "~/reports/filters";
 import { BY_PEOPLE, isCountedSource, LEAVING } from "~/reports/leaving.server";
@@ -94,7 +94,7 @@ export function humanize(code: string): string {
 export const NO_REASON = "No reason given";
 export const NO_TOPIC = "No topic (whole channel)";
 
-export async function reasonLabels(db: DbExecutor): Promise<Map<string, string>> {
+export async function reasonLabels(db: Db): Promise<Map<string, string>> {
   const reasons = await listReasons(db as Db, { includeDisabled: true });
   return new Map(reasons.map((r) => [r.code, r.labels.en?.trim() || humanize(r.code)]));
 }
@@ -104,7 +104,7 @@ function labelOf(labels: Map<string, string>, code: string | null): string {
   return labels.get(code) ?? humanize(code);
 }
 
-async function topicNames(db: DbExecutor): Promise<Map<string, string>> {
+async function topicNames(db: Db): Promise<Map<string, string>> {
   const rows = await db.selectFrom("topics").select(["key", "names"]).execute();
   return new Map(rows.map((r) => [r.key, r.names.en?.trim() || r.key]));
 }
@@ -115,11 +115,7 @@ async function topicNames(db: DbExecutor): Promise<Map<string, string>> {
  * GROUPING SET. work_mem is raised for this transaction only, so that PostgreSQL hashes the
  * groups instead of sorting them on disk.
  */
-async function rangeAggregates(
-  db: DbExecutor,
-  filter: ReportFilter,
-  view: RollupView,
-): Promise<DimRow[]> {
+async function rangeAggregates(db: Db, filter: ReportFilter, view: RollupView): Promise<DimRow[]> {
   const { start, end } = filterInstants(filter);
   const g = filter.granularity;
   const through = view.state?.rolledThrough ?? null;
@@ -200,7 +196,7 @@ function share(count: number, total: number): number {
 }
 
 export async function getDashboard(
-  db: DbExecutor,
+  db: Db,
   filter: ReportFilter,
   rules: RateRules,
   options: { campaignLimit?: number; freeTextLimit?: number } = {},
@@ -302,7 +298,7 @@ export function fillBuckets(rows: TimeRow[], buckets: string[]): TimeRow[] {
 
 /** The most recent free-text reasons people wrote, in the range. */
 export async function latestFreeText(
-  db: DbExecutor,
+  db: Db,
   filter: ReportFilter,
   limit: number,
   before?: { occurredAt: Date; id: number },
@@ -311,7 +307,7 @@ export async function latestFreeText(
 }
 
 export async function freeTextPage(
-  db: DbExecutor,
+  db: Db,
   filter: ReportFilter,
   limit: number,
   before?: { occurredAt: Date; id: number },
@@ -383,7 +379,7 @@ export type Leavers = { people: number; reasons: Map<string | null, number> };
  * their rows by reason: from report_campaign_stats where it is up to date, else from the ledger.
  */
 export async function campaignLeavers(
-  db: DbExecutor,
+  db: Db,
   campaigns: Pick<CampaignInfo, "key" | "channel">[],
   view?: RollupView,
 ): Promise<Map<string, Leavers>> {
@@ -447,7 +443,7 @@ export async function campaignLeavers(
  * sender's previous campaigns on its channel (rates.ts), which are loaded here too.
  */
 export async function rateCampaigns(
-  db: DbExecutor,
+  db: Db,
   targets: CampaignInfo[],
   rules: RateRules,
   view?: RollupView,
@@ -549,7 +545,7 @@ export async function rateCampaigns(
 
 /** Campaigns registered in the range (newest first, at most `limit`), with their rates. */
 export async function campaignsInRange(
-  db: DbExecutor,
+  db: Db,
   filter: ReportFilter,
   rules: RateRules,
   options: { limit: number; offset?: number; view?: RollupView },
@@ -586,7 +582,7 @@ export type CampaignReport = {
 
 /** One campaign: its rate and verdict, all its reasons, sources, days and what people wrote. */
 export async function getCampaignReport(
-  db: DbExecutor,
+  db: Db,
   key: string,
   rules: RateRules,
   options: { freeTextLimit?: number } = {},

@@ -1,7 +1,9 @@
-import { sql, type Transaction } from "kysely";
-import type { Db, DbExecutor } from "~/db/db.server";
-import type { Database } from "~/db/schema";
+import { sql } from "kysely";
+
+import type { Db, Trx } from "~/db/db.server";
+
 import { addDays, toIsoDate } from "~/reports/filters";
+
 import { BY_PEOPLE, LEAVING } from "~/reports/leaving.server";
 
 /**
@@ -40,7 +42,7 @@ export type RollupView = {
   pendingCampaigns: Set<string>;
 };
 
-export async function readRollupState(db: DbExecutor): Promise<RollupState | null> {
+export async function readRollupState(db: Db): Promise<RollupState | null> {
   const { rows } = await sql<{ xmin: string; rolled_through: string | null }>`
     select horizon::text as xmin, to_char(rolled_through, 'YYYY-MM-DD') as rolled_through
     from report_rollup_state where id = 1
@@ -51,7 +53,7 @@ export async function readRollupState(db: DbExecutor): Promise<RollupState | nul
 
 /** Days and campaigns with leaving rows written by transactions at or after the horizon. */
 async function pendingSince(
-  db: DbExecutor,
+  db: Db,
   xmin: string,
 ): Promise<{ days: string[]; campaigns: Set<string> }> {
   const { rows } = await sql<{ day: string; campaign: string | null }>`
@@ -65,7 +67,7 @@ async function pendingSince(
   };
 }
 
-export async function loadRollupView(db: DbExecutor): Promise<RollupView> {
+export async function loadRollupView(db: Db): Promise<RollupView> {
   const state = await readRollupState(db);
   if (!state) return { state: null, pendingDays: [], pendingCampaigns: new Set() };
   const pending = await pendingSince(db, state.xmin);
@@ -85,7 +87,7 @@ function daysBetween(from: string, to: string): string[] {
   return out;
 }
 
-async function rollDays(trx: Transaction<Database>, days: string[]): Promise<void> {
+async function rollDays(trx: Trx, days: string[]): Promise<void> {
   if (days.length === 0) return;
   await sql`delete from report_daily where day = any(${days}::date[])`.execute(trx);
   await sql`
@@ -100,11 +102,7 @@ async function rollDays(trx: Transaction<Database>, days: string[]): Promise<voi
   `.execute(trx);
 }
 
-async function rollRange(
-  trx: Transaction<Database>,
-  from: string | null,
-  through: string,
-): Promise<void> {
+async function rollRange(trx: Trx, from: string | null, through: string): Promise<void> {
   // Consecutive new days in one statement (the first rollup covers the whole ledger).
   const start = from
     ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
@@ -123,10 +121,7 @@ async function rollRange(
   `.execute(trx);
 }
 
-async function rollCampaigns(
-  trx: Transaction<Database>,
-  campaigns: string[] | "all",
-): Promise<void> {
+async function rollCampaigns(trx: Trx, campaigns: string[] | "all"): Promise<void> {
   if (campaigns !== "all" && campaigns.length === 0) return;
   const which = campaigns === "all" ? sql`` : sql`and l.campaign = any(${campaigns}::text[])`;
   if (campaigns === "all") await sql`delete from report_campaign_stats`.execute(trx);

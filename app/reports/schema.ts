@@ -1,12 +1,11 @@
-import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
-import type { Channel, Database } from "~/db/schema";
+import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Db } from "~/db/db.server";
+import type { Channel, Database, DefaultJson, DefaultTimestamp } from "~/db/schema";
 
 /**
  * Table types of the report tables (migrations/2026-11-22T1600_reports.ts), kept beside the
  * feature and added to a handle with `withReportTables(db)` (Kysely's withTables).
  */
-type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type DefaultJson<T = Record<string, unknown>> = ColumnType<T, string | T | undefined, string | T>;
 
 export type AlertKind = "unsubscribe_rate_high";
 /** Why an alert fired: the rate passed the threshold, or it is far above the sender's average. */
@@ -61,8 +60,6 @@ export type ReportTables = {
 
 export type ReportDb = Kysely<Database & ReportTables>;
 
-export function withReportTables(
-  db: Kysely<Database> | Transaction<Database>,
-): Kysely<Database & ReportTables> {
+export function withReportTables(db: Db): Kysely<Database & ReportTables> {
   return db.withTables<ReportTables>();
 }

@@ -21,7 +21,8 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CHANNEL_LABEL, ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { CHANNEL_LABELS } from "~/consent/labels";
 import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
 import {
   channelStates,
@@ -215,7 +216,7 @@ export default function ContactPage() {
                   <option value="all">All channels</option>
                   {states.map((s) => (
                     <option key={s.channel} value={s.channel}>
-                      {CHANNEL_LABEL[s.channel]} ({s.address})
+                      {CHANNEL_LABELS[s.channel]} ({s.address})
                     </option>
                   ))}
                 </select>
@@ -262,7 +263,7 @@ export default function ContactPage() {
                   <select id="unsuppress-scope" name="scope" className={`mt-1 ${inputClass}`}>
                     {suppressed.map((s) => (
                       <option key={s.channel} value={s.channel}>
-                        {CHANNEL_LABEL[s.channel]} ({s.address})
+                        {CHANNEL_LABELS[s.channel]} ({s.address})
                       </option>
                     ))}
                     {suppressed.length > 1 ? (

@@ -20,11 +20,10 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
 import { eraseContact, ErasureError, erasurePreview } from "~/consent/erasure.server";
+import { channelLabel } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
 
 export const meta: MetaFunction = () => [{ title: "Erase personal data · Heed admin" }];
-
-const CHANNEL_LABEL: Record<string, string> = { email: "Email", sms: "SMS", whatsapp: "WhatsApp" };
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
@@ -124,7 +123,7 @@ export default function EraseContact() {
               <ul>
                 {addresses.map((a) => (
                   <li key={`${a.channel}:${a.address}`} className="break-all">
-                    {CHANNEL_LABEL[a.channel] ?? a.channel}: {a.address}
+                    {channelLabel(a.channel)}: {a.address}
                   </li>
                 ))}
               </ul>

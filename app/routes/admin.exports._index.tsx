@@ -14,6 +14,7 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
+import { sourceLabel } from "~/consent/labels";
 import { CONSENT_SOURCES } from "~/db/schema";
 import { ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
@@ -38,18 +39,6 @@ export async function loader({ request }: LoaderFunctionArgs) {
     { headers: { "Cache-Control": "no-store" } },
   );
 }
-
-const SOURCE_LABEL: Record<string, string> = {
-  link: "Unsubscribe link",
-  one_click: "One-click (mailbox provider)",
-  preference_page: "Preference page",
-  sms_keyword: "SMS keyword",
-  admin: "Admin",
-  import: "Import",
-  api: "API",
-  double_opt_in: "Double opt-in",
-  system: "System",
-};
 
 export default function Exports() {
   const { counts, values, fieldErrors } = useLoaderData<typeof loader>();
@@ -126,7 +115,7 @@ export default function Exports() {
               <option value="">Any source</option>
               {CONSENT_SOURCES.map((s) => (
                 <option key={s} value={s}>
-                  {SOURCE_LABEL[s] ?? s}
+                  {sourceLabel(s)}
                 </option>
               ))}
             </select>

@@ -19,7 +19,7 @@ import { bucketsOf, filterQuery, parseReportFilter } from "~/reports/filters";
 import { fillBuckets, getDashboard } from "~/reports/queries.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
-import { CHANNEL_LABELS, SOURCE_LABELS } from "~/reports/ui/colors";
+import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import {
   ChannelLegend,
   Chart,

@@ -33,7 +33,7 @@ import {
   saveAlertSettings,
   type AlertSettings,
 } from "~/reports/settings.server";
-import { CHANNEL_LABELS } from "~/reports/ui/colors";
+import { CHANNEL_LABELS } from "~/consent/labels";
 import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
 
 export const meta: MetaFunction = () => [

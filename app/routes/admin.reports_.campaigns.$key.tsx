@@ -15,7 +15,7 @@ import { filterQuery, parseReportFilter } from "~/reports/filters";
 import { getCampaignReport } from "~/reports/queries.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
-import { CHANNEL_LABELS, SOURCE_LABELS } from "~/reports/ui/colors";
+import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import { Chart, DataTable, FlagBadge, fmt, fmtShare, Stat } from "~/reports/ui/report-ui";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [

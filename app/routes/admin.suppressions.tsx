@@ -20,7 +20,8 @@ import {
   Pager,
   Section,
 } from "~/admin/ui/components";
-import { CHANNEL_LABEL, ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
+import { CHANNEL_LABELS } from "~/consent/labels";
 import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
 import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
 import {
@@ -119,7 +120,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         e.code === "invalid_address"
           ? scope === "all"
             ? "This is neither a valid email address nor a valid phone number."
-            : `This is not a valid ${scope === "email" ? "email address" : "phone number"} for ${CHANNEL_LABEL[scope]}.`
+            : `This is not a valid ${scope === "email" ? "email address" : "phone number"} for ${CHANNEL_LABELS[scope]}.`
           : e.message;
       return formError(message, { address: message, intent: parsed.data.intent });
     }

@@ -1,5 +1,8 @@
-import { sql, type Transaction } from "kysely";
-import type { Database, LedgerAction } from "~/db/schema";
+import { sql } from "kysely";
+
+import type { Trx } from "~/db/db.server";
+
+import type { LedgerAction } from "~/db/schema";
 
 /**
  * Queues one outbound webhook delivery per enabled endpoint subscribed to this consent event, in
@@ -11,7 +14,7 @@ import type { Database, LedgerAction } from "~/db/schema";
  * ledger row when it delivers, so no address sits in the outbox.
  */
 export async function enqueueConsentEvent(
-  trx: Transaction<Database>,
+  trx: Trx,
   ledgerId: number,
   action: LedgerAction,
 ): Promise<void> {

@@ -1,12 +1,11 @@
-import type { ColumnType, Generated, Kysely, Transaction } from "kysely";
-import type { Database } from "~/db/schema";
+import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Db } from "~/db/db.server";
+import type { CreatedAt, Database, DefaultTimestamp } from "~/db/schema";
 
 /**
  * Table types of the webhook tables (migrations/2026-11-22T1400_api_webhooks.ts). Kept beside the
  * feature and added to a handle with `withWebhookTables(db)` (Kysely's withTables).
  */
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
-type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface WebhookEndpointsTable {
   id: Generated<string>;
@@ -42,8 +41,6 @@ export type WebhookTables = {
 
 export type WebhookDb = Kysely<Database & WebhookTables>;
 
-export function withWebhookTables(
-  db: Kysely<Database> | Transaction<Database>,
-): Kysely<Database & WebhookTables> {
+export function withWebhookTables(db: Db): Kysely<Database & WebhookTables> {
   return db.withTables<WebhookTables>();
 }

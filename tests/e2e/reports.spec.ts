@@ -127,7 +127,7 @@ test("an agent sees why people left in March: charts, tables, filters by channel
   ]);
   expect(await rowCells(page, "table-topics", "Newsletter")).toEqual(["Newsletter", "6", "42.9 %"]);
   expect(await rowCells(page, "table-sources", "Import")).toEqual(["Import", "5", "No"]);
-  expect(await rowCells(page, "table-sources", "SMS keyword")).toEqual(["SMS keyword", "6", "Yes"]);
+  expect(await rowCells(page, "table-sources", "SMS reply")).toEqual(["SMS reply", "6", "Yes"]);
   const flash = await campaignCells(page, "reports-march-flash");
   expect(flash[0]).toContain("Reports March flash sale");
   expect(flash.slice(1)).toEqual([

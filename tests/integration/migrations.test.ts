@@ -18,6 +18,7 @@ const EXPECTED_TABLES = [
   "consent_ledger",
   "contacts",
   "double_opt_in_requests",
+  "inbound_messages",
   "outbox",
   "rate_limits",
   "settings",

@@ -46,6 +46,10 @@ function placeholders(s: string): string[] {
 const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "common:channels.sms": ["pl", "pt", "cs", "de", "es", "fr"],
   "common:channels.whatsapp": ["pl", "pt", "cs", "de", "es", "fr"],
+  "labels:sources.api": ["pl", "pt", "cs", "de", "es", "fr"],
+  "labels:sources.import": ["pl", "cs", "de", "fr"],
+  "labels:sources.system": ["pl", "de"],
+  "labels:sources.double_opt_in": ["fr"],
 };
 
 const ns = (locale: string) => resources[locale as keyof typeof resources] as Record<string, Tree>;

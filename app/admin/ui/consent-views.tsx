@@ -1,3 +1,4 @@
+import { channelLabel, sourceLabel } from "~/consent/labels";
 import { StatusBadge, Time } from "~/admin/ui/components";
 
 /** Views shared by the contact page and the address (suppressions) page. */
@@ -27,12 +28,6 @@ export type TimelineView = {
   ip: string | null;
   userAgent: string | null;
   pausedUntil: string | null;
-};
-
-export const CHANNEL_LABEL: Record<string, string> = {
-  email: "Email",
-  sms: "SMS",
-  whatsapp: "WhatsApp",
 };
 
 const TOPIC_STATE_LABEL: Record<string, string> = {
@@ -96,7 +91,7 @@ export function ChannelStates({
           {states.map((s) => (
             <tr key={s.channel} data-channel={s.channel}>
               <th scope="row" className="py-2 pr-3 text-left font-medium">
-                {CHANNEL_LABEL[s.channel] ?? s.channel}
+                {channelLabel(s.channel)}
               </th>
               <td className="py-2 pr-3 break-all">{s.address}</td>
               <td className="py-2 pr-3">
@@ -190,7 +185,7 @@ export function Timeline({ entries, caption }: { entries: TimelineView[]; captio
               </td>
               <td className="py-2 pr-3">
                 <span className="font-medium">{ACTION_LABEL[e.action] ?? e.action}</span>{" "}
-                <span className="text-slate-700">· {CHANNEL_LABEL[e.channel] ?? e.channel}</span>
+                <span className="text-slate-700">· {channelLabel(e.channel)}</span>
                 {e.topic ? <span className="text-slate-700"> · topic {e.topic}</span> : null}
                 {e.pausedUntil ? (
                   <span className="text-slate-700">
@@ -202,7 +197,7 @@ export function Timeline({ entries, caption }: { entries: TimelineView[]; captio
                   <div className="break-all text-xs text-slate-600">{e.address}</div>
                 ) : null}
               </td>
-              <td className="py-2 pr-3 text-slate-800">{e.source.replace(/_/g, " ")}</td>
+              <td className="py-2 pr-3 text-slate-800">{sourceLabel(e.source)}</td>
               <td className="py-2 pr-3 text-slate-800">
                 {e.reasonCode ? <div className="text-xs text-slate-600">{e.reasonCode}</div> : null}
                 {e.reasonText ? (

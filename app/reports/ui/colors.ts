@@ -16,23 +16,5 @@ export const CHANNEL_SWATCH: Record<Channel, string> = {
   whatsapp: "bg-emerald-700",
 };
 
-export const CHANNEL_LABELS: Record<Channel, string> = {
-  email: "Email",
-  sms: "SMS",
-  whatsapp: "WhatsApp",
-};
-
 export const CHART_COLOR = "#1d4ed8";
 export const FLAG_COLOR = "#b91c1c"; // red-700
-
-export const SOURCE_LABELS: Record<string, string> = {
-  link: "Unsubscribe link",
-  one_click: "One-click (mail client)",
-  preference_page: "Preference page",
-  sms_keyword: "SMS keyword",
-  admin: "Admin",
-  import: "Import",
-  api: "API",
-  double_opt_in: "Double opt-in",
-  system: "System",
-};

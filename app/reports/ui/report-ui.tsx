@@ -1,6 +1,7 @@
 import type { ReactNode } from "react";
 import type { Channel } from "~/db/schema";
-import { CHANNEL_LABELS, CHANNEL_SWATCH } from "~/reports/ui/colors";
+import { CHANNEL_SWATCH } from "~/reports/ui/colors";
+import { CHANNEL_LABELS } from "~/consent/labels";
 
 /** Building blocks of the report pages: charts (server-drawn SVG), tables, CSV links. */
 

@@ -1,0 +1,81 @@
+import { inTransaction, type Db, type Trx } from "~/db/db.server";
+import type { Channel } from "~/db/schema";
+
+/**
+ * What every inbound provider adapter (SMS/WhatsApp replies, mailto unsubscribes, spam
+ * complaints, ESP events) hands to the domain after it has verified the provider's signature and
+ * translated the payload: Heed's own shape of "a provider told us something".
+ */
+export type InboundEvent = {
+  /** twilio, vonage, plivo, telnyx, meta, smtp, ses, sendgrid, mailgun, postmark, resend, ... */
+  provider: string;
+  /** The provider's own id of the message or event: the key that makes a replay change nothing. */
+  providerMessageId: string;
+  channel: Channel;
+  /** sms, whatsapp, mailto, complaint, esp_unsubscribe, bounce, ... */
+  kind: string;
+  /** Normalized address (email or E.164), when the event names one. */
+  address?: string | null;
+  addressHash?: string | null;
+  contactId?: string | null;
+  /** What the person wrote (an SMS text), kept for agents; personal data, erased with the address. */
+  body?: string | null;
+  details?: Record<string, unknown>;
+};
+
+export type InboundOutcome = {
+  /** applied, review, ignored, ... (shown to agents). */
+  decision: string;
+  ledgerId?: number | null;
+  details?: Record<string, unknown>;
+};
+
+export type InboundResult<T extends InboundOutcome> =
+  { duplicate: true } | ({ duplicate: false; inboundId: number } & T);
+
+/**
+ * Records an inbound event once and decides on it in the same transaction. A delivery whose
+ * (provider, provider message id) was already recorded is a replay or a retry: `decide` does not
+ * run and nothing changes. If `decide` fails, the record rolls back with it, so the provider's
+ * retry is decided again rather than being taken for a duplicate (an opt-out is never lost
+ * between the two). Concurrent identical deliveries wait on the unique key: exactly one decides.
+ */
+export async function handleInboundOnce<T extends InboundOutcome>(
+  db: Db,
+  event: InboundEvent,
+  decide: (trx: Trx, inboundId: number) => Promise<T>,
+): Promise<InboundResult<T>> {
+  return inTransaction(db, async (trx) => {
+    const claimed = await trx
+      .insertInto("inbound_messages")
+      .values({
+        provider: event.provider,
+        provider_message_id: event.providerMessageId,
+        channel: event.channel,
+        kind: event.kind,
+        address: event.address ?? null,
+        address_hash: event.addressHash ?? null,
+        contact_id: event.contactId ?? null,
+        body: event.body ?? null,
+        details: JSON.stringify(event.details ?? {}),
+      })
+      .onConflict((oc) => oc.columns(["provider", "provider_message_id"]).doNothing())
+      .returning("id")
+      .executeTakeFirst();
+    if (!claimed) return { duplicate: true } as const;
+    const outcome = await decide(trx, claimed.id);
+    await trx
+      .updateTable("inbound_messages")
+      .set({
+        decision: outcome.decision,
+        ledger_id: outcome.ledgerId ?? null,
+        decided_at: new Date(),
+        ...(outcome.details
+          ? { details: JSON.stringify({ ...(event.details ?? {}), ...outcome.details }) }
+          : {}),
+      })
+      .where("id", "=", claimed.id)
+      .execute();
+    return { duplicate: false, inboundId: claimed.id, ...outcome };
+  });
+}
