@@ -85,6 +85,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     sql`alter table inbound_messages add column campaign text`,
     sql`create index inbound_messages_complaints_idx on inbound_messages (campaign, address_hash)
       where kind = 'complaint' and campaign is not null`,
+    // Mailgun signs only a timestamp and a one-time token, not the event: a token must never be
+    // seen with a second event.
+    sql`create index inbound_messages_signature_token_idx
+      on inbound_messages ((details ->> 'signatureToken')) where details ? 'signatureToken'`,
     sql`alter table report_alerts drop constraint report_alerts_kind_check`,
     sql`alter table report_alerts add constraint report_alerts_kind_check
       check (kind in ('unsubscribe_rate_high', 'complaint_rate_high'))`,
@@ -98,6 +102,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
     sql`alter table report_alerts drop constraint report_alerts_kind_check`,
     sql`alter table report_alerts add constraint report_alerts_kind_check
       check (kind in ('unsubscribe_rate_high'))`,
+    sql`drop index if exists inbound_messages_signature_token_idx`,
     sql`drop index if exists inbound_messages_complaints_idx`,
     sql`alter table inbound_messages drop column if exists campaign`,
     sql`drop table soft_bounce_streaks`,

@@ -191,3 +191,40 @@ export async function handleFeedbackReport(db: Db, raw: Buffer): Promise<Feedbac
   ]);
   return { ...result, feedbackType, complaint: true };
 }
+
+export type ParsedInbound = {
+  /** sendgrid_inbound, mailgun_inbound, postmark_inbound */
+  provider: string;
+  /** Envelope and header recipients the provider reports. */
+  recipients: readonly string[];
+  /** The message's Message-ID header, else the provider's id of the message. */
+  messageId: string | null;
+  subject?: string | null;
+  /** The whole message, when the provider passes it (needed for a feedback report). */
+  raw?: Buffer | null;
+};
+
+/**
+ * A message an ESP received for Heed and posted to an inbound-parse webhook: mailto unsubscribes,
+ * and feedback reports when the provider passes the raw message. Other recipients are ignored.
+ */
+export async function handleInboundParse(
+  db: Db,
+  msg: ParsedInbound,
+): Promise<{ mailto: MailtoResult | null; report: FeedbackResult | null }> {
+  const kinds = msg.recipients.map((r) => recipientKind(r));
+  const report =
+    kinds.some((k) => k?.kind === "fbl") && msg.raw
+      ? await handleFeedbackReport(db, msg.raw)
+      : null;
+  const mailto = kinds.some((k) => k?.kind === "mailto")
+    ? await handleMailtoMessage(db, {
+        provider: msg.provider,
+        messageId: msg.messageId,
+        fallbackId: msg.raw ? `sha256:${sha256(msg.raw)}` : `${msg.provider}:${msg.subject ?? ""}`,
+        recipients: msg.recipients,
+        subject: msg.subject ?? null,
+      })
+    : null;
+  return { mailto, report };
+}
