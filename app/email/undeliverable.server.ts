@@ -345,3 +345,26 @@ export async function clearUndeliverable(
     return { changed: true, eventId };
   });
 }
+
+/**
+ * Erasure (app/consent/erasure.server.ts): the email-events tables keep only keyed hashes of the
+ * erased addresses. Mailto codes keep working (they unsubscribe by hash), undeliverable marks stay
+ * (by hash), inbound records lose the address, body and details.
+ */
+export async function eraseEmailEventAddresses(
+  trx: Trx,
+  targets: { channels: readonly string[]; hashes: readonly string[] },
+): Promise<void> {
+  if (targets.hashes.length === 0) return;
+  const pairs = sql`select * from unnest(${[...targets.channels]}::text[], ${[...targets.hashes]}::text[])`;
+  await sql`update mailto_codes set address = null, contact_id = null
+    where address is not null and address_hash = any(${[...targets.hashes]}::text[])`.execute(trx);
+  await sql`update undeliverable_addresses set address = null, detail = null
+    where (channel, address_hash) in (${pairs})`.execute(trx);
+  await sql`update undeliverable_events set address = null, detail = null, ip = null,
+      user_agent = null, details = '{"erased": true}'::jsonb
+    where (channel, address_hash) in (${pairs})`.execute(trx);
+  await sql`update inbound_messages set address = null, body = null,
+      details = '{"erased": true}'::jsonb
+    where (channel, address_hash) in (${pairs})`.execute(trx);
+}
