@@ -4,7 +4,7 @@
  */
 
 /** The `source` shown for an address marked undeliverable (labelled in the `labels` namespace). */
-export const UNDELIVERABLE_SOURCE = "undeliverable";
+export const UNDELIVERABLE_SOURCE = "undeliverable" as const;
 
 /** Event actions of undeliverable marks, next to the consent ledger's actions. */
 export const UNDELIVERABLE_ACTIONS = ["undeliverable", "undeliverable_cleared"] as const;

@@ -5,7 +5,7 @@ import { addressKey, normalizeOrThrow } from "~/consent/consent.server";
 import { maskAddress } from "~/contacts/suppressions.server";
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { UNDELIVERABLE_EVENT_TYPES } from "~/email/constants";
+import { UNDELIVERABLE_EVENT_TYPES, UNDELIVERABLE_SOURCE } from "~/email/constants";
 import { withEmailTables, type UndeliverableReason } from "~/email/schema";
 import { getSetting, putSetting } from "~/settings/settings.server";
 
@@ -367,4 +367,72 @@ export async function eraseEmailEventAddresses(
   await sql`update inbound_messages set address = null, body = null,
       details = '{"erased": true}'::jsonb
     where (channel, address_hash) in (${pairs})`.execute(trx);
+}
+
+/**
+ * The undeliverable events of these addresses (and of the contact) for the contact timeline,
+ * newest first, below `before` (a timeline id: the ids are shared with the ledger), in the
+ * timeline's entry shape.
+ */
+export async function undeliverableTimeline(
+  db: Db,
+  input: {
+    keys: readonly { channel: Channel; hash: string }[];
+    contactId: string | null;
+    before: number | null;
+    limit: number;
+  },
+) {
+  if (input.keys.length === 0 && !input.contactId) return [];
+  const rows = await withEmailTables(db)
+    .selectFrom("undeliverable_events as e")
+    .leftJoin("admin_users as u", (j) =>
+      j.on("e.actor_type", "=", "admin_user").on(sql`u.id::text`, "=", sql.ref("e.actor_id")),
+    )
+    .select([
+      "e.id",
+      "e.occurred_at",
+      "e.channel",
+      "e.address",
+      "e.action",
+      "e.reason",
+      "e.provider",
+      "e.campaign",
+      "e.detail",
+      "e.actor_type",
+      "e.actor_id",
+      "e.ip",
+      "e.user_agent",
+      "u.email as admin_email",
+    ])
+    .where((eb) =>
+      eb.or([
+        ...input.keys.map((k) =>
+          eb.and([eb("e.channel", "=", k.channel), eb("e.address_hash", "=", k.hash)]),
+        ),
+        ...(input.contactId ? [eb("e.contact_id", "=", input.contactId)] : []),
+      ]),
+    )
+    .$if(input.before !== null, (q) => q.where("e.id", "<", input.before!))
+    .orderBy("e.id", "desc")
+    .limit(input.limit)
+    .execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    occurredAt: new Date(r.occurred_at),
+    channel: r.channel,
+    address: r.address,
+    topic: null,
+    action: r.action === "mark" ? ("undeliverable" as const) : ("undeliverable_cleared" as const),
+    source: r.action === "mark" ? UNDELIVERABLE_SOURCE : ("admin" as const),
+    campaign: r.campaign,
+    reasonCode: r.action === "mark" ? `${r.reason}${r.provider ? ` (${r.provider})` : ""}` : null,
+    reasonText: r.detail,
+    actorType: (r.actor_type as "admin_user" | "system" | null) ?? null,
+    actorId: r.actor_id,
+    actorLabel: r.admin_email ?? (r.action === "mark" ? (r.provider ?? null) : null),
+    ip: r.ip,
+    userAgent: r.user_agent,
+    pausedUntil: null,
+  }));
 }

@@ -136,6 +136,9 @@ const ACTION_LABEL: Record<string, string> = {
   topic_opt_in: "Topic opt-in",
   signup_pending: "Sign-up pending",
   erase: "Erased",
+  // Not consent: an email address that bounced for good, and an agent clearing that mark.
+  undeliverable: "Marked undeliverable",
+  undeliverable_cleared: "Undeliverable mark cleared",
 };
 
 function who(e: TimelineView): string {
