@@ -390,7 +390,8 @@ export type DecideInput = {
 
 /**
  * Decides for many addresses in one set-based query (unnest with ordinality), answering in the
- * order asked. Order of rules: undeliverable (a hard bounce; marketing and transactional alike);
+ * order asked (transactional mail first asks whether the channel has any undeliverable mark at
+ * all). Order of rules: undeliverable (a hard bounce; marketing and transactional alike);
  * transactional → allowed; unsubscribed; pending confirmation; paused; topic opted out;
  * default-off topic without opt-in; else allowed.
  */
@@ -411,12 +412,25 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   const region = getEnv().DEFAULT_PHONE_REGION;
   const key = getSecrets().addressHashKey;
   const normalized = addresses.map((raw) => normalizeAddress(channel, raw, region));
+  if (category === "transactional") {
+    // Transactional mail only needs the undeliverable marks, and most installs have none on most
+    // channels: one index probe tells, and then there is nothing to hash or look up.
+    const marks = await sql<{ any: boolean }>`
+      select exists (select 1 from undeliverable_addresses where channel = ${channel}) as any
+    `.execute(db);
+    if (marks.rows[0]?.any !== true) {
+      return addresses.map((address, i) =>
+        normalized[i]!.ok
+          ? { address, allowed: true }
+          : { address, allowed: false, reason: "invalid_address" },
+      );
+    }
+  }
   const hashes = normalized.map((n) => (n.ok ? hashAddress(key, n.address) : ""));
   const valid = hashes.filter((h) => h !== "");
   const byHash = new Map<string, SendState>();
   if (valid.length > 0) {
-    // Transactional mail only needs the undeliverable marks; marketing needs the consent state too.
-    // Either way one statement, and only the addresses Heed holds something for come back.
+    // One set-based statement either way; only the addresses Heed holds something for come back.
     const rows =
       category === "transactional"
         ? await sql<{ h: string }>`
@@ -449,7 +463,8 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       topic_status?: TopicStatus | null;
     }[]) {
       byHash.set(r.h, {
-        undeliverable: r.undeliverable ?? true,
+        // Transactional rows come from the join with the marks: each one is undeliverable.
+        undeliverable: r.undeliverable ?? category === "transactional",
         status: r.status ?? null,
         paused: r.paused === true,
         topic: r.topic_status ?? null,
