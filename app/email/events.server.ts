@@ -225,9 +225,13 @@ async function decideOne(
       source,
       contactId: r.contactId,
       campaign: r.campaign,
-      reasonCode: r.kind === "complaint" ? (r.detail?.slice(0, 64) ?? null) : null,
       actor: { type: "recipient", id: r.contactId },
-      details: { provider: r.provider, inbound_id: inboundId },
+      // The feedback type stays in the details: reason codes are the operator's own reasons.
+      details: {
+        provider: r.provider,
+        inbound_id: inboundId,
+        ...(r.kind === "complaint" && r.detail ? { feedbackType: r.detail.slice(0, 64) } : {}),
+      },
     };
     const [res] = await applyConsentChanges(trx, [change]);
     return {

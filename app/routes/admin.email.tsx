@@ -103,61 +103,42 @@ export default function EmailProviders() {
       ) : null}
 
       <Section title="Webhooks" id="providers">
-        <div className="overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200 text-sm" data-testid="providers">
-            <caption className="sr-only">Email provider webhooks</caption>
-            <thead className="text-left text-slate-700">
-              <tr>
-                <th scope="col" className="py-2 pr-3 font-medium">
-                  Provider
-                </th>
-                <th scope="col" className="py-2 pr-3 font-medium">
-                  Event webhook URL
-                </th>
-                <th scope="col" className="py-2 pr-3 font-medium">
-                  Inbound (mailto) URL
-                </th>
-                <th scope="col" className="py-2 font-medium">
-                  Configured by
-                </th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {providers.map((p) => (
-                <tr key={p.name} className="align-top">
-                  <th scope="row" className="py-2 pr-3 text-left font-medium">
-                    {p.name}
-                  </th>
-                  <td className="py-2 pr-3">
-                    <code className="break-all text-xs">{`${publicUrl}${p.events}`}</code>
-                    <div className={p.configured ? "text-green-800" : "text-slate-600"}>
-                      {p.configured ? "Ready" : "Not configured (requests are refused)"}
+        <ul className="divide-y divide-slate-100" data-testid="providers">
+          {providers.map((p) => (
+            <li key={p.name} className="grid gap-2 py-3 text-sm md:grid-cols-[10rem_1fr_1fr]">
+              <div>
+                <div className="font-medium text-slate-900">{p.name}</div>
+                <div className="text-xs text-slate-600">
+                  {p.variables.map((v) => (
+                    <code key={v} className="block break-all">
+                      {v}
+                    </code>
+                  ))}
+                </div>
+              </div>
+              <div>
+                <div className="text-xs font-medium text-slate-700">Event webhook</div>
+                <code className="block break-all text-xs">{`${publicUrl}${p.events}`}</code>
+                <div className={p.configured ? "text-green-800" : "text-slate-700"}>
+                  {p.configured ? "Ready" : "Not configured (requests are refused)"}
+                </div>
+              </div>
+              <div>
+                <div className="text-xs font-medium text-slate-700">Inbound (mailto) webhook</div>
+                {p.inbound ? (
+                  <>
+                    <code className="block break-all text-xs">{`${publicUrl}${p.inbound}`}</code>
+                    <div className={p.inboundConfigured ? "text-green-800" : "text-slate-700"}>
+                      {p.inboundConfigured ? "Ready" : "Not configured"}
                     </div>
-                  </td>
-                  <td className="py-2 pr-3">
-                    {p.inbound ? (
-                      <>
-                        <code className="break-all text-xs">{`${publicUrl}${p.inbound}`}</code>
-                        <div className={p.inboundConfigured ? "text-green-800" : "text-slate-600"}>
-                          {p.inboundConfigured ? "Ready" : "Not configured"}
-                        </div>
-                      </>
-                    ) : (
-                      <span className="text-slate-600">—</span>
-                    )}
-                  </td>
-                  <td className="py-2 text-xs">
-                    {p.variables.map((v) => (
-                      <code key={v} className="block">
-                        {v}
-                      </code>
-                    ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                  </>
+                ) : (
+                  <div className="text-slate-700">None (use the SMTP listener or another ESP)</div>
+                )}
+              </div>
+            </li>
+          ))}
+        </ul>
       </Section>
 
       <Section title="Unsubscribe emails and feedback loops" id="listener">
@@ -215,7 +196,7 @@ export default function EmailProviders() {
         {events.length === 0 ? (
           <p className="text-slate-700">Nothing received yet.</p>
         ) : (
-          <div className="overflow-x-auto">
+          <div className="overflow-x-auto" tabIndex={0}>
             <table
               className="min-w-full divide-y divide-slate-200 text-sm"
               data-testid="email-events"

@@ -350,8 +350,9 @@ describe("feedback-loop reports at the FBL address", () => {
     expect(rows[0]).toMatchObject({
       source: "complaint",
       campaign: a.campaign,
-      reason_code: "abuse",
+      reason_code: null,
     });
+    expect(rows[0]!.details).toMatchObject({ provider: "fbl", feedbackType: "abuse" });
     const inbound = await db
       .selectFrom("inbound_messages")
       .selectAll()
