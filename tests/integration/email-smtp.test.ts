@@ -1,11 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
+import net from "node:net";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLinksBatch } from "~/api/links.server";
 import { eraseContact } from "~/consent/erasure.server";
 import type { Db } from "~/db/db.server";
 import { startInboundSmtp, type InboundSmtp } from "~/email/smtp-listener.server";
+import { resetRateLimit } from "~/security/rate-limit.server";
 import {
   contactWithLinks,
   counts,
@@ -210,6 +212,40 @@ describe("mailto unsubscribes over SMTP", () => {
     const info = await send(a.mailto, { port: tlsSmtp.port, tls: true });
     expect(info.accepted).toEqual([a.mailto]);
     expect(await sendState(db, a.email)).toBe("unsubscribed");
+  });
+});
+
+describe("listener limits", () => {
+  it("refuses a client IP's connections beyond the limit, and its messages beyond the rate", async () => {
+    const limited = await startInboundSmtp(db, {
+      port: 0,
+      host: "127.0.0.1",
+      maxBytes: MAX_BYTES,
+      maxConnectionsPerIp: 1,
+      messagesPerMinute: 2,
+      closeTimeoutMs: 200,
+    });
+    try {
+      const a = await contactWithLinks(db);
+      // One connection held open (the greeting read): the next one from this IP gets 421.
+      const held = net.connect(limited.port, "127.0.0.1");
+      await new Promise<void>((resolve) => held.once("data", () => resolve()));
+      await expect(send(a.mailto, { port: limited.port })).rejects.toMatchObject({
+        responseCode: 421,
+      });
+      held.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      // Messages per minute, counted in the database for every server.
+      await resetRateLimit(db, "smtp:ip:127.0.0.1");
+      await send(a.mailto, { port: limited.port });
+      await send(a.mailto, { port: limited.port });
+      await expect(send(a.mailto, { port: limited.port })).rejects.toMatchObject({
+        responseCode: 451,
+      });
+    } finally {
+      await resetRateLimit(db, "smtp:ip:127.0.0.1");
+      await limited.close();
+    }
   });
 });
 

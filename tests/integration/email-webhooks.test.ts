@@ -219,6 +219,15 @@ describe("SendGrid Event Webhook", () => {
     expect(await counts(db)).toEqual(before);
   });
 
+  it("a body over the cap is refused (413) before it is read whole", async () => {
+    const before = await counts(db);
+    const huge = `[${'{"event":"delivered","email":"x@example.net"},'.repeat(120_000)}{}]`;
+    const res = await post(sendgrid, "/webhooks/email/sendgrid", huge, sign(huge));
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.code).toBe("payload_too_large");
+    expect(await counts(db)).toEqual(before);
+  });
+
   it("tampered, unsigned or signed with another key: 403 and nothing written", async () => {
     const a = await contactWithLinks(db);
     const body = JSON.stringify([{ email: a.email, event: "spamreport", sg_event_id: "sg-t1" }]);
