@@ -334,7 +334,7 @@ export default function AlertsPage() {
           <input type="hidden" name="intent" value="complaint" />
           <div>
             <label htmlFor="a-complaintThresholdPercent" className={labelClass}>
-              Complaint alert threshold (%)
+              Spam complaint rate that alerts (%)
             </label>
             <input
               id="a-complaintThresholdPercent"
