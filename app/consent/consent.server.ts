@@ -430,7 +430,7 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   const valid = hashes.filter((h) => h !== "");
   const byHash = new Map<string, SendState>();
   if (valid.length > 0) {
-    // One set-based statement either way; only the addresses Heed holds something for come back.
+    // One set-based statement; only the addresses Heed holds something for come back.
     const rows =
       category === "transactional"
         ? await sql<{ h: string }>`

@@ -125,7 +125,6 @@ export async function startInboundSmtp(
   }
 
   const server = new SMTPServer({
-    name: undefined,
     banner: "Heed inbound (unsubscribe and feedback reports only)",
     size: options.maxBytes,
     authOptional: true,
