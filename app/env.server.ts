@@ -50,7 +50,13 @@ const EnvSchema = z.object({
   OUTBOX_POLL_MS: z.coerce.number().int().min(200).max(600_000).default(2000),
   // Sender API, SMS and outbound webhooks (issue 7)
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
-  UNSUBSCRIBE_MAILTO: z.email().optional(),
+  UNSUBSCRIBE_MAILTO: z
+    .email()
+    .refine((v) => /^[^+@]{1,37}@/.test(v), {
+      message:
+        "its local part must have at most 37 characters and no '+' (Heed adds +code to it for each link)",
+    })
+    .optional(),
   TWILIO_ACCOUNT_SID: z
     .string()
     .regex(/^AC[0-9a-fA-F]{32}$/, "must look like AC + 32 hex digits")
@@ -79,6 +85,48 @@ const EnvSchema = z.object({
   IMPORT_MAX_FILE_MB: z.coerce.number().int().min(1).max(10_240).default(200),
   IMPORT_MAX_ROWS: z.coerce.number().int().min(1).default(5_000_000),
   IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
+  // Email opt-outs from mailto, feedback loops and ESP events (issue 13)
+  INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  INBOUND_SMTP_HOST: z.string().min(1).optional(),
+  INBOUND_SMTP_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(50 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
+  INBOUND_SMTP_TLS_CERT: z.string().min(1).optional(),
+  INBOUND_SMTP_TLS_KEY: z.string().min(1).optional(),
+  INBOUND_SMTP_MAX_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).max(1000).default(5),
+  INBOUND_SMTP_MESSAGES_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+  INBOUND_FBL_ADDRESS: z.email().optional(),
+  SES_SNS_TOPIC_ARNS: z
+    .string()
+    .regex(
+      /^\s*arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}(\s*,\s*arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256})*\s*$/,
+      "must be a comma-separated list of SNS topic ARNs (arn:aws:sns:region:account:name)",
+    )
+    .optional(),
+  SENDGRID_WEBHOOK_PUBLIC_KEY: z.string().min(40).optional(),
+  SENDGRID_INBOUND_PUBLIC_KEY: z.string().min(40).optional(),
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(8).optional(),
+  POSTMARK_WEBHOOK_USERNAME: z
+    .string()
+    .min(1)
+    .regex(/^[^:]+$/, "must not contain ':'")
+    .optional(),
+  POSTMARK_WEBHOOK_PASSWORD: z.string().min(16, "must be at least 16 characters").optional(),
+  RESEND_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, "must be the whsec_… signing secret of the endpoint")
+    .optional(),
+  ESP_GROUP_TOPICS: z
+    .string()
+    .regex(
+      /^\s*[a-z]+:[^=,]+=[a-z0-9_-]+(\s*,\s*[a-z]+:[^=,]+=[a-z0-9_-]+)*\s*$/,
+      'must look like "sendgrid:12345=newsletter,postmark:broadcasts=promotions"',
+    )
+    .optional(),
+  COMPLAINT_ALERT_THRESHOLD_PERCENT: z.coerce.number().min(0.001).max(100).default(0.3),
 });
 
 export type Env = Readonly<

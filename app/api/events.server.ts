@@ -1,6 +1,12 @@
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Channel, ConsentSource, LedgerAction } from "~/db/schema";
+import {
+  UNDELIVERABLE_ACTIONS,
+  undeliverableEventType,
+  type UndeliverableEventAction,
+} from "~/email/constants";
+import { UNDELIVERABLE_EVENT_COLUMNS } from "~/email/undeliverable-events.server";
 
 /**
  * Consent events: ledger rows as senders see them (the events feed and outbound webhooks).
@@ -10,6 +16,10 @@ import type { Channel, ConsentSource, LedgerAction } from "~/db/schema";
  * every transaction still running (txid < the snapshot's xmin). Ledger ids are assigned when a
  * row is inserted, not when its transaction commits, so reading by id alone could skip a row
  * with a smaller id that commits after a larger one was read. The cursor is "<txid>-<id>".
+ *
+ * Undeliverable marks (app/email/undeliverable.server.ts) are not consent, but senders need them
+ * too: their events share the ledger's id sequence and txid column, so they interleave here as
+ * `address.undeliverable` / `address.undeliverable_cleared` in the same order and cursor.
  */
 
 export type ConsentEventJson = {
@@ -18,9 +28,9 @@ export type ConsentEventJson = {
   occurredAt: string;
   channel: Channel;
   address: string | null;
-  action: LedgerAction;
+  action: LedgerAction | UndeliverableEventAction;
   topic: string | null;
-  source: ConsentSource;
+  source: ConsentSource | "undeliverable";
   campaign: string | null;
   reasonCode: string | null;
   reasonText: string | null;
@@ -35,9 +45,9 @@ type EventRow = {
   occurred_at: Date;
   channel: Channel;
   address: string | null;
-  action: LedgerAction;
+  action: LedgerAction | UndeliverableEventAction;
   topic: string | null;
-  source: ConsentSource;
+  source: ConsentSource | "undeliverable";
   campaign: string | null;
   reason_code: string | null;
   reason_text: string | null;
@@ -49,8 +59,10 @@ type EventRow = {
 
 const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : null);
 
-export function eventType(action: LedgerAction): string {
-  return `consent.${action}`;
+export function eventType(action: LedgerAction | UndeliverableEventAction): string {
+  return (UNDELIVERABLE_ACTIONS as readonly string[]).includes(action)
+    ? undeliverableEventType(action as UndeliverableEventAction)
+    : `consent.${action}`;
 }
 
 export function eventJson(r: EventRow): ConsentEventJson {
@@ -89,12 +101,24 @@ export async function listEvents(
   const [txid, id] = options.after ? options.after.split("-") : ["0", "0"];
   const rows = (
     await sql<EventRow>`
-      select ${COLUMNS}
-      from consent_ledger l
-      left join contacts c on c.id = l.contact_id
-      where (l.txid, l.id) > (${txid}::xid8, ${id}::bigint)
-        and l.txid < pg_snapshot_xmin(pg_current_snapshot())
-      order by l.txid, l.id
+      select * from (
+        (select ${COLUMNS}
+        from consent_ledger l
+        left join contacts c on c.id = l.contact_id
+        where (l.txid, l.id) > (${txid}::xid8, ${id}::bigint)
+          and l.txid < pg_snapshot_xmin(pg_current_snapshot())
+        order by l.txid, l.id
+        limit ${options.limit + 1})
+        union all
+        (select ${UNDELIVERABLE_EVENT_COLUMNS}
+        from undeliverable_events u
+        left join contacts c on c.id = u.contact_id
+        where (u.txid, u.id) > (${txid}::xid8, ${id}::bigint)
+          and u.txid < pg_snapshot_xmin(pg_current_snapshot())
+        order by u.txid, u.id
+        limit ${options.limit + 1})
+      ) e
+      order by e.txid::xid8, e.id
       limit ${options.limit + 1}`.execute(db)
   ).rows;
   const hasMore = rows.length > options.limit;
@@ -107,14 +131,22 @@ export async function listEvents(
   };
 }
 
-/** One ledger row as an event (for a webhook delivery), or null if it does not exist. */
+/**
+ * One ledger row (or undeliverable event: the ids never collide) as an event, for a webhook
+ * delivery, or null if it does not exist.
+ */
 export async function loadEvent(db: Db, ledgerId: number): Promise<ConsentEventJson | null> {
   const row = (
     await sql<EventRow>`
       select ${COLUMNS}
       from consent_ledger l
       left join contacts c on c.id = l.contact_id
-      where l.id = ${ledgerId}`.execute(db)
+      where l.id = ${ledgerId}
+      union all
+      select ${UNDELIVERABLE_EVENT_COLUMNS}
+      from undeliverable_events u
+      left join contacts c on c.id = u.contact_id
+      where u.id = ${ledgerId}`.execute(db)
   ).rows[0];
   return row ? eventJson(row) : null;
 }

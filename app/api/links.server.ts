@@ -4,6 +4,8 @@ import { contactAddress } from "~/api/contacts.server";
 import type { Db } from "~/db/db.server";
 import type { Channel, Contact } from "~/db/schema";
 import { getEnv } from "~/env.server";
+import { normalizeEmail } from "~/consent/address.server";
+import { createMailtoAddresses, mailtoConfig } from "~/email/mailto.server";
 import { newShortCode } from "~/links/short-links.server";
 import { LINK_TTL_SECONDS, signLinkToken } from "~/links/tokens.server";
 
@@ -97,6 +99,7 @@ function buildJson(
   o: LinkOptions,
   tokens: { preferences: string; unsubscribe: string },
   shortCode: string | undefined,
+  mailto: string | undefined,
 ): LinksJson {
   const env = getEnv();
   const unsubscribeUrl = `${env.publicUrl}/u/${tokens.unsubscribe}`;
@@ -105,13 +108,36 @@ function buildJson(
     unsubscribeUrl,
   };
   if (shortCode) out.shortUrl = `${env.publicUrl}/s/${shortCode}`;
-  if (o.channel === "email")
-    out.headers = listUnsubscribeHeaders(unsubscribeUrl, env.UNSUBSCRIBE_MAILTO);
+  if (o.channel === "email") out.headers = listUnsubscribeHeaders(unsubscribeUrl, mailto);
   return out;
 }
 
+/**
+ * The List-Unsubscribe mailto of each email link (with its opaque per-link code, see
+ * app/email/mailto.server.ts), when UNSUBSCRIBE_MAILTO is set. One statement for the whole batch.
+ */
+async function mailtoFor(
+  db: Db,
+  o: LinkOptions,
+  links: readonly { contactId: string; address: string }[],
+): Promise<(string | undefined)[]> {
+  const config = mailtoConfig();
+  if (o.channel !== "email" || !config || links.length === 0) return links.map(() => undefined);
+  const normalized = links.map((l) => normalizeEmail(l.address));
+  const valid = links.flatMap((l, i) => {
+    const n = normalized[i]!;
+    return n.ok
+      ? [{ ...l, address: n.address, topic: o.topic ?? null, campaign: o.campaign ?? null }]
+      : [];
+  });
+  const addresses = await createMailtoAddresses(db, valid, config);
+  let next = 0;
+  return normalized.map((n) => (n.ok ? addresses[next++] : undefined));
+}
+
 export async function createLinks(db: Db, contact: Contact, o: LinkOptions): Promise<LinksJson> {
-  if (!contactAddress(contact, o.channel)) {
+  const address = contactAddress(contact, o.channel);
+  if (!address) {
     throw new ApiError(422, "no_address", `The contact has no address on ${o.channel}`, {
       channel: o.channel,
     });
@@ -124,7 +150,8 @@ export async function createLinks(db: Db, contact: Contact, o: LinkOptions): Pro
     const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS * 1000);
     [code] = await createShortLinks(db, [`/u/${tokens.unsubscribe}`], expiresAt);
   }
-  return buildJson(o, tokens, code);
+  const [mailto] = await mailtoFor(db, o, [{ contactId: contact.id, address }]);
+  return buildJson(o, tokens, code, mailto);
 }
 
 export type BatchEntry =
@@ -164,9 +191,25 @@ export async function createLinksBatch(
     );
     ids.forEach((id, i) => codes.set(id, list[i]!));
   }
+  const mailtos = new Map<string, string>();
+  if (o.channel === "email" && signed.size > 0) {
+    const links = [...signed.keys()].flatMap((id) => {
+      const r = byExternal.get(id)!;
+      const address = contactAddress(r as Contact, "email");
+      return address ? [{ externalId: id, contactId: r.id, address }] : [];
+    });
+    const list = await mailtoFor(db, o, links);
+    links.forEach((l, i) => {
+      if (list[i]) mailtos.set(l.externalId, list[i]!);
+    });
+  }
   return externalIds.map((externalId) => {
     const tokens = signed.get(externalId);
-    if (tokens) return { externalId, ...buildJson(o, tokens, codes.get(externalId)) };
+    if (tokens)
+      return {
+        externalId,
+        ...buildJson(o, tokens, codes.get(externalId), mailtos.get(externalId)),
+      };
     return byExternal.has(externalId)
       ? {
           externalId,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNELS, CONSENT_SOURCES, LEDGER_ACTIONS } from "~/db/schema";
+import { UNDELIVERABLE_ACTIONS, UNDELIVERABLE_SOURCE } from "~/email/constants";
 
 /**
  * The zod schemas of the sender API (SPEC §6). The same schemas validate requests in the routes
@@ -207,6 +208,7 @@ export const CheckBody = z.strictObject({
 });
 
 export const DenyReason = z.enum([
+  "undeliverable",
   "unsubscribed",
   "pending_confirmation",
   "paused",
@@ -299,13 +301,16 @@ export const EventsQuery = z.strictObject({
 export const ConsentEvent = z
   .object({
     id: z.string().meta({ description: "The consent ledger row's id." }),
-    type: z.string().meta({ description: "`consent.<action>`, e.g. `consent.unsubscribe`." }),
+    type: z.string().meta({
+      description:
+        "`consent.<action>`, e.g. `consent.unsubscribe`; `address.undeliverable` and `address.undeliverable_cleared` for undeliverable marks (hard bounces), which are not consent.",
+    }),
     occurredAt: DateTime,
     channel: Channel,
     address: z.string().nullable().meta({ description: "null after erasure." }),
-    action: z.enum(LEDGER_ACTIONS),
+    action: z.enum([...LEDGER_ACTIONS, ...UNDELIVERABLE_ACTIONS]),
     topic: z.string().nullable(),
-    source: z.enum(CONSENT_SOURCES),
+    source: z.enum([...CONSENT_SOURCES, UNDELIVERABLE_SOURCE]),
     campaign: z.string().nullable(),
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),

@@ -41,6 +41,11 @@ export type BulkUnsubscribeItem = {
   channel: Channel;
   /** Raw; normalized here (emails lower-cased, phones to E.164). */
   address: string;
+  /**
+   * An address known only by its keyed hash (erased: nothing else names it any more), used when
+   * `address` is empty. It is suppressed like any other; its ledger row has no address.
+   */
+  addressHash?: string | null;
   reasonCode?: string | null;
   reasonText?: string | null;
 };
@@ -79,7 +84,7 @@ const MAX_REASON_TEXT = 1000;
 type Prepared = {
   channels: string[];
   hashes: string[];
-  addresses: string[];
+  addresses: (string | null)[];
   reasonCodes: (string | null)[];
   reasonTexts: (string | null)[];
 };
@@ -99,13 +104,16 @@ function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: num
   let repeated = 0;
   for (let i = offset; i < end; i++) {
     const item = items[i]!;
-    const n = normalizeAddress(item.channel, item.address ?? "", region);
+    const byHash = !item.address && item.addressHash ? item.addressHash : null;
+    const n = byHash
+      ? ({ ok: true, address: null } as const)
+      : normalizeAddress(item.channel, item.address ?? "", region);
     if (!n.ok) {
       invalid.push({ index: i, reason: n.reason });
       continue;
     }
     // The same address twice in a batch counts once (the first row's reason is kept).
-    const hash = hashAddress(key, n.address);
+    const hash = byHash ?? hashAddress(key, n.address!);
     const k = `${item.channel}\u0000${hash}`;
     if (seen.has(k)) {
       repeated++;
@@ -224,7 +232,7 @@ async function writeBatch(
       on conflict (channel, address_hash) do update set
         status = 'unsubscribed',
         paused_until = null,
-        address = excluded.address,
+        address = coalesce(excluded.address, channel_consent.address),
         last_ledger_id = excluded.last_ledger_id,
         updated_at = now()
       returning 1

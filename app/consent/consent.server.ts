@@ -372,6 +372,7 @@ export async function applyConsentChange(db: Db, change: ConsentChange): Promise
 
 export type Category = "marketing" | "transactional";
 export type DenyReason =
+  | "undeliverable"
   | "unsubscribed"
   | "pending_confirmation"
   | "paused"
@@ -389,8 +390,10 @@ export type DecideInput = {
 
 /**
  * Decides for many addresses in one set-based query (unnest with ordinality), answering in the
- * order asked. Order of rules: transactional → allowed; unsubscribed; pending confirmation;
- * paused; topic opted out; default-off topic without opt-in; else allowed.
+ * order asked (transactional mail first asks whether the channel has any undeliverable mark at
+ * all). Order of rules: undeliverable (a hard bounce; marketing and transactional alike);
+ * transactional → allowed; unsubscribed; pending confirmation; paused; topic opted out;
+ * default-off topic without opt-in; else allowed.
  */
 export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDecision[]> {
   const { channel, category, addresses } = input;
@@ -410,47 +413,84 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   const key = getSecrets().addressHashKey;
   const normalized = addresses.map((raw) => normalizeAddress(channel, raw, region));
   if (category === "transactional") {
-    return addresses.map((address, i) =>
-      normalized[i]!.ok
-        ? { address, allowed: true }
-        : { address, allowed: false, reason: "invalid_address" },
-    );
+    // Transactional mail only needs the undeliverable marks, and most installs have none on most
+    // channels: one index probe tells, and then there is nothing to hash or look up.
+    const marks = await sql<{ any: boolean }>`
+      select exists (select 1 from undeliverable_addresses where channel = ${channel}) as any
+    `.execute(db);
+    if (marks.rows[0]?.any !== true) {
+      return addresses.map((address, i) =>
+        normalized[i]!.ok
+          ? { address, allowed: true }
+          : { address, allowed: false, reason: "invalid_address" },
+      );
+    }
   }
   const hashes = normalized.map((n) => (n.ok ? hashAddress(key, n.address) : ""));
   const valid = hashes.filter((h) => h !== "");
-  const byHash = new Map<
-    string,
-    { status: ChannelStatus | null; paused: boolean; topic: TopicStatus | null }
-  >();
+  const byHash = new Map<string, SendState>();
   if (valid.length > 0) {
-    const rows = await sql<{
+    // One set-based statement; only the addresses Heed holds something for come back.
+    const rows =
+      category === "transactional"
+        ? await sql<{ h: string }>`
+            select i.h
+            from unnest(${valid}::text[]) as i(h)
+            join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
+          `.execute(db)
+        : await sql<{
+            h: string;
+            undeliverable: boolean;
+            status: ChannelStatus | null;
+            paused: boolean | null;
+            topic_status: TopicStatus | null;
+          }>`
+            select i.h, ua.address_hash is not null as undeliverable, cc.status,
+              cc.paused_until > now() as paused, tc.status as topic_status
+            from unnest(${valid}::text[]) as i(h)
+            left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = i.h
+            left join topic_consent tc on ${topic}::text is not null
+              and tc.channel = ${channel} and tc.address_hash = i.h and tc.topic = ${topic}
+            left join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
+            where cc.address_hash is not null or tc.address_hash is not null
+              or ua.address_hash is not null
+          `.execute(db);
+    for (const r of rows.rows as {
       h: string;
-      status: ChannelStatus | null;
-      paused: boolean | null;
-      topic_status: TopicStatus | null;
-    }>`
-      select i.h, cc.status, cc.paused_until > now() as paused, tc.status as topic_status
-      from unnest(${valid}::text[]) as i(h)
-      left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = i.h
-      left join topic_consent tc on ${topic}::text is not null
-        and tc.channel = ${channel} and tc.address_hash = i.h and tc.topic = ${topic}
-      where cc.address_hash is not null or tc.address_hash is not null
-    `.execute(db);
-    for (const r of rows.rows) {
-      byHash.set(r.h, { status: r.status, paused: r.paused === true, topic: r.topic_status });
+      undeliverable?: boolean;
+      status?: ChannelStatus | null;
+      paused?: boolean | null;
+      topic_status?: TopicStatus | null;
+    }[]) {
+      byHash.set(r.h, {
+        // Transactional rows come from the join with the marks: each one is undeliverable.
+        undeliverable: r.undeliverable ?? category === "transactional",
+        status: r.status ?? null,
+        paused: r.paused === true,
+        topic: r.topic_status ?? null,
+      });
     }
   }
   return addresses.map((address, i) => {
     const n = normalized[i] as { ok: boolean; reason?: InvalidReason };
     if (!n.ok) return { address, allowed: false, reason: "invalid_address" };
     const s = byHash.get(hashes[i]!);
+    if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
+    if (category === "transactional") return { address, allowed: true };
     const reason = denyReason(s, topic, topicDefaultIn);
     return reason ? { address, allowed: false, reason } : { address, allowed: true };
   });
 }
 
+type SendState = {
+  undeliverable: boolean;
+  status: ChannelStatus | null;
+  paused: boolean;
+  topic: TopicStatus | null;
+};
+
 function denyReason(
-  s: { status: ChannelStatus | null; paused: boolean; topic: TopicStatus | null } | undefined,
+  s: SendState | undefined,
   topic: string | null,
   topicDefaultIn: boolean,
 ): DenyReason | undefined {

@@ -10,6 +10,7 @@ import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
+import { eraseEmailEventAddresses } from "~/email/undeliverable.server";
 
 /**
  * Erasure (GDPR art. 17, SPEC §2 rule 8). In one transaction:
@@ -157,6 +158,9 @@ export async function eraseContact(
       where contact_id = ${contactId}::uuid or (channel, address_hash) in (
         select * from unnest(${channels}::text[], ${hashes}::text[]))
     `.execute(trx);
+
+    // Mailto codes, undeliverable marks and inbound provider events keep only the hashes too.
+    await eraseEmailEventAddresses(trx, { channels, hashes });
 
     await trx
       .updateTable("contacts")

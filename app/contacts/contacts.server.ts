@@ -6,6 +6,8 @@ import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ChannelStatus, ConsentSource, LedgerAction } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { listTopics } from "~/topics/topics.server";
+import type { UNDELIVERABLE_SOURCE, UndeliverableEventAction } from "~/email/constants";
+import { undeliverableTimeline } from "~/email/undeliverable.server";
 
 /**
  * Contacts as the admin area sees them: search (fast on millions of rows: every branch is an
@@ -221,8 +223,9 @@ export type TimelineEntry = {
   channel: Channel;
   address: string | null;
   topic: string | null;
-  action: LedgerAction;
-  source: ConsentSource;
+  /** A ledger action, or an undeliverable mark or clear (app/email/undeliverable.server.ts). */
+  action: LedgerAction | UndeliverableEventAction;
+  source: ConsentSource | typeof UNDELIVERABLE_SOURCE;
   campaign: string | null;
   reasonCode: string | null;
   reasonText: string | null;
@@ -294,27 +297,36 @@ export async function ledgerTimeline(
     .orderBy("l.id", "desc")
     .limit(limit + 1)
     .execute();
-  const page = rows.slice(0, limit);
+  const ledger: TimelineEntry[] = rows.map((r) => ({
+    id: Number(r.id),
+    occurredAt: r.occurred_at,
+    channel: r.channel,
+    address: r.address,
+    topic: r.topic,
+    action: r.action,
+    source: r.source,
+    campaign: r.campaign,
+    reasonCode: r.reason_code,
+    reasonText: r.reason_text,
+    actorType: r.actor_type,
+    actorId: r.actor_id,
+    actorLabel: r.admin_email ?? r.api_key_name ?? null,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    pausedUntil: r.paused_until,
+  }));
+  // Undeliverable marks and clears, interleaved by id (they share the ledger's id sequence).
+  const marks = await undeliverableTimeline(db, {
+    keys,
+    contactId: input.contactId && UUID_RE.test(input.contactId) ? input.contactId : null,
+    before: input.before ?? null,
+    limit: limit + 1,
+  });
+  const all = [...ledger, ...marks].sort((a, b) => b.id - a.id).slice(0, limit + 1);
+  const page = all.slice(0, limit);
   return {
-    entries: page.map((r) => ({
-      id: Number(r.id),
-      occurredAt: r.occurred_at,
-      channel: r.channel,
-      address: r.address,
-      topic: r.topic,
-      action: r.action,
-      source: r.source,
-      campaign: r.campaign,
-      reasonCode: r.reason_code,
-      reasonText: r.reason_text,
-      actorType: r.actor_type,
-      actorId: r.actor_id,
-      actorLabel: r.admin_email ?? r.api_key_name ?? null,
-      ip: r.ip,
-      userAgent: r.user_agent,
-      pausedUntil: r.paused_until,
-    })),
-    nextBefore: rows.length > limit ? Number(page[page.length - 1]!.id) : null,
+    entries: page,
+    nextBefore: all.length > limit ? page[page.length - 1]!.id : null,
   };
 }
 

@@ -262,6 +262,8 @@ export interface InboundMessagesTable {
   details: DefaultJson;
   received_at: DefaultTimestamp;
   decided_at: Timestamp | null;
+  /** The campaign the event is attributed to, when known (complaint rates per campaign). */
+  campaign: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface Database {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { CHANNELS, CONSENT_SOURCES } from "~/db/schema";
+import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 
 /**
  * The export filter as it comes from a query string (the /admin/exports form): channel, source,
@@ -14,7 +15,9 @@ const day = z
 export const ExportQuery = z
   .object({
     channel: z.union([z.enum(CHANNELS), z.literal("")], "Pick a channel.").optional(),
-    source: z.union([z.enum(CONSENT_SOURCES), z.literal("")], "Pick a source.").optional(),
+    source: z
+      .union([z.enum([...CONSENT_SOURCES, UNDELIVERABLE_SOURCE]), z.literal("")], "Pick a source.")
+      .optional(),
     from: z.union([day, z.literal("")]).optional(),
     to: z.union([day, z.literal("")]).optional(),
   })

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Channel, ConsentSource } from "~/db/schema";
+import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 
 /**
  * The suppressions export (SPEC §5): every address that is unsubscribed on a channel, as CSV,
@@ -19,7 +20,8 @@ export type SuppressionExportFilter = {
   from?: Date | null;
   /** Unsubscribed before this instant. */
   to?: Date | null;
-  source?: ConsentSource | null;
+  /** A consent source, or `undeliverable`: the addresses marked undeliverable (hard bounces). */
+  source?: ConsentSource | typeof UNDELIVERABLE_SOURCE | null;
 };
 
 export type SuppressionCsvOptions = {
@@ -50,7 +52,7 @@ export type SuppressionRow = {
   address: string;
   channel: Channel;
   date: Date | null;
-  source: ConsentSource | null;
+  source: ConsentSource | typeof UNDELIVERABLE_SOURCE | null;
   reason: string | null;
   reasonText: string | null;
   campaign: string | null;
@@ -64,6 +66,7 @@ export async function suppressionPage(
   after: number,
   limit: number,
 ): Promise<SuppressionRow[]> {
+  if (filter.source === UNDELIVERABLE_SOURCE) return undeliverablePage(db, filter, after, limit);
   const { rows } = await sql<{
     cursor: number;
     address: string;
@@ -105,6 +108,51 @@ export async function suppressionPage(
     reasonText: r.reason_text,
     campaign: r.campaign,
     note: r.note,
+  }));
+}
+
+/**
+ * The same columns for addresses marked undeliverable: source `undeliverable`, reason the kind of
+ * bounce (hard_bounce, soft_bounces), free text the provider's diagnostic, campaign, and the
+ * provider as note. Keyset-paginated on the mark's event id.
+ */
+async function undeliverablePage(
+  db: Db,
+  filter: SuppressionExportFilter,
+  after: number,
+  limit: number,
+): Promise<SuppressionRow[]> {
+  const { rows } = await sql<{
+    cursor: number;
+    address: string;
+    channel: Channel;
+    marked_at: Date;
+    reason: string;
+    detail: string | null;
+    campaign: string | null;
+    provider: string | null;
+  }>`
+    select ua.last_event_id as cursor, ua.address, ua.channel, ua.marked_at, ua.reason, ua.detail,
+      e.campaign, ua.provider
+    from undeliverable_addresses ua
+    left join undeliverable_events e on e.id = ua.last_event_id
+    where ua.last_event_id > ${after} and ua.address is not null
+      ${filter.channel ? sql`and ua.channel = ${filter.channel}` : sql``}
+      ${filter.from ? sql`and ua.marked_at >= ${filter.from}` : sql``}
+      ${filter.to ? sql`and ua.marked_at < ${filter.to}` : sql``}
+    order by ua.last_event_id
+    limit ${limit}
+  `.execute(db);
+  return rows.map((r) => ({
+    cursor: Number(r.cursor),
+    address: r.address,
+    channel: r.channel,
+    date: r.marked_at,
+    source: UNDELIVERABLE_SOURCE,
+    reason: r.reason,
+    reasonText: r.detail,
+    campaign: r.campaign,
+    note: r.provider,
   }));
 }
 

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 
@@ -20,6 +21,8 @@ export type InboundEvent = {
   contactId?: string | null;
   /** What the person wrote (an SMS text), kept for agents; personal data, erased with the address. */
   body?: string | null;
+  /** The campaign the event is attributed to, when known (complaint rates per campaign). */
+  campaign?: string | null;
   details?: Record<string, unknown>;
 };
 
@@ -57,6 +60,7 @@ export async function handleInboundOnce<T extends InboundOutcome>(
         address_hash: event.addressHash ?? null,
         contact_id: event.contactId ?? null,
         body: event.body ?? null,
+        campaign: event.campaign ?? null,
         details: JSON.stringify(event.details ?? {}),
       })
       .onConflict((oc) => oc.columns(["provider", "provider_message_id"]).doNothing())
@@ -77,5 +81,78 @@ export async function handleInboundOnce<T extends InboundOutcome>(
       .where("id", "=", claimed.id)
       .execute();
     return { duplicate: false, inboundId: claimed.id, ...outcome };
+  });
+}
+
+export type ClaimedInbound = { event: InboundEvent; index: number; inboundId: number };
+
+/**
+ * handleInboundOnce for a batch (a provider that posts many events per request): one transaction,
+ * the events recorded set-based (one INSERT … ON CONFLICT DO NOTHING), and `decide` runs once with
+ * only the events not seen before (an event repeated inside the batch counts once). It returns one
+ * outcome per claimed event, in the order given; they are written back set-based. As with a
+ * single event, a failure rolls everything back so that the provider's retry decides again.
+ * Results come back in the order of `events`.
+ */
+export async function handleInboundManyOnce<T extends InboundOutcome>(
+  db: Db,
+  events: readonly InboundEvent[],
+  decide: (trx: Trx, claimed: readonly ClaimedInbound[]) => Promise<T[]>,
+): Promise<InboundResult<T>[]> {
+  if (events.length === 0) return [];
+  return inTransaction(db, async (trx) => {
+    const firstOf = new Map<string, number>();
+    events.forEach((e, i) => {
+      const k = `${e.provider}\u0000${e.providerMessageId}`;
+      if (!firstOf.has(k)) firstOf.set(k, i);
+    });
+    const unique = [...firstOf.values()].map((i) => events[i]!);
+    const col = <K>(f: (e: InboundEvent) => K) => unique.map(f);
+    const { rows } = await sql<{ id: number; provider: string; provider_message_id: string }>`
+      insert into inbound_messages (provider, provider_message_id, channel, kind, address,
+        address_hash, contact_id, body, campaign, details)
+      select * from unnest(
+        ${col((e) => e.provider)}::text[], ${col((e) => e.providerMessageId)}::text[],
+        ${col((e) => e.channel)}::text[], ${col((e) => e.kind)}::text[],
+        ${col((e) => e.address ?? null)}::text[], ${col((e) => e.addressHash ?? null)}::text[],
+        ${col((e) => e.contactId ?? null)}::uuid[], ${col((e) => e.body ?? null)}::text[],
+        ${col((e) => e.campaign ?? null)}::text[],
+        ${col((e) => JSON.stringify(e.details ?? {}))}::jsonb[])
+      order by 1, 2
+      on conflict (provider, provider_message_id) do nothing
+      returning id, provider, provider_message_id
+    `.execute(trx);
+    const claimedByKey = new Map(
+      rows.map((r) => [`${r.provider}\u0000${r.provider_message_id}`, Number(r.id)]),
+    );
+    const claimed: ClaimedInbound[] = [];
+    for (const [k, index] of firstOf) {
+      const inboundId = claimedByKey.get(k);
+      if (inboundId !== undefined) claimed.push({ event: events[index]!, index, inboundId });
+    }
+    const outcomes = claimed.length > 0 ? await decide(trx, claimed) : [];
+    if (outcomes.length !== claimed.length) {
+      throw new Error("handleInboundManyOnce: decide must return one outcome per claimed event");
+    }
+    if (claimed.length > 0) {
+      await sql`
+        update inbound_messages m set
+          decision = t.decision, ledger_id = t.ledger_id, decided_at = now(),
+          details = m.details || t.details
+        from unnest(${claimed.map((c) => c.inboundId)}::bigint[],
+          ${outcomes.map((o) => o.decision)}::text[],
+          ${outcomes.map((o) => o.ledgerId ?? null)}::bigint[],
+          ${outcomes.map((o) => JSON.stringify(o.details ?? {}))}::jsonb[])
+          as t(id, decision, ledger_id, details)
+        where m.id = t.id
+      `.execute(trx);
+    }
+    const byIndex = new Map(claimed.map((c, i) => [c.index, { c, o: outcomes[i]! }]));
+    return events.map((_, i) => {
+      const hit = byIndex.get(i);
+      return hit
+        ? ({ duplicate: false, inboundId: hit.c.inboundId, ...hit.o } as InboundResult<T>)
+        : ({ duplicate: true } as const);
+    });
   });
 }

@@ -277,6 +277,8 @@ export async function evaluateAlerts(
 
 export type AlertListItem = {
   id: number;
+  /** unsubscribe_rate_high, or complaint_rate_high (app/reports/email.server.ts; its count is complaints). */
+  kind: string;
   campaign: string;
   campaignName: string | null;
   channel: string;
@@ -297,6 +299,7 @@ export async function listAlerts(
     .leftJoin("campaigns as c", "c.key", "a.campaign")
     .select([
       "a.id",
+      "a.kind",
       "a.campaign",
       "c.name",
       "a.channel",
@@ -315,6 +318,7 @@ export async function listAlerts(
   const rows = await q.execute();
   return rows.map((r) => ({
     id: Number(r.id),
+    kind: r.kind,
     campaign: r.campaign,
     campaignName: r.name,
     channel: r.channel,

@@ -11,6 +11,7 @@ import {
 } from "~/reports/queries.server";
 import type { RateRules } from "~/reports/rates";
 import { SOURCE_LABELS } from "~/consent/labels";
+import { undeliverableSourceRow } from "~/reports/email.server";
 
 /**
  * CSV downloads of the report tables, with the page's filters. Streamed: each batch of rows is
@@ -177,16 +178,19 @@ export async function reportCsv(
         ["topic", "name", "people_leaving", "share_percent"],
         d.byTopic.map((r) => [r.topic ?? "", r.name, r.count, (r.share * 100).toFixed(2)]),
       );
-    case "sources":
+    case "sources": {
+      // Undeliverable marks (hard bounces) are listed like the page lists them: not leaving.
+      const undeliverable = await undeliverableSourceRow(db, filter);
       return one(
         ["source", "label", "rows", "counted_as_leaving"],
-        d.bySource.map((r) => [
+        [...d.bySource, ...(undeliverable ? [undeliverable] : [])].map((r) => [
           r.source,
           SOURCE_LABELS[r.source] ?? r.source,
           r.count,
           r.counted ? "yes" : "no",
         ]),
       );
+    }
     case "reasons":
       return one(
         ["reason_code", "reason", "people_leaving", "share_percent"],

@@ -7,7 +7,7 @@ import type { Channel, Database, DefaultJson, DefaultTimestamp } from "~/db/sche
  * feature and added to a handle with `withReportTables(db)` (Kysely's withTables).
  */
 
-export type AlertKind = "unsubscribe_rate_high";
+export type AlertKind = "unsubscribe_rate_high" | "complaint_rate_high";
 /** Why an alert fired: the rate passed the threshold, or it is far above the sender's average. */
 export type AlertTrigger = "threshold" | "outlier";
 

@@ -34,6 +34,7 @@ import {
 import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { clearUndeliverable, undeliverableStates } from "~/email/undeliverable.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
@@ -44,6 +45,8 @@ const NOTICES: Record<string, string> = {
   already: "Nothing changed: that was already suppressed.",
   unsuppressed: "Suppression removed. The change is on the timeline below.",
   unchanged: "Nothing changed: that was not suppressed.",
+  cleared: "The undeliverable mark was cleared. Heed will let mail to this address through again.",
+  not_marked: "Nothing changed: the address was not marked undeliverable.",
 };
 
 async function load(id: string) {
@@ -59,9 +62,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
   const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
-  const [states, timeline] = await Promise.all([
+  const [states, timeline, undeliverable] = await Promise.all([
     channelStates(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
+    undeliverableStates(db, targets),
   ]);
   const notice = url.searchParams.get("notice");
   return json(
@@ -69,6 +73,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       contact,
       states,
       timeline,
+      undeliverable,
       before,
       notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     },
@@ -84,6 +89,7 @@ const Note = z
 const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("suppress"), scope: z.string(), note: Note }),
   z.object({ intent: z.literal("unsuppress"), scope: z.string(), note: Note }),
+  z.object({ intent: z.literal("clear_undeliverable"), scope: z.string(), note: Note }),
   z.object({ intent: z.literal("delete"), confirm: z.literal("yes", "Tick the box to confirm.") }),
 ]);
 
@@ -103,6 +109,27 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (input.intent === "delete") {
     await deleteContact(db, contact.id, by);
     return redirect("/admin/contacts?notice=deleted");
+  }
+
+  if (input.intent === "clear_undeliverable") {
+    // Agents may clear it: a bounce mark is not consent, and the note is kept with the change.
+    const target = targets.find((t) => t.channel === input.scope);
+    if (!target) {
+      return formError("Pick one of this contact's channels.", {
+        scope: "Pick a channel.",
+        intent: input.intent,
+      });
+    }
+    const res = await clearUndeliverable(db, {
+      channel: target.channel,
+      address: target.address,
+      note: input.note,
+      contactId: contact.id,
+      by,
+    });
+    return redirect(
+      `/admin/contacts/${contact.id}?notice=${res.changed ? "cleared" : "not_marked"}`,
+    );
   }
 
   let chosen = targets;
@@ -143,7 +170,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ContactPage() {
-  const { contact, states, timeline, before, notice } = useLoaderData<typeof loader>();
+  const { contact, states, timeline, undeliverable, before, notice } =
+    useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const user = useAdminUser();
   const location = useLocation();
@@ -192,6 +220,72 @@ export default function ContactPage() {
       <Section title="Channels" id="channels">
         <ChannelStates states={states} caption="State of each channel" />
       </Section>
+
+      {undeliverable.length > 0 ? (
+        <Section title="Undeliverable" id="undeliverable">
+          <p className="mb-3 text-sm text-slate-700">
+            Mail to these addresses bounced for good, so Heed answers <code>undeliverable</code> to
+            every send check for them, marketing and transactional alike. This is not consent:
+            clearing the mark does not subscribe anyone.
+          </p>
+          <ul className="mb-4 space-y-2" data-testid="undeliverable-marks">
+            {undeliverable.map((u) => (
+              <li
+                key={u.channel}
+                className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm"
+              >
+                <div className="font-medium text-slate-900">
+                  {CHANNEL_LABELS[u.channel]}: <span className="break-all">{u.address}</span>
+                </div>
+                <div className="text-slate-800">
+                  {u.reason === "soft_bounces" ? "Soft bounces in a row" : "Hard bounce"}
+                  {u.provider ? ` reported by ${u.provider}` : ""} · since{" "}
+                  <Time value={u.markedAt} />
+                </div>
+                {u.detail ? (
+                  <div className="mt-1 break-words text-xs text-slate-700">{u.detail}</div>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+          <Form method="post" className="space-y-3" key={`clear-${timeline.entries[0]?.id ?? 0}`}>
+            <CsrfInput />
+            <input type="hidden" name="intent" value="clear_undeliverable" />
+            <div>
+              <label htmlFor="clear-scope" className={labelClass}>
+                Address
+              </label>
+              <select id="clear-scope" name="scope" className={`mt-1 ${inputClass}`}>
+                {undeliverable.map((u) => (
+                  <option key={u.channel} value={u.channel}>
+                    {CHANNEL_LABELS[u.channel]} ({u.address})
+                  </option>
+                ))}
+              </select>
+              <FieldError id="clear-scope-error" message={errorFor("clear_undeliverable").scope} />
+            </div>
+            <div>
+              <label htmlFor="clear-note" className={labelClass}>
+                Note (required)
+              </label>
+              <textarea
+                id="clear-note"
+                name="note"
+                required
+                rows={2}
+                maxLength={NOTE_MAX}
+                aria-describedby="clear-note-error"
+                className={`mt-1 ${inputClass}`}
+                placeholder="Why the address works again (e.g. the person fixed their mailbox)"
+              />
+              <FieldError id="clear-note-error" message={errorFor("clear_undeliverable").note} />
+            </div>
+            <button type="submit" className={buttonClass.secondary}>
+              Clear undeliverable mark
+            </button>
+          </Form>
+        </Section>
+      ) : null}
 
       {states.length > 0 ? (
         <div className="grid gap-6 lg:grid-cols-2">

@@ -16,6 +16,7 @@ import {
 import { getDb } from "~/db/db.server";
 import { sourceLabel } from "~/consent/labels";
 import { CONSENT_SOURCES } from "~/db/schema";
+import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 import { ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
 
@@ -113,7 +114,7 @@ export default function Exports() {
               className={`mt-1 ${inputClass}`}
             >
               <option value="">Any source</option>
-              {CONSENT_SOURCES.map((s) => (
+              {[...CONSENT_SOURCES, UNDELIVERABLE_SOURCE].map((s) => (
                 <option key={s} value={s}>
                   {sourceLabel(s)}
                 </option>

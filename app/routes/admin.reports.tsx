@@ -19,6 +19,11 @@ import { bucketsOf, filterQuery, parseReportFilter } from "~/reports/filters";
 import { fillBuckets, getDashboard } from "~/reports/queries.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
+import {
+  complaintRates,
+  getComplaintAlertSettings,
+  undeliverableSourceRow,
+} from "~/reports/email.server";
 import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import {
   ChannelLegend,
@@ -44,6 +49,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const db = getDb();
   const settings = await getAlertSettings(db);
   const d = await getDashboard(db, filter, rulesOf(settings));
+  // Email providers' side: complaint rates per campaign, undeliverable marks by source.
+  const [complaints, complaintSettings, undeliverableRow] = await Promise.all([
+    complaintRates(db, d.campaigns.rows),
+    getComplaintAlertSettings(db),
+    undeliverableSourceRow(db, filter),
+  ]);
+  if (undeliverableRow) d.bySource = [...d.bySource, undeliverableRow];
   const channels = filter.channel ? [filter.channel] : [...CHANNELS];
   const overTime = fillBuckets(d.overTime, bucketsOf(filter));
   const chartCampaigns = d.campaigns.rows.filter((c) => c.rate !== null).slice(0, 15);
@@ -80,6 +92,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
       query: filterQuery(filter),
       // Campaigns registered before this are out of the alert task's window.
       alertableSince: new Date(Date.now() - ALERT_LOOKBACK_DAYS * 86_400_000).toISOString(),
+      complaints,
+      complaintThresholdPercent: complaintSettings.thresholdPercent,
       settings: {
         thresholdPercent: settings.thresholdPercent,
         minSent: settings.minSent,
@@ -393,7 +407,9 @@ export default function Reports() {
           Campaigns registered in the range. Rate = distinct people on the campaign&apos;s channel
           who left through it (whenever they did) ÷ sent. The dashed line is the{" "}
           {settings.thresholdPercent} % alert threshold (campaigns of at least{" "}
-          {fmt(settings.minSent)} sent); red bars are flagged.
+          {fmt(settings.minSent)} sent); red bars are flagged. Complaint rate (email) = distinct
+          people who reported the campaign as spam ÷ sent; it alerts at{" "}
+          {data.complaintThresholdPercent} %.
         </p>
         {data.chartCampaignCount > 0 ? (
           <Chart
@@ -431,6 +447,27 @@ export default function Reports() {
             { header: "Sent", cell: (r) => fmt(r.sentCount), numeric: true },
             { header: "Unsubscribes", cell: (r) => fmt(r.unsubscribes), numeric: true },
             { header: "Rate", cell: (r) => formatRate(r.rate), numeric: true },
+            {
+              header: "Complaints",
+              cell: (r) =>
+                r.channel === "email" ? fmt(data.complaints[r.key]?.complaints ?? 0) : "—",
+              numeric: true,
+            },
+            {
+              header: "Complaint rate",
+              cell: (r) => {
+                const c = data.complaints[r.key];
+                if (!c || c.rate === null) return "—";
+                const high = c.rate * 100 >= data.complaintThresholdPercent;
+                return (
+                  <span className={high ? "font-semibold text-red-800" : undefined}>
+                    {formatRate(c.rate)}
+                    {high ? " (high)" : ""}
+                  </span>
+                );
+              },
+              numeric: true,
+            },
             {
               header: "Top reasons",
               cell: (r) =>

@@ -35,6 +35,13 @@ import {
 } from "~/reports/settings.server";
 import { CHANNEL_LABELS } from "~/consent/labels";
 import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
+import { COMPLAINT_RATE_HIGH_EVENT } from "~/email/constants";
+import { getEnv } from "~/env.server";
+import {
+  evaluateComplaintAlerts,
+  getComplaintAlertSettings,
+  saveComplaintAlertSettings,
+} from "~/reports/email.server";
 
 export const meta: MetaFunction = () => [
   { title: "Unsubscribe-rate alerts · Reports · Heed admin" },
@@ -47,12 +54,20 @@ export const meta: MetaFunction = () => [
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
   const db = getDb();
-  const [settings, alerts] = await Promise.all([
+  const [settings, alerts, complaint] = await Promise.all([
     getAlertSettings(db),
     listAlerts(db, { limit: 200 }),
+    getComplaintAlertSettings(db),
   ]);
   return json(
-    { settings, defaults: defaultAlertSettings(), alerts, isAdmin: user.role === "admin" },
+    {
+      settings,
+      defaults: defaultAlertSettings(),
+      alerts,
+      complaint,
+      complaintDefault: getEnv().COMPLAINT_ALERT_THRESHOLD_PERCENT,
+      isAdmin: user.role === "admin",
+    },
     { headers: { "Cache-Control": "no-store" } },
   );
 }
@@ -94,6 +109,15 @@ const SettingsForm = z
     message: "Cannot need more earlier campaigns than the average is taken over.",
   });
 
+const ComplaintForm = z.object({
+  thresholdPercent: number("the threshold").pipe(
+    z
+      .number()
+      .min(0.001, "The threshold is at least 0.001 %.")
+      .max(100, "The threshold is at most 100 %."),
+  ),
+});
+
 const FIELDS = [
   "thresholdPercent",
   "minSent",
@@ -108,19 +132,47 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const db = getDb();
   const intent = text(formData, "intent");
+  if (intent === "complaint") {
+    const parsed = parseForm(ComplaintForm, {
+      thresholdPercent: text(formData, "complaintThresholdPercent"),
+    });
+    if (!parsed.ok) {
+      return json(
+        {
+          ok: false as const,
+          message: parsed.message,
+          fieldErrors: { complaintThresholdPercent: parsed.fieldErrors.thresholdPercent ?? "" },
+          values: {
+            complaintThresholdPercent: text(formData, "complaintThresholdPercent"),
+          } as Record<string, string | boolean>,
+        },
+        { status: 400 },
+      );
+    }
+    await saveComplaintAlertSettings(db, parsed.data, operator(user, request, context));
+    return json({
+      ok: true as const,
+      message: "Complaint alert threshold saved. It applies from the next check (within a minute).",
+    });
+  }
   if (intent === "check") {
     const fired = await evaluateAlerts(db);
+    const complaintAlerts = await evaluateComplaintAlerts(db);
     await audit(db, {
       ...operator(user, request, context),
       action: "reports.alerts.check",
-      details: { fired: fired.map((f) => f.campaign.key) },
+      details: {
+        fired: fired.map((f) => f.campaign.key),
+        complaints: complaintAlerts.map((f) => f.campaign.key),
+      },
     });
+    const names = [...fired, ...complaintAlerts].map((f) => f.campaign.name);
     return json({
       ok: true as const,
       message:
-        fired.length === 0
+        names.length === 0
           ? "Checked: no new alerts."
-          : `Checked: ${fired.length} new alert${fired.length === 1 ? "" : "s"} (${fired.map((f) => f.campaign.name).join(", ")}).`,
+          : `Checked: ${names.length} new alert${names.length === 1 ? "" : "s"} (${names.join(", ")}).`,
     });
   }
   const input = {
@@ -164,7 +216,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function AlertsPage() {
-  const { settings, defaults, alerts, isAdmin } = useLoaderData<typeof loader>();
+  const { settings, defaults, alerts, complaint, complaintDefault, isAdmin } =
+    useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const navigation = useNavigation();
   const failed = actionData && !actionData.ok ? actionData : null;
@@ -241,9 +294,21 @@ export default function AlertsPage() {
             },
             { header: "Channel", cell: (a) => CHANNEL_LABELS[a.channel as "email"] ?? a.channel },
             { header: "Sent", cell: (a) => fmt(a.sentCount), numeric: true },
-            { header: "Unsubscribes", cell: (a) => fmt(a.unsubscribes), numeric: true },
+            {
+              header: "Unsubscribes or complaints",
+              cell: (a) => fmt(a.unsubscribes),
+              numeric: true,
+            },
             { header: "Rate then", cell: (a) => formatRate(a.rate), numeric: true },
-            { header: "Why", cell: (a) => <FlagBadge triggers={a.triggers} /> },
+            {
+              header: "Why",
+              cell: (a) =>
+                a.kind === "complaint_rate_high" ? (
+                  <span className="font-medium text-red-800">Spam complaint rate</span>
+                ) : (
+                  <FlagBadge triggers={a.triggers} />
+                ),
+            },
           ]}
         />
         {isAdmin ? (
@@ -255,6 +320,46 @@ export default function AlertsPage() {
             </button>
           </Form>
         ) : null}
+      </Section>
+
+      <Section id="complaint-settings" title="Spam complaint alerts">
+        <p className="mb-3 text-sm text-slate-700">
+          An email campaign (of at least the minimum sent below) alerts once when the share of its
+          recipients who reported it as spam reaches this threshold: Gmail and Yahoo ask senders to
+          stay below 0.3 %. Alerts go to the same address and to webhooks as{" "}
+          <code>{COMPLAINT_RATE_HIGH_EVENT}</code>.
+        </p>
+        <Form method="post" className="flex flex-wrap items-end gap-3" noValidate>
+          <CsrfInput />
+          <input type="hidden" name="intent" value="complaint" />
+          <div>
+            <label htmlFor="a-complaintThresholdPercent" className={labelClass}>
+              Spam complaint rate that alerts (%)
+            </label>
+            <input
+              id="a-complaintThresholdPercent"
+              name="complaintThresholdPercent"
+              inputMode="decimal"
+              defaultValue={String(values.complaintThresholdPercent ?? complaint.thresholdPercent)}
+              disabled={!isAdmin}
+              aria-invalid={errors.complaintThresholdPercent ? true : undefined}
+              aria-describedby="a-complaintThresholdPercent-hint a-complaintThresholdPercent-error"
+              className={`mt-1 w-40 ${inputClass}`}
+            />
+            <p id="a-complaintThresholdPercent-hint" className={hintClass}>
+              Default {complaintDefault} % (COMPLAINT_ALERT_THRESHOLD_PERCENT).
+            </p>
+            <FieldError
+              id="a-complaintThresholdPercent-error"
+              message={errors.complaintThresholdPercent}
+            />
+          </div>
+          {isAdmin ? (
+            <button type="submit" className={`mb-5 ${buttonClass.primary}`} disabled={busy}>
+              Save
+            </button>
+          ) : null}
+        </Form>
       </Section>
 
       <Section id="settings" title="Settings">

@@ -13,6 +13,7 @@ import { barsChart, dailyChart, NARROW } from "~/reports/charts.server";
 import { ALERT_LOOKBACK_DAYS } from "~/reports/constants";
 import { filterQuery, parseReportFilter } from "~/reports/filters";
 import { getCampaignReport } from "~/reports/queries.server";
+import { complaintRates, getComplaintAlertSettings } from "~/reports/email.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
@@ -32,6 +33,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   if (!report) {
     throw new Response(`There is no campaign with the key "${key.slice(0, 80)}".`, { status: 404 });
   }
+  const [complaints, complaintSettings] = await Promise.all([
+    complaintRates(db, [report.campaign]),
+    getComplaintAlertSettings(db),
+  ]);
   // Back to the dashboard with the filters it had.
   const { filter } = parseReportFilter(new URL(request.url).searchParams);
   return json(
@@ -39,6 +44,8 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       ...report,
       back: `/admin/reports?${filterQuery(filter)}`,
       thresholdPercent: settings.thresholdPercent,
+      complaints: complaints[report.campaign.key]!,
+      complaintThresholdPercent: complaintSettings.thresholdPercent,
       alertableSince: new Date(Date.now() - ALERT_LOOKBACK_DAYS * 86_400_000).toISOString(),
       minSent: settings.minSent,
       charts: {
@@ -99,6 +106,20 @@ export default function CampaignReport() {
         </div>
       ) : null}
 
+      {data.complaints.alert ? (
+        <div
+          role="status"
+          className="mb-4 rounded-md border border-red-300 bg-red-50 p-3 text-sm text-red-950"
+          data-testid="complaint-flag"
+        >
+          <p className="font-medium">
+            This campaign&apos;s spam complaint rate ({formatRate(data.complaints.rate)}) reached
+            the {data.complaintThresholdPercent} % threshold.
+          </p>
+          <p>Alert sent {formatDateTime(data.complaints.alert.firedAt)}.</p>
+        </div>
+      ) : null}
+
       <dl className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-4">
         <Stat label="Sent" value={fmt(c.sentCount)} />
         <Stat
@@ -113,6 +134,13 @@ export default function CampaignReport() {
             c.sentCount < data.minSent ? `Under ${fmt(data.minSent)} sent: no alerts` : undefined
           }
         />
+        {c.channel === "email" ? (
+          <Stat
+            label="Spam complaint rate"
+            value={formatRate(data.complaints.rate)}
+            hint={`${fmt(data.complaints.complaints)} people reported it as spam; alert at ${data.complaintThresholdPercent} %`}
+          />
+        ) : null}
         <Stat
           label="Usual rate on this channel"
           value={c.baseline ? formatRate(c.baseline.mean) : "—"}

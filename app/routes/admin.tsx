@@ -31,6 +31,7 @@ const NAV: NavItem[] = [
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/api-keys", label: "API keys", role: "admin" },
   { to: "/admin/webhooks", label: "Webhooks", role: "admin" },
+  { to: "/admin/email", label: "Email providers", role: "admin" },
   { to: "/admin/outbox", label: "Outbox", role: "admin" },
   { to: "/admin/audit", label: "Audit log", role: "admin" },
 ];

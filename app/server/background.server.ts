@@ -5,6 +5,7 @@ import type { Env } from "~/env.server";
 import { createOutboxTask } from "~/outbox/worker.server";
 import { createReportsTask } from "~/reports/tasks.server";
 import { createImportTask } from "~/imports/task.server";
+import { createEmailTask } from "~/email/tasks.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -39,6 +40,8 @@ const TASKS: Task[] = [
   createReportsTask(),
   // Bulk imports of suppressions, resumable after a crash (app/imports/jobs.server.ts).
   createImportTask(),
+  // Complaint-rate alerts and expired mailto codes (app/email/tasks.server.ts).
+  createEmailTask(),
 ];
 
 /** Starts every task; the returned function stops them and waits for runs in progress. */

@@ -19,6 +19,7 @@ import { getSecrets } from "~/secrets.server";
 import { createHttpApp } from "~/server/http.server";
 import { createLogger } from "~/server/logger.server";
 import { startBackgroundWork } from "~/server/background.server";
+import { inboundSmtpOptions, startInboundSmtp } from "~/email/smtp-listener.server";
 
 async function main(): Promise<void> {
   const env = getEnv();
@@ -38,6 +39,9 @@ async function main(): Promise<void> {
     assetsDir: path.join(path.dirname(fileURLToPath(import.meta.url)), "public", "build"),
   });
   const stopBackground = startBackgroundWork({ db: handle.db, dbKind: handle.kind, env, logger });
+  // The optional SMTP listener for mailto unsubscribes and feedback reports (INBOUND_SMTP_PORT).
+  const smtpOptions = inboundSmtpOptions(env);
+  const smtp = smtpOptions ? await startInboundSmtp(handle.db, smtpOptions, logger) : null;
 
   const server: Server = app.listen(env.PORT, env.HOST, () => {
     printStartBanner(logger, env, { admin, demo });
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    await smtp?.close();
     await stopBackground();
     await handle.close();
     setDatabase(undefined);

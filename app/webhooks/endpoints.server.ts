@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import { LEDGER_ACTIONS } from "~/db/schema";
+import { COMPLAINT_RATE_HIGH_EVENT, UNDELIVERABLE_EVENT_TYPES } from "~/email/constants";
 import { checkWebhookUrl } from "~/webhooks/ssrf.server";
 import { withWebhookTables } from "~/webhooks/schema";
 
@@ -16,6 +17,10 @@ export const WEBHOOK_EVENT_TYPES = [
   ...LEDGER_ACTIONS.filter((a) => a !== "erase").map((a) => `consent.${a}`),
   // A campaign's unsubscribe rate passed the alert threshold (app/reports/alerts.server.ts).
   "campaign.unsubscribe_rate_high",
+  // An address was marked undeliverable (hard bounce) or cleared; a campaign's complaint rate
+  // passed its alert threshold (app/email/).
+  ...UNDELIVERABLE_EVENT_TYPES,
+  COMPLAINT_RATE_HIGH_EVENT,
 ];
 
 export function isWebhookEventType(value: string): boolean {

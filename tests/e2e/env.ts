@@ -21,4 +21,7 @@ export const E2E_ENV: Record<string, string> = {
   ADDRESS_HASH_KEY: "e2e-address-hash-key-0123456789abcdef01234567",
   FIRST_ADMIN_EMAIL: "admin@e2e.test",
   FIRST_ADMIN_PASSWORD: "e2e-admin-password-1",
+  // Email provider webhooks (tests/e2e/email.spec.ts): Postmark's basic auth credentials.
+  POSTMARK_WEBHOOK_USERNAME: "heed-e2e",
+  POSTMARK_WEBHOOK_PASSWORD: "e2e-postmark-password-1",
 };

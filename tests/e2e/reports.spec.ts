@@ -135,6 +135,9 @@ test("an agent sees why people left in March: charts, tables, filters by channel
     "300",
     "6",
     "2.00 %",
+    // Complaints and complaint rate: email campaigns only.
+    "—",
+    "—",
     "No reason given (6)",
     "over threshold",
   ]);
@@ -144,6 +147,8 @@ test("an agent sees why people left in March: charts, tables, filters by channel
     "2,000",
     "6",
     "0.30 %",
+    "0",
+    "0.00 %",
     "Too frequent (2), Not relevant (1), Other (1)",
     "",
   ]);

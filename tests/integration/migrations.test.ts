@@ -19,12 +19,16 @@ const EXPECTED_TABLES = [
   "contacts",
   "double_opt_in_requests",
   "inbound_messages",
+  "mailto_codes",
   "outbox",
   "rate_limits",
   "settings",
   "short_links",
+  "soft_bounce_streaks",
   "topic_consent",
   "topics",
+  "undeliverable_addresses",
+  "undeliverable_events",
   "unsubscribe_reasons",
 ];
 

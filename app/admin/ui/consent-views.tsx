@@ -68,7 +68,8 @@ export function ChannelStates({
 }) {
   if (states.length === 0) return <p className="text-slate-700">No addresses.</p>;
   return (
-    <div className="overflow-x-auto">
+    // Focusable, so that keyboard users can scroll the table on a narrow screen.
+    <div className="overflow-x-auto" tabIndex={0}>
       <table className="min-w-full divide-y divide-slate-200 text-sm">
         <caption className="sr-only">{caption}</caption>
         <thead className="text-left text-slate-700">
@@ -136,6 +137,9 @@ const ACTION_LABEL: Record<string, string> = {
   topic_opt_in: "Topic opt-in",
   signup_pending: "Sign-up pending",
   erase: "Erased",
+  // Not consent: an email address that bounced for good, and an agent clearing that mark.
+  undeliverable: "Marked undeliverable",
+  undeliverable_cleared: "Undeliverable mark cleared",
 };
 
 function who(e: TimelineView): string {
@@ -149,7 +153,8 @@ function who(e: TimelineView): string {
 export function Timeline({ entries, caption }: { entries: TimelineView[]; caption: string }) {
   if (entries.length === 0) return <p className="text-slate-700">Nothing recorded yet.</p>;
   return (
-    <div className="overflow-x-auto">
+    // Focusable, so that keyboard users can scroll the table on a narrow screen.
+    <div className="overflow-x-auto" tabIndex={0}>
       <table className="min-w-full divide-y divide-slate-200 text-sm">
         <caption className="sr-only">{caption}</caption>
         <thead className="text-left text-slate-700">
