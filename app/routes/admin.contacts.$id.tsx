@@ -34,6 +34,8 @@ import {
 import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { InboundMessages } from "~/sms/admin-views";
+import { inboundTimeline } from "~/sms/review.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
@@ -59,9 +61,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
   const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
-  const [states, timeline] = await Promise.all([
+  const [states, timeline, inbound] = await Promise.all([
     channelStates(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
+    inboundTimeline(db, {
+      contactId: contact.id,
+      phone: targets.find((t) => t.channel !== "email")?.address ?? null,
+    }),
   ]);
   const notice = url.searchParams.get("notice");
   return json(
@@ -69,6 +75,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       contact,
       states,
       timeline,
+      inbound,
       before,
       notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     },
@@ -143,7 +150,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ContactPage() {
-  const { contact, states, timeline, before, notice } = useLoaderData<typeof loader>();
+  const { contact, states, timeline, inbound, before, notice } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const user = useAdminUser();
   const location = useLocation();
@@ -305,6 +312,10 @@ export default function ContactPage() {
           prev={before ? location.pathname : null}
           next={timeline.nextBefore ? `${location.pathname}?before=${timeline.nextBefore}` : null}
         />
+      </Section>
+
+      <Section title="SMS and WhatsApp replies" id="inbound">
+        <InboundMessages entries={inbound} />
       </Section>
 
       {isAdmin ? (
