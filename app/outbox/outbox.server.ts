@@ -64,7 +64,6 @@ export async function expireClaimedMessage(db: Db, id: number, deliverBy: Date):
 
 export type OutboxStatus = "pending" | "sending" | "sent" | "dead" | "expired";
 
-
 /**
  * Marks `expired` every message whose deliver-by time has passed and that no worker holds right
  * now (pending, or sending with a lapsed lease). Runs before each claim, in the claim's

@@ -2,11 +2,7 @@ import { sql, type UpdateObject } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Database } from "~/db/schema";
 import { getEnv } from "~/env.server";
-import {
-  expireClaimedMessage,
-  expireOverdueMessages,
-  type OutboxKind,
-} from "./outbox.server";
+import { expireClaimedMessage, expireOverdueMessages, type OutboxKind } from "./outbox.server";
 import { TRANSPORTS, type TransportMap } from "./transports.server";
 import type { DeliveryResult, OutboxDelivery, TransportContext } from "./types";
 
@@ -108,7 +104,9 @@ export async function claimDueMessages(
       update outbox o set status = 'sending', attempts = o.attempts + 1,
         locked_until = now() + make_interval(secs => ${leaseSeconds})
       from due where o.id = due.id
-      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.deliver_by`.execute(trx);
+      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.deliver_by`.execute(
+      trx,
+    );
     return rows.rows
       .map((r) => ({
         id: Number(r.id),
