@@ -59,6 +59,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     {
       ...queue,
       paged: after !== null,
+      businessDays: REVIEW_BUSINESS_DAYS,
       next:
         last && queue.items.length >= 50
           ? `${new Date(last.receivedAt).toISOString()}_${last.id}`
@@ -95,7 +96,7 @@ export default function ReviewQueue() {
         description={
           <>
             Replies that contain a stop word without clearly saying stop (“End of the day works for
-            me”). Clear opt-outs were applied at once. Decide on each within {REVIEW_BUSINESS_DAYS}{" "}
+            me”). Clear opt-outs were applied at once. Decide on each within {data.businessDays}{" "}
             business days: <strong>Unsubscribe</strong> if the person asks to stop,{" "}
             <strong>Dismiss</strong> if not.
           </>

@@ -1,4 +1,4 @@
-import { StatusBadge, Time } from "~/admin/ui/components";
+import { Time } from "~/admin/ui/components";
 import { CHANNEL_LABELS } from "~/consent/labels";
 
 /** Admin views of inbound SMS/WhatsApp messages (the contact page, the review queue). */
@@ -39,19 +39,16 @@ export const DECISION_LABEL: Record<string, string> = {
 };
 
 const DECISION_STYLE: Record<string, string> = {
-  applied: "unsubscribed",
-  unchanged: "default",
-  review: "pending",
-  dismissed: "disabled",
-  help: "agent",
-  ignored: "default",
+  applied: "bg-red-100 text-red-900 ring-red-300",
+  review: "bg-amber-100 text-amber-900 ring-amber-300",
+  help: "bg-sky-100 text-sky-900 ring-sky-300",
 };
 
 const BY_LABEL: Record<string, string> = {
   keyword: "keyword",
   provider: "the provider's opt-out type",
-  phrase: "clear phrasing",
-  contains: "contains a stop word",
+  phrase: "clear request",
+  contains: "stop word",
 };
 
 export const providerLabel = (p: string) => PROVIDER_LABEL[p] ?? p;
@@ -106,12 +103,15 @@ export function InboundMessages({ entries }: { entries: InboundView[] }) {
                 ) : null}
               </td>
               <td className="py-2 pr-3">
-                <StatusBadge status={DECISION_STYLE[e.decision] ?? "default"} />{" "}
-                <span className="font-medium">{DECISION_LABEL[e.decision] ?? e.decision}</span>
+                <span
+                  className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${DECISION_STYLE[e.decision] ?? "bg-slate-100 text-slate-800 ring-slate-300"}`}
+                >
+                  {DECISION_LABEL[e.decision] ?? e.decision}
+                </span>
                 {e.by && BY_LABEL[e.by] ? (
                   <div className="text-xs text-slate-600">
-                    by {BY_LABEL[e.by]}
-                    {e.matched ? ` (“${e.matched}”)` : ""}
+                    why: {BY_LABEL[e.by]}
+                    {e.matched ? ` “${e.matched}”` : ""}
                   </div>
                 ) : null}
                 {e.reviewedAt ? (
