@@ -251,6 +251,15 @@ describe("provider specifics", () => {
     expect(res.status).toBe(415);
   });
 
+  it("Twilio: hostile text (NUL, lone surrogates) is stored cleaned, never a 500", async () => {
+    const p = phone();
+    const res = await send(twilioRequest(p, "STOP\u0000", { MessageSid: "SM\u0000x\ud800" }));
+    expect(res.status).toBe(200);
+    expect(await status("sms", p)).toBe("unsubscribed");
+    const bad = await send(twilioRequest("\u0000", "STOP"));
+    expect(bad.status).toBe(200); // not a phone number: recorded and ignored
+  });
+
   it("Twilio: a body over the cap is refused with 413 before it is read", async () => {
     const req = twilioRequest(phone(), "x".repeat(70 * 1024));
     expect((await send(req)).status).toBe(413);
