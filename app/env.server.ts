@@ -10,6 +10,8 @@ const booleanish = z
   .enum(["1", "0", "true", "false", "yes", "no", "on", "off", ""])
   .transform((v) => ["1", "true", "yes", "on"].includes(v));
 
+export type ProviderName = "twilio" | "vonage" | "plivo" | "telnyx" | "meta";
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
@@ -66,6 +68,54 @@ const EnvSchema = z.object({
   TWILIO_WHATSAPP_FROM: z.string().min(2).optional(),
   TWILIO_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   WEBHOOKS_ALLOW_PRIVATE: booleanish.default(false),
+  // SMS/WhatsApp providers (issue 12): inbound webhooks, outbound replies per channel.
+  SMS_PROVIDER: z.enum(["twilio", "vonage", "plivo", "telnyx"]).optional(),
+  WHATSAPP_PROVIDER: z.enum(["meta", "twilio", "vonage"]).optional(),
+  PROVIDER_ANSWERS_KEYWORDS: z
+    .string()
+    .regex(
+      /^\s*(none|((twilio|vonage|plivo|telnyx|meta)\s*(,\s*(twilio|vonage|plivo|telnyx|meta)\s*)*))\s*$/,
+      "must be none or a comma-separated list of twilio, vonage, plivo, telnyx, meta",
+    )
+    .default("twilio")
+    .transform((v) =>
+      v.trim() === "none"
+        ? ([] as ProviderName[])
+        : [...new Set(v.split(",").map((x) => x.trim() as ProviderName))],
+    ),
+  SMS_KEYWORD_NUMBER: z.string().trim().min(2).max(32).optional(),
+  WHATSAPP_KEYWORD_NUMBER: z.string().trim().min(2).max(32).optional(),
+  VONAGE_API_KEY: z.string().min(1).optional(),
+  VONAGE_API_SECRET: z.string().min(1).optional(),
+  VONAGE_SIGNATURE_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
+  VONAGE_FROM: z.string().min(2).optional(),
+  VONAGE_WHATSAPP_FROM: z.string().min(2).optional(),
+  PLIVO_AUTH_ID: z.string().min(1).optional(),
+  PLIVO_AUTH_TOKEN: z.string().min(8).optional(),
+  PLIVO_FROM: z.string().min(2).optional(),
+  PLIVO_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TELNYX_API_KEY: z.string().min(1).optional(),
+  TELNYX_PUBLIC_KEY: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9+/]{43}=$/,
+      "must be the base64 Ed25519 public key from Telnyx (44 characters)",
+    )
+    .optional(),
+  TELNYX_FROM: z.string().min(2).optional(),
+  TELNYX_MESSAGING_PROFILE_ID: z.string().min(1).optional(),
+  TELNYX_TIMESTAMP_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  WHATSAPP_VERIFY_TOKEN: z.string().min(8).optional(),
+  WHATSAPP_APP_SECRET: z.string().min(8).optional(),
+  WHATSAPP_ACCESS_TOKEN: z.string().min(1).optional(),
+  WHATSAPP_PHONE_NUMBER_ID: z
+    .string()
+    .regex(/^\d{1,32}$/, "must be the numeric phone number id from Meta")
+    .optional(),
+  WHATSAPP_GRAPH_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, "must look like v21.0")
+    .default("v21.0"),
   ADMIN_SESSION_IDLE_MINUTES: z.coerce
     .number()
     .int()

@@ -274,7 +274,12 @@ export async function patchPreferences(
   }
 
   await applyConsentChanges(db, changes);
-  const confirmations: { channel: Channel; requestId: string; status: string }[] = [];
+  const confirmations: {
+    channel: Channel;
+    requestId: string;
+    status: string;
+    keywordNumber?: string | null;
+  }[] = [];
   for (const r of resubscribe) {
     const started = await startDoubleOptIn(db, {
       channel: r.channel,
@@ -289,6 +294,9 @@ export async function patchPreferences(
       channel: r.channel,
       requestId: started.requestId,
       status: started.status,
+      ...(started.status === "keyword_required"
+        ? { keywordNumber: started.keywordNumber ?? null }
+        : {}),
     });
   }
   return { confirmations };

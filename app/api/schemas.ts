@@ -139,7 +139,13 @@ export const PreferencesPatch = z.strictObject({
 export const Confirmation = z.object({
   channel: Channel,
   requestId: z.string(),
-  status: z.string().meta({ description: "What the double opt-in request did, e.g. `sent`." }),
+  status: z.string().meta({
+    description:
+      "What the double opt-in request did: `sent`, `rate_limited`, `already_subscribed`, or `keyword_required` (an SMS/WhatsApp number that opted out is texted nothing: the person sends START to `keywordNumber`).",
+  }),
+  keywordNumber: z.string().nullable().optional().meta({
+    description: "With `keyword_required`: the number to send START to (null when not configured).",
+  }),
 });
 
 export const PreferencesPatchResult = Preferences.extend({
@@ -280,7 +286,12 @@ export const SubscriptionBody = z.strictObject({
 export const SubscriptionResult = z.object({
   requestId: z.string(),
   status: z.string().meta({
-    description: "What happened, e.g. `sent` (a confirmation is on its way).",
+    description:
+      "What happened: `sent` (a confirmation is on its way), `already_subscribed`, or `keyword_required` (an SMS/WhatsApp number that opted out is texted nothing: the person sends `keyword` to `keywordNumber`).",
+  }),
+  keyword: z.string().optional().meta({ description: "With `keyword_required`: `START`." }),
+  keywordNumber: z.string().nullable().optional().meta({
+    description: "With `keyword_required`: the number to send START to (null when not configured).",
   }),
 });
 

@@ -36,6 +36,8 @@ import { hitRateLimit } from "~/security/rate-limit.server";
 
 import { getBranding } from "~/settings/settings.server";
 
+import { keywordNumber } from "~/sms/transport.server";
+
 /**
  * Double opt-in (SPEC §2 rule 5). Re-subscribing an unsubscribed channel, or signing a new address
  * up through Heed, stores a request and sends a confirmation to that very address (an email with
@@ -44,6 +46,9 @@ import { getBranding } from "~/settings/settings.server";
  * the consent core with source `double_opt_in` and the evidence: the request, when and from where
  * it was made, and the hash and template version of the message that was sent.
  */
+
+/** The "template" of a request confirmed by texting START: nothing was sent for it. */
+export const KEYWORD_TEMPLATE = "keyword:start";
 
 /** Confirmation requests per address and channel, across every server (DB-backed counter). */
 export const DOUBLE_OPT_IN_RATE_LIMIT = { limit: 5, windowSeconds: 24 * 60 * 60 } as const;
@@ -62,7 +67,13 @@ export type StartDoubleOptInInput = {
 export type StartDoubleOptInResult = {
   /** The new request; for rate_limited the latest pending one (or ""), for already_subscribed "". */
   requestId: string;
-  status: "sent" | "rate_limited" | "already_subscribed";
+  /**
+   * keyword_required: an SMS/WhatsApp number that opted out gets nothing texted; the person
+   * confirms by sending START (to `keywordNumber` when Heed knows it) and the START confirms the
+   * request (app/sms/inbound.server.ts).
+   */
+  status: "sent" | "rate_limited" | "already_subscribed" | "keyword_required";
+  keywordNumber?: string | null;
 };
 
 function isUuid(value: string): boolean {
@@ -202,6 +213,35 @@ export async function startDoubleOptIn(
     const requestId = crypto.randomUUID();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + CONFIRM_TTL_SECONDS * 1000);
+
+    // After an SMS/WhatsApp opt-out nothing else is texted to the number until it texts START
+    // (carriers block it anyway: Twilio answers 21610). The request waits for that START.
+    if (input.channel !== "email" && row?.status === "unsubscribed") {
+      await trx
+        .insertInto("double_opt_in_requests")
+        .values({
+          id: requestId,
+          channel: input.channel,
+          address_hash: hash,
+          address,
+          contact_id: contact.id,
+          topics,
+          locale,
+          source: input.source,
+          ip: input.ip ?? null,
+          user_agent: input.userAgent ?? null,
+          message_hash: null,
+          template_version: KEYWORD_TEMPLATE,
+          created_at: now,
+          expires_at: expiresAt,
+        })
+        .execute();
+      return {
+        requestId,
+        status: "keyword_required",
+        keywordNumber: keywordNumber(env, input.channel),
+      };
+    }
     const token = await signLinkToken({
       contactId: contact.id,
       channel: input.channel,

@@ -22,6 +22,8 @@ import { eraseEmailEventAddresses } from "~/email/undeliverable.server";
  *    the ledger trigger allows, under `heed.erasure = 'on'`), from channel_consent and from the
  *    double opt-in requests. The consent state stays, so decideSend, imports and manual
  *    suppression, which all match by hash, keep the address suppressed;
+ *  - inbound messages (SMS/WhatsApp replies and the like) from those addresses lose their text
+ *    and address;
  *  - an `erase` ledger row is recorded for each (channel, address hash);
  *  - then every remaining text column of every table (audit log details, outbox rows, import
  *    error reports, other features' tables) is swept for the addresses, which are replaced by
@@ -159,8 +161,17 @@ export async function eraseContact(
         select * from unnest(${channels}::text[], ${hashes}::text[]))
     `.execute(trx);
 
-    // Mailto codes, undeliverable marks and inbound provider events keep only the hashes too.
+    // Mailto codes and undeliverable marks keep only the hashes too.
     await eraseEmailEventAddresses(trx, { channels, hashes });
+    // Messages the person sent (SMS/WhatsApp replies, unsubscribe emails): the text and the
+    // address are personal data; what was decided stays.
+    await sql`
+      update inbound_messages set
+        address = null, body = null,
+        details = (details - 'matched' - 'buttonPayload' - 'from' - 'subject') || '{"erased": true}'::jsonb
+      where contact_id = ${contactId}::uuid or (channel, address_hash) in (
+        select * from unnest(${channels}::text[], ${hashes}::text[]))
+    `.execute(trx);
 
     await trx
       .updateTable("contacts")

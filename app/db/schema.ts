@@ -214,7 +214,7 @@ export interface OutboxTable {
   kind: "email" | "sms" | "webhook";
   recipient: string;
   payload: Json;
-  status: Generated<"pending" | "sending" | "sent" | "dead">;
+  status: Generated<"pending" | "sending" | "sent" | "dead" | "expired">;
   attempts: Generated<number>;
   max_attempts: Generated<number>;
   next_attempt_at: DefaultTimestamp;
@@ -222,6 +222,8 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
+  /** Never delivered after this (an opt-out confirmation); the worker marks it `expired`. */
+  deliver_by: NullableTimestamp;
 }
 
 export interface SettingsTable {
@@ -264,6 +266,14 @@ export interface InboundMessagesTable {
   decided_at: Timestamp | null;
   /** The campaign the event is attributed to, when known (complaint rates per campaign). */
   campaign: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The agent review queue: when and by whom a `review` message was applied or dismissed. */
+  reviewed_at: NullableTimestamp;
+  reviewed_by: string | null;
+  /** The reply Heed queued for this message (confirmation, HELP text), if any. */
+  reply_outbox_id: number | null;
+  /** Deliveries of the same provider message id after the first: counted, never decided again. */
+  replay_count: Counter;
+  last_replay_at: NullableTimestamp;
 }
 
 export interface Database {

@@ -349,7 +349,7 @@ export async function clearUndeliverable(
 /**
  * Erasure (app/consent/erasure.server.ts): the email-events tables keep only keyed hashes of the
  * erased addresses. Mailto codes keep working (they unsubscribe by hash), undeliverable marks stay
- * (by hash), inbound records lose the address, body and details.
+ * (by hash). Inbound records are erased with the other inbound messages, in erasure itself.
  */
 export async function eraseEmailEventAddresses(
   trx: Trx,
@@ -363,9 +363,6 @@ export async function eraseEmailEventAddresses(
     where (channel, address_hash) in (${pairs})`.execute(trx);
   await sql`update undeliverable_events set address = null, detail = null, ip = null,
       user_agent = null, details = '{"erased": true}'::jsonb
-    where (channel, address_hash) in (${pairs})`.execute(trx);
-  await sql`update inbound_messages set address = null, body = null,
-      details = '{"erased": true}'::jsonb
     where (channel, address_hash) in (${pairs})`.execute(trx);
 }
 

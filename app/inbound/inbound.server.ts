@@ -31,10 +31,20 @@ export type InboundOutcome = {
   decision: string;
   ledgerId?: number | null;
   details?: Record<string, unknown>;
+  /** The contact the decision found for the address, when the event did not name one. */
+  contactId?: string | null;
+  /** The reply queued for this message (an outbox row), shown with it to agents. */
+  replyOutboxId?: number | null;
 };
 
 export type InboundResult<T extends InboundOutcome> =
-  { duplicate: true } | ({ duplicate: false; inboundId: number } & T);
+  | {
+      duplicate: true;
+      /** The first delivery's record, and what was decided then (this one changed nothing). */
+      inboundId?: number;
+      decision?: string;
+    }
+  | ({ duplicate: false; inboundId: number } & T);
 
 /**
  * Records an inbound event once and decides on it in the same transaction. A delivery whose
@@ -42,6 +52,8 @@ export type InboundResult<T extends InboundOutcome> =
  * run and nothing changes. If `decide` fails, the record rolls back with it, so the provider's
  * retry is decided again rather than being taken for a duplicate (an opt-out is never lost
  * between the two). Concurrent identical deliveries wait on the unique key: exactly one decides.
+ * A replay is counted on the first delivery's record (replay_count, last_replay_at), so agents
+ * see it; nothing else is written.
  */
 export async function handleInboundOnce<T extends InboundOutcome>(
   db: Db,
@@ -66,7 +78,19 @@ export async function handleInboundOnce<T extends InboundOutcome>(
       .onConflict((oc) => oc.columns(["provider", "provider_message_id"]).doNothing())
       .returning("id")
       .executeTakeFirst();
-    if (!claimed) return { duplicate: true } as const;
+    if (!claimed) {
+      const first = await trx
+        .updateTable("inbound_messages")
+        .set((eb) => ({
+          replay_count: eb("replay_count", "+", 1),
+          last_replay_at: new Date(),
+        }))
+        .where("provider", "=", event.provider)
+        .where("provider_message_id", "=", event.providerMessageId)
+        .returning(["id", "decision"])
+        .executeTakeFirst();
+      return { duplicate: true, inboundId: first?.id, decision: first?.decision } as const;
+    }
     const outcome = await decide(trx, claimed.id);
     await trx
       .updateTable("inbound_messages")
@@ -74,6 +98,10 @@ export async function handleInboundOnce<T extends InboundOutcome>(
         decision: outcome.decision,
         ledger_id: outcome.ledgerId ?? null,
         decided_at: new Date(),
+        ...(outcome.contactId !== undefined && !event.contactId
+          ? { contact_id: outcome.contactId }
+          : {}),
+        ...(outcome.replyOutboxId ? { reply_outbox_id: outcome.replyOutboxId } : {}),
         ...(outcome.details
           ? { details: JSON.stringify({ ...(event.details ?? {}), ...outcome.details }) }
           : {}),

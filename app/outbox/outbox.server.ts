@@ -1,9 +1,11 @@
-import type { Selectable } from "kysely";
+import { sql, type Selectable } from "kysely";
 import type { Db } from "~/db/db.server";
 
 import type { OutboxTable } from "~/db/schema";
 
 export type OutboxKind = "email" | "sms" | "webhook";
+
+const EXPIRED_ERROR = "not delivered: its deliver-by time passed (dropped, never sent late)";
 
 export type OutboxMessage = {
   kind: OutboxKind;
@@ -14,6 +16,12 @@ export type OutboxMessage = {
   maxAttempts?: number;
   /** Deliver no earlier than this. */
   notBefore?: Date;
+  /**
+   * Never deliver after this: the worker marks the message `expired` instead (an opt-out
+   * confirmation must not arrive more than 5 minutes after the STOP). A time already past queues
+   * the message as expired at once, so that it shows in the outbox as dropped.
+   */
+  deliverBy?: Date;
 };
 
 /**
@@ -29,16 +37,50 @@ export async function enqueueOutbox(db: Db, message: OutboxMessage): Promise<num
       payload: JSON.stringify(message.payload),
       ...(message.maxAttempts ? { max_attempts: message.maxAttempts } : {}),
       ...(message.notBefore ? { next_attempt_at: message.notBefore } : {}),
+      ...(message.deliverBy ? { deliver_by: message.deliverBy } : {}),
+      ...(message.deliverBy && message.deliverBy.getTime() <= Date.now()
+        ? { status: "expired" as const, last_error: EXPIRED_ERROR }
+        : {}),
     })
     .returning("id")
     .executeTakeFirstOrThrow();
   return row.id;
 }
 
+/** A claimed message whose deliver-by time has passed: `expired`. False if it is still in time. */
+export async function expireClaimedMessage(db: Db, id: number, deliverBy: Date): Promise<boolean> {
+  if (deliverBy.getTime() > Date.now()) return false;
+  await db
+    .updateTable("outbox")
+    .set({ status: "expired", locked_until: null, last_error: EXPIRED_ERROR })
+    .where("id", "=", id)
+    .where("status", "=", "sending")
+    .execute();
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading and retrying (admin area, development outbox)
 
-export type OutboxStatus = "pending" | "sending" | "sent" | "dead";
+export type OutboxStatus = "pending" | "sending" | "sent" | "dead" | "expired";
+
+/**
+ * Marks `expired` every message whose deliver-by time has passed and that no worker holds right
+ * now (pending, or sending with a lapsed lease). Runs before each claim, in the claim's
+ * transaction, so that a late message is never handed to a transport.
+ */
+export async function expireOverdueMessages(db: Db): Promise<number> {
+  const r = await sql`
+    update outbox set status = 'expired', locked_until = null,
+      last_error = left(coalesce(last_error || ' | ', '') || ${EXPIRED_ERROR}, 2000)
+    where id in (
+      select id from outbox
+      where deliver_by is not null and deliver_by <= now()
+        and (status = 'pending' or (status = 'sending' and locked_until <= now()))
+      for update skip locked
+    )`.execute(db);
+  return Number(r.numAffectedRows ?? 0);
+}
 
 export type OutboxSummary = {
   id: number;
@@ -124,7 +166,13 @@ export async function countOutbox(db: Db): Promise<Record<OutboxStatus, number>>
     .select(["status", db.fn.countAll<number>().as("n")])
     .groupBy("status")
     .execute();
-  const out: Record<OutboxStatus, number> = { pending: 0, sending: 0, sent: 0, dead: 0 };
+  const out: Record<OutboxStatus, number> = {
+    pending: 0,
+    sending: 0,
+    sent: 0,
+    dead: 0,
+    expired: 0,
+  };
   for (const r of rows) out[r.status] = Number(r.n);
   return out;
 }

@@ -2,7 +2,7 @@ import { sql, type UpdateObject } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Database } from "~/db/schema";
 import { getEnv } from "~/env.server";
-import type { OutboxKind } from "./outbox.server";
+import { expireClaimedMessage, expireOverdueMessages, type OutboxKind } from "./outbox.server";
 import { TRANSPORTS, type TransportMap } from "./transports.server";
 import type { DeliveryResult, OutboxDelivery, TransportContext } from "./types";
 
@@ -64,7 +64,7 @@ export function retryDelayMs(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-type Claimed = OutboxDelivery & { maxAttempts: number };
+type Claimed = OutboxDelivery & { maxAttempts: number; deliverBy: Date | null };
 
 /** Claims up to `limit` due messages for this worker (see the module comment). */
 export async function claimDueMessages(
@@ -82,6 +82,7 @@ export async function claimDueMessages(
         where status = 'sending' and locked_until <= now() and attempts >= max_attempts
         for update skip locked
       )`.execute(trx);
+    await expireOverdueMessages(trx);
     const rows = await sql<{
       id: number;
       kind: OutboxKind;
@@ -89,11 +90,13 @@ export async function claimDueMessages(
       payload: Record<string, unknown>;
       attempts: number;
       max_attempts: number;
+      deliver_by: Date | string | null;
     }>`
       with due as (
         select id from outbox
         where status in ('pending', 'sending') and next_attempt_at <= now()
           and (status = 'pending' or locked_until <= now())
+          and (deliver_by is null or deliver_by > now())
         order by next_attempt_at, id
         limit ${options.limit}
         for update skip locked
@@ -101,7 +104,9 @@ export async function claimDueMessages(
       update outbox o set status = 'sending', attempts = o.attempts + 1,
         locked_until = now() + make_interval(secs => ${leaseSeconds})
       from due where o.id = due.id
-      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts`.execute(trx);
+      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.deliver_by`.execute(
+      trx,
+    );
     return rows.rows
       .map((r) => ({
         id: Number(r.id),
@@ -113,6 +118,7 @@ export async function claimDueMessages(
             : r.payload,
         attempts: r.attempts - 1,
         maxAttempts: r.max_attempts,
+        deliverBy: r.deliver_by ? new Date(r.deliver_by) : null,
       }))
       .sort((a, b) => a.id - b.id);
   });
@@ -214,6 +220,8 @@ export async function runOutboxOnce(
     const queue = [...claimed];
     const lane = async () => {
       for (let msg = queue.shift(); msg; msg = queue.shift()) {
+        // Past its deliver-by time while it waited in this batch: dropped, never sent late.
+        if (msg.deliverBy && (await expireClaimedMessage(ctx.db, msg.id, msg.deliverBy))) continue;
         const result = await deliverOne(msg, transports, ctx, leaseMs);
         const outcome = await finish(ctx.db, msg, result, retry, random);
         if (outcome === "stale") continue;

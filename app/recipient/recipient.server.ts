@@ -303,7 +303,11 @@ export type StartDoubleOptIn = (
     ip?: string | null;
     userAgent?: string | null;
   },
-) => Promise<{ requestId: string; status: "sent" | "rate_limited" | "already_subscribed" }>;
+) => Promise<{
+  requestId: string;
+  status: "sent" | "rate_limited" | "already_subscribed" | "keyword_required";
+  keywordNumber?: string | null;
+}>;
 
 export type ChangeSummary =
   | {
@@ -313,11 +317,13 @@ export type ChangeSummary =
       pausedUntil: Date | null;
     }
   | {
-      kind: "confirm_sent" | "confirm_rate_limited" | "already_subscribed";
+      kind: "confirm_sent" | "confirm_rate_limited" | "already_subscribed" | "text_start";
       channel: Channel;
       topic: null;
       pausedUntil: null;
       display: string;
+      /** text_start: the number to text START to (null: "reply START to one of our messages"). */
+      keywordNumber?: string | null;
     };
 
 function summarize(results: readonly ChangeResult[]): ChangeSummary[] {
@@ -358,8 +364,17 @@ async function startResubscriptions(
         ? "confirm_sent"
         : res.status === "rate_limited"
           ? "confirm_rate_limited"
-          : "already_subscribed";
-    out.push({ kind, channel: ch.channel, topic: null, pausedUntil: null, display: ch.display });
+          : res.status === "keyword_required"
+            ? "text_start"
+            : "already_subscribed";
+    out.push({
+      kind,
+      channel: ch.channel,
+      topic: null,
+      pausedUntil: null,
+      display: ch.display,
+      ...(kind === "text_start" ? { keywordNumber: res.keywordNumber ?? null } : {}),
+    });
   }
   return out;
 }

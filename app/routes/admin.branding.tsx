@@ -46,6 +46,7 @@ const FIELDS = [
   "accentColor",
   "privacyPolicyUrl",
   "supportEmail",
+  "supportPhone",
 ] as const;
 
 export async function action({ request, context }: ActionFunctionArgs) {
@@ -161,6 +162,11 @@ export default function BrandingPage() {
         {field("supportEmail", "Support email", {
           type: "email",
           hint: "Shown to recipients who need help.",
+        })}
+        {field("supportPhone", "Support phone", {
+          type: "tel",
+          placeholder: "+1 800 555 0100",
+          hint: "Given in replies to an SMS HELP (with the support email).",
         })}
         <div className="flex items-start gap-2">
           <input

@@ -35,6 +35,8 @@ import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/sup
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
 import { clearUndeliverable, undeliverableStates } from "~/email/undeliverable.server";
+import { InboundMessages } from "~/sms/admin-views";
+import { inboundTimeline } from "~/sms/review.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
@@ -62,10 +64,14 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
   const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
-  const [states, timeline, undeliverable] = await Promise.all([
+  const [states, timeline, undeliverable, inbound] = await Promise.all([
     channelStates(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
     undeliverableStates(db, targets),
+    inboundTimeline(db, {
+      contactId: contact.id,
+      phone: targets.find((t) => t.channel !== "email")?.address ?? null,
+    }),
   ]);
   const notice = url.searchParams.get("notice");
   return json(
@@ -74,6 +80,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       states,
       timeline,
       undeliverable,
+      inbound,
       before,
       notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     },
@@ -170,7 +177,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 }
 
 export default function ContactPage() {
-  const { contact, states, timeline, undeliverable, before, notice } =
+  const { contact, states, timeline, undeliverable, inbound, before, notice } =
     useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const user = useAdminUser();
@@ -399,6 +406,10 @@ export default function ContactPage() {
           prev={before ? location.pathname : null}
           next={timeline.nextBefore ? `${location.pathname}?before=${timeline.nextBefore}` : null}
         />
+      </Section>
+
+      <Section title="SMS and WhatsApp replies" id="inbound">
+        <InboundMessages entries={inbound} />
       </Section>
 
       {isAdmin ? (

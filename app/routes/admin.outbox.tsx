@@ -36,13 +36,14 @@ import {
 export const meta: MetaFunction = () => [{ title: "Outbox · Heed admin" }];
 
 const PAGE_SIZE = 50;
-const STATUSES = ["dead", "pending", "sending", "sent"] as const;
+const STATUSES = ["dead", "expired", "pending", "sending", "sent"] as const;
 const KINDS = ["email", "sms", "webhook"] as const;
 const STATUS_STYLE: Record<string, string> = {
   dead: "bg-red-100 text-red-900 ring-red-300",
   pending: "bg-amber-100 text-amber-900 ring-amber-300",
   sending: "bg-sky-100 text-sky-900 ring-sky-300",
   sent: "bg-green-100 text-green-900 ring-green-300",
+  expired: "bg-slate-200 text-slate-800 ring-slate-400",
 };
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -143,8 +144,11 @@ export default function AdminOutbox() {
         description={
           <>
             Mail, SMS and webhook deliveries. Failed deliveries are retried with growing delays;
-            after the last attempt a message is <strong>dead</strong>. Dead {data.counts.dead} ·
-            pending {data.counts.pending} · sending {data.counts.sending} · sent {data.counts.sent}.
+            after the last attempt a message is <strong>dead</strong>. A message that must arrive in
+            time (an SMS opt-out confirmation: within 5 minutes of the STOP) and could not is
+            dropped as <strong>expired</strong>, never sent late. Dead {data.counts.dead} · expired{" "}
+            {data.counts.expired} · pending {data.counts.pending} · sending {data.counts.sending} ·
+            sent {data.counts.sent}.
           </>
         }
       />

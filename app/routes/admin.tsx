@@ -22,6 +22,7 @@ type NavItem = { to: string; label: string; role: "agent" | "admin" };
 const NAV: NavItem[] = [
   { to: "/admin/contacts", label: "Contacts", role: "agent" },
   { to: "/admin/suppressions", label: "Suppressions", role: "agent" },
+  { to: "/admin/sms/review", label: "SMS review", role: "agent" },
   { to: "/admin/imports", label: "Imports", role: "admin" },
   { to: "/admin/exports", label: "Exports", role: "admin" },
   { to: "/admin/reports", label: "Reports", role: "agent" },

@@ -26,6 +26,15 @@ export const { loader, action } = apiRoute(
         { requestId: result.requestId || null },
       );
     }
-    return jsonResponse({ requestId: result.requestId || null, status: result.status }, 202);
+    return jsonResponse(
+      {
+        requestId: result.requestId || null,
+        status: result.status,
+        ...(result.status === "keyword_required"
+          ? { keyword: "START", keywordNumber: result.keywordNumber ?? null }
+          : {}),
+      },
+      202,
+    );
   }),
 );

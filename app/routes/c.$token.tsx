@@ -126,7 +126,11 @@ type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
 
 type ActionResult =
   | { result: "confirmed"; preferencesUrl: string }
-  | { result: "resent"; status: "sent" | "rate_limited" | "already_subscribed" }
+  | {
+      result: "resent";
+      status: "sent" | "rate_limited" | "already_subscribed" | "keyword_required";
+      keywordNumber?: string | null;
+    }
   | { result: "error" };
 
 const FormSchema = z.object({ intent: z.enum(["confirm", "resend"]) });
@@ -172,7 +176,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     userAgent: who.userAgent,
   });
   if (res.status === "not_found") return reply({ result: "error" }, 400);
-  return reply({ result: "resent", status: res.status }, res.status === "rate_limited" ? 429 : 200);
+  return reply(
+    { result: "resent", status: res.status, keywordNumber: res.keywordNumber ?? null },
+    res.status === "rate_limited" ? 429 : 200,
+  );
 }
 
 export default function ConfirmPage() {
@@ -217,7 +224,11 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
           ? t("resend.rateLimited")
           : resent === "already_subscribed"
             ? t("resend.alreadySubscribed")
-            : null;
+            : resent === "keyword_required"
+              ? actionData?.result === "resent" && actionData.keywordNumber
+                ? t("resend.textStart", { ...vars, number: actionData.keywordNumber })
+                : t("resend.textStartAny", vars)
+              : null;
     body = (
       <div className={ui.card}>
         <h1 className={ui.h1}>{t(`${data.state}.title`)}</h1>

@@ -45,6 +45,7 @@ const STATUS_CLASS: Record<string, string> = {
   sending: "bg-sky-100 text-sky-900",
   sent: "bg-emerald-100 text-emerald-900",
   dead: "bg-red-100 text-red-900",
+  expired: "bg-slate-200 text-slate-800",
 };
 
 export default function DevOutbox() {
@@ -57,7 +58,7 @@ export default function DevOutbox() {
           ? "SMTP_URL is set: email goes to the SMTP server; this page still lists what was queued."
           : "SMTP_URL is not set: email is not sent anywhere. Open a message to read it and follow its links."}{" "}
         Pending {data.counts.pending} · sending {data.counts.sending} · sent {data.counts.sent} ·
-        dead {data.counts.dead}
+        dead {data.counts.dead} · expired {data.counts.expired}
       </p>
       <form method="get" className="mt-4 flex flex-wrap items-end gap-2">
         <div>

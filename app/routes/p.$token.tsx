@@ -147,6 +147,11 @@ function describe(locale: Locale, c: ChangeSummary, topicNames: Map<string, stri
     case "confirm_rate_limited":
     case "already_subscribed":
       return t(`preferences.change.${c.kind}`, { channel });
+    case "text_start":
+      return t(
+        c.keywordNumber ? "preferences.change.text_start" : "preferences.change.text_start_any",
+        { channel, number: c.keywordNumber ?? "", address: c.display },
+      );
   }
 }
 

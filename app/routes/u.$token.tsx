@@ -124,7 +124,7 @@ type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
 
 type ActionResult =
   | { result: "unsubscribed"; changed: boolean; oneClick: boolean }
-  | { result: "resubscribe"; kind: string }
+  | { result: "resubscribe"; kind: string; keywordNumber?: string | null }
   | { result: "error"; error: "form" | "reason" };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -161,7 +161,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       locale: r.locale,
       startDoubleOptIn,
     });
-    return reply({ result: "resubscribe", kind: summary.kind });
+    return reply({
+      result: "resubscribe",
+      kind: summary.kind,
+      keywordNumber: "keywordNumber" in summary ? (summary.keywordNumber ?? null) : null,
+    });
   }
   const reason = await resolveReason(db, parsed.reasonCode, parsed.reasonText);
   if (!reason.ok) return reply({ result: "error", error: "reason" }, 400);
@@ -205,7 +209,11 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
           ? t(phone ? "unsubscribe.confirmSent_phone" : "unsubscribe.confirmSent_email", vars)
           : resubscribed === "confirm_rate_limited"
             ? t("unsubscribe.confirmRateLimited")
-            : t("unsubscribe.alreadySubscribed");
+            : resubscribed === "text_start"
+              ? actionData?.result === "resubscribe" && actionData.keywordNumber
+                ? t("unsubscribe.textStart", { ...vars, number: actionData.keywordNumber })
+                : t("unsubscribe.textStartAny", vars)
+              : t("unsubscribe.alreadySubscribed");
     body = (
       <div className={ui.card} role="status">
         <h1 className={ui.h1}>{tc(`channels.${ch}`)}</h1>

@@ -13,6 +13,15 @@ export const BrandingSchema = z.object({
   accentColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, "must be a colour like #2563eb"),
   privacyPolicyUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal("")]).default(""),
   supportEmail: z.union([z.email(), z.literal("")]).default(""),
+  /** Shown in SMS HELP replies (carriers want a way to get help: an email or a phone number). */
+  supportPhone: z
+    .union([
+      z
+        .string()
+        .regex(/^\+?[0-9][0-9 ()./-]{2,30}$/, "must be a phone number such as +1 800 555 0100"),
+      z.literal(""),
+    ])
+    .default(""),
 });
 export type Branding = z.infer<typeof BrandingSchema>;
 
@@ -22,6 +31,7 @@ export const DEFAULT_BRANDING: Branding = {
   accentColor: "#2563eb",
   privacyPolicyUrl: "",
   supportEmail: "",
+  supportPhone: "",
 };
 
 export async function getSetting<T>(
@@ -54,7 +64,10 @@ export function getBranding(db: Db): Promise<Branding> {
   return getSetting(db, "branding", BrandingSchema, DEFAULT_BRANDING);
 }
 
-export async function saveBranding(db: Db, branding: Branding): Promise<void> {
+export async function saveBranding(
+  db: Db,
+  branding: z.input<typeof BrandingSchema>,
+): Promise<void> {
   await putSetting(db, "branding", BrandingSchema.parse(branding));
 }
 

@@ -21,6 +21,8 @@ const AGENT_ROUTES: Record<string, { post: "agent" | "admin" | "none" }> = {
   "/admin/contacts": { post: "none" },
   "/admin/contacts/:id": { post: "agent" }, // suppress; removing is checked per intent (admin)
   "/admin/suppressions": { post: "agent" },
+  // Agents apply or dismiss SMS replies that wait for review.
+  "/admin/sms/review": { post: "agent" },
   "/admin/account": { post: "agent" },
   "/admin/logout": { post: "agent" },
   // Reports are read by agents too (see app/routes/admin.reports*.tsx); alert settings are admin-only.

@@ -1026,7 +1026,7 @@ describe("POST /api/v1/subscriptions", () => {
     expect(mail).toHaveLength(1);
   });
 
-  it("keeps an unsubscribed address unsubscribed and sends it a confirmation; SMS gets a short link", async () => {
+  it("texts an unsubscribed SMS number nothing (it must send START); a new number gets a short link", async () => {
     const phone = "+48601777888";
     await applyConsentChange(db, {
       channel: "sms",
@@ -1036,15 +1036,22 @@ describe("POST /api/v1/subscriptions", () => {
     });
     const res = await post({ channel: "sms", address: phone });
     expect(res.status).toBe(202);
+    expect(await json(res)).toMatchObject({ status: "keyword_required", keyword: "START" });
     expect(
       (await decideSend(db, { channel: "sms", address: phone, category: "marketing" })).reason,
     ).toBe("unsubscribed");
-    const sms = await db
-      .selectFrom("outbox")
-      .selectAll()
-      .where("kind", "=", "sms")
-      .where("recipient", "=", phone)
-      .execute();
+    const smsTo = (to: string) =>
+      db
+        .selectFrom("outbox")
+        .selectAll()
+        .where("kind", "=", "sms")
+        .where("recipient", "=", to)
+        .execute();
+    expect(await smsTo(phone)).toHaveLength(0);
+
+    const fresh = "+48601777889";
+    expect((await post({ channel: "sms", address: fresh })).status).toBe(202);
+    const sms = await smsTo(fresh);
     expect(sms).toHaveLength(1);
     expect(String(sms[0]!.payload.body)).toMatch(/\/s\/[A-Za-z0-9_-]{8,}/);
   });

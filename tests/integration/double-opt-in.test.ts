@@ -256,11 +256,11 @@ describe("startDoubleOptIn", () => {
     expect(await outboxFor(email)).toHaveLength(DOUBLE_OPT_IN_RATE_LIMIT.limit);
   });
 
-  it("sends an SMS confirmation with a short link to the /c/ page for SMS and WhatsApp", async () => {
-    const phone = "+48601555111";
+  it("texts an opted-out SMS/WhatsApp number nothing: the request waits for its START", async () => {
+    const phone = "+48601555112";
     const contact = await db
       .insertInto("contacts")
-      .values({ external_id: "doi-sms", phone, locale: "en" })
+      .values({ external_id: "doi-sms-stop", phone, locale: "en" })
       .returning("id")
       .executeTakeFirstOrThrow();
     for (const channel of ["sms", "whatsapp"] as const) {
@@ -270,6 +270,28 @@ describe("startDoubleOptIn", () => {
         action: "unsubscribe",
         source: "sms_keyword",
       });
+      const res = await startDoubleOptIn(db, {
+        channel,
+        address: phone,
+        contactId: contact.id,
+        source: "preference_page",
+      });
+      expect(res.status).toBe("keyword_required");
+      const recipient = channel === "whatsapp" ? `whatsapp:${phone}` : phone;
+      expect(await outboxFor(recipient)).toHaveLength(0);
+      const req = await requestRow(res.requestId);
+      expect(req).toMatchObject({ status: "pending", template_version: "keyword:start" });
+    }
+  });
+
+  it("sends a new SMS/WhatsApp sign-up a confirmation with a short link to the /c/ page", async () => {
+    const phone = "+48601555111";
+    const contact = await db
+      .insertInto("contacts")
+      .values({ external_id: "doi-sms", phone, locale: "en" })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    for (const channel of ["sms", "whatsapp"] as const) {
       const res = await startDoubleOptIn(db, {
         channel,
         address: phone,

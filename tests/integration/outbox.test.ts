@@ -248,7 +248,7 @@ describe("admin view", () => {
           d.recipient === "dead@example.com" ? { ok: false, error: "nope" } : { ok: true },
       },
     });
-    expect(await countOutbox(db)).toEqual({ pending: 0, sending: 0, sent: 1, dead: 1 });
+    expect(await countOutbox(db)).toEqual({ pending: 0, sending: 0, sent: 1, dead: 1, expired: 0 });
     const list = await listOutbox(db, { status: "dead" });
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({
@@ -320,7 +320,13 @@ describe("several workers", () => {
         expect(a.sent).toBeGreaterThan(0);
         expect(b.sent).toBeGreaterThan(0);
       }
-      expect(await countOutbox(db)).toEqual({ pending: 0, sending: 0, sent: total, dead: 0 });
+      expect(await countOutbox(db)).toEqual({
+        pending: 0,
+        sending: 0,
+        sent: total,
+        dead: 0,
+        expired: 0,
+      });
     } finally {
       await second?.close();
     }

@@ -1,35 +1,46 @@
-import crypto from "node:crypto";
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addressKey, applyConsentChange, decideSend } from "~/consent/consent.server";
+import { decideSend } from "~/consent/consent.server";
 import { setDatabase, type Db } from "~/db/db.server";
-import { resetEnvForTests } from "~/env.server";
+import * as metaRoute from "~/routes/webhooks.whatsapp.meta";
 import { saveBranding } from "~/settings/settings.server";
-import { action, loader } from "~/routes/webhooks.sms.twilio";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 import { CONTEXT } from "./api.helpers";
+import {
+  counts,
+  ledger,
+  metaButton,
+  metaRequest,
+  metaSign,
+  metaText,
+  META_VERIFY,
+  plivoRequest,
+  plivoSign,
+  PUBLIC,
+  replies,
+  send,
+  telnyxRequest,
+  telnyxSign,
+  twilioRequest,
+  useSmsEnv,
+  vonageRequest,
+  vonageSign,
+  type Provider,
+  type Signed,
+} from "./sms.helpers";
 
 /**
- * Inbound SMS/WhatsApp through the real route, signed the way Twilio signs: HMAC-SHA1 of the
- * public URL followed by each POST field's name and value sorted by name, base64 — computed here
- * independently of the app's code.
+ * Every SMS/WhatsApp provider webhook through its real route handler, with requests signed the
+ * way the provider signs them (see sms.helpers.ts for which official package signs or checks
+ * each): accepted when signed, refused with 403 and nothing written when unsigned or tampered,
+ * and a replay (the same provider message id) changes nothing.
  */
-
-const AUTH_TOKEN = "sms-test-auth-token-0123456789";
-const PUBLIC = "https://heed.example.com";
-const URL_SIGNED = `${PUBLIC}/webhooks/sms/twilio`;
 
 let t: TestDatabase;
 let db: Db;
-const saved: Record<string, string | undefined> = {};
+let restoreEnv: () => void;
 
 beforeAll(async () => {
-  for (const k of ["TWILIO_AUTH_TOKEN", "PUBLIC_URL", "TWILIO_WEBHOOK_URL"])
-    saved[k] = process.env[k];
-  process.env.TWILIO_AUTH_TOKEN = AUTH_TOKEN;
-  process.env.PUBLIC_URL = PUBLIC;
-  delete process.env.TWILIO_WEBHOOK_URL;
-  resetEnvForTests();
+  restoreEnv = useSmsEnv();
   t = await createTestDatabase();
   db = t.db;
   setDatabase(t);
@@ -44,263 +55,375 @@ beforeAll(async () => {
 afterAll(async () => {
   setDatabase(undefined);
   await t?.close();
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  resetEnvForTests();
+  restoreEnv();
 });
-
-function sign(url: string, fields: Record<string, string>, token = AUTH_TOKEN): string {
-  const data = Object.keys(fields)
-    .sort()
-    .reduce((acc, k) => acc + k + fields[k], url);
-  return crypto.createHmac("sha1", token).update(Buffer.from(data, "utf-8")).digest("base64");
-}
-
-let sid = 0;
-async function inbound(
-  from: string,
-  body: string,
-  options: { signature?: string | null; url?: string; requestUrl?: string } = {},
-): Promise<Response> {
-  const fields: Record<string, string> = {
-    AccountSid: "AC00000000000000000000000000000000",
-    MessageSid: `SM${String(++sid).padStart(32, "0")}`,
-    From: from,
-    To: from.startsWith("whatsapp:") ? "whatsapp:+14155550100" : "+14155550100",
-    Body: body,
-    NumMedia: "0",
-  };
-  const signature =
-    options.signature === undefined ? sign(options.url ?? URL_SIGNED, fields) : options.signature;
-  const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
-  if (signature !== null) headers["X-Twilio-Signature"] = signature;
-  // The app sits behind a proxy: it sees an internal URL; Twilio signed the public one.
-  const request = new Request(options.requestUrl ?? "http://10.0.0.5:3000/webhooks/sms/twilio", {
-    method: "POST",
-    headers,
-    body: new URLSearchParams(fields).toString(),
-  });
-  return action({ request, params: {}, context: CONTEXT });
-}
-
-async function ledger(channel: "sms" | "whatsapp", phone: string) {
-  return db
-    .selectFrom("consent_ledger")
-    .selectAll()
-    .where("channel", "=", channel)
-    .where("address_hash", "=", addressKey(phone))
-    .orderBy("id")
-    .execute();
-}
-
-async function replies(recipient: string) {
-  return db
-    .selectFrom("outbox")
-    .selectAll()
-    .where("kind", "=", "sms")
-    .where("recipient", "=", recipient)
-    .orderBy("id")
-    .execute();
-}
-
-async function counts() {
-  const r = await sql<{ ledger: number; outbox: number; consent: number }>`
-    select (select count(*) from consent_ledger)::int as ledger,
-           (select count(*) from outbox)::int as outbox,
-           (select count(*) from channel_consent)::int as consent`.execute(db);
-  return r.rows[0]!;
-}
 
 const status = async (channel: "sms" | "whatsapp", phone: string) =>
   (await decideSend(db, { channel, address: phone, category: "marketing" })).reason ?? "allowed";
 
-async function expectEmptyTwiml(res: Response) {
-  expect(res.status).toBe(200);
-  expect(res.headers.get("content-type")).toContain("text/xml");
-  expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
-}
+let n = 0;
+const phone = () => `+4860120${String(++n).padStart(4, "0")}`;
 
-describe("POST /webhooks/sms/twilio: keywords (SPEC §6)", () => {
-  it.each([
-    ["STOP", "+48601000101"],
-    ["Stop please", "+48601000102"],
-    ["opt out", "+48601000103"],
-    ["STOP!", "+48601000104"],
-  ])(
-    "%j unsubscribes the number from SMS only and queues one confirmation",
-    async (text, phone) => {
-      await expectEmptyTwiml(await inbound(phone, text));
-      expect(await status("sms", phone)).toBe("unsubscribed");
-      expect(await status("whatsapp", phone)).toBe("allowed");
-      const rows = await ledger("sms", phone);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({
-        action: "unsubscribe",
-        source: "sms_keyword",
-        channel: "sms",
-        address: phone,
-        actor_type: "recipient",
-      });
-      expect(rows[0]!.details).toMatchObject({
-        keyword: text,
-        messageSid: expect.stringMatching(/^SM/),
-      });
-      const sent = await replies(phone);
-      expect(sent).toHaveLength(1);
-      const body = String(sent[0]!.payload.body);
-      expect(body).toBe(
-        "Acme Shop: you are unsubscribed and will get no more messages from us. Reply START to subscribe again.",
-      );
-      expect(body).not.toMatch(/https?:|%|offer|sale/i); // no links, no marketing
+type Case = {
+  provider: Provider;
+  channel: "sms" | "whatsapp";
+  request: (from: string, text: string) => Promise<Signed> | Signed;
+  /** The same request with a changed body, signed for the original one. */
+  tamper: (r: Signed) => Signed;
+  unsigned: (r: Signed) => Signed;
+};
 
-      // The same STOP again changes nothing and sends nothing more.
-      await expectEmptyTwiml(await inbound(phone, text));
-      expect(await ledger("sms", phone)).toHaveLength(1);
-      expect(await replies(phone)).toHaveLength(1);
-    },
-  );
+const without = (r: Signed, header: string): Signed => ({
+  ...r,
+  headers: Object.fromEntries(
+    Object.entries(r.headers).filter(([k]) => k.toLowerCase() !== header),
+  ),
+});
+const swap = (r: Signed, from: string, to: string): Signed => ({
+  ...r,
+  body: r.body.replace(from, to),
+});
 
-  it("START re-subscribes an unsubscribed number and confirms it", async () => {
-    const phone = "+48601000105";
-    await inbound(phone, "STOP");
-    await expectEmptyTwiml(await inbound(phone, "start"));
-    expect(await status("sms", phone)).toBe("allowed");
-    const rows = await ledger("sms", phone);
-    expect(rows.map((r) => [r.action, r.source])).toEqual([
-      ["unsubscribe", "sms_keyword"],
-      ["subscribe", "sms_keyword"],
-    ]);
-    const sent = await replies(phone);
-    expect(sent).toHaveLength(2);
-    expect(String(sent[1]!.payload.body)).toBe(
-      "Acme Shop: you are subscribed again. Reply STOP to unsubscribe, HELP for help.",
-    );
-  });
+const CASES: Case[] = [
+  {
+    provider: "twilio",
+    channel: "sms",
+    request: (from, text) => twilioRequest(from, text),
+    tamper: (r) => swap(r, "Body=STOP", "Body=START"),
+    unsigned: (r) => without(r, "x-twilio-signature"),
+  },
+  {
+    provider: "vonage",
+    channel: "sms",
+    request: (from, text) => vonageRequest(from, text),
+    tamper: (r) => swap(r, '"text":"STOP"', '"text":"START"'),
+    unsigned: (r) => without(r, "authorization"),
+  },
+  {
+    provider: "plivo",
+    channel: "sms",
+    request: (from, text) => plivoRequest(from, text),
+    tamper: (r) => swap(r, "Text=STOP", "Text=START"),
+    unsigned: (r) => without(r, "x-plivo-signature-v3"),
+  },
+  {
+    provider: "telnyx",
+    channel: "sms",
+    request: (from, text) => telnyxRequest(from, text),
+    tamper: (r) => swap(r, '"text":"STOP"', '"text":"START"'),
+    unsigned: (r) => without(r, "telnyx-signature-ed25519"),
+  },
+  {
+    provider: "meta",
+    channel: "whatsapp",
+    request: (from, text) => metaRequest([metaText(from, text)]),
+    tamper: (r) => swap(r, '"body":"STOP"', '"body":"START"'),
+    unsigned: (r) => without(r, "x-hub-signature-256"),
+  },
+];
 
-  it("HELP answers with help text and changes nothing", async () => {
-    const phone = "+48601000106";
-    const before = await counts();
-    await expectEmptyTwiml(await inbound(phone, "help"));
-    expect(await ledger("sms", phone)).toHaveLength(0);
-    expect(await status("sms", phone)).toBe("allowed");
-    const sent = await replies(phone);
-    expect(sent).toHaveLength(1);
-    expect(String(sent[0]!.payload.body)).toBe(
-      "Acme Shop: reply STOP to unsubscribe or START to subscribe again. Questions: help@acme.example",
-    );
-    const after = await counts();
-    expect(after.ledger).toBe(before.ledger);
-    expect(after.consent).toBe(before.consent);
-  });
+describe.each(CASES)("$provider webhook", (c) => {
+  const recipient = (p: string) => (c.channel === "whatsapp" ? `whatsapp:${p}` : p);
 
-  it("ignores a message that is not a keyword", async () => {
-    const phone = "+48601000107";
-    const before = await counts();
-    await expectEmptyTwiml(await inbound(phone, "Where is my parcel? I want to stop by the shop"));
-    expect(await counts()).toEqual(before);
-  });
-
-  it("refuses a wrong or missing signature with 403 and writes nothing", async () => {
-    const phone = "+48601000108";
-    const before = await counts();
-    const wrong = await inbound(phone, "STOP", { signature: sign(URL_SIGNED, { Body: "STOP" }) });
-    expect(wrong.status).toBe(403);
-    const otherToken = await inbound(phone, "STOP", {
-      signature: sign(URL_SIGNED, { From: phone, Body: "STOP" }, "another-token"),
+  it("a signed STOP unsubscribes the number on its channel, once, with one confirmation", async () => {
+    const p = phone();
+    const req = await c.request(p, "STOP");
+    const res = await send(req);
+    expect(res.status).toBe(200);
+    expect(await status(c.channel, p)).toBe("unsubscribed");
+    expect(await status(c.channel === "sms" ? "whatsapp" : "sms", p)).toBe("allowed");
+    const rows = await ledger(db, c.channel, p);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      action: "unsubscribe",
+      source: "sms_keyword",
+      reason_text: "STOP",
+      actor_type: "recipient",
     });
-    expect(otherToken.status).toBe(403);
-    const missing = await inbound(phone, "STOP", { signature: null });
-    expect(missing.status).toBe(403);
-    // Signed for a different URL than the configured public one.
-    const otherUrl = await inbound(phone, "STOP", {
-      url: "https://evil.example/webhooks/sms/twilio",
-    });
-    expect(otherUrl.status).toBe(403);
-    expect(await counts()).toEqual(before);
-    expect(await status("sms", phone)).toBe("allowed");
-  });
-
-  it("a whatsapp: sender unsubscribes from WhatsApp only and gets the confirmation on WhatsApp", async () => {
-    const phone = "+48601000109";
-    await expectEmptyTwiml(await inbound(`whatsapp:${phone}`, "STOP"));
-    expect(await status("whatsapp", phone)).toBe("unsubscribed");
-    expect(await status("sms", phone)).toBe("allowed");
-    expect(await ledger("whatsapp", phone)).toEqual([
-      expect.objectContaining({
-        action: "unsubscribe",
-        source: "sms_keyword",
-        channel: "whatsapp",
-      }),
-    ]);
-    expect(await ledger("sms", phone)).toHaveLength(0);
-    const sent = await replies(`whatsapp:${phone}`);
+    expect(rows[0]!.details).toMatchObject({ provider: c.provider, by: "keyword" });
+    const sent = await replies(db, recipient(p));
     expect(sent).toHaveLength(1);
-    expect(sent[0]!.payload).toMatchObject({ channel: "whatsapp", to: phone });
-    expect(await replies(phone)).toHaveLength(0);
-  });
-
-  it("answers in the contact's language", async () => {
-    const phone = "+48601000110";
-    await db
-      .insertInto("contacts")
-      .values({ external_id: "sms-pl", phone, locale: "pl" })
+    expect(sent[0]!.payload).toMatchObject({ provider: c.provider, template: "sms.reply.stop" });
+    expect(sent[0]!.deliver_by).not.toBeNull();
+    const inbound = await db
+      .selectFrom("inbound_messages")
+      .selectAll()
+      .where("provider", "=", c.provider)
+      .where("address", "=", p)
       .execute();
-    await inbound(phone, "STOP");
-    const sent = await replies(phone);
-    expect(String(sent[0]!.payload.body)).toContain("wypisano Cię");
+    expect(inbound).toHaveLength(1);
+    expect(inbound[0]).toMatchObject({
+      decision: "applied",
+      body: "STOP",
+      channel: c.channel,
+      ledger_id: rows[0]!.id,
+      reply_outbox_id: sent[0]!.id,
+    });
+
+    // The same delivery again (a provider retry or a captured request): nothing changes.
+    const before = await counts(db);
+    expect((await send(req)).status).toBe(200);
+    expect(await counts(db)).toEqual(before);
+    const again = await db
+      .selectFrom("inbound_messages")
+      .select(["replay_count", "decision"])
+      .where("id", "=", inbound[0]!.id)
+      .executeTakeFirstOrThrow();
+    expect(again).toMatchObject({ replay_count: 1, decision: "applied" });
   });
 
-  it("verifies against TWILIO_WEBHOOK_URL when it is set (proxies that rewrite the URL)", async () => {
-    process.env.TWILIO_WEBHOOK_URL = "https://sms.example.org/hooks/twilio?site=1";
-    resetEnvForTests();
+  it("refuses unsigned and tampered requests with 403 and writes nothing", async () => {
+    const p = phone();
+    const req = await c.request(p, "STOP");
+    const before = await counts(db);
+    const unsigned = await send(c.unsigned(req));
+    expect(unsigned.status).toBe(403);
+    const tampered = c.tamper(req);
+    expect(tampered.body).not.toBe(req.body);
+    expect((await send(tampered)).status).toBe(403);
+    expect(await counts(db)).toEqual(before);
+    expect(await status(c.channel, p)).toBe("allowed");
+  });
+
+  it("a captured START replayed after a STOP does not undo it", async () => {
+    const p = phone();
+    await send(await c.request(p, "STOP"));
+    const start = await c.request(p, "START");
+    expect((await send(start)).status).toBe(200);
+    expect(await status(c.channel, p)).toBe("allowed");
+    await send(await c.request(p, "STOP"));
+    expect(await status(c.channel, p)).toBe("unsubscribed");
+    const before = await counts(db);
+    expect((await send(start)).status).toBe(200); // the replay
+    expect(await status(c.channel, p)).toBe("unsubscribed");
+    expect(await counts(db)).toEqual(before);
+  });
+});
+
+describe("provider specifics", () => {
+  it("Twilio: signed for another URL or with another token is refused; TWILIO_WEBHOOK_URL is honoured", async () => {
+    const p = phone();
+    const before = await counts(db);
+    expect(
+      (await send(twilioRequest(p, "STOP", {}, { url: "https://evil.example/x" }))).status,
+    ).toBe(403);
+    expect((await send(twilioRequest(p, "STOP", {}, { token: "another-token-123" }))).status).toBe(
+      403,
+    );
+    expect(await counts(db)).toEqual(before);
+    const restore = useSmsEnv({
+      TWILIO_WEBHOOK_URL: "https://sms.example.org/hooks/twilio?site=1",
+    });
     try {
-      const phone = "+48601000111";
-      expect((await inbound(phone, "STOP")).status).toBe(403); // signed for PUBLIC_URL
-      const ok = await inbound(phone, "STOP", {
-        url: "https://sms.example.org/hooks/twilio?site=1",
-      });
-      await expectEmptyTwiml(ok);
-      expect(await status("sms", phone)).toBe("unsubscribed");
+      expect((await send(twilioRequest(p, "STOP"))).status).toBe(403);
+      const ok = twilioRequest(
+        p,
+        "STOP",
+        {},
+        { url: "https://sms.example.org/hooks/twilio?site=1" },
+      );
+      expect((await send(ok)).status).toBe(200);
+      expect(await status("sms", p)).toBe("unsubscribed");
     } finally {
-      delete process.env.TWILIO_WEBHOOK_URL;
-      resetEnvForTests();
+      restore();
     }
   });
 
-  it("a STOP that races another STOP still confirms once", async () => {
-    const phone = "+48601000112";
-    await Promise.all([inbound(phone, "STOP"), inbound(phone, "Stop"), inbound(phone, "cancel")]);
-    expect(await ledger("sms", phone)).toHaveLength(1);
-    expect(await replies(phone)).toHaveLength(1);
-  });
-
-  it("answers GET with 405 and a non-form body with 415", async () => {
-    const get = await loader();
-    expect(get.status).toBe(405);
-    const json = await action({
-      request: new Request("http://localhost/webhooks/sms/twilio", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-Twilio-Signature": "x" },
-        body: "{}",
-      }),
-      params: {},
-      context: CONTEXT,
+  it("Twilio: a whatsapp: sender acts on WhatsApp, and OptOutType decides whatever the words", async () => {
+    const p = phone();
+    await send(twilioRequest(`whatsapp:${p}`, "Yes, see you at 5", { OptOutType: "STOP" }));
+    expect(await status("whatsapp", p)).toBe("unsubscribed");
+    expect(await status("sms", p)).toBe("allowed");
+    expect((await replies(db, `whatsapp:${p}`))[0]!.payload).toMatchObject({
+      channel: "whatsapp",
+      to: p,
+      from: "+14155550100",
     });
-    expect(json.status).toBe(415);
   });
 
-  it("a number that was unsubscribed by other means gets no second confirmation for STOP", async () => {
-    const phone = "+48601000113";
-    await applyConsentChange(db, {
+  it("Twilio: answers GET with 405 and a JSON body with 415", async () => {
+    const { loader } = await import("~/routes/webhooks.sms.twilio");
+    expect(loader().status).toBe(405);
+    const res = await send(twilioRequest(phone(), "STOP"), {
+      headers: { "Content-Type": "application/json", "X-Twilio-Signature": "x" },
+      body: "{}",
+    });
+    expect(res.status).toBe(415);
+  });
+
+  it("Twilio: hostile text (NUL, lone surrogates) is stored cleaned, never a 500", async () => {
+    const p = phone();
+    const res = await send(twilioRequest(p, "STOP\u0000", { MessageSid: "SM\u0000x\ud800" }));
+    expect(res.status).toBe(200);
+    expect(await status("sms", p)).toBe("unsubscribed");
+    const bad = await send(twilioRequest("\u0000", "STOP"));
+    expect(bad.status).toBe(200); // not a phone number: recorded and ignored
+  });
+
+  it("Twilio: a body over the cap is refused with 413 before it is read", async () => {
+    const req = twilioRequest(phone(), "x".repeat(70 * 1024));
+    expect((await send(req)).status).toBe(413);
+  });
+
+  it("Vonage: a token signed with another secret, or whose payload_hash does not match, is refused", async () => {
+    const p = phone();
+    const req = await vonageRequest(p, "STOP");
+    const before = await counts(db);
+    const other = await vonageSign(req.body, "another-secret-0123456789abcdef");
+    expect(
+      (await send(req, { headers: { ...req.headers, Authorization: `Bearer ${other}` } })).status,
+    ).toBe(403);
+    // A genuine token for a different body.
+    const forOther = await vonageSign(req.body.replace("STOP", "HELLO"));
+    expect(
+      (await send(req, { headers: { ...req.headers, Authorization: `Bearer ${forOther}` } }))
+        .status,
+    ).toBe(403);
+    expect(await counts(db)).toEqual(before);
+  });
+
+  it("Vonage: status callbacks and other channels are accepted and ignored", async () => {
+    const body = JSON.stringify({
+      message_uuid: "aaaaaaaa-bbbb-cccc-dddd-0123456789ab",
+      to: "447700900000",
+      from: "447700900001",
+      timestamp: new Date().toISOString(),
+      status: "delivered",
       channel: "sms",
-      address: phone,
-      action: "unsubscribe",
-      source: "admin",
     });
-    await inbound(phone, "STOP");
-    expect(await replies(phone)).toHaveLength(0);
-    expect(await ledger("sms", phone)).toHaveLength(1);
+    const before = await counts(db);
+    const res = await send({
+      provider: "vonage",
+      url: `${PUBLIC}/webhooks/sms/vonage`,
+      headers: {
+        "Content-Type": "application/json",
+        Authorization: `Bearer ${await vonageSign(body)}`,
+      },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(await counts(db)).toEqual(before);
+  });
+
+  it("Plivo: MessageIntent decides; a wrong nonce is refused", async () => {
+    const p = phone();
+    const req = plivoRequest(p, "no thanks", { MessageIntent: "optout" });
+    const before = await counts(db);
+    expect(
+      (await send(req, { headers: { ...req.headers, "X-Plivo-Signature-V3-Nonce": "other" } }))
+        .status,
+    ).toBe(403);
+    expect(await counts(db)).toEqual(before);
+    expect((await send(req)).status).toBe(200);
+    expect(await status("sms", p)).toBe("unsubscribed");
+    expect((await ledger(db, "sms", p))[0]!.details).toMatchObject({ by: "provider" });
+    // Several signatures (one per auth token, during a rotation): one valid is enough.
+    const q = plivoRequest(phone(), "HELP");
+    const params = Object.fromEntries(new URLSearchParams(q.body));
+    const nonce = q.headers["X-Plivo-Signature-V3-Nonce"]!;
+    const stale = plivoSign(`${PUBLIC}/webhooks/sms/plivo`, params, nonce, "old-token-0123456789");
+    const both = `${stale},${q.headers["X-Plivo-Signature-V3"]}`;
+    expect(
+      (await send(q, { headers: { ...q.headers, "X-Plivo-Signature-V3": both } })).status,
+    ).toBe(200);
+  });
+
+  it("Telnyx: a signature older than the tolerance is refused (a late replay of a capture)", async () => {
+    const p = phone();
+    const old = Math.floor(Date.now() / 1000) - 301;
+    const before = await counts(db);
+    const body = JSON.stringify({ data: { event_type: "message.received", payload: { id: "x" } } });
+    const signature = await telnyxSign(body, String(old), undefined).catch(() => null);
+    // The package's verifier refuses it too (it checks the same 5-minute window).
+    expect(signature).toBeNull();
+    const req = await telnyxRequest(p, "STOP");
+    const stale = { ...req.headers, "telnyx-timestamp": String(old) };
+    expect((await send(req, { headers: stale })).status).toBe(403);
+    expect(await counts(db)).toEqual(before);
+  });
+
+  it("Telnyx: autoresponse_type decides; delivery reports are ignored", async () => {
+    const p = phone();
+    await send(await telnyxRequest(p, "whatever", { autoresponse_type: "STOP" }));
+    expect(await status("sms", p)).toBe("unsubscribed");
+    const before = await counts(db);
+    const report = await telnyxRequest(p, "STOP");
+    const body = report.body.replace('"message.received"', '"message.finalized"');
+    const ts = report.headers["telnyx-timestamp"]!;
+    const res = await send(report, {
+      body,
+      headers: { ...report.headers, "telnyx-signature-ed25519": await telnyxSign(body, ts) },
+    });
+    expect(res.status).toBe(200);
+    expect(await counts(db)).toEqual(before);
+  });
+
+  it("Meta: the verify-token handshake echoes the challenge only for the right token", async () => {
+    const get = (q: string) =>
+      metaRoute.loader({
+        request: new Request(`${PUBLIC}/webhooks/whatsapp/meta?${q}`),
+        params: {},
+        context: CONTEXT,
+      });
+    const ok = await get(
+      `hub.mode=subscribe&hub.verify_token=${META_VERIFY}&hub.challenge=1158201444`,
+    );
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("1158201444");
+    expect((await get("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1")).status).toBe(
+      403,
+    );
+    expect((await get(`hub.mode=subscribe&hub.challenge=1`)).status).toBe(403);
+  });
+
+  it("Meta: one POST with several messages and statuses; the 'Stop promotions' button revokes", async () => {
+    const a = phone();
+    const b = phone();
+    const c = phone();
+    const req = metaRequest(
+      [metaButton(a, "Stop promotions"), metaText(b, "Where is my parcel?"), metaText(c, "No más")],
+      [{ id: "wamid.x", status: "read", timestamp: "1", recipient_id: a.slice(1) }],
+    );
+    const res = await send(req);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: 3 });
+    expect(await status("whatsapp", a)).toBe("unsubscribed");
+    expect(await status("whatsapp", b)).toBe("allowed");
+    expect(await status("whatsapp", c)).toBe("unsubscribed");
+    expect((await ledger(db, "whatsapp", c))[0]!.reason_text).toBe("No más");
+    // Meta retries the whole batch: nothing changes.
+    const before = await counts(db);
+    expect((await send(req)).status).toBe(200);
+    expect(await counts(db)).toEqual(before);
+    // A tampered batch is refused as a whole.
+    const tampered = metaRequest([metaText(phone(), "STOP")]);
+    tampered.headers["X-Hub-Signature-256"] = metaSign(req.body);
+    expect((await send(tampered)).status).toBe(403);
+    expect(await counts(db)).toEqual(before);
+  });
+
+  it("refuses every provider with 403 when its secret is not configured", async () => {
+    const restore = useSmsEnv({
+      TWILIO_AUTH_TOKEN: undefined,
+      VONAGE_SIGNATURE_SECRET: undefined,
+      PLIVO_AUTH_TOKEN: undefined,
+      TELNYX_PUBLIC_KEY: undefined,
+      WHATSAPP_APP_SECRET: undefined,
+    });
+    try {
+      const p = phone();
+      for (const req of [
+        twilioRequest(p, "STOP"),
+        await vonageRequest(p, "STOP"),
+        plivoRequest(p, "STOP"),
+        await telnyxRequest(p, "STOP"),
+        metaRequest([metaText(p, "STOP")]),
+      ]) {
+        expect((await send(req)).status).toBe(403);
+      }
+      expect(await status("sms", p)).toBe("allowed");
+    } finally {
+      restore();
+    }
   });
 });

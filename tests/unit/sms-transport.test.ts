@@ -8,7 +8,7 @@ import { createSmsTransport } from "~/sms/transport.server";
 
 /** The Twilio REST transport against a local server that answers like Twilio's Messages API. */
 
-type Seen = { path: string; auth: string; form: URLSearchParams };
+type Seen = { path: string; auth: string; form: URLSearchParams; raw: string };
 const seen: Seen[] = [];
 let answer: { status: number; body: unknown } = { status: 201, body: { sid: "SM123" } };
 let server: http.Server;
@@ -23,6 +23,7 @@ beforeAll(async () => {
         path: req.url ?? "",
         auth: req.headers.authorization ?? "",
         form: new URLSearchParams(data),
+        raw: data,
       });
       res.writeHead(answer.status, { "Content-Type": "application/json" });
       res.end(JSON.stringify(answer.body));
@@ -121,19 +122,139 @@ describe("SMS transport (Twilio REST)", () => {
     expect(prod).toMatchObject({
       ok: false,
       permanent: true,
-      error: expect.stringContaining("TWILIO_ACCOUNT_SID"),
+      error: expect.stringContaining("SMS is not configured"),
     });
     expect(seen.length).toBe(before);
   });
 
-  it("refuses WhatsApp without a WhatsApp sender", async () => {
+  it("in production, refuses WhatsApp when no provider has a WhatsApp sender", async () => {
     const env = parseEnv({
+      NODE_ENV: "production",
       TWILIO_ACCOUNT_SID: SID,
       TWILIO_AUTH_TOKEN: "secret-token",
       TWILIO_FROM: "+14155550100",
     });
     expect(
       await createSmsTransport({ baseUrl })(msg("whatsapp:+48601000006"), ctx(env)),
-    ).toMatchObject({ ok: false, permanent: true });
+    ).toMatchObject({ ok: false, permanent: true, error: expect.stringContaining("WhatsApp") });
+  });
+});
+
+describe("SMS transport: the other providers' REST APIs", () => {
+  const all = parseEnv({
+    TWILIO_ACCOUNT_SID: SID,
+    TWILIO_AUTH_TOKEN: "secret-token",
+    TWILIO_FROM: "+14155550100",
+    VONAGE_API_KEY: "vkey",
+    VONAGE_API_SECRET: "vsecret",
+    VONAGE_FROM: "+14155550101",
+    PLIVO_AUTH_ID: "MAXXXXXXXXXXXXXXXXXX",
+    PLIVO_AUTH_TOKEN: "plivo-token-123",
+    PLIVO_FROM: "+14155550102",
+    TELNYX_API_KEY: "KEYtelnyx",
+    TELNYX_FROM: "+14155550103",
+    WHATSAPP_ACCESS_TOKEN: "EAAGmeta",
+    WHATSAPP_PHONE_NUMBER_ID: "106540352242922",
+  });
+  const base = () => ({
+    twilio: baseUrl,
+    vonage: baseUrl,
+    plivo: baseUrl,
+    telnyx: baseUrl,
+    meta: baseUrl,
+  });
+  const reply = (recipient: string, provider: string, from: string): OutboxDelivery => ({
+    ...msg(recipient, "Acme: HELP text"),
+    payload: { body: "Acme: HELP text", provider, from },
+  });
+  const lastJson = () => JSON.parse(seen.at(-1)!.raw) as Record<string, unknown>;
+
+  it("replies through the provider the message came from, from the number it was sent to", async () => {
+    const t = createSmsTransport({ baseUrls: base() });
+    answer = { status: 202, body: { message_uuid: "vonage-uuid" } };
+    expect(await t(reply("+48601000010", "vonage", "+14155550111"), ctx(all))).toEqual({
+      ok: true,
+      detail: "Vonage vonage-uuid",
+    });
+    expect(seen.at(-1)!.path).toBe("/v1/messages");
+    expect(seen.at(-1)!.auth).toBe(`Basic ${Buffer.from("vkey:vsecret").toString("base64")}`);
+    expect(lastJson()).toEqual({
+      message_type: "text",
+      channel: "sms",
+      to: "48601000010",
+      from: "14155550111",
+      text: "Acme: HELP text",
+    });
+
+    answer = { status: 202, body: { message_uuid: ["plivo-uuid"] } };
+    expect(await t(reply("+48601000011", "plivo", "+14155550112"), ctx(all))).toMatchObject({
+      ok: true,
+      detail: "Plivo plivo-uuid",
+    });
+    expect(seen.at(-1)!.path).toBe("/v1/Account/MAXXXXXXXXXXXXXXXXXX/Message/");
+    expect(lastJson()).toEqual({
+      src: "+14155550112",
+      dst: "+48601000011",
+      text: "Acme: HELP text",
+    });
+
+    answer = { status: 200, body: { data: { id: "telnyx-id" } } };
+    expect(await t(reply("+48601000012", "telnyx", "+14155550113"), ctx(all))).toMatchObject({
+      ok: true,
+      detail: "Telnyx telnyx-id",
+    });
+    expect(seen.at(-1)!.path).toBe("/v2/messages");
+    expect(seen.at(-1)!.auth).toBe("Bearer KEYtelnyx");
+    expect(lastJson()).toEqual({
+      to: "+48601000012",
+      text: "Acme: HELP text",
+      from: "+14155550113",
+    });
+
+    answer = { status: 200, body: { messages: [{ id: "wamid.X" }] } };
+    expect(await t(reply("whatsapp:+48601000013", "meta", "14155550114"), ctx(all))).toMatchObject({
+      ok: true,
+      detail: "WhatsApp Cloud API wamid.X",
+    });
+    expect(seen.at(-1)!.path).toBe("/v21.0/106540352242922/messages");
+    expect(seen.at(-1)!.auth).toBe("Bearer EAAGmeta");
+    expect(lastJson()).toMatchObject({
+      messaging_product: "whatsapp",
+      to: "48601000013",
+      type: "text",
+      text: { body: "Acme: HELP text" },
+    });
+  });
+
+  it("uses the channel's configured provider for anything else (SMS_PROVIDER)", async () => {
+    const env = parseEnv({
+      ...process.env,
+      SMS_PROVIDER: "telnyx",
+      TELNYX_API_KEY: "KEYt",
+      TELNYX_FROM: "+14155550103",
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN: "secret-token",
+      TWILIO_FROM: "+14155550100",
+    });
+    answer = { status: 200, body: { data: { id: "t2" } } };
+    await createSmsTransport({ baseUrls: base() })(msg("+48601000014"), ctx(env));
+    expect(seen.at(-1)!.path).toBe("/v2/messages");
+    expect(lastJson()).toMatchObject({ from: "+14155550103", to: "+48601000014" });
+  });
+
+  it("maps a provider's 4xx to a permanent failure with its message", async () => {
+    answer = {
+      status: 401,
+      body: { errors: [{ code: "10009", title: "Authentication failed", detail: "bad key" }] },
+    };
+    const r = await createSmsTransport({ baseUrls: base() })(
+      reply("+48601000015", "telnyx", "+14155550113"),
+      ctx(all),
+    );
+    expect(r).toMatchObject({
+      ok: false,
+      permanent: true,
+      error: expect.stringContaining("Telnyx HTTP 401"),
+    });
   });
 });

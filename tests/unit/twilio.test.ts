@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { twiml, twilioSignature, verifyTwilioSignature } from "~/sms/twilio.server";
+import { twiml, twilioSignature, verifyTwilioSignature } from "~/sms/providers/twilio.server";
 
 // Twilio's documented example (twilio-php RequestValidator docs): auth token 12345.
 const DOC_URL = "https://mycompany.com/myapp.php?foo=1&bar=2";

@@ -157,6 +157,7 @@ export function StatusBadge({ status }: { status: string }) {
     archived: "bg-slate-200 text-slate-800 ring-slate-400",
     admin: "bg-purple-100 text-purple-900 ring-purple-300",
     agent: "bg-sky-100 text-sky-900 ring-sky-300",
+    overdue: "bg-red-100 text-red-900 ring-red-300",
   };
   const label = status.replace(/_/g, " ");
   return (
