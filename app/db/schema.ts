@@ -222,6 +222,8 @@ export interface OutboxTable {
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
+  /** Random, kept across retries: email Message-ID and webhook-id come from it. */
+  uid: Generated<string>;
 }
 
 export interface SettingsTable {

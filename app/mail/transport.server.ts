@@ -89,8 +89,9 @@ export const emailTransport: Transport = async (
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
-      // The same Message-ID on every attempt, so a retried message can be recognized downstream.
-      messageId: `<heed-outbox-${delivery.id}@${hostOf(env)}>`,
+      // Random (the outbox row's uid), so no other message anywhere has it, and the same on every
+      // attempt, so a retried message is recognized downstream.
+      messageId: `<${delivery.uid}@${hostOf(env)}>`,
       headers: {
         // RFC 3834: an automatic message; out-of-office replies should not answer it.
         "Auto-Submitted": "auto-generated",
