@@ -114,7 +114,9 @@ export async function claimDueMessages(
       update outbox o set status = 'sending', attempts = o.attempts + 1,
         locked_until = ${now}::timestamptz + make_interval(secs => ${leaseSeconds})
       from due where o.id = due.id
-      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.uid`.execute(trx);
+      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.uid`.execute(
+      trx,
+    );
     return rows.rows
       .map((r) => ({
         id: Number(r.id),
