@@ -63,6 +63,8 @@ export type StartDoubleOptInResult = {
   /** The new request; for rate_limited the latest pending one (or ""), for already_subscribed "". */
   requestId: string;
   status: "sent" | "rate_limited" | "already_subscribed";
+  /** rate_limited: seconds until another confirmation may be sent. */
+  retryAfterSeconds?: number;
 };
 
 function isUuid(value: string): boolean {
@@ -172,7 +174,11 @@ export async function startDoubleOptIn(
         .where("status", "=", "pending")
         .orderBy("created_at", "desc")
         .executeTakeFirst();
-      return { requestId: latest?.id ?? "", status: "rate_limited" };
+      return {
+        requestId: latest?.id ?? "",
+        status: "rate_limited",
+        retryAfterSeconds: limit.retryAfterSeconds,
+      };
     }
 
     const contact = await contactFor(trx, input.channel, address, input.contactId, input.locale);
