@@ -3,10 +3,10 @@ import { sql, type Kysely } from "kysely";
 /**
  * Webhook retries on a published schedule, and ids that never repeat.
  *
- * - outbox.uid: a random id per message, kept across retries. Email `Message-ID` and the
- *   webhook `webhook-id` come from it (they came from row numbers, which repeat in a new database
- *   or another installation, so receivers that deduplicate dropped real events). Existing rows
- *   get their own random value.
+ * - outbox.uid: a random id per message, kept across retries. Email `Message-ID` comes from it
+ *   (it came from the row number, which repeats in a new database or another installation, so
+ *   receivers that deduplicate dropped real messages); so does the `webhook-id` of deliveries
+ *   queued before webhook events got their own random id. Existing rows get their own value.
  * - webhook_endpoints.throttled_until / throttle_strikes: an endpoint that answered 429, 502, 503
  *   or 504 gets no request (of any of its deliveries) before throttled_until; strikes count such
  *   answers in a row and lengthen the pause when it gave no Retry-After.

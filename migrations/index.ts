@@ -6,6 +6,7 @@ import * as m20261122T1500 from "./2026-11-22T1500_imports";
 import * as m20261122T1600 from "./2026-11-22T1600_reports";
 import * as m20261128T0900 from "./2026-11-28T0900_inbound";
 import * as m20261128T1400 from "./2026-11-28T1400_webhook_retries";
+import * as m20261128T1401 from "./2026-11-28T1401_first_signup";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-22T1600_reports": m20261122T1600,
   "2026-11-28T0900_inbound": m20261128T0900,
   "2026-11-28T1400_webhook_retries": m20261128T1400,
+  "2026-11-28T1401_first_signup": m20261128T1401,
 };

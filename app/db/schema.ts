@@ -152,6 +152,8 @@ export interface DoubleOptInRequestsTable {
   confirmed_at: Timestamp | null;
   confirmed_ip: string | null;
   confirmed_user_agent: string | null;
+  /** The address was never subscribed: the confirmation's words do not say "again". */
+  first_signup: Generated<boolean>;
 }
 
 export interface ShortLinksTable {

@@ -36,12 +36,12 @@ export function closeSmtp(): void {
   cached = undefined;
 }
 
-/** MAIL_FROM, else no-reply at PUBLIC_URL's host; a bare address gets the organization's name. */
+/** MAIL_FROM, else no-reply at PUBLIC_URL's host (env.mailFrom); a bare address gets the organization's name. */
 export function mailFrom(
   env: Env,
   organizationName: string,
 ): string | { name: string; address: string } {
-  const from = env.MAIL_FROM ?? `no-reply@${new URL(env.publicUrl).hostname}`;
+  const from = env.mailFrom;
   return from.includes("<") ? from : { name: organizationName, address: from.trim() };
 }
 
