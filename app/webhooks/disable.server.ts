@@ -35,7 +35,7 @@ export function renderEndpointDisabledEmail(input: {
       { type: "heading", text: "A webhook endpoint was disabled" },
       {
         type: "paragraph",
-        text: `Heed stopped sending events to ${input.endpoint.url}: ${input.reason}.`,
+        text: `Heed stopped sending events to ${input.endpoint.url} because ${input.reason}.`,
       },
       {
         type: "paragraph",

@@ -76,8 +76,9 @@ function human(ms: number): string {
   return `${ms / HOUR} h`;
 }
 
-/** "immediately, then 5 s, 5 min, ... after the previous failure (about 75 hours in all)". */
+/** "immediately, then 5 s, 5 min, … after the previous failure (10 attempts over 75 h 35 min)". */
 export function describeWebhookSchedule(): string {
   const total = WEBHOOK_RETRY_DELAYS_MS.reduce((a, b) => a + b, 0);
-  return `immediately, then ${WEBHOOK_RETRY_DELAYS_MS.map(human).join(", ")} after the previous failure (${WEBHOOK_MAX_ATTEMPTS} attempts over about ${Math.round(total / HOUR)} hours)`;
+  const span = `${Math.floor(total / HOUR)} h ${Math.floor((total % HOUR) / MINUTE)} min`;
+  return `immediately, then ${WEBHOOK_RETRY_DELAYS_MS.map(human).join(", ")} after the previous failure (${WEBHOOK_MAX_ATTEMPTS} attempts over ${span})`;
 }
