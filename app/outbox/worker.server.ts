@@ -83,7 +83,8 @@ export async function claimDueMessages(
   options: { limit: number; leaseMs: number; now?: Date },
 ): Promise<Claimed[]> {
   const leaseSeconds = options.leaseMs / 1000;
-  const now = options.now ?? new Date();
+  // The database's clock unless the caller drives its own (tests): one clock for every server.
+  const now = options.now ? sql`${options.now}::timestamptz` : sql`now()`;
   return db.transaction().execute(async (trx) => {
     // A delivery whose worker died on its last allowed attempt: dead, not retried forever.
     await sql`
@@ -91,7 +92,7 @@ export async function claimDueMessages(
         last_error = left(coalesce(last_error || ' | ', '') || 'attempt ' || attempts || ': delivery did not finish (worker stopped, lease expired)', 2000)
       where id in (
         select id from outbox
-        where status = 'sending' and locked_until <= ${now}::timestamptz and attempts >= max_attempts
+        where status = 'sending' and locked_until <= ${now} and attempts >= max_attempts
         for update skip locked
       )`.execute(trx);
     const rows = await sql<{
@@ -105,14 +106,14 @@ export async function claimDueMessages(
     }>`
       with due as (
         select id from outbox
-        where status in ('pending', 'sending') and next_attempt_at <= ${now}::timestamptz
-          and (status = 'pending' or locked_until <= ${now}::timestamptz)
+        where status in ('pending', 'sending') and next_attempt_at <= ${now}
+          and (status = 'pending' or locked_until <= ${now})
         order by next_attempt_at, id
         limit ${options.limit}
         for update skip locked
       )
       update outbox o set status = 'sending', attempts = o.attempts + 1,
-        locked_until = ${now}::timestamptz + make_interval(secs => ${leaseSeconds})
+        locked_until = ${now} + make_interval(secs => ${leaseSeconds})
       from due where o.id = due.id
       returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.uid`.execute(
       trx,
@@ -232,11 +233,12 @@ export async function runOutboxOnce(
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const retry = options.retry ?? DEFAULT_RETRY;
   const random = options.random ?? Math.random;
-  const clock = options.now ?? ctx.now ?? (() => new Date());
+  const driven = options.now ?? ctx.now;
+  const clock = driven ?? (() => new Date());
   const tctx: TransportContext = { ...ctx, now: clock };
   const stats: RunStats = { claimed: 0, sent: 0, retried: 0, dead: 0, deferred: 0 };
   for (let batch = 0; batch < (options.maxBatches ?? 10); batch++) {
-    const claimed = await claimDueMessages(ctx.db, { limit: batchSize, leaseMs, now: clock() });
+    const claimed = await claimDueMessages(ctx.db, { limit: batchSize, leaseMs, now: driven?.() });
     if (claimed.length === 0) break;
     stats.claimed += claimed.length;
     const queue = [...claimed];
