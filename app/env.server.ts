@@ -1,3 +1,4 @@
+import net from "node:net";
 import path from "node:path";
 import { z } from "zod";
 
@@ -180,7 +181,13 @@ const EnvSchema = z.object({
 });
 
 export type Env = Readonly<
-  z.infer<typeof EnvSchema> & { isProduction: boolean; dataDir: string; publicUrl: string }
+  z.infer<typeof EnvSchema> & {
+    isProduction: boolean;
+    dataDir: string;
+    publicUrl: string;
+    /** MAIL_FROM, or no-reply@ PUBLIC_URL's host (see mailSender). */
+    mailFrom: string;
+  }
 >;
 
 export class ConfigError extends Error {
@@ -201,12 +208,35 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = result.data;
+  const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     ...e,
     isProduction: e.NODE_ENV === "production",
     dataDir: path.resolve(e.HEED_DATA_DIR),
-    publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
+    publicUrl,
+    mailFrom: mailSender(e, publicUrl),
   });
+}
+
+/**
+ * The sender of Heed's email: MAIL_FROM, else no-reply at PUBLIC_URL's host when that is a domain
+ * name. An IP address or a one-label name (localhost) cannot be a mail domain (no-reply@127.0.0.1
+ * is refused or filtered by receiving servers): production refuses to start with such a
+ * PUBLIC_URL and no MAIL_FROM, and development uses no-reply@localhost.
+ */
+function mailSender(e: z.infer<typeof EnvSchema>, publicUrl: string): string {
+  if (e.MAIL_FROM) return e.MAIL_FROM;
+  const host = new URL(publicUrl).hostname.replace(/\.$/, "");
+  const ip = net.isIP(host.replace(/^\[|\]$/g, "")) !== 0;
+  if (!ip && host.includes(".")) return `no-reply@${host}`;
+  if (e.NODE_ENV === "production" && e.PUBLIC_URL) {
+    throw new ConfigError(
+      `Invalid configuration:\n  MAIL_FROM: required when PUBLIC_URL's host (${host}) is ${
+        ip ? "an IP address" : "not a domain name"
+      }: Heed cannot send email as no-reply@${host}. Set MAIL_FROM to the sender address, e.g. MAIL_FROM="Acme <no-reply@acme.example>".`,
+    );
+  }
+  return "no-reply@localhost";
 }
 
 let cached: Env | undefined;

@@ -7,6 +7,8 @@ import * as m20261122T1600 from "./2026-11-22T1600_reports";
 import * as m20261128T0900 from "./2026-11-28T0900_inbound";
 import * as m20261128T1200 from "./2026-11-28T1200_sms_rules";
 import * as m20261128T1300 from "./2026-11-28T1300_email_events";
+import * as m20261128T1400 from "./2026-11-28T1400_webhook_retries";
+import * as m20261128T1401 from "./2026-11-28T1401_first_signup";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -22,4 +24,6 @@ export const migrations: Record<string, Migration> = {
   "2026-11-28T0900_inbound": m20261128T0900,
   "2026-11-28T1200_sms_rules": m20261128T1200,
   "2026-11-28T1300_email_events": m20261128T1300,
+  "2026-11-28T1400_webhook_retries": m20261128T1400,
+  "2026-11-28T1401_first_signup": m20261128T1401,
 };

@@ -108,9 +108,16 @@ export function apiDocs(publicUrl: string): {
           description: (p.description as string | undefined) ?? null,
         })),
         body: fields(body),
-        responses: Object.entries(op.responses as Record<string, { description: string }>).map(
-          ([status, r]) => ({ status, description: r.description }),
-        ),
+        responses: Object.entries(
+          op.responses as Record<string, { description: string; headers?: Schema }>,
+        ).map(([status, r]) => ({
+          status,
+          description: r.headers
+            ? `${r.description} (header ${Object.keys(r.headers)
+                .map((h) => `\`${h}\``)
+                .join(", ")})`
+            : r.description,
+        })),
         example: example(method.toUpperCase(), path, publicUrl, secured, Boolean(body)),
       });
     }

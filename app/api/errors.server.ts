@@ -37,6 +37,30 @@ export function errorResponse(error: ApiError): Response {
   );
 }
 
+/** 405 with `Allow` (HEAD is allowed wherever GET is). */
+export function methodNotAllowed(allowed: readonly string[]): Response {
+  const methods = [...new Set(allowed.flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])))];
+  return errorResponse(
+    new ApiError(
+      405,
+      "method_not_allowed",
+      `Use ${methods.join(" or ")} on this path`,
+      { allowed: methods },
+      { Allow: methods.join(", ") },
+    ),
+  );
+}
+
+/** 404 for a path under /api/ where no operation is. */
+export function noSuchOperation(pathname: string): Response {
+  return errorResponse(
+    new ApiError(404, "not_found", "There is no API operation at this path", {
+      path: pathname.slice(0, 200),
+      documentation: "/api/v1/openapi.json",
+    }),
+  );
+}
+
 export type FieldIssue = { path: string; message: string; code: string };
 
 function pathString(path: readonly PropertyKey[], prefix?: string): string {

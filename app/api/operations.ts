@@ -49,7 +49,7 @@ export const putContact = op({
     200: { description: "Updated", schema: S.Contact },
     201: { description: "Created", schema: S.Contact },
   },
-  errors: [...BODY_ERRORS, ...AUTH_ERRORS, 409],
+  errors: [...BODY_ERRORS, ...AUTH_ERRORS],
 });
 
 export const getPreferences = op({
@@ -136,7 +136,8 @@ export const suppress = op({
   scope: "suppressions",
   body: S.SuppressionsBody,
   responses: { 200: { description: "Counts", schema: S.SuppressionsResult } },
-  errors: [...BODY_ERRORS, ...AUTH_ERRORS],
+  // 422 `unknown_reason`: `reason` is not one of the configured unsubscribe reason codes.
+  errors: [...BODY_ERRORS, ...AUTH_ERRORS, 422],
 });
 
 export const exportSuppressions = op({
@@ -211,6 +212,14 @@ export const openapi = op({
   errors: [],
 });
 
+/**
+ * Paths under /api/ that are pages for people, not operations (not in the OpenAPI document):
+ * the readable API reference.
+ */
+export const API_PAGES: readonly { path: string; methods: HttpMethod[] }[] = [
+  { path: "/api/docs", methods: ["GET"] },
+];
+
 export const OPERATIONS: readonly Operation[] = [
   putContact,
   getPreferences,
@@ -225,3 +234,31 @@ export const OPERATIONS: readonly Operation[] = [
   listEvents,
   openapi,
 ];
+
+function pathPattern(template: string): RegExp {
+  const source = template
+    .split(/(\{\w+\})/)
+    .map((part) => (/^\{\w+\}$/.test(part) ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  // The router ignores one trailing slash.
+  return new RegExp(`^${source}/?$`);
+}
+
+const PATTERNS = [
+  ...OPERATIONS.map((o) => ({ re: pathPattern(o.path), method: o.method })),
+  ...API_PAGES.flatMap((p) => p.methods.map((method) => ({ re: pathPattern(p.path), method }))),
+];
+
+/**
+ * The methods a path under /api/ answers (HEAD wherever GET is), or [] when no operation or page
+ * has this path.
+ */
+export function allowedMethods(pathname: string): string[] {
+  const methods = new Set<string>();
+  for (const p of PATTERNS) {
+    if (!p.re.test(pathname)) continue;
+    methods.add(p.method);
+    if (p.method === "GET") methods.add("HEAD");
+  }
+  return [...methods];
+}

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, AppLoadContext, LoaderFunctionArgs } from "@re
 import type { z } from "zod";
 import { authenticateRequest } from "~/api/auth.server";
 import { readJsonBody } from "~/api/body.server";
-import { ApiError, errorResponse, toErrorResponse, validationError } from "~/api/errors.server";
+import { methodNotAllowed, toErrorResponse, validationError } from "~/api/errors.server";
 import type { ApiKeyPrincipal } from "~/api/keys.server";
 import type { HttpMethod, Operation } from "~/api/operations";
 import { getDb, type Db } from "~/db/db.server";
@@ -84,18 +84,6 @@ async function runHandler(
   } catch (e) {
     return toErrorResponse(e);
   }
-}
-
-function methodNotAllowed(allowed: HttpMethod[]): Response {
-  return errorResponse(
-    new ApiError(
-      405,
-      "method_not_allowed",
-      `Use ${allowed.join(" or ")} on this path`,
-      { allowed },
-      { Allow: allowed.join(", ") },
-    ),
-  );
 }
 
 /** The loader and action of a route file serving one API path. */

@@ -74,6 +74,8 @@ export type StartDoubleOptInResult = {
    */
   status: "sent" | "rate_limited" | "already_subscribed" | "keyword_required";
   keywordNumber?: string | null;
+  /** rate_limited: seconds until another confirmation may be sent. */
+  retryAfterSeconds?: number;
 };
 
 function isUuid(value: string): boolean {
@@ -183,10 +185,16 @@ export async function startDoubleOptIn(
         .where("status", "=", "pending")
         .orderBy("created_at", "desc")
         .executeTakeFirst();
-      return { requestId: latest?.id ?? "", status: "rate_limited" };
+      return {
+        requestId: latest?.id ?? "",
+        status: "rate_limited",
+        retryAfterSeconds: limit.retryAfterSeconds,
+      };
     }
 
     const contact = await contactFor(trx, input.channel, address, input.contactId, input.locale);
+    // Never subscribed (new, or signed up and not confirmed yet), rather than coming back.
+    const firstSignup = !row || row.status === "pending";
     if (!row) {
       await applyConsentChange(trx, {
         channel: input.channel,
@@ -258,12 +266,18 @@ export async function startDoubleOptIn(
         url: `${env.publicUrl}/c/${token}`,
         expiresAt,
         topicNames: await topicNames(trx, topics, locale),
+        firstSignup,
       });
       const queued = await enqueueEmail(trx, email);
       evidence = { messageHash: queued.messageHash, templateVersion: email.templateVersion };
     } else {
       const code = await createShortLink(trx, `/c/${token}`, expiresAt);
-      const sms = renderConfirmSms({ locale, branding, url: `${env.publicUrl}/s/${code}` });
+      const sms = renderConfirmSms({
+        locale,
+        branding,
+        url: `${env.publicUrl}/s/${code}`,
+        firstSignup,
+      });
       const hashOfBody = messageHash({ body: sms.body });
       await enqueueOutbox(trx, {
         kind: "sms",
@@ -298,6 +312,7 @@ export async function startDoubleOptIn(
         template_version: evidence.templateVersion,
         created_at: now,
         expires_at: expiresAt,
+        first_signup: firstSignup,
       })
       .execute();
     return { requestId, status: "sent" };
@@ -312,6 +327,8 @@ export type DoubleOptInRequest = {
   topics: string[];
   locale: string | null;
   source: string;
+  /** A first sign-up (the address was never subscribed), not a re-subscription. */
+  firstSignup: boolean;
   /** pending requests past their expiry read as expired. */
   status: "pending" | "confirmed" | "expired" | "superseded";
   createdAt: Date;
@@ -340,6 +357,7 @@ export async function getDoubleOptInRequest(
     topics: r.topics,
     locale: r.locale,
     source: r.source,
+    firstSignup: r.first_signup,
     status: expired ? "expired" : r.status,
     createdAt: r.created_at,
     expiresAt: r.expires_at,

@@ -152,6 +152,8 @@ export interface DoubleOptInRequestsTable {
   confirmed_at: Timestamp | null;
   confirmed_ip: string | null;
   confirmed_user_agent: string | null;
+  /** The address was never subscribed: the confirmation's words do not say "again". */
+  first_signup: Generated<boolean>;
 }
 
 export interface ShortLinksTable {
@@ -224,6 +226,8 @@ export interface OutboxTable {
   sent_at: Timestamp | null;
   /** Never delivered after this (an opt-out confirmation); the worker marks it `expired`. */
   deliver_by: NullableTimestamp;
+  /** Random, kept across retries: email Message-ID and webhook-id come from it. */
+  uid: Generated<string>;
 }
 
 export interface SettingsTable {

@@ -52,7 +52,7 @@ export function templateVersion(template: EmailTemplate | SmsTemplate, locale: L
     const strings = resources[locale].mail;
     const used =
       template === "sms.confirm"
-        ? strings.sms.confirm
+        ? strings.sms
         : { common: strings.common, template: strings[template] };
     const digest = crypto.createHash("sha256").update(JSON.stringify(used)).digest("hex");
     v = `${template}/v${LAYOUT_VERSION}/${locale}/${digest.slice(0, 8)}`;
@@ -115,7 +115,10 @@ function finish(
   };
 }
 
-/** The double opt-in confirmation (SPEC §2 rule 5): a link to /c/{token}, valid until expiresAt. */
+/**
+ * The double opt-in confirmation (SPEC §2 rule 5): a link to /c/{token}, valid until expiresAt.
+ * `firstSignup`: the address never was subscribed (a sign-up), so nothing says "again".
+ */
 export function renderConfirmEmail(input: {
   locale: Locale;
   branding: Branding;
@@ -123,13 +126,17 @@ export function renderConfirmEmail(input: {
   url: string;
   expiresAt: Date;
   topicNames?: string[];
+  firstSignup?: boolean;
 }): RenderedEmail {
   const { locale, branding, to, url } = input;
   const t = getFixedT(locale, "mail");
   const org = branding.organizationName;
   const blocks: EmailContent["blocks"] = [
     { type: "heading", text: t("confirm.heading") },
-    { type: "paragraph", text: t("confirm.intro", { org, address: to }) },
+    {
+      type: "paragraph",
+      text: t(input.firstSignup ? "confirm.introSignup" : "confirm.intro", { org, address: to }),
+    },
   ];
   if (input.topicNames && input.topicNames.length > 0) {
     const list = new Intl.ListFormat(locale, { style: "long", type: "conjunction" }).format(
@@ -148,7 +155,7 @@ export function renderConfirmEmail(input: {
   );
   const content = frame(locale, branding, to, {
     subject: t("confirm.subject", { org }),
-    preheader: t("confirm.preheader", { org }),
+    preheader: t(input.firstSignup ? "confirm.preheaderSignup" : "confirm.preheader", { org }),
     blocks,
     fallbackUrl: { label: t("common.linkFallback"), url },
   });
@@ -204,15 +211,19 @@ export function renderUnsubscribedEmail(input: {
   return finish("unsubscribed", locale, branding, to, content);
 }
 
-/** The SMS/WhatsApp double opt-in confirmation, with a short link. */
+/** The SMS/WhatsApp double opt-in confirmation, with a short link ("again" only if it is one). */
 export function renderConfirmSms(input: {
   locale: Locale;
   branding: Branding;
   url: string;
+  firstSignup?: boolean;
 }): RenderedSms {
   const t = getFixedT(input.locale, "mail");
   return {
-    body: t("sms.confirm", { org: input.branding.organizationName, url: input.url }),
+    body: t(input.firstSignup ? "sms.confirmSignup" : "sms.confirm", {
+      org: input.branding.organizationName,
+      url: input.url,
+    }),
     template: "sms.confirm",
     templateVersion: templateVersion("sms.confirm", input.locale),
     locale: input.locale,

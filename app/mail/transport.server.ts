@@ -36,12 +36,12 @@ export function closeSmtp(): void {
   cached = undefined;
 }
 
-/** MAIL_FROM, else no-reply at PUBLIC_URL's host; a bare address gets the organization's name. */
+/** MAIL_FROM, else no-reply at PUBLIC_URL's host (env.mailFrom); a bare address gets the organization's name. */
 export function mailFrom(
   env: Env,
   organizationName: string,
 ): string | { name: string; address: string } {
-  const from = env.MAIL_FROM ?? `no-reply@${new URL(env.publicUrl).hostname}`;
+  const from = env.mailFrom;
   return from.includes("<") ? from : { name: organizationName, address: from.trim() };
 }
 
@@ -89,8 +89,9 @@ export const emailTransport: Transport = async (
       subject: mail.subject,
       text: mail.text,
       html: mail.html,
-      // The same Message-ID on every attempt, so a retried message can be recognized downstream.
-      messageId: `<heed-outbox-${delivery.id}@${hostOf(env)}>`,
+      // Random (the outbox row's uid), so no other message anywhere has it, and the same on every
+      // attempt, so a retried message is recognized downstream.
+      messageId: `<${delivery.uid}@${hostOf(env)}>`,
       headers: {
         // RFC 3834: an automatic message; out-of-office replies should not answer it.
         "Auto-Submitted": "auto-generated",

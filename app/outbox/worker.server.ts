@@ -20,9 +20,11 @@ import type { DeliveryResult, OutboxDelivery, TransportContext } from "./types";
  *    count the attempt.
  * 2. Deliver outside any transaction (a slow SMTP server never holds a database lock or, on
  *    PGlite, the only connection).
- * 3. Finish: `sent`, or back to `pending` with exponential backoff and jitter, or `dead` after
- *    max_attempts (or on a permanent failure). The finishing update is fenced on the attempt
- *    number, so a worker whose lease ran out cannot overwrite the row's newer state.
+ * 3. Finish: `sent`, or back to `pending` with exponential backoff and jitter (or at the time the
+ *    transport asks for: webhooks follow their own published schedule), or `dead` after
+ *    max_attempts (or on a permanent failure). A transport that sent nothing (the receiver asked
+ *    for a pause) gives the attempt back. The finishing update is fenced on the attempt number,
+ *    so a worker whose lease ran out cannot overwrite the row's newer state.
  *
  * A worker that crashes mid-delivery leaves `sending` rows whose lease expires; they are claimed
  * again (the lost attempt counts), so a message is delivered at least once. Admins see `dead`
@@ -47,9 +49,18 @@ export type WorkerOptions = {
   maxBatches?: number;
   /** For tests: the jitter source. */
   random?: () => number;
+  /** The clock that decides what is due and when to retry (tests drive it). */
+  now?: () => Date;
 };
 
-export type RunStats = { claimed: number; sent: number; retried: number; dead: number };
+export type RunStats = {
+  claimed: number;
+  sent: number;
+  retried: number;
+  dead: number;
+  /** Put back without an attempt (the transport sent nothing). */
+  deferred: number;
+};
 
 /**
  * Delay before attempt `attempt + 1`, after `attempt` failed attempts: exponential, capped,
@@ -64,14 +75,16 @@ export function retryDelayMs(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-type Claimed = OutboxDelivery & { maxAttempts: number; deliverBy: Date | null };
+type Claimed = OutboxDelivery & { deliverBy: Date | null };
 
 /** Claims up to `limit` due messages for this worker (see the module comment). */
 export async function claimDueMessages(
   db: Db,
-  options: { limit: number; leaseMs: number },
+  options: { limit: number; leaseMs: number; now?: Date },
 ): Promise<Claimed[]> {
   const leaseSeconds = options.leaseMs / 1000;
+  // The database's clock unless the caller drives its own (tests): one clock for every server.
+  const now = options.now ? sql`${options.now}::timestamptz` : sql`now()`;
   return db.transaction().execute(async (trx) => {
     // A delivery whose worker died on its last allowed attempt: dead, not retried forever.
     await sql`
@@ -79,7 +92,7 @@ export async function claimDueMessages(
         last_error = left(coalesce(last_error || ' | ', '') || 'attempt ' || attempts || ': delivery did not finish (worker stopped, lease expired)', 2000)
       where id in (
         select id from outbox
-        where status = 'sending' and locked_until <= now() and attempts >= max_attempts
+        where status = 'sending' and locked_until <= ${now} and attempts >= max_attempts
         for update skip locked
       )`.execute(trx);
     await expireOverdueMessages(trx);
@@ -90,21 +103,22 @@ export async function claimDueMessages(
       payload: Record<string, unknown>;
       attempts: number;
       max_attempts: number;
+      uid: string;
       deliver_by: Date | string | null;
     }>`
       with due as (
         select id from outbox
-        where status in ('pending', 'sending') and next_attempt_at <= now()
-          and (status = 'pending' or locked_until <= now())
+        where status in ('pending', 'sending') and next_attempt_at <= ${now}
+          and (status = 'pending' or locked_until <= ${now})
           and (deliver_by is null or deliver_by > now())
         order by next_attempt_at, id
         limit ${options.limit}
         for update skip locked
       )
       update outbox o set status = 'sending', attempts = o.attempts + 1,
-        locked_until = now() + make_interval(secs => ${leaseSeconds})
+        locked_until = ${now} + make_interval(secs => ${leaseSeconds})
       from due where o.id = due.id
-      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.deliver_by`.execute(
+      returning o.id, o.kind, o.recipient, o.payload, o.attempts, o.max_attempts, o.uid, o.deliver_by`.execute(
       trx,
     );
     return rows.rows
@@ -118,6 +132,7 @@ export async function claimDueMessages(
             : r.payload,
         attempts: r.attempts - 1,
         maxAttempts: r.max_attempts,
+        uid: r.uid,
         deliverBy: r.deliver_by ? new Date(r.deliver_by) : null,
       }))
       .sort((a, b) => a.id - b.id);
@@ -165,7 +180,8 @@ async function finish(
   result: DeliveryResult,
   retry: RetryPolicy,
   random: () => number,
-): Promise<"sent" | "retried" | "dead" | "stale"> {
+  now: Date,
+): Promise<"sent" | "retried" | "dead" | "deferred" | "stale"> {
   const attempt = msg.attempts + 1;
   const update = async (values: UpdateObject<Database, "outbox">) => {
     const r = await db
@@ -186,17 +202,26 @@ async function finish(
     });
     return done ? "sent" : "stale";
   }
+  if (result.notAttempted && result.retryAt) {
+    const done = await update({
+      status: "pending",
+      attempts: msg.attempts,
+      locked_until: null,
+      next_attempt_at: result.retryAt,
+    });
+    return done ? "deferred" : "stale";
+  }
   const error = `attempt ${attempt}: ${result.error}`.slice(0, 2000);
   if (result.permanent || attempt >= msg.maxAttempts) {
     const done = await update({ status: "dead", locked_until: null, last_error: error });
     return done ? "dead" : "stale";
   }
-  const delayMs = retryDelayMs(attempt, retry, random);
   const done = await update({
     status: "pending",
     locked_until: null,
     last_error: error,
-    next_attempt_at: sql<Date>`now() + make_interval(secs => ${delayMs / 1000})`,
+    next_attempt_at:
+      result.retryAt ?? new Date(now.getTime() + retryDelayMs(attempt, retry, random)),
   });
   return done ? "retried" : "stale";
 }
@@ -212,9 +237,12 @@ export async function runOutboxOnce(
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const retry = options.retry ?? DEFAULT_RETRY;
   const random = options.random ?? Math.random;
-  const stats: RunStats = { claimed: 0, sent: 0, retried: 0, dead: 0 };
+  const driven = options.now ?? ctx.now;
+  const clock = driven ?? (() => new Date());
+  const tctx: TransportContext = { ...ctx, now: clock };
+  const stats: RunStats = { claimed: 0, sent: 0, retried: 0, dead: 0, deferred: 0 };
   for (let batch = 0; batch < (options.maxBatches ?? 10); batch++) {
-    const claimed = await claimDueMessages(ctx.db, { limit: batchSize, leaseMs });
+    const claimed = await claimDueMessages(ctx.db, { limit: batchSize, leaseMs, now: driven?.() });
     if (claimed.length === 0) break;
     stats.claimed += claimed.length;
     const queue = [...claimed];
@@ -222,8 +250,8 @@ export async function runOutboxOnce(
       for (let msg = queue.shift(); msg; msg = queue.shift()) {
         // Past its deliver-by time while it waited in this batch: dropped, never sent late.
         if (msg.deliverBy && (await expireClaimedMessage(ctx.db, msg.id, msg.deliverBy))) continue;
-        const result = await deliverOne(msg, transports, ctx, leaseMs);
-        const outcome = await finish(ctx.db, msg, result, retry, random);
+        const result = await deliverOne(msg, transports, tctx, leaseMs);
+        const outcome = await finish(ctx.db, msg, result, retry, random, clock());
         if (outcome === "stale") continue;
         stats[outcome] += 1;
         if (outcome === "dead") {

@@ -1,6 +1,3 @@
-import crypto from "node:crypto";
-import { sql } from "kysely";
-
 import type { Db, Trx } from "~/db/db.server";
 
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
@@ -20,6 +17,8 @@ import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/q
 import { formatRate } from "~/reports/rates";
 
 import { withReportTables, type AlertTrigger } from "~/reports/schema";
+
+import { enqueueWebhookEvent } from "~/webhooks/enqueue.server";
 
 import { getAlertSettings, rulesOf, type AlertSettings } from "~/reports/settings.server";
 
@@ -166,18 +165,7 @@ export function rateHighEvent(
  * since there is no ledger row to build it from; the webhook transport signs and posts it.
  */
 export async function enqueueRateHighWebhooks(trx: Trx, event: RateHighEvent): Promise<number[]> {
-  const messageId = `msg_${crypto.randomUUID()}`;
-  const { rows } = await sql<{ id: number }>`
-    insert into outbox (kind, recipient, payload)
-    select 'webhook', e.id::text,
-           jsonb_build_object('type', ${RATE_HIGH_EVENT}::text, 'messageId', ${messageId}::text,
-                              'event', ${JSON.stringify(event)}::jsonb)
-    from webhook_endpoints e
-    where e.enabled and ${RATE_HIGH_EVENT}::text = any (e.event_types)
-    order by e.created_at, e.id
-    returning id
-  `.execute(trx);
-  return rows.map((r) => Number(r.id));
+  return enqueueWebhookEvent(trx, event);
 }
 
 /** Campaigns that may need an alert: recent, big enough, and not alerted yet. */

@@ -27,8 +27,10 @@ import {
   deleteWebhookEndpoint,
   getWebhookEndpoint,
   listWebhookDeliveries,
+  retryDeadWebhookDeliveries,
   setWebhookEndpointEnabled,
 } from "~/webhooks/endpoints.server";
+import { describeWebhookSchedule } from "~/webhooks/retry-schedule";
 
 export const meta: MetaFunction = () => [{ title: "Webhook endpoint · Heed admin" }];
 
@@ -57,6 +59,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       deliveries: page,
       next: more ? `?before=${page[page.length - 1]!.outboxId}` : null,
       first: Number.isSafeInteger(before) && before > 0 ? "?" : null,
+      schedule: describeWebhookSchedule(),
     },
     { headers: { "Cache-Control": "no-store" } },
   );
@@ -116,13 +119,30 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       await audit(db, { ...by, action: "webhook.retry", target, details: { outboxId: id.data } });
       return json({ ok: true as const, message: "The delivery will be tried again shortly." });
     }
+    case "retry-all": {
+      const count = await retryDeadWebhookDeliveries(db, endpoint.id);
+      if (count > 0) {
+        await audit(db, { ...by, action: "webhook.retry_all", target, details: { count } });
+      }
+      return json({
+        ok: true as const,
+        message:
+          count === 0
+            ? "There are no failed deliveries to retry."
+            : `${count} failed ${count === 1 ? "delivery" : "deliveries"} will be tried again shortly, each with a fresh schedule.`,
+      });
+    }
     default:
       return formError("Unknown action.");
   }
 }
 
 export default function WebhookEndpoint() {
-  const { endpoint, deliveries, next, first } = useLoaderData<typeof loader>();
+  const { endpoint, deliveries, next, first, schedule } = useLoaderData<typeof loader>();
+  const paused =
+    endpoint.throttledUntil && new Date(endpoint.throttledUntil) > new Date()
+      ? endpoint.throttledUntil
+      : null;
   const actionData = useActionData<typeof action>();
   return (
     <div>
@@ -161,6 +181,18 @@ export default function WebhookEndpoint() {
             {endpoint.disabledReason ? (
               <span className="ml-2 text-slate-700">{endpoint.disabledReason}</span>
             ) : null}
+            {paused ? (
+              <div className="mt-1 text-slate-700">
+                Paused until <Time value={paused} /> (it asked Heed to slow down: 429, 502, 503 or
+                504).
+              </div>
+            ) : null}
+          </dd>
+          <dt className="font-medium text-slate-800">Retries</dt>
+          <dd className="text-slate-700">
+            Failed deliveries are tried {schedule}, never sooner than the endpoint&apos;s
+            Retry-After. When every delivery fails for that long, Heed disables the endpoint and
+            emails the admins.
           </dd>
           {endpoint.description ? (
             <>
@@ -178,6 +210,13 @@ export default function WebhookEndpoint() {
       </Section>
 
       <Section title="Deliveries" id="deliveries">
+        <Form method="post" className="mb-3">
+          <CsrfInput />
+          <input type="hidden" name="intent" value="retry-all" />
+          <button type="submit" className={buttonClass.secondary}>
+            Retry all failed deliveries
+          </button>
+        </Form>
         <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
             <caption className="sr-only">Deliveries, newest first</caption>
@@ -196,6 +235,9 @@ export default function WebhookEndpoint() {
                   Attempts
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
+                  Next attempt
+                </th>
+                <th scope="col" className="px-3 py-2 font-medium">
                   Last answer
                 </th>
               </tr>
@@ -203,7 +245,7 @@ export default function WebhookEndpoint() {
             <tbody className="divide-y divide-slate-100">
               {deliveries.length === 0 ? (
                 <tr>
-                  <td colSpan={5} className="px-3 py-4 text-slate-700">
+                  <td colSpan={6} className="px-3 py-4 text-slate-700">
                     No deliveries yet. Every consent change of a subscribed type queues one.
                   </td>
                 </tr>
@@ -232,9 +274,28 @@ export default function WebhookEndpoint() {
                       </Form>
                     ) : null}
                   </td>
-                  <td className="px-3 py-2">{d.attempts}</td>
+                  <td className="px-3 py-2">
+                    {d.attempts} of {d.maxAttempts}
+                  </td>
+                  <td className="px-3 py-2 text-slate-700">
+                    {d.status === "pending" ? (
+                      <>
+                        <Time value={d.nextAttemptAt} />
+                        <div className="text-xs">attempt {d.attempts + 1}</div>
+                      </>
+                    ) : d.status === "sending" ? (
+                      "in progress"
+                    ) : d.status === "dead" ? (
+                      "none: gave up"
+                    ) : (
+                      "none: delivered"
+                    )}
+                  </td>
                   <td className="px-3 py-2 text-xs text-slate-700">
                     {d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : null}
+                    {d.webhookId ? (
+                      <div className="font-mono break-all text-slate-600">{d.webhookId}</div>
+                    ) : null}
                     {d.lastError ? <div className="max-w-md break-words">{d.lastError}</div> : null}
                     {d.sentAt ? (
                       <div>

@@ -98,7 +98,7 @@ export default function Webhooks() {
     <div>
       <PageHeader
         title="Webhooks"
-        description="Heed posts every consent change to these endpoints, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), and retries failures with backoff. An endpoint that answers 410 Gone is disabled."
+        description="Heed posts every consent change to these endpoints, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), and retries failures for about three days (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), honouring Retry-After. An endpoint that answers 410 Gone, or fails for the whole schedule, is disabled and the admins get an email."
       />
       {actionData?.ok ? (
         <Notice kind="success">

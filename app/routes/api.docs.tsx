@@ -2,6 +2,7 @@ import { json, type MetaFunction } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
 import { apiDocs, type DocField } from "~/api/docs.server";
 import { getEnv } from "~/env.server";
+import { describeWebhookSchedule } from "~/webhooks/retry-schedule";
 
 export const meta: MetaFunction = () => [{ title: "Heed sender API" }];
 
@@ -9,7 +10,7 @@ export const meta: MetaFunction = () => [{ title: "Heed sender API" }];
 export async function loader() {
   const url = getEnv().publicUrl;
   return json(
-    { ...apiDocs(url), publicUrl: url },
+    { ...apiDocs(url), publicUrl: url, schedule: describeWebhookSchedule() },
     { headers: { "Cache-Control": "public, max-age=300" } },
   );
 }
@@ -93,7 +94,7 @@ function FieldTable({
 }
 
 export default function ApiDocs() {
-  const { title, description, operations, publicUrl } = useLoaderData<typeof loader>();
+  const { title, description, operations, publicUrl, schedule } = useLoaderData<typeof loader>();
   return (
     <main className="mx-auto max-w-4xl px-4 py-8">
       <h1 className="text-3xl font-semibold">{title}</h1>
@@ -201,9 +202,13 @@ export default function ApiDocs() {
           as in <code>GET /api/v1/events</code>, signed per Standard Webhooks with the
           endpoint&apos;s secret (<code>webhook-id</code>, <code>webhook-timestamp</code>,{" "}
           <code>webhook-signature</code>). Verify with any Standard Webhooks library, e.g.{" "}
-          <code>new Webhook(secret).verify(rawBody, headers)</code>. Answer 2xx to acknowledge;
-          other answers are retried with exponential backoff; 410 Gone disables the endpoint. The{" "}
-          <code>webhook-id</code> stays the same across retries: use it to ignore duplicates.
+          <code>new Webhook(secret).verify(rawBody, headers)</code>. Answer 2xx to acknowledge.
+          Other answers, timeouts and network errors are retried {schedule}, never sooner than a{" "}
+          <code>Retry-After</code> you send (seconds or an HTTP date, up to 24 hours); 429, 502, 503
+          and 504 also pause every delivery to the endpoint for that long. Redirects are not
+          followed. 410 Gone disables the endpoint, and so does failing for the whole schedule (the
+          admins get an email). The <code>webhook-id</code> is random, the same for every endpoint
+          that gets the event and on every retry: use it to ignore duplicates.
         </p>
       </section>
 

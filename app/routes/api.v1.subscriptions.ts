@@ -23,7 +23,8 @@ export const { loader, action } = apiRoute(
         429,
         "confirmation_rate_limited",
         "Too many confirmations were sent to this address recently; try again tomorrow",
-        { requestId: result.requestId || null },
+        { requestId: result.requestId || null, retryAfterSeconds: result.retryAfterSeconds },
+        { "Retry-After": String(result.retryAfterSeconds ?? 24 * 3600) },
       );
     }
     return jsonResponse(

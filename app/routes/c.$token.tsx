@@ -108,6 +108,7 @@ async function pageData(r: Extract<Resolved, { ok: true }>) {
     title,
     state: r.request.status,
     channel: r.request.channel,
+    firstSignup: r.request.firstSignup,
     address: displayAddress(r.request.channel, r.request.address),
     topics: topics.map((t) => localized(t.names, r.locale)),
   };
@@ -196,15 +197,23 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
   const t = useT("confirm");
   const vars = { organization: data.branding.organizationName, address: data.address };
   const channel = data.channel as Channel;
+  // A first sign-up is confirmed; a re-subscription is "again".
+  const signup = data.firstSignup;
 
   let body;
   if (actionData?.result === "confirmed" || data.state === "confirmed") {
     const now = actionData?.result === "confirmed";
     body = (
       <div className={ui.card} role={now ? "status" : undefined}>
-        <h1 className={ui.h1}>{now ? t("confirmed.title") : t("confirmed.alreadyTitle")}</h1>
+        <h1 className={ui.h1}>
+          {now
+            ? t(signup ? "confirmed.titleSignup" : "confirmed.title")
+            : t("confirmed.alreadyTitle")}
+        </h1>
         <p className="mt-3 text-slate-800">
-          {now ? t("confirmed.body", vars) : t("confirmed.already")}
+          {now
+            ? t(signup ? "confirmed.bodySignup" : "confirmed.body", vars)
+            : t("confirmed.already")}
         </p>
         {now ? (
           <p className="mt-6">
@@ -232,7 +241,9 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
     body = (
       <div className={ui.card}>
         <h1 className={ui.h1}>{t(`${data.state}.title`)}</h1>
-        <p className="mt-3 text-slate-800">{t(`${data.state}.body`)}</p>
+        <p className="mt-3 text-slate-800">
+          {t(data.state === "expired" && signup ? "expired.bodySignup" : `${data.state}.body`)}
+        </p>
         {message ? (
           <p
             role="status"
@@ -254,7 +265,9 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
     body = (
       <div className={ui.card}>
         <h1 className={ui.h1}>{t("pending.title")}</h1>
-        <p className="mt-3 text-lg text-slate-800">{t(`pending.body_${channel}`, vars)}</p>
+        <p className="mt-3 text-lg text-slate-800">
+          {t(signup ? `pending.signup_${channel}` : `pending.body_${channel}`, vars)}
+        </p>
         {data.topics.length > 0 ? (
           <p className="mt-2 text-slate-700">
             {t("pending.topics", { topics: data.topics.join(", ") })}

@@ -7,6 +7,7 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import type { Env } from "~/env.server";
 import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server";
+import { apiEdge } from "~/api/edge.server";
 import { redactPath } from "~/server/logger.server";
 
 export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
@@ -129,6 +130,8 @@ export function createHttpApp(options: {
 
   // A cross-site write to /admin gets a clear 403 before Remix sees it.
   app.use(refuseCrossSiteAdminWrites);
+  // Under /api/, methods that no route handles still answer the API's JSON error shape.
+  app.use("/api", apiEdge);
 
   app.all(
     "*",

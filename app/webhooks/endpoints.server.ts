@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import { LEDGER_ACTIONS } from "~/db/schema";
 import { COMPLAINT_RATE_HIGH_EVENT, UNDELIVERABLE_EVENT_TYPES } from "~/email/constants";
-import { checkWebhookUrl } from "~/webhooks/ssrf.server";
+import { checkOutboundUrl } from "~/security/outbound.server";
 import { withWebhookTables } from "~/webhooks/schema";
 
 /**
@@ -40,6 +40,8 @@ export type WebhookEndpoint = {
   disabledReason: string | null;
   createdAt: Date;
   disabledAt: Date | null;
+  /** Paused after a 429/502/503/504 answer: no request before this time. */
+  throttledUntil: Date | null;
 };
 
 export type CreateEndpointResult =
@@ -62,7 +64,7 @@ export async function createWebhookEndpoint(
   const unknown = types.filter((t) => !isWebhookEventType(t));
   if (unknown.length > 0)
     return { ok: false, field: "eventTypes", reason: `unknown event type ${unknown.join(", ")}` };
-  const checked = await checkWebhookUrl(input.url, options);
+  const checked = await checkOutboundUrl(input.url, options);
   if (!checked.ok) return { ok: false, field: "url", reason: checked.reason };
   const secret = generateWebhookSecret();
   const row = await withWebhookTables(db)
@@ -88,6 +90,7 @@ function endpointJson(r: {
   disabled_reason: string | null;
   created_at: Date;
   disabled_at: Date | null;
+  throttled_until: Date | null;
 }): WebhookEndpoint {
   return {
     id: r.id,
@@ -98,6 +101,7 @@ function endpointJson(r: {
     disabledReason: r.disabled_reason,
     createdAt: r.created_at,
     disabledAt: r.disabled_at,
+    throttledUntil: r.throttled_until,
   };
 }
 
@@ -134,6 +138,8 @@ export async function setWebhookEndpointEnabled(
       disabled_reason: enabled ? null : reason,
       disabled_at: enabled ? null : sql<Date>`now()`,
       updated_at: sql<Date>`now()`,
+      // A fresh start: an endpoint enabled again is not paused by what it answered before.
+      ...(enabled ? { throttled_until: null, throttle_strikes: 0 } : {}),
     })
     .where("id", "=", id)
     .executeTakeFirst();
@@ -154,11 +160,14 @@ export type DeliveryListItem = {
   ledgerId: number | null;
   status: string;
   attempts: number;
+  maxAttempts: number;
   lastError: string | null;
   createdAt: Date;
   sentAt: Date | null;
+  /** When the next attempt is due (pending deliveries: the retry schedule's next step). */
   nextAttemptAt: Date;
   lastStatusCode: number | null;
+  webhookId: string | null;
 };
 
 /** The endpoint's deliveries (outbox rows), newest first, with the last attempt's status code. */
@@ -173,17 +182,19 @@ export async function listWebhookDeliveries(
       payload: { type?: string; ledgerId?: number };
       status: string;
       attempts: number;
+      max_attempts: number;
       last_error: string | null;
       created_at: Date;
       sent_at: Date | null;
       next_attempt_at: Date;
       status_code: number | null;
+      message_id: string | null;
     }>`
-      select o.id, o.payload, o.status, o.attempts, o.last_error, o.created_at, o.sent_at,
-             o.next_attempt_at, d.status_code
+      select o.id, o.payload, o.status, o.attempts, o.max_attempts, o.last_error, o.created_at,
+             o.sent_at, o.next_attempt_at, d.status_code, d.message_id
       from outbox o
       left join lateral (
-        select status_code from webhook_deliveries
+        select status_code, message_id from webhook_deliveries
         where outbox_id = o.id order by id desc limit 1
       ) d on true
       where o.kind = 'webhook' and o.recipient = ${endpointId}
@@ -197,10 +208,27 @@ export async function listWebhookDeliveries(
     ledgerId: r.payload?.ledgerId ?? null,
     status: r.status,
     attempts: r.attempts,
+    maxAttempts: r.max_attempts,
     lastError: r.last_error,
     createdAt: r.created_at,
     sentAt: r.sent_at,
     nextAttemptAt: r.next_attempt_at,
     lastStatusCode: r.status_code,
+    webhookId: r.message_id,
   }));
+}
+
+/**
+ * Gives every dead delivery of the endpoint a fresh retry schedule, due now (after an outage, once
+ * the receiver works again). Returns how many.
+ */
+export async function retryDeadWebhookDeliveries(db: Db, endpointId: string): Promise<number> {
+  const r = await db
+    .updateTable("outbox")
+    .set({ status: "pending", attempts: 0, next_attempt_at: new Date(), locked_until: null })
+    .where("kind", "=", "webhook")
+    .where("recipient", "=", endpointId)
+    .where("status", "=", "dead")
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
 }

@@ -19,6 +19,10 @@ export interface WebhookEndpointsTable {
   created_at: CreatedAt;
   updated_at: DefaultTimestamp;
   disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** No request to this endpoint before this time (it answered 429/502/503/504). */
+  throttled_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Throttling answers in a row; reset by a 2xx. */
+  throttle_strikes: Generated<number>;
 }
 
 export interface WebhookDeliveriesTable {

@@ -11,7 +11,10 @@ import {
 import type { Db } from "~/db/db.server";
 import { resolveShortLink } from "~/links/short-links.server";
 import { verifyLinkToken } from "~/links/tokens.server";
+import { LOCALES } from "~/i18n/config";
+import { resources } from "~/i18n/resources";
 import { messageHash } from "~/mail/templates.server";
+import { DEFAULT_BRANDING, saveBranding } from "~/settings/settings.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 
 let t: TestDatabase;
@@ -318,6 +321,69 @@ describe("startDoubleOptIn", () => {
       expect(req.template_version).toMatch(/^sms\.confirm\//);
     }
   });
+
+  it.each(LOCALES)(
+    "%s: a first SMS sign-up is asked to confirm a subscription; a number coming back after an opt-out is texted nothing",
+    async (locale) => {
+      const mail = resources[locale].mail;
+      const org = "Acme";
+      await saveBranding(db, { ...DEFAULT_BRANDING, organizationName: org });
+      const smsBody = async (phone: string) => {
+        const [msg] = await outboxFor(phone);
+        return (msg!.payload as { body: string }).body;
+      };
+      const words = (template: string, url: string) =>
+        template.replace("{{org}}", org).replace("{{url}}", url);
+      const urlOf = (body: string) => /(https?:\/\/\S+\/s\/[A-Za-z0-9_-]+)/.exec(body)![1]!;
+
+      // Never seen: a sign-up.
+      const fresh = `+4860155${String(LOCALES.indexOf(locale)).padStart(2, "0")}01`;
+      const first = await startDoubleOptIn(db, {
+        channel: "sms",
+        address: fresh,
+        locale,
+        source: "api",
+      });
+      const firstBody = await smsBody(fresh);
+      expect(firstBody).toBe(words(mail.sms.confirmSignup, urlOf(firstBody)));
+      expect(firstBody).not.toBe(words(mail.sms.confirm, urlOf(firstBody)));
+      expect(await requestRow(first.requestId)).toMatchObject({ first_signup: true });
+      expect(await getDoubleOptInRequest(db, first.requestId)).toMatchObject({
+        firstSignup: true,
+      });
+
+      // Unsubscribed before: coming back. After an SMS opt-out nothing is texted (the carrier
+      // would block it); the person is told to text START, which confirms the request.
+      const back = `+4860155${String(LOCALES.indexOf(locale)).padStart(2, "0")}02`;
+      await applyConsentChange(db, {
+        channel: "sms",
+        address: back,
+        action: "unsubscribe",
+        source: "sms_keyword",
+      });
+      const again = await startDoubleOptIn(db, {
+        channel: "sms",
+        address: back,
+        locale,
+        source: "api",
+      });
+      expect(again.status).toBe("keyword_required");
+      expect(await outboxFor(back)).toEqual([]);
+      expect(await requestRow(again.requestId)).toMatchObject({ first_signup: false });
+
+      // The same for email: the sign-up's intro does not say "again".
+      const email = `signup-${locale}@example.com`;
+      await startDoubleOptIn(db, { channel: "email", address: email, locale, source: "api" });
+      const [sent] = await outboxFor(email);
+      const text = (sent!.payload as { text: string }).text;
+      expect(text).toContain(
+        mail.confirm.introSignup.replace("{{org}}", org).replace("{{address}}", email),
+      );
+      expect(text).not.toContain(
+        mail.confirm.intro.replace("{{org}}", org).replace("{{address}}", email),
+      );
+    },
+  );
 
   it("refuses unknown topics without storing anything", async () => {
     const { email, contactId } = await unsubscribedContact();

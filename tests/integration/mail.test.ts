@@ -154,7 +154,7 @@ describe("SMTP delivery", () => {
     expect(headers.get("from")).toBe("Acme News <news@acme.test>");
     expect(headers.get("to")).toBe(address);
     expect(decodeWords(headers.get("subject")!)).toBe("Potwierdź: e-maile od Acme");
-    expect(headers.get("message-id")).toMatch(/^<heed-outbox-\d+@prefs\.example\.org>$/);
+    expect(headers.get("message-id")).toMatch(/^<[0-9a-f-]{36}@prefs\.example\.org>$/);
     expect(headers.get("auto-submitted")).toBe("auto-generated");
     expect(headers.get("content-type")).toMatch(/^multipart\/alternative/);
     // Transactional: no List-Unsubscribe (one-click) headers.

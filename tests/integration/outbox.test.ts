@@ -89,6 +89,56 @@ describe("retries", () => {
     expect((await runOutboxOnce(ctx, { transports: { email: failing } })).claimed).toBe(0);
   });
 
+  it("follows the worker's clock, a transport's retry time, and gives back an attempt nothing was sent in", async () => {
+    await clear();
+    const id = await enqueueOutbox(db, {
+      kind: "email",
+      recipient: "clock@example.com",
+      payload: {},
+    });
+    const t0 = new Date(Date.now() + 1000);
+    const retryAt = new Date(t0.getTime() + 3 * 3600_000);
+    const later: Transport = async () => ({ ok: false, error: "busy", retryAt });
+    expect(await runOutboxOnce(ctx, { transports: { email: later }, now: () => t0 })).toMatchObject(
+      {
+        retried: 1,
+      },
+    );
+    expect(await row(id)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      next_attempt_at: retryAt,
+    });
+    // Due by the worker's clock, not the wall clock.
+    const almost = new Date(retryAt.getTime() - 1);
+    expect(
+      (await runOutboxOnce(ctx, { transports: { email: ok }, now: () => almost })).claimed,
+    ).toBe(0);
+    const paused = new Date(retryAt.getTime() + 60_000);
+    const notSent: Transport = async () => ({
+      ok: false,
+      error: "receiver paused",
+      notAttempted: true,
+      retryAt: paused,
+    });
+    expect(
+      await runOutboxOnce(ctx, { transports: { email: notSent }, now: () => retryAt }),
+    ).toMatchObject({ claimed: 1, deferred: 1, retried: 0 });
+    // The attempt is given back, the last real error kept.
+    expect(await row(id)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      next_attempt_at: paused,
+      last_error: "attempt 1: busy",
+    });
+    expect(
+      await runOutboxOnce(ctx, { transports: { email: ok }, now: () => paused }),
+    ).toMatchObject({
+      sent: 1,
+    });
+    expect(await row(id)).toMatchObject({ status: "sent", attempts: 2 });
+  });
+
   it("spreads retries with jitter between half and all of the exponential delay", () => {
     expect(retryDelayMs(1, POLICY, () => 0)).toBe(5_000);
     expect(retryDelayMs(1, POLICY, () => 1)).toBe(10_000);

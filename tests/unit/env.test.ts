@@ -23,6 +23,35 @@ describe("configuration", () => {
     expect(env.isProduction).toBe(false);
   });
 
+  it("sends email as no-reply at PUBLIC_URL's domain, never at an IP address", () => {
+    expect(parseEnv({ PUBLIC_URL: "https://prefs.acme.example" }).mailFrom).toBe(
+      "no-reply@prefs.acme.example",
+    );
+    expect(parseEnv({ MAIL_FROM: "Acme <news@acme.example>" }).mailFrom).toBe(
+      "Acme <news@acme.example>",
+    );
+    // Development: a sane sender whatever the URL.
+    for (const url of ["http://127.0.0.1:3000", "http://192.168.1.5", "http://[::1]:3000"]) {
+      expect(parseEnv({ NODE_ENV: "development", PUBLIC_URL: url }).mailFrom).toBe(
+        "no-reply@localhost",
+      );
+    }
+    expect(parseEnv({ NODE_ENV: "development" }).mailFrom).toBe("no-reply@localhost");
+  });
+
+  it.each(["https://203.0.113.5", "https://[2001:db8::5]:8443", "https://intranet"])(
+    "refuses to start in production with PUBLIC_URL %s and no MAIL_FROM, naming the variable to set",
+    (url) => {
+      const start = () => parseEnv({ NODE_ENV: "production", PUBLIC_URL: url });
+      expect(start).toThrow(ConfigError);
+      expect(start).toThrow(/MAIL_FROM: required when PUBLIC_URL's host .* Set MAIL_FROM/);
+      expect(
+        parseEnv({ NODE_ENV: "production", PUBLIC_URL: url, MAIL_FROM: "no-reply@acme.example" })
+          .mailFrom,
+      ).toBe("no-reply@acme.example");
+    },
+  );
+
   it("refuses to start in production without secrets, naming them", () => {
     const env = parseEnv({ NODE_ENV: "production", HEED_DATA_DIR: tmp() });
     expect(() => resolveSecrets(env)).toThrow(ConfigError);

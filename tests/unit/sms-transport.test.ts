@@ -52,6 +52,8 @@ const msg = (recipient: string, body = "Acme: you are unsubscribed."): OutboxDel
   recipient,
   payload: { body },
   attempts: 0,
+  maxAttempts: 8,
+  uid: "00000000-0000-4000-8000-000000000001",
 });
 
 describe("SMS transport (Twilio REST)", () => {
