@@ -79,6 +79,8 @@ const EnvSchema = z.object({
   IMPORT_MAX_FILE_MB: z.coerce.number().int().min(1).max(10_240).default(200),
   IMPORT_MAX_ROWS: z.coerce.number().int().min(1).default(5_000_000),
   IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
+  // Database faults (issue 11): how long a request waits for a PostgreSQL connection before 503.
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
 });
 
 export type Env = Readonly<

@@ -13,6 +13,7 @@ import type { ReactNode } from "react";
 import { I18nProvider, useRouteI18nPayload } from "~/i18n/react";
 import stylesheet from "~/tailwind.css";
 import { accentCss } from "~/ui/accent";
+import { isFaultPageData, PublicFaultPage, type FaultPageData } from "~/ui/fault-page";
 import { useNonce } from "~/ui/nonce";
 
 export const links: LinksFunction = () => [
@@ -31,6 +32,12 @@ function useRouteAccent(): string | null {
   return null;
 }
 
+/** The data of a database-fault page caught at the root (see ~/ui/fault-page), if that is the error. */
+function useRootFaultData(): FaultPageData | null {
+  const error = useRouteError();
+  return isRouteErrorResponse(error) && isFaultPageData(error.data) ? error.data : null;
+}
+
 /**
  * Remix wraps both the app and the error boundary in this export. `lang` and the strings come
  * from the page's `i18n` payload (recipient pages: the negotiated locale); the operator's accent
@@ -38,8 +45,9 @@ function useRouteAccent(): string | null {
  */
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();
-  const i18n = useRouteI18nPayload();
-  const accent = useRouteAccent();
+  const fault = useRootFaultData();
+  const i18n = useRouteI18nPayload() ?? fault?.i18n ?? null;
+  const accent = useRouteAccent() ?? fault?.branding?.accentColor ?? null;
   return (
     <html lang={i18n?.locale ?? "en"}>
       <head>
@@ -67,16 +75,25 @@ export default function App() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
+  if (isRouteErrorResponse(error) && isFaultPageData(error.data)) {
+    if (error.data.audience === "public") return <PublicFaultPage data={error.data} />;
+  }
   const status = isRouteErrorResponse(error) ? error.status : 500;
-  const title = status === 404 ? "Page not found" : "Something went wrong";
+  const [title, text] =
+    status === 404
+      ? ["Page not found", "The address you opened does not exist."]
+      : status === 503
+        ? [
+            "Temporarily unavailable",
+            "The database cannot be reached right now. Please try again in a minute.",
+          ]
+        : status === 400
+          ? ["Bad request", "The request could not be processed."]
+          : ["Something went wrong", "Please try again in a moment."];
   return (
     <main className="mx-auto max-w-xl p-6">
       <h1 className="text-2xl font-semibold">{title}</h1>
-      <p className="mt-2 text-slate-700">
-        {status === 404
-          ? "The address you opened does not exist."
-          : "Please try again in a moment."}
-      </p>
+      <p className="mt-2 text-slate-700">{text}</p>
     </main>
   );
 }

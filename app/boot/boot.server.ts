@@ -15,6 +15,7 @@ export async function openAndMigrate(env: Env): Promise<DatabaseHandle> {
     databaseUrl: env.DATABASE_URL,
     dataDir: env.dataDir,
     poolMax: env.DATABASE_POOL_MAX,
+    postgres: { connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS },
   });
   try {
     await migrateToLatest(handle.db);
