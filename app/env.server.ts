@@ -81,6 +81,8 @@ const EnvSchema = z.object({
   IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
   // Database faults (issue 11): how long a request waits for a PostgreSQL connection before 503.
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  // PGlite in a worker thread, off the thread that answers requests (issue 14); 0 for in-thread.
+  PGLITE_WORKER: booleanish.default(true),
 });
 
 export type Env = Readonly<

@@ -5,6 +5,7 @@ import * as m20261122T1400 from "./2026-11-22T1400_api_webhooks";
 import * as m20261122T1500 from "./2026-11-22T1500_imports";
 import * as m20261122T1600 from "./2026-11-22T1600_reports";
 import * as m20261128T0900 from "./2026-11-28T0900_inbound";
+import * as m20261128T1100 from "./2026-11-28T1100_suppressions_export_index";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-22T1500_imports": m20261122T1500,
   "2026-11-22T1600_reports": m20261122T1600,
   "2026-11-28T0900_inbound": m20261128T0900,
+  "2026-11-28T1100_suppressions_export_index": m20261128T1100,
 };

@@ -5,6 +5,7 @@ import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import { DatabaseHealth } from "~/db/faults.server";
+import { PgliteWorkerClient, pgliteWorkerDialect } from "~/db/pglite-worker.server";
 import type { Database } from "~/db/schema";
 
 /**
@@ -28,7 +29,10 @@ export type DatabaseHandle = {
   health: DatabaseHealth;
   /** The pg pool when kind is postgres (COPY and cursors need a raw client). */
   pool?: pg.Pool;
+  /** PGlite in the calling thread (tests, CLIs). */
   pglite?: PGlite;
+  /** PGlite in a worker thread (the server: see pglite-worker.server.ts). */
+  pgliteWorker?: PgliteWorkerClient;
   close(): Promise<void>;
 };
 
@@ -143,10 +147,45 @@ export async function openPostgres(
 
 export async function openPglite(
   dataDir: string,
-  options: { lock?: boolean; loadDataDir?: Blob | File } = {},
+  options: {
+    lock?: boolean;
+    loadDataDir?: Blob | File;
+    /** Run PGlite in a worker thread, off the calling thread (what the server does). */
+    worker?: boolean;
+  } = {},
 ): Promise<DatabaseHandle> {
   const inMemory = dataDir.startsWith("memory://");
   const release = options.lock === false || inMemory ? () => {} : lockDataDir(dataDir);
+  if (options.worker) {
+    try {
+      const health = new DatabaseHealth();
+      const client = await PgliteWorkerClient.start({
+        dataDir: inMemory ? dataDir : path.join(dataDir, "pglite"),
+        loadDataDir: options.loadDataDir ? await options.loadDataDir.arrayBuffer() : undefined,
+        onWorkerExit: (error) => health.failed(error),
+      });
+      const db = new Kysely<Database>({
+        dialect: pgliteWorkerDialect(client),
+        log: healthLog(health),
+      });
+      return {
+        db,
+        kind: "pglite",
+        health,
+        pgliteWorker: client,
+        async close() {
+          try {
+            await db.destroy(); // closes PGlite, ends the worker
+          } finally {
+            release();
+          }
+        },
+      };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
   try {
     const pglite = await PGlite.create({
       dataDir: inMemory ? dataDir : path.join(dataDir, "pglite"),
@@ -178,10 +217,12 @@ export async function openDatabase(config: {
   dataDir: string;
   poolMax?: number;
   postgres?: PostgresOptions;
+  /** PGlite in a worker thread (the server) or in the calling thread (CLIs). */
+  pgliteWorker?: boolean;
 }): Promise<DatabaseHandle> {
   return config.databaseUrl
     ? openPostgres(config.databaseUrl, config.poolMax, config.postgres)
-    : openPglite(config.dataDir);
+    : openPglite(config.dataDir, { worker: config.pgliteWorker });
 }
 
 export async function pingDatabase(db: Db, timeoutMs = 2000): Promise<boolean> {

@@ -4,9 +4,19 @@ import type { Channel, ConsentSource } from "~/db/schema";
 
 /**
  * The suppressions export (SPEC §5): every address that is unsubscribed on a channel, as CSV,
- * streamed straight from the database in keyset-paginated pages (over the partial index
- * channel_consent_suppressed_idx), so memory stays flat whatever the size. Used by the admin
- * download (/admin/exports) and reusable by GET /api/v1/suppressions.csv.
+ * streamed straight from the database in keyset pages, so memory stays flat and the first byte
+ * leaves at once whatever the size. Used by the admin download (/admin/exports) and by
+ * GET /api/v1/suppressions.csv.
+ *
+ * Pages follow the partial index channel_consent_suppressed_idx: the rows come in the order
+ * (channel, address in byte order, keyed hash), and each page continues after the previous
+ * page's last key. That order belongs to the address, not to its latest change, so a download
+ * stays exact while consent changes under it: an address suppressed for the whole download
+ * appears exactly once, even if it changes meanwhile (a new reason, a topic change); an address
+ * suppressed or re-subscribed during the download appears or not depending on which side of the
+ * page boundary it is. Each page is a bounded index range scan (never a sort of the whole set),
+ * and the filters (source, dates) are applied to the rows scanned, so a rare match cannot turn
+ * a page into a scan of the whole table either: pages may come back short, never slow.
  *
  * Columns: address, channel, date (of the latest unsubscribe, ISO 8601 UTC), source, reason
  * (code), reason_text (free text), campaign, note. Erased addresses exist only as a keyed hash
@@ -23,7 +33,7 @@ export type SuppressionExportFilter = {
 };
 
 export type SuppressionCsvOptions = {
-  /** Rows per database page (default 5,000). */
+  /** Rows per database page; by default the size adapts to how long pages take. */
   batchSize?: number;
   /**
    * Prefix free-text cells that a spreadsheet would run as a formula (=, +, -, @) with an
@@ -46,7 +56,6 @@ export const SUPPRESSION_CSV_COLUMNS = [
 ] as const;
 
 export type SuppressionRow = {
-  cursor: number;
   address: string;
   channel: Channel;
   date: Date | null;
@@ -57,17 +66,37 @@ export type SuppressionRow = {
   note: string | null;
 };
 
-/** One page of suppressions after `after` (the previous page's last cursor; 0 to start). */
+/** Where a page ends: the key of the last row it scanned (the next page starts after it). */
+export type SuppressionCursor = { channel: Channel; address: string; hash: string };
+
+export type SuppressionPage = {
+  rows: SuppressionRow[];
+  /** Null when the scan reached the end. */
+  next: SuppressionCursor | null;
+};
+
+function matches(row: SuppressionRow, filter: SuppressionExportFilter): boolean {
+  if (filter.source && row.source !== filter.source) return false;
+  if (filter.from && !(row.date && row.date >= filter.from)) return false;
+  if (filter.to && !(row.date && row.date < filter.to)) return false;
+  return true;
+}
+
+/**
+ * One page: the next `limit` suppressed addresses after `after` (null: from the start) along
+ * the export index, with their latest unsubscribe; the rows that pass the filter, and where the
+ * scan stopped.
+ */
 export async function suppressionPage(
   db: Db,
   filter: SuppressionExportFilter,
-  after: number,
+  after: SuppressionCursor | null,
   limit: number,
-): Promise<SuppressionRow[]> {
+): Promise<SuppressionPage> {
   const { rows } = await sql<{
-    cursor: number;
-    address: string;
     channel: Channel;
+    address: string;
+    address_hash: string;
     occurred_at: Date | null;
     source: ConsentSource | null;
     reason_code: string | null;
@@ -75,9 +104,21 @@ export async function suppressionPage(
     campaign: string | null;
     note: string | null;
   }>`
-    select cc.last_ledger_id as cursor, cc.address, cc.channel, u.occurred_at, u.source,
+    select cc.channel, cc.address, cc.address_hash, u.occurred_at, u.source,
       u.reason_code, u.reason_text, u.campaign, u.details ->> 'note' as note
-    from channel_consent cc
+    from (
+      select channel, address, address_hash
+      from channel_consent
+      where status = 'unsubscribed' and address is not null
+        ${filter.channel ? sql`and channel = ${filter.channel}` : sql``}
+        ${
+          after
+            ? sql`and (channel, address collate "C", address_hash) > (${after.channel}, ${after.address} collate "C", ${after.hash})`
+            : sql``
+        }
+      order by channel, address collate "C", address_hash
+      limit ${limit}
+    ) cc
     left join lateral (
       select l.occurred_at, l.source, l.reason_code, l.reason_text, l.campaign, l.details
       from consent_ledger l
@@ -85,27 +126,30 @@ export async function suppressionPage(
       order by l.id desc
       limit 1
     ) u on true
-    where cc.status = 'unsubscribed'
-      and cc.last_ledger_id > ${after}
-      and cc.address is not null
-      ${filter.channel ? sql`and cc.channel = ${filter.channel}` : sql``}
-      ${filter.source ? sql`and u.source = ${filter.source}` : sql``}
-      ${filter.from ? sql`and u.occurred_at >= ${filter.from}` : sql``}
-      ${filter.to ? sql`and u.occurred_at < ${filter.to}` : sql``}
-    order by cc.last_ledger_id
-    limit ${limit}
+    order by cc.channel, cc.address collate "C", cc.address_hash
   `.execute(db);
-  return rows.map((r) => ({
-    cursor: Number(r.cursor),
-    address: r.address,
-    channel: r.channel,
-    date: r.occurred_at,
-    source: r.source,
-    reason: r.reason_code,
-    reasonText: r.reason_text,
-    campaign: r.campaign,
-    note: r.note,
-  }));
+  const last = rows[rows.length - 1];
+  const out: SuppressionRow[] = [];
+  for (const r of rows) {
+    const row: SuppressionRow = {
+      address: r.address,
+      channel: r.channel,
+      date: r.occurred_at,
+      source: r.source,
+      reason: r.reason_code,
+      reasonText: r.reason_text,
+      campaign: r.campaign,
+      note: r.note,
+    };
+    if (matches(row, filter)) out.push(row);
+  }
+  return {
+    rows: out,
+    next:
+      last && rows.length === limit
+        ? { channel: last.channel, address: last.address, hash: last.address_hash }
+        : null,
+  };
 }
 
 function cell(value: string | null, spreadsheetSafe: boolean): string {
@@ -127,22 +171,44 @@ export function suppressionCsvLine(row: SuppressionRow, spreadsheetSafe = true):
   ].join(",");
 }
 
-/** The CSV as text chunks (one per page), header first; lines end with CRLF (RFC 4180). */
+/** Pages start this small and adapt (see suppressionCsvChunks). */
+const FIRST_PAGE = 500;
+const MAX_PAGE = 5_000;
+const MIN_PAGE = 100;
+/** What one page's statement may take: on PGlite it holds the only connection meanwhile. */
+const PAGE_BUDGET_MS = 40;
+
+/**
+ * The CSV as text chunks (one per non-empty page), header first; lines end with CRLF (RFC 4180).
+ *
+ * Without a fixed `batchSize`, the page size adapts to how long a page takes: it doubles while
+ * pages are quick and halves when one takes longer than PAGE_BUDGET_MS, so that on PGlite (one
+ * connection for everyone) no page keeps a recipient's request waiting for long, and on
+ * PostgreSQL pages grow to MAX_PAGE rows. The rows are the same whatever the page sizes.
+ */
 export async function* suppressionCsvChunks(
   db: Db,
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): AsyncGenerator<string> {
-  const limit = Math.min(Math.max(options.batchSize ?? 5_000, 1), 50_000);
+  const fixed = options.batchSize ? Math.min(Math.max(options.batchSize, 1), 50_000) : null;
+  let limit = fixed ?? FIRST_PAGE;
   const safe = options.spreadsheetSafe ?? true;
   if (options.header ?? true) yield `${SUPPRESSION_CSV_COLUMNS.join(",")}\r\n`;
-  let after = 0;
+  let after: SuppressionCursor | null = null;
   for (;;) {
-    const rows = await suppressionPage(db, filter, after, limit);
-    if (rows.length === 0) return;
-    yield rows.map((r) => `${suppressionCsvLine(r, safe)}\r\n`).join("");
-    if (rows.length < limit) return;
-    after = rows[rows.length - 1]!.cursor;
+    const started = performance.now();
+    const page = await suppressionPage(db, filter, after, limit);
+    const took = performance.now() - started;
+    if (page.rows.length > 0) {
+      yield page.rows.map((r) => `${suppressionCsvLine(r, safe)}\r\n`).join("");
+    }
+    if (!page.next) return;
+    after = page.next;
+    if (!fixed) {
+      if (took > PAGE_BUDGET_MS) limit = Math.max(MIN_PAGE, Math.floor(limit / 2));
+      else if (took < PAGE_BUDGET_MS / 2) limit = Math.min(MAX_PAGE, limit * 2);
+    }
   }
 }
 

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const logger = createLogger(env.LOG_LEVEL);
   getSecrets(); // fail fast: production refuses to start without its secrets
   listenForStrayDatabaseFaults(logger);
-  const handle = await openAndMigrate(env);
+  const handle = await openAndMigrate(env, { server: true });
   setDatabase(handle);
   // One line when the database becomes unavailable, one when it answers again.
   handle.health.onChange((change) => {

@@ -157,6 +157,7 @@ describe(`a database that is gone (${process.env.HEED_TEST_DB ?? "pglite"}: ${
 })`, () => {
   beforeAll(async () => {
     if (t.pglite) await t.pglite.close();
+    else if (t.pgliteWorker) await t.pgliteWorker.close();
     else await t.pool!.end();
   });
 

@@ -35,6 +35,7 @@ export async function serverBuild(): Promise<string> {
   const dir = path.join(ROOT, "tests/.tmp", `server-build-${hashSources()}`);
   const entry = path.join(dir, "index.js");
   const lock = `${dir}.lock`;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
   for (let waited = 0; !fs.existsSync(entry); waited += 200) {
     try {
       fs.mkdirSync(lock, { recursive: false });
@@ -189,4 +190,41 @@ export async function startDatabaseProxy(target: { host: string; port: number })
       await this.cut();
     },
   };
+}
+
+/** Logs in to the admin area over HTTP, as a browser does; returns the Cookie header. */
+export async function adminLogin(base: string, email: string, password: string): Promise<string> {
+  const res = await fetch(`${base}/admin/login`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ email, password }).toString(),
+    redirect: "manual",
+  });
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+  if (!cookie) throw new Error(`admin login failed: ${res.status}`);
+  return cookie;
+}
+
+/** Uploads a CSV of email suppressions through Admin → Imports; returns the import's id. */
+export async function adminUploadImport(base: string, cookie: string, csv: Blob): Promise<string> {
+  const page = await (await fetch(`${base}/admin/imports`, { headers: { Cookie: cookie } })).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!csrf) throw new Error("no CSRF token on /admin/imports");
+  const form = new FormData();
+  form.set("channel", "email");
+  form.set("file", csv, "suppressions.csv");
+  const res = await fetch(`${base}/admin/imports?csrf=${encodeURIComponent(csrf)}`, {
+    method: "POST",
+    headers: { Cookie: cookie },
+    body: form,
+    redirect: "manual",
+  });
+  const where = res.headers.get("location");
+  if (res.status !== 302 || !where) {
+    throw new Error(`import upload failed: ${res.status} ${await res.text()}`);
+  }
+  return where.split("/").pop()!;
 }
