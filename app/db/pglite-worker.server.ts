@@ -13,6 +13,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import { DatabaseUnavailableError } from "~/db/faults.server";
+import { isBackgroundLane } from "~/db/priority.server";
 
 /**
  * PGlite off the request thread.
@@ -24,10 +25,10 @@ import { DatabaseUnavailableError } from "~/db/faults.server";
  * thread keeps parsing requests, rendering pages and streaming responses while a statement runs,
  * and the statement's CPU work runs on another core.
  *
- * PGlite has one session. The driver below therefore hands out one connection at a time, in the
- * order asked (first come, first served): a transaction keeps it from BEGIN to COMMIT, so nothing
- * else runs inside someone else's transaction, and a long job made of short statements (export
- * pages, import batches) queues behind waiting requests between two statements. Each query is one
+ * PGlite has one session. The driver below therefore hands out one connection at a time: a
+ * transaction keeps it from BEGIN to COMMIT, so nothing else runs inside someone else's
+ * transaction, and a long job made of short statements (export pages, import batches) runs in the
+ * background lane and lets waiting requests go first between two of its statements. Each query is one
  * message to the worker and one back (rows are copied by structured clone: Dates, numbers,
  * parsed JSON arrive as PGlite made them, exactly as in the calling thread).
  *
@@ -272,27 +273,44 @@ class WorkerConnection implements DatabaseConnection {
   }
 }
 
+/** How long background work waits at most while requests keep the session busy. */
+export const BACKGROUND_MAX_WAIT_MS = 250;
+
+type Waiter = { grant: () => void; since: number };
+
 /**
- * Hands out PGlite's one session to one user at a time, first come first served (a transaction
- * holds it until COMMIT or ROLLBACK).
+ * Hands out PGlite's one session to one user at a time (a transaction holds it until COMMIT or
+ * ROLLBACK). Requests are served first come first served; background work (inBackgroundLane:
+ * import batches, export pages, reports) gets the session when no request waits, or when it has
+ * waited BACKGROUND_MAX_WAIT_MS, so it is never starved and a request waits for at most one of
+ * its statements (or transactions) at a time.
  */
 class PgliteWorkerDriver implements Driver {
   #held = false;
-  #queue: (() => void)[] = [];
+  #requests: Waiter[] = [];
+  #background: Waiter[] = [];
 
   constructor(private readonly client: PgliteWorkerClient) {}
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    if (this.#held) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    const background = isBackgroundLane();
+    if (this.#held || (background && this.#requests.length > 0)) {
+      await new Promise<void>((grant) =>
+        (background ? this.#background : this.#requests).push({ grant, since: Date.now() }),
+      );
+    }
     this.#held = true;
     return new WorkerConnection(this.client, this.client.generation);
   }
 
   async releaseConnection(): Promise<void> {
-    const next = this.#queue.shift();
-    if (next) next();
+    const bg = this.#background[0];
+    const overdue = bg !== undefined && Date.now() - bg.since >= BACKGROUND_MAX_WAIT_MS;
+    const next =
+      (!overdue && this.#requests.shift()) || this.#background.shift() || this.#requests.shift();
+    if (next) next.grant();
     else this.#held = false;
   }
 

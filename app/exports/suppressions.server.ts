@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
+import { inBackgroundLane } from "~/db/priority.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 
 /**
@@ -198,13 +199,20 @@ export async function* suppressionCsvChunks(
   let after: SuppressionCursor | null = null;
   for (;;) {
     const started = performance.now();
-    const page = await suppressionPage(db, filter, after, limit);
+    // Requests waiting for the database go first (PGlite has one session).
+    const from: SuppressionCursor | null = after;
+    const page: SuppressionPage = await inBackgroundLane(() =>
+      suppressionPage(db, filter, from, limit),
+    );
     const took = performance.now() - started;
     if (page.rows.length > 0) {
       yield page.rows.map((r) => `${suppressionCsvLine(r, safe)}\r\n`).join("");
     }
     if (!page.next) return;
     after = page.next;
+    // Let the event loop run between pages (sockets flush, other requests get their turn), even
+    // where a page resolves without ever leaving the microtask queue (PGlite in this thread).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (!fixed) {
       if (took > PAGE_BUDGET_MS) limit = Math.max(MIN_PAGE, Math.floor(limit / 2));
       else if (took < PAGE_BUDGET_MS / 2) limit = Math.min(MAX_PAGE, limit * 2);

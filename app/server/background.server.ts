@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 import { isDatabaseUnavailable, outageLog } from "~/db/faults.server";
+import { inBackgroundLane } from "~/db/priority.server";
 import type { Env } from "~/env.server";
 import { createOutboxTask } from "~/outbox/worker.server";
 import { createReportsTask } from "~/reports/tasks.server";
@@ -70,8 +71,7 @@ export function startBackgroundWork(
     const tick = () => {
       if (stopped || inFlight || Date.now() < notBefore) return;
       inFlight = true;
-      const p = task
-        .run(ctx)
+      const p = inBackgroundLane(() => task.run(ctx))
         .then(
           () => {
             failures = 0;

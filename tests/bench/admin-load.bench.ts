@@ -10,7 +10,7 @@
  *   npm run bench -- admin-load
  *   BENCH_DB=pglite BENCH_EXPORT_ROWS=100000 BENCH_IMPORT_ROWS=200000 npm run bench -- admin-load
  *
- * Options (env): BENCH_DB (pglite,postgres), BENCH_SECONDS per measurement (8),
+ * Options (env): BENCH_DB (pglite,postgres; pglite-thread: PGlite in the request thread), BENCH_SECONDS per measurement (8),
  * BENCH_CONNECTIONS (20), BENCH_DATABASE_URL / TEST_DATABASE_URL (PostgreSQL admin URL),
  * BENCH_JSON (write the figures there). Never part of the tests.
  */
@@ -32,6 +32,7 @@ const { openPglite, openPostgres } = await import("~/db/db.server");
 const { migrateToLatest } = await import("~/db/migrate.server");
 const { signLinkToken } = await import("~/links/tokens.server");
 const { createApiKey } = await import("~/api/keys.server");
+const { runRollup } = await import("~/reports/rollup.server");
 const { sql } = await import("kysely");
 const { adminLogin, adminUploadImport, startServer } =
   await import("../integration/server.helpers");
@@ -90,6 +91,8 @@ async function seed(db: Db): Promise<Fixture> {
     select channel, address_hash, address, 'unsubscribed', id, occurred_at
     from consent_ledger where address like 'seed%@bench.example'`.execute(db);
   await sql`analyze`.execute(db);
+  // The reports' first rollup over the seeded ledger, so that the server's runs are incremental.
+  await runRollup(db);
   console.log(
     `  seeded ${EXPORT_ROWS.toLocaleString("en")} suppressions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
@@ -233,7 +236,8 @@ async function runKind(kind: string): Promise<Figures> {
   let dropDb: (() => Promise<void>) | null = null;
   const dataDir = fs.mkdtempSync(path.join(work, `${kind}-`));
   env.HEED_DATA_DIR = dataDir;
-  if (kind === "pglite") {
+  if (kind === "pglite-thread") env.PGLITE_WORKER = "0"; // PGlite in the request thread
+  if (kind.startsWith("pglite")) {
     const h = await openPglite(dataDir);
     try {
       fx = await seed(h.db);
