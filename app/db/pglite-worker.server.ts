@@ -151,7 +151,8 @@ export class PgliteWorkerClient {
       workerData: {
         pglitePath: createRequire(import.meta.url).resolve("@electric-sql/pglite"),
         dataDir: this.#options.dataDir,
-        loadDataDir: this.#options.loadDataDir,
+        // Only on the first start: a restarted worker reopens what the data directory holds.
+        loadDataDir: this.generation === 0 ? this.#options.loadDataDir : undefined,
       },
     });
     this.generation++;
