@@ -276,18 +276,25 @@ class WorkerConnection implements DatabaseConnection {
 
 /** How long background work waits at most while requests keep the session busy. */
 export const BACKGROUND_MAX_WAIT_MS = 250;
+/**
+ * After a request's statement, how long background work lets the session idle in case the same
+ * request sends its next statement (a page makes a few in a row; without this, each of them
+ * could wait for a whole background statement).
+ */
+const ANTICIPATE_MS = 2;
 
-type Waiter = { grant: () => void; since: number };
+type Waiter = { grant: () => void; since: number; background: boolean };
 
 /**
  * Hands out PGlite's one session to one user at a time (a transaction holds it until COMMIT or
  * ROLLBACK). Requests are served first come first served; background work (inBackgroundLane:
  * import batches, export pages, reports) gets the session when no request waits, or when it has
- * waited BACKGROUND_MAX_WAIT_MS, so it is never starved and a request waits for at most one of
- * its statements (or transactions) at a time.
+ * waited BACKGROUND_MAX_WAIT_MS, so it is never starved and a request waits for at most one
+ * background statement (or transaction) at a time.
  */
 class PgliteWorkerDriver implements Driver {
   #held = false;
+  #holderIsBackground = false;
   #requests: Waiter[] = [];
   #background: Waiter[] = [];
 
@@ -299,20 +306,45 @@ class PgliteWorkerDriver implements Driver {
     const background = isBackgroundLane();
     if (this.#held || (background && this.#requests.length > 0)) {
       await new Promise<void>((grant) =>
-        (background ? this.#background : this.#requests).push({ grant, since: Date.now() }),
+        (background ? this.#background : this.#requests).push({
+          grant,
+          since: Date.now(),
+          background,
+        }),
       );
+    } else {
+      this.#held = true;
+      this.#holderIsBackground = background;
     }
-    this.#held = true;
     return new WorkerConnection(this.client, this.client.generation);
   }
 
   async releaseConnection(): Promise<void> {
+    this.#dispatch(!this.#holderIsBackground);
+  }
+
+  #dispatch(anticipate: boolean): void {
     const bg = this.#background[0];
     const overdue = bg !== undefined && Date.now() - bg.since >= BACKGROUND_MAX_WAIT_MS;
-    const next =
-      (!overdue && this.#requests.shift()) || this.#background.shift() || this.#requests.shift();
-    if (next) next.grant();
-    else this.#held = false;
+    const request = overdue ? undefined : this.#requests.shift();
+    if (request) return this.#grant(request);
+    if (bg) {
+      if (anticipate && !overdue) {
+        // The session stays "held" meanwhile: whoever asks now is queued and dispatched then.
+        setTimeout(() => this.#dispatch(false), ANTICIPATE_MS);
+        return;
+      }
+      return this.#grant(this.#background.shift()!);
+    }
+    const late = this.#requests.shift();
+    if (late) return this.#grant(late);
+    this.#held = false;
+  }
+
+  #grant(waiter: Waiter): void {
+    this.#held = true;
+    this.#holderIsBackground = waiter.background;
+    waiter.grant();
   }
 
   async beginTransaction(conn: DatabaseConnection, settings: TransactionSettings): Promise<void> {

@@ -177,7 +177,7 @@ const FIRST_PAGE = 500;
 const MAX_PAGE = 5_000;
 const MIN_PAGE = 100;
 /** What one page's statement may take: on PGlite it holds the only connection meanwhile. */
-const PAGE_BUDGET_MS = 40;
+const PAGE_BUDGET_MS = 25;
 
 /**
  * The CSV as text chunks (one per non-empty page), header first; lines end with CRLF (RFC 4180).
