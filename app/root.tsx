@@ -1,4 +1,4 @@
-import type { LinksFunction } from "@remix-run/node";
+import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import {
   isRouteErrorResponse,
   Links,
@@ -15,6 +15,23 @@ import stylesheet from "~/tailwind.css";
 import { accentCss } from "~/ui/accent";
 import { isFaultPageData, PublicFaultPage, type FaultPageData } from "~/ui/fault-page";
 import { useNonce } from "~/ui/nonce";
+
+/**
+ * A title for pages the root error boundary renders (a route's own meta does not run then): the
+ * database-fault page's, in its language, or a plain one. Routes set their own titles otherwise.
+ */
+export const meta: MetaFunction = ({ error }) => {
+  if (!error) return [];
+  if (isRouteErrorResponse(error) && isFaultPageData(error.data)) {
+    const key = error.data.heedFault === "database_unavailable" ? "unavailable" : "badRequest";
+    const common = error.data.i18n?.resources.common as
+      Record<string, { title?: unknown } | undefined> | undefined;
+    const title = common?.[key]?.title;
+    return [{ title: typeof title === "string" ? title : "Temporarily unavailable" }];
+  }
+  const status = isRouteErrorResponse(error) ? error.status : 500;
+  return [{ title: status === 404 ? "Page not found" : "Something went wrong" }];
+};
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: stylesheet },
