@@ -275,7 +275,7 @@ class WorkerConnection implements DatabaseConnection {
 }
 
 /** How long background work waits at most while requests keep the session busy. */
-export const BACKGROUND_MAX_WAIT_MS = 250;
+export const BACKGROUND_MAX_WAIT_MS = 1_000;
 /**
  * After a request's statement, how long background work lets the session idle in case the same
  * request sends its next statement (a page makes a few in a row; without this, each of them
