@@ -47,6 +47,7 @@ let proxy: Proxy;
 let server: RunningServer;
 let apiKey: string;
 let receiver: http.Server;
+let serverDataDir: string | undefined;
 const delivered: string[] = [];
 
 async function contactsWithLinks(prefix: string, n: number) {
@@ -161,7 +162,7 @@ beforeAll(async () => {
     OUTBOX_POLL_MS: "200",
     TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
     WEBHOOKS_ALLOW_PRIVATE: "1",
-    HEED_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "heed-faults-")),
+    HEED_DATA_DIR: (serverDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-faults-"))),
   });
 }, 240_000);
 
@@ -170,6 +171,7 @@ afterAll(async () => {
   await proxy?.close();
   await new Promise((r) => (receiver ? receiver.close(r) : r(null)));
   await t?.close();
+  if (serverDataDir) fs.rmSync(serverDataDir, { recursive: true, force: true });
 });
 
 describe.skipIf(!onPostgres)("the server when PostgreSQL drops its connections", () => {
