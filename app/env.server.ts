@@ -178,6 +178,10 @@ const EnvSchema = z.object({
     )
     .optional(),
   COMPLAINT_ALERT_THRESHOLD_PERCENT: z.coerce.number().min(0.001).max(100).default(0.3),
+  // Database faults (issue 11): how long a request waits for a PostgreSQL connection before 503.
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  // PGlite in a worker thread, off the thread that answers requests (issue 14); 0 for in-thread.
+  PGLITE_WORKER: booleanish.default(true),
 });
 
 export type Env = Readonly<

@@ -1,4 +1,4 @@
-import type { LinksFunction } from "@remix-run/node";
+import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import {
   isRouteErrorResponse,
   Links,
@@ -13,7 +13,25 @@ import type { ReactNode } from "react";
 import { I18nProvider, useRouteI18nPayload } from "~/i18n/react";
 import stylesheet from "~/tailwind.css";
 import { accentCss } from "~/ui/accent";
+import { isFaultPageData, PublicFaultPage, type FaultPageData } from "~/ui/fault-page";
 import { useNonce } from "~/ui/nonce";
+
+/**
+ * A title for pages the root error boundary renders (a route's own meta does not run then): the
+ * database-fault page's, in its language, or a plain one. Routes set their own titles otherwise.
+ */
+export const meta: MetaFunction = ({ error }) => {
+  if (!error) return [];
+  if (isRouteErrorResponse(error) && isFaultPageData(error.data)) {
+    const key = error.data.heedFault === "database_unavailable" ? "unavailable" : "badRequest";
+    const common = error.data.i18n?.resources.common as
+      Record<string, { title?: unknown } | undefined> | undefined;
+    const title = common?.[key]?.title;
+    return [{ title: typeof title === "string" ? title : "Temporarily unavailable" }];
+  }
+  const status = isRouteErrorResponse(error) ? error.status : 500;
+  return [{ title: status === 404 ? "Page not found" : "Something went wrong" }];
+};
 
 export const links: LinksFunction = () => [
   { rel: "stylesheet", href: stylesheet },
@@ -31,6 +49,12 @@ function useRouteAccent(): string | null {
   return null;
 }
 
+/** The data of a database-fault page caught at the root (see ~/ui/fault-page), if that is the error. */
+function useRootFaultData(): FaultPageData | null {
+  const error = useRouteError();
+  return isRouteErrorResponse(error) && isFaultPageData(error.data) ? error.data : null;
+}
+
 /**
  * Remix wraps both the app and the error boundary in this export. `lang` and the strings come
  * from the page's `i18n` payload (recipient pages: the negotiated locale); the operator's accent
@@ -38,8 +62,9 @@ function useRouteAccent(): string | null {
  */
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();
-  const i18n = useRouteI18nPayload();
-  const accent = useRouteAccent();
+  const fault = useRootFaultData();
+  const i18n = useRouteI18nPayload() ?? fault?.i18n ?? null;
+  const accent = useRouteAccent() ?? fault?.branding?.accentColor ?? null;
   return (
     <html lang={i18n?.locale ?? "en"}>
       <head>
@@ -67,16 +92,25 @@ export default function App() {
 
 export function ErrorBoundary() {
   const error = useRouteError();
+  if (isRouteErrorResponse(error) && isFaultPageData(error.data)) {
+    if (error.data.audience === "public") return <PublicFaultPage data={error.data} />;
+  }
   const status = isRouteErrorResponse(error) ? error.status : 500;
-  const title = status === 404 ? "Page not found" : "Something went wrong";
+  const [title, text] =
+    status === 404
+      ? ["Page not found", "The address you opened does not exist."]
+      : status === 503
+        ? [
+            "Temporarily unavailable",
+            "The database cannot be reached right now. Please try again in a minute.",
+          ]
+        : status === 400
+          ? ["Bad request", "The request could not be processed."]
+          : ["Something went wrong", "Please try again in a moment."];
   return (
     <main className="mx-auto max-w-xl p-6">
       <h1 className="text-2xl font-semibold">{title}</h1>
-      <p className="mt-2 text-slate-700">
-        {status === 404
-          ? "The address you opened does not exist."
-          : "Please try again in a moment."}
-      </p>
+      <p className="mt-2 text-slate-700">{text}</p>
     </main>
   );
 }

@@ -5,6 +5,7 @@ import * as m20261122T1400 from "./2026-11-22T1400_api_webhooks";
 import * as m20261122T1500 from "./2026-11-22T1500_imports";
 import * as m20261122T1600 from "./2026-11-22T1600_reports";
 import * as m20261128T0900 from "./2026-11-28T0900_inbound";
+import * as m20261128T1100 from "./2026-11-28T1100_suppressions_export_index";
 import * as m20261128T1200 from "./2026-11-28T1200_sms_rules";
 import * as m20261128T1300 from "./2026-11-28T1300_email_events";
 import * as m20261128T1400 from "./2026-11-28T1400_webhook_retries";
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   "2026-11-22T1500_imports": m20261122T1500,
   "2026-11-22T1600_reports": m20261122T1600,
   "2026-11-28T0900_inbound": m20261128T0900,
+  "2026-11-28T1100_suppressions_export_index": m20261128T1100,
   "2026-11-28T1200_sms_rules": m20261128T1200,
   "2026-11-28T1300_email_events": m20261128T1300,
   "2026-11-28T1400_webhook_retries": m20261128T1400,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConsentError } from "~/consent/consent.server";
+import { databaseFault, type DatabaseFault } from "~/db/faults.server";
 
 /**
  * The error shape of the sender API (SPEC §6): `{"error": {"code", "message", "details"}}` with
@@ -106,12 +107,33 @@ export function fromConsentError(e: ConsentError): ApiError {
   }
 }
 
+/**
+ * A database fault (app/db/faults.server.ts) in the API's shape: 503 `database_unavailable` with
+ * Retry-After while the database cannot be reached, 400 when it refused a value.
+ */
+export function apiErrorOfDatabaseFault(fault: DatabaseFault): ApiError {
+  if (fault.kind === "unavailable") {
+    return new ApiError(
+      503,
+      "database_unavailable",
+      "The database is unavailable right now. Retry after the time in Retry-After.",
+      null,
+      { "Retry-After": String(fault.retryAfterSeconds) },
+    );
+  }
+  return new ApiError(400, "invalid_request", "Invalid request: a value was refused.", {
+    issues: [{ path: "", message: "a value is not acceptable", code: "invalid_value" }],
+  });
+}
+
 /** Turns anything thrown by an API handler into a response; unexpected errors are logged once. */
 export function toErrorResponse(e: unknown): Response {
   if (e instanceof Response) return e;
   if (e instanceof ApiError) return errorResponse(e);
   if (e instanceof ConsentError) return errorResponse(fromConsentError(e));
   if (e instanceof z.ZodError) return errorResponse(validationError(e));
+  const fault = databaseFault(e);
+  if (fault) return errorResponse(apiErrorOfDatabaseFault(fault));
   console.error("API handler failed", e);
   return errorResponse(new ApiError(500, "internal_error", "Something went wrong on our side"));
 }

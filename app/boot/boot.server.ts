@@ -9,12 +9,21 @@ import { ConfigError, type Env } from "~/env.server";
 import { signLinkToken } from "~/links/tokens.server";
 import type { Logger } from "pino";
 
-/** Opens the database and applies pending migrations (on start and in `npm run db:migrate`). */
-export async function openAndMigrate(env: Env): Promise<DatabaseHandle> {
+/**
+ * Opens the database and applies pending migrations (on start and in `npm run db:migrate`). The
+ * server runs PGlite in a worker thread (`server: true`, unless PGLITE_WORKER=0); CLIs keep it
+ * in their own thread.
+ */
+export async function openAndMigrate(
+  env: Env,
+  options: { server?: boolean } = {},
+): Promise<DatabaseHandle> {
   const handle = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     dataDir: env.dataDir,
     poolMax: env.DATABASE_POOL_MAX,
+    postgres: { connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS },
+    pgliteWorker: Boolean(options.server) && env.PGLITE_WORKER,
   });
   try {
     await migrateToLatest(handle.db);

@@ -534,15 +534,20 @@ export async function readConsent(
     return { channel: t.channel, address, hash: addressKey(address) };
   });
   const hashes = prepared.map((p) => p.hash);
+  // The channel condition lets both lookups use their primary key (channel, address_hash, ...);
+  // on the hash alone they scan the whole table.
+  const channelList = [...new Set(prepared.map((p) => p.channel))];
   const [channels, topics] = await Promise.all([
     db
       .selectFrom("channel_consent")
       .select(["channel", "address_hash", "status", "paused_until"])
+      .where("channel", "in", channelList)
       .where("address_hash", "in", hashes)
       .execute(),
     db
       .selectFrom("topic_consent")
       .select(["channel", "address_hash", "topic", "status"])
+      .where("channel", "in", channelList)
       .where("address_hash", "in", hashes)
       .execute(),
   ]);

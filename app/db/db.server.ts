@@ -1,9 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Kysely, PostgresDialect, sql, type Transaction } from "kysely";
+import { Kysely, PostgresDialect, sql, type LogEvent, type Transaction } from "kysely";
 import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PGliteDialect } from "kysely-pglite-dialect";
+import { DatabaseHealth } from "~/db/faults.server";
+import { PgliteWorkerClient, pgliteWorkerDialect } from "~/db/pglite-worker.server";
 import type { Database } from "~/db/schema";
 
 /**
@@ -23,9 +25,14 @@ export async function inTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>): Pr
 export type DatabaseHandle = {
   db: Db;
   kind: "pglite" | "postgres";
+  /** Whether the database answered lately (see DatabaseHealth); changes are logged by the server. */
+  health: DatabaseHealth;
   /** The pg pool when kind is postgres (COPY and cursors need a raw client). */
   pool?: pg.Pool;
+  /** PGlite in the calling thread (tests, CLIs). */
   pglite?: PGlite;
+  /** PGlite in a worker thread (the server: see pglite-worker.server.ts). */
+  pgliteWorker?: PgliteWorkerClient;
   close(): Promise<void>;
 };
 
@@ -88,15 +95,51 @@ const pgTypes = {
   },
 } as pg.CustomTypesConfig;
 
-export async function openPostgres(url: string, max = 10): Promise<DatabaseHandle> {
-  const pool = new pg.Pool({ connectionString: url, max, types: pgTypes });
-  pool.on("error", () => {
-    /* an idle client died (server restart); the pool replaces it */
+export type PostgresOptions = {
+  /** How long a request waits for a connection (a new one, or a free one of a full pool). */
+  connectTimeoutMs?: number;
+};
+
+/** Every query tells the handle's health whether the database answered. */
+function healthLog(health: DatabaseHealth): (event: LogEvent) => void {
+  return (event) => {
+    if (event.level === "query") health.succeeded();
+    else health.failed(event.error);
+  };
+}
+
+export async function openPostgres(
+  url: string,
+  max = 10,
+  options: PostgresOptions = {},
+): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    types: pgTypes,
+    // Without a bound, a request waits forever for an unreachable server or a full pool; with
+    // one it gets a clear error, which the HTTP layer answers with 503 + Retry-After.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    // Finds connections that a failover or a dropped network silently killed.
+    keepAlive: true,
   });
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const health = new DatabaseHealth();
+  const onError = (error: Error) => health.failed(error);
+  // A backend can be terminated (restart, failover, pg_terminate_backend) while its client sits
+  // idle in the pool or is checked out between two queries. node-postgres then emits `error` on
+  // that client, and an `error` event without a listener ends the process. The pool listens on
+  // idle clients; this listener covers every client for its whole life. The failed client is
+  // not queryable any more: its query (if any) fails, and the pool discards it when released.
+  pool.on("connect", (client) => client.on("error", onError));
+  pool.on("error", onError);
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: healthLog(health),
+  });
   return {
     db,
     kind: "postgres",
+    health,
     pool,
     close: () => db.destroy(),
   };
@@ -104,19 +147,56 @@ export async function openPostgres(url: string, max = 10): Promise<DatabaseHandl
 
 export async function openPglite(
   dataDir: string,
-  options: { lock?: boolean; loadDataDir?: Blob | File } = {},
+  options: {
+    lock?: boolean;
+    loadDataDir?: Blob | File;
+    /** Run PGlite in a worker thread, off the calling thread (what the server does). */
+    worker?: boolean;
+  } = {},
 ): Promise<DatabaseHandle> {
   const inMemory = dataDir.startsWith("memory://");
   const release = options.lock === false || inMemory ? () => {} : lockDataDir(dataDir);
+  if (options.worker) {
+    try {
+      const health = new DatabaseHealth();
+      const client = await PgliteWorkerClient.start({
+        dataDir: inMemory ? dataDir : path.join(dataDir, "pglite"),
+        loadDataDir: options.loadDataDir ? await options.loadDataDir.arrayBuffer() : undefined,
+        onWorkerExit: (error) => health.failed(error),
+      });
+      const db = new Kysely<Database>({
+        dialect: pgliteWorkerDialect(client),
+        log: healthLog(health),
+      });
+      return {
+        db,
+        kind: "pglite",
+        health,
+        pgliteWorker: client,
+        async close() {
+          try {
+            await db.destroy(); // closes PGlite, ends the worker
+          } finally {
+            release();
+          }
+        },
+      };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
   try {
     const pglite = await PGlite.create({
       dataDir: inMemory ? dataDir : path.join(dataDir, "pglite"),
       loadDataDir: options.loadDataDir,
     });
-    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+    const health = new DatabaseHealth();
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log: healthLog(health) });
     return {
       db,
       kind: "pglite",
+      health,
       pglite,
       async close() {
         try {
@@ -136,10 +216,13 @@ export async function openDatabase(config: {
   databaseUrl?: string;
   dataDir: string;
   poolMax?: number;
+  postgres?: PostgresOptions;
+  /** PGlite in a worker thread (the server) or in the calling thread (CLIs). */
+  pgliteWorker?: boolean;
 }): Promise<DatabaseHandle> {
   return config.databaseUrl
-    ? openPostgres(config.databaseUrl, config.poolMax)
-    : openPglite(config.dataDir);
+    ? openPostgres(config.databaseUrl, config.poolMax, config.postgres)
+    : openPglite(config.dataDir, { worker: config.pgliteWorker });
 }
 
 export async function pingDatabase(db: Db, timeoutMs = 2000): Promise<boolean> {

@@ -13,6 +13,7 @@ import {
 } from "~/consent/bulk.server";
 
 import type { Db } from "~/db/db.server";
+import { isDatabaseUnavailable } from "~/db/faults.server";
 
 import { CHANNELS, type Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
@@ -635,6 +636,9 @@ export async function runImportJob(
     // Let a batch still being written finish (or roll back) before the job is judged.
     await (pending as Promise<void> | null)?.catch(() => {});
     if (e instanceof LeaseLostError) return job;
+    // The database went away (or blipped): the job is not at fault. It keeps its lease and its
+    // committed batches, and this worker resumes it when the database answers again.
+    if (isDatabaseUnavailable(e)) throw new ImportInterrupted(job.id, e);
     if (e instanceof StopRequested) {
       await jobs
         .updateTable("import_jobs")
@@ -662,11 +666,49 @@ export async function runImportJob(
   }
 }
 
+/** A job stopped because the database was unavailable; the runner resumes it later. */
+class ImportInterrupted extends Error {
+  constructor(
+    readonly jobId: string,
+    cause: unknown,
+  ) {
+    super("The import paused: the database is unavailable.", { cause });
+    this.name = "ImportInterrupted";
+  }
+}
+
+/**
+ * Takes back a job this worker was running when the database went away, without counting an
+ * attempt (the lease is still ours unless another worker took the job over meanwhile).
+ */
+async function resumeInterruptedJob(
+  db: Db,
+  jobId: string,
+  options: RunnerOptions,
+): Promise<ImportJob | null> {
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const row = await withImportTables(db)
+    .updateTable("import_jobs")
+    .set({
+      locked_until: sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`,
+      updated_at: sql<Date>`now()`,
+    })
+    .where("id", "=", jobId)
+    .where("status", "=", "running")
+    .where("locked_by", "=", options.workerId ?? PROCESS_WORKER_ID)
+    .returningAll()
+    .executeTakeFirst();
+  return row ?? null;
+}
+
 let busy = false;
+let interrupted: string | null = null;
 
 /**
  * The background task: runs queued (and interrupted) jobs one at a time in this process, until
- * there is none. Several server processes may run it at once.
+ * there is none. Several server processes may run it at once. A job that met an unavailable
+ * database is not failed: the error goes up (the task retries with backoff) and the job resumes
+ * after its last committed batch.
  */
 export async function runPendingImports(db: Db, options: RunnerOptions): Promise<number> {
   if (busy) return 0;
@@ -675,9 +717,22 @@ export async function runPendingImports(db: Db, options: RunnerOptions): Promise
   try {
     for (;;) {
       if (options.shouldStop?.()) return ran;
-      const job = await claimImportJob(db, options);
+      let resumed: ImportJob | null = null;
+      if (interrupted) {
+        resumed = await resumeInterruptedJob(db, interrupted, options);
+        interrupted = null;
+      }
+      const job = resumed ?? (await claimImportJob(db, options));
       if (!job) return ran;
-      await runImportJob(db, job, options);
+      try {
+        await runImportJob(db, job, options);
+      } catch (e) {
+        if (e instanceof ImportInterrupted) {
+          interrupted = e.jobId;
+          throw e.cause;
+        }
+        throw e;
+      }
       ran++;
     }
   } finally {

@@ -44,14 +44,23 @@ export function clearRecipientCache(): void {
   caches.clear();
 }
 
+// The branding last read from the database, for pages shown while it cannot be read (the
+// "temporarily unavailable" page keeps the operator's name and colours).
+let lastGoodBranding: Branding | null = null;
+
 export function cachedBranding(db: Db): Promise<Branding> {
   return cached(db, "branding", async () => {
     try {
-      return await getBranding(db);
+      return (lastGoodBranding = await getBranding(db));
     } catch {
-      return DEFAULT_BRANDING;
+      return lastGoodBranding ?? DEFAULT_BRANDING;
     }
   });
+}
+
+/** The branding this process last read, or the defaults (never touches the database). */
+export function lastKnownBranding(): Branding {
+  return lastGoodBranding ?? DEFAULT_BRANDING;
 }
 
 export type TopicInfo = {

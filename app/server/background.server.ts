@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
+import { isDatabaseUnavailable, outageLog } from "~/db/faults.server";
+import { inBackgroundLane } from "~/db/priority.server";
 import type { Env } from "~/env.server";
 import { createOutboxTask } from "~/outbox/worker.server";
 import { createReportsTask } from "~/reports/tasks.server";
@@ -44,22 +46,54 @@ const TASKS: Task[] = [
   createEmailTask(),
 ];
 
-/** Starts every task; the returned function stops them and waits for runs in progress. */
+/** The longest pause between two attempts of a task that keeps failing. */
+export const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Starts every task; the returned function stops them and waits for runs in progress.
+ *
+ * A task that fails (the database is unavailable, most often) is retried with exponential
+ * backoff (its period doubled per failure, at most MAX_BACKOFF_MS) and logged once per streak of
+ * failures, not once per attempt; its recovery is logged with the number of failed attempts.
+ * Nothing a task throws ends the process. A run still going when its next tick comes is not
+ * started twice.
+ */
 export function startBackgroundWork(
   ctx: BackgroundContext,
   tasks: Task[] = TASKS,
+  options: { maxBackoffMs?: number } = {},
 ): () => Promise<void> {
+  const maxBackoffMs = options.maxBackoffMs ?? MAX_BACKOFF_MS;
   let stopped = false;
   const running = new Set<Promise<void>>();
   const timers = tasks.map((task) => {
+    const log = outageLog(ctx.logger, { task: task.name });
+    let inFlight = false;
+    let failures = 0;
+    let notBefore = 0;
     const tick = () => {
-      if (stopped) return;
-      const p = task
-        .run(ctx)
-        .catch((err: unknown) =>
-          ctx.logger.error({ err, task: task.name }, "background task failed"),
+      if (stopped || inFlight || Date.now() < notBefore) return;
+      inFlight = true;
+      const p = inBackgroundLane(() => task.run(ctx))
+        .then(
+          () => {
+            failures = 0;
+            notBefore = 0;
+            log.recovered("background task runs again");
+          },
+          (err: unknown) => {
+            failures++;
+            const backoff = Math.min(maxBackoffMs, task.everyMs * 2 ** (failures - 1));
+            notBefore = Date.now() + backoff / 2 + Math.random() * (backoff / 2);
+            if (isDatabaseUnavailable(err))
+              log.failed(err, "background task: database unavailable; retrying with backoff");
+            else log.failed(err, "background task failed; retrying with backoff", "error");
+          },
         )
-        .finally(() => running.delete(p));
+        .finally(() => {
+          inFlight = false;
+          running.delete(p);
+        });
       running.add(p);
     };
     const timer = setInterval(tick, task.everyMs);

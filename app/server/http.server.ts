@@ -8,6 +8,7 @@ import type { ServerBuild } from "@remix-run/node";
 import type { Env } from "~/env.server";
 import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server";
 import { apiEdge } from "~/api/edge.server";
+import { withDatabaseFaultHandling } from "~/http/database-faults.server";
 import { redactPath } from "~/server/logger.server";
 
 export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
@@ -78,8 +79,13 @@ export function createHttpApp(options: {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
+      // A 503 is a known state (the database is unavailable; logged once per outage), not a bug.
       customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
+        err || (res.statusCode >= 500 && res.statusCode !== 503)
+          ? "error"
+          : res.statusCode >= 400
+            ? "warn"
+            : "info",
       autoLogging: {
         ignore: (req) => req.url === "/healthz" || req.url?.startsWith("/build/") === true,
       },
@@ -136,7 +142,8 @@ export function createHttpApp(options: {
   app.all(
     "*",
     createRequestHandler({
-      build,
+      // Database faults answer 503 + Retry-After (or 400 for refused values) on every route.
+      build: withDatabaseFaultHandling(build),
       mode: env.isProduction ? "production" : build.mode,
       getLoadContext: (req, res): AppLoadContext => ({
         nonce: res.locals.cspNonce as string,

@@ -10,6 +10,7 @@ import { buildOpenApiDocument } from "~/api/openapi.server";
 import { API_PAGES, allowedMethods } from "~/api/operations";
 import { applyConsentChange } from "~/consent/consent.server";
 import { setDatabase, type DatabaseHandle, type Db } from "~/db/db.server";
+import { DatabaseHealth } from "~/db/faults.server";
 import type { Database } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
@@ -323,6 +324,7 @@ const EXCLUDED: Record<string, Record<string, string>> = {
 /** A database whose every connection fails, as when the server went away. */
 const unreachable: DatabaseHandle = {
   kind: "postgres",
+  health: new DatabaseHealth(),
   close: async () => {},
   db: new Kysely<Database>({
     dialect: {

@@ -14,7 +14,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const kind = process.env.HEED_TEST_DB ?? "pglite";
   if (kind === "pglite") {
     const dump = fs.readFileSync(inject("pgliteTemplate"));
-    const handle = await openPglite("memory://", { lock: false, loadDataDir: new Blob([dump]) });
+    // HEED_TEST_PGLITE_WORKER=1 runs the suite against PGlite in a worker thread, as the server
+    // does; by default PGlite runs in the test's own thread.
+    const handle = await openPglite("memory://", {
+      lock: false,
+      loadDataDir: new Blob([dump]),
+      worker: process.env.HEED_TEST_PGLITE_WORKER === "1",
+    });
     return { ...handle, name: "pglite" };
   }
   const adminUrl = inject("postgresAdminUrl");

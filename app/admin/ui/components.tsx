@@ -174,6 +174,10 @@ const ERROR_TEXT: Record<number, { title: string; text: string }> = {
   403: { title: "Not allowed", text: "Your account does not have permission to do this." },
   404: { title: "Not found", text: "There is nothing at this address." },
   405: { title: "Not allowed", text: "This page does not accept that kind of request." },
+  503: {
+    title: "Temporarily unavailable",
+    text: "The database cannot be reached right now. Please try again in a minute.",
+  },
 };
 
 /**

@@ -1,0 +1,18 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/**
+ * Work that yields to requests. Background tasks (outbox, imports, reports, purges) and bulk
+ * reads (export pages) run "in the background lane": where the database has one session (PGlite),
+ * a waiting request gets it before them, so a recipient's page does not queue behind an import
+ * batch for each of its queries (see PgliteWorkerDriver). On PostgreSQL each has its own
+ * connection and the lane changes nothing.
+ */
+const lane = new AsyncLocalStorage<"background">();
+
+export function inBackgroundLane<T>(fn: () => Promise<T>): Promise<T> {
+  return lane.run("background", fn);
+}
+
+export function isBackgroundLane(): boolean {
+  return lane.getStore() === "background";
+}
