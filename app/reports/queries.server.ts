@@ -95,7 +95,7 @@ export const NO_REASON = "No reason given";
 export const NO_TOPIC = "No topic (whole channel)";
 
 export async function reasonLabels(db: Db): Promise<Map<string, string>> {
-  const reasons = await listReasons(db as Db, { includeDisabled: true });
+  const reasons = await listReasons(db, { includeDisabled: true });
   return new Map(reasons.map((r) => [r.code, r.labels.en?.trim() || humanize(r.code)]));
 }
 

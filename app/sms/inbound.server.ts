@@ -98,7 +98,7 @@ export async function handleInboundSms(db: Db, msg: InboundMessage): Promise<Inb
       reply = "help";
     }
     if (reply) {
-      const branding = await getBranding(trx as unknown as Db);
+      const branding = await getBranding(trx);
       const locale = toLocale(contact?.locale) ?? DEFAULT_LOCALE;
       const body = replyText(reply, locale, branding.organizationName, branding.supportEmail);
       await enqueueOutbox(trx, {

@@ -1,6 +1,6 @@
-import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Generated, Kysely } from "kysely";
 import type { Db } from "~/db/db.server";
-import type { CreatedAt, Database, DefaultTimestamp } from "~/db/schema";
+import type { CreatedAt, Database, DefaultTimestamp, NullableTimestamp } from "~/db/schema";
 
 /**
  * Table types of the webhook tables (migrations/2026-11-22T1400_api_webhooks.ts). Kept beside the
@@ -18,7 +18,7 @@ export interface WebhookEndpointsTable {
   created_by: string | null;
   created_at: CreatedAt;
   updated_at: DefaultTimestamp;
-  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  disabled_at: NullableTimestamp;
 }
 
 export interface WebhookDeliveriesTable {
