@@ -108,9 +108,9 @@ async function contactFor(
     .executeTakeFirstOrThrow();
 }
 
-async function topicNames(trx: Trx, keys: string[], locale: string): Promise<string[]> {
+async function topicNames(db: Db, keys: string[], locale: string): Promise<string[]> {
   if (keys.length === 0) return [];
-  const rows = await trx
+  const rows = await db
     .selectFrom("topics")
     .select(["key", "names"])
     .where("key", "in", keys)
@@ -119,10 +119,10 @@ async function topicNames(trx: Trx, keys: string[], locale: string): Promise<str
   return rows.map((r) => r.names[locale] ?? r.names.en ?? r.key);
 }
 
-async function validTopics(trx: Trx, keys: readonly string[]): Promise<string[]> {
+async function validTopics(db: Db, keys: readonly string[]): Promise<string[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
-  const rows = await trx
+  const rows = await db
     .selectFrom("topics")
     .select("key")
     .where("key", "in", unique)

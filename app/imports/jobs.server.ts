@@ -12,7 +12,8 @@ import {
   type PreparedBulkUnsubscribe,
 } from "~/consent/bulk.server";
 
-import type { Db } from "~/db/db.server";
+import { audit, type AuditContext } from "~/admin/audit.server";
+import { inTransaction, type Db } from "~/db/db.server";
 
 import { CHANNELS, type Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
@@ -156,6 +157,59 @@ export async function createImportJob(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/**
+ * An admin's upload becomes a queued job: the file is looked at (prepareImportFile: format, zip
+ * sizes, columns; throws ImportFileError for the operator), then the job and its audit row are
+ * written in one transaction. The worker picks the job up.
+ */
+export async function queueImport(
+  db: Db,
+  input: {
+    id: string;
+    file: { path: string; storedFile: string; name: string; size: number };
+    channel: Channel | null;
+    addressColumn?: string | null;
+    reasonColumn?: string | null;
+    note?: string | null;
+    limits: ImportLimits;
+  },
+  by: AuditContext,
+): Promise<ImportJob> {
+  const { file, channel } = input;
+  const prepared = await prepareImportFile(file.path, {
+    fileName: file.name,
+    limits: input.limits,
+    channel,
+    addressColumn: input.addressColumn,
+    reasonColumn: input.reasonColumn,
+  });
+  return inTransaction(db, async (trx) => {
+    const job = await createImportJob(trx, {
+      id: input.id,
+      fileName: file.name,
+      storedFile: file.storedFile,
+      fileSize: file.size,
+      prepared,
+      channel,
+      note: input.note,
+      createdBy: by.actor.type === "admin_user" ? (by.actor.id ?? null) : null,
+    });
+    await audit(trx, {
+      ...by,
+      action: "import.create",
+      target: { type: "import", id: job.id },
+      details: {
+        file_name: file.name,
+        size: file.size,
+        format: prepared.format,
+        channel: channel ?? "per row",
+        columns: prepared.mapping.labels,
+      },
+    });
+    return job;
+  });
 }
 
 export async function getImportJob(db: Db, id: string): Promise<ImportJob | undefined> {

@@ -1,6 +1,7 @@
 import crypto from "node:crypto";
 import { sql } from "kysely";
 
+import { audit, type AuditContext } from "~/admin/audit.server";
 import type { Db, Trx } from "~/db/db.server";
 
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
@@ -209,6 +210,20 @@ async function candidates(db: Db, rulesMinSent: number, now: Date): Promise<Camp
     sentCount: Number(r.sent_count),
     createdAt: new Date(r.created_at),
   }));
+}
+
+/**
+ * "Check now" in the admin area: evaluates the alerts at once, then audits the check with what
+ * fired. Each alert commits on its own (as in the background check), so the audit row follows.
+ */
+export async function checkAlertsNow(db: Db, by: AuditContext): Promise<FiredAlert[]> {
+  const fired = await evaluateAlerts(db);
+  await audit(db, {
+    ...by,
+    action: "reports.alerts.check",
+    details: { fired: fired.map((f) => f.campaign.key) },
+  });
+  return fired;
 }
 
 /**

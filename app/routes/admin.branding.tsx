@@ -5,7 +5,7 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { audit } from "~/admin/audit.server";
+import { saveBrandingSettings } from "~/admin/branding.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { parseForm, text } from "~/admin/forms.server";
 import {
@@ -19,15 +19,9 @@ import {
   PageHeader,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
-import { inTransaction, getDb } from "~/db/db.server";
-import { getMailSettings, saveMailSettings } from "~/mail/notices.server";
-import { clearRecipientCache } from "~/recipient/cache.server";
-import {
-  BrandingSchema,
-  getBranding,
-  saveBranding,
-  type Branding,
-} from "~/settings/settings.server";
+import { getDb } from "~/db/db.server";
+import { getMailSettings } from "~/mail/notices.server";
+import { BrandingSchema, getBranding, type Branding } from "~/settings/settings.server";
 
 export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
 
@@ -67,33 +61,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
     );
   }
   const unsubscribeConfirmation = formData.get("unsubscribeConfirmation") === "on";
-  await inTransaction(getDb(), async (trx) => {
-    const before = await getBranding(trx);
-    const mailBefore = await getMailSettings(trx);
-    await saveBranding(trx, parsed.data);
-    await saveMailSettings(trx, { unsubscribeConfirmation });
-    const changes: Record<string, { from: unknown; to: unknown }> = Object.fromEntries(
-      FIELDS.filter((f) => before[f] !== parsed.data[f]).map((f) => [
-        f,
-        { from: before[f], to: parsed.data[f] },
-      ]),
-    );
-    if (mailBefore.unsubscribeConfirmation !== unsubscribeConfirmation) {
-      changes.unsubscribeConfirmation = {
-        from: mailBefore.unsubscribeConfirmation,
-        to: unsubscribeConfirmation,
-      };
-    }
-    if (Object.keys(changes).length > 0) {
-      await audit(trx, {
-        ...operator(user, request, context),
-        action: "branding.update",
-        target: { type: "settings", id: "branding" },
-        details: { changes },
-      });
-    }
-  });
-  clearRecipientCache();
+  await saveBrandingSettings(
+    getDb(),
+    { branding: parsed.data, mail: { unsubscribeConfirmation } },
+    operator(user, request, context),
+  );
   return json({
     ok: true as const,
     message: "Branding saved. Recipient pages show it within a few seconds.",

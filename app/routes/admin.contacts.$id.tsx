@@ -31,7 +31,7 @@ import {
   getContact,
   ledgerTimeline,
 } from "~/contacts/contacts.server";
-import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/suppressions.server";
+import { changeSuppression, NOTE_MAX } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
 
@@ -115,26 +115,14 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       });
     }
   }
-  if (input.intent === "unsuppress") {
-    // "All" means every channel that is suppressed now.
-    const states = await channelStates(db, chosen);
-    chosen = chosen.filter((t) =>
-      states.some((s) => s.channel === t.channel && s.status === "unsubscribed"),
-    );
-    if (chosen.length === 0) return redirect(`/admin/contacts/${contact.id}?notice=unchanged`);
-  }
   try {
-    const fn = input.intent === "suppress" ? suppressAddresses : unsuppressAddresses;
-    const results = await fn(db, { targets: chosen, note: input.note, contactId: contact.id, by });
-    const changed = results.some((r) => r.changed);
-    const notice =
-      input.intent === "suppress"
-        ? changed
-          ? "suppressed"
-          : "already"
-        : changed
-          ? "unsuppressed"
-          : "unchanged";
+    const notice = await changeSuppression(db, {
+      intent: input.intent,
+      targets: chosen,
+      note: input.note,
+      contactId: contact.id,
+      by,
+    });
     return redirect(`/admin/contacts/${contact.id}?notice=${notice}`);
   } catch (e) {
     if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });

@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import { retryOutboxMessageAudited } from "~/admin/outbox.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import {
   AdminErrorBoundary,
@@ -20,12 +20,7 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
 import { getDb } from "~/db/db.server";
-import {
-  countOutbox,
-  listOutbox,
-  retryOutboxMessage,
-  type OutboxStatus,
-} from "~/outbox/outbox.server";
+import { countOutbox, listOutbox, type OutboxStatus } from "~/outbox/outbox.server";
 
 /**
  * /admin/outbox: what Heed queued for delivery (mail, SMS, webhooks), with dead messages first in
@@ -105,8 +100,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const parsed = RetrySchema.safeParse({ intent: formData.get("intent"), id: formData.get("id") });
   if (!parsed.success)
     return json({ ok: false as const, message: "Unknown action." }, { status: 400 });
-  const db = getDb();
-  const retried = await retryOutboxMessage(db, parsed.data.id);
+  const retried = await retryOutboxMessageAudited(
+    getDb(),
+    parsed.data.id,
+    operator(user, request, context),
+  );
   if (!retried) {
     return json(
       {
@@ -116,11 +114,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 409 },
     );
   }
-  await audit(db, {
-    ...operator(user, request, context),
-    action: "outbox.retry",
-    target: { type: "outbox_message", id: String(parsed.data.id) },
-  });
   return json({
     ok: true as const,
     message: `Message #${parsed.data.id} will be delivered again shortly.`,

@@ -6,7 +6,6 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
 import { operator, requireAction, requireUser } from "~/admin/auth.server";
 import { checked, parseForm, text } from "~/admin/forms.server";
 import {
@@ -23,15 +22,13 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
 import { getDb } from "~/db/db.server";
-import { evaluateAlerts, listAlerts } from "~/reports/alerts.server";
+import { checkAlertsNow, listAlerts } from "~/reports/alerts.server";
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
 import { formatRate } from "~/reports/rates";
 import {
-  AlertSettingsSchema,
   defaultAlertSettings,
   getAlertSettings,
-  saveAlertSettings,
-  type AlertSettings,
+  updateAlertSettings,
 } from "~/reports/settings.server";
 import { CHANNEL_LABELS } from "~/consent/labels";
 import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
@@ -106,15 +103,10 @@ const FIELDS = [
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  const db = getDb();
+  const by = operator(user, request, context);
   const intent = text(formData, "intent");
   if (intent === "check") {
-    const fired = await evaluateAlerts(db);
-    await audit(db, {
-      ...operator(user, request, context),
-      action: "reports.alerts.check",
-      details: { fired: fired.map((f) => f.campaign.key) },
-    });
+    const fired = await checkAlertsNow(getDb(), by);
     return json({
       ok: true as const,
       message:
@@ -139,24 +131,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 400 },
     );
   }
-  const before = await getAlertSettings(db);
-  const next: AlertSettings = AlertSettingsSchema.parse(parsed.data);
-  await db.transaction().execute(async (trx) => {
-    await saveAlertSettings(trx, next);
-    const changes = Object.fromEntries(
-      (Object.keys(next) as (keyof AlertSettings)[])
-        .filter((k) => before[k] !== next[k])
-        .map((k) => [k, { from: before[k], to: next[k] }]),
-    );
-    if (Object.keys(changes).length > 0) {
-      await audit(trx, {
-        ...operator(user, request, context),
-        action: "reports.alert_settings.update",
-        target: { type: "settings", id: "reports.alerts" },
-        details: { changes },
-      });
-    }
-  });
+  await updateAlertSettings(getDb(), parsed.data, by);
   return json({
     ok: true as const,
     message: "Alert settings saved. They apply from the next check (within a minute).",

@@ -25,11 +25,10 @@ import { CHANNEL_LABELS } from "~/consent/labels";
 import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
 import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
 import {
+  changeSuppression,
   channelsOfAddress,
   NOTE_MAX,
-  suppressAddresses,
   targetsFor,
-  unsuppressAddresses,
 } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
@@ -96,21 +95,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const { address, scope, note } = parsed.data;
   try {
     const targets = targetsFor(address, scope);
-    const by = operator(user, request, context);
-    const db = getDb();
-    const results =
-      parsed.data.intent === "suppress"
-        ? await suppressAddresses(db, { targets, note, by })
-        : await unsuppressAddresses(db, { targets, note, by });
-    const changed = results.some((r) => r.changed);
-    const notice =
-      parsed.data.intent === "suppress"
-        ? changed
-          ? "suppressed"
-          : "already"
-        : changed
-          ? "unsuppressed"
-          : "unchanged";
+    const notice = await changeSuppression(getDb(), {
+      intent: parsed.data.intent,
+      targets,
+      note,
+      by: operator(user, request, context),
+    });
     return redirect(
       `/admin/suppressions?${new URLSearchParams({ address: targets[0]!.address, notice })}`,
     );

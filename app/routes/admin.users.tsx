@@ -90,13 +90,16 @@ export async function action({ request, context }: ActionFunctionArgs) {
       case "reset": {
         const parsed = parseForm(Toggle, form);
         if (!parsed.ok) return formError("Unknown user.");
-        const target = (await listUsers(db)).find((u) => u.id === parsed.data.id);
-        if (!target) return formError("Unknown user.");
-        const { generatedPassword } = await resetUserPassword(db, target.id, null, by);
+        const reset = await resetUserPassword(db, parsed.data.id, null, by).catch((e: unknown) => {
+          if (e instanceof UserError && e.code === "not_found") return null;
+          throw e;
+        });
+        if (!reset) return formError("Unknown user.");
+        const { email, generatedPassword } = reset;
         return json({
           ok: true as const,
-          message: `New password set for ${target.email}; their sessions ended.`,
-          password: generatedPassword ? { email: target.email, value: generatedPassword } : null,
+          message: `New password set for ${email}; their sessions ended.`,
+          password: generatedPassword ? { email, value: generatedPassword } : null,
         });
       }
       default:

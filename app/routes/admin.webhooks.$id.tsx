@@ -7,7 +7,11 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import {
+  deleteWebhookEndpointAudited,
+  retryWebhookDelivery,
+  setWebhookEndpointEnabledAudited,
+} from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, text } from "~/admin/forms.server";
 import {
@@ -22,13 +26,7 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/csrf";
 import { getDb } from "~/db/db.server";
-import { retryOutboxMessage } from "~/outbox/outbox.server";
-import {
-  deleteWebhookEndpoint,
-  getWebhookEndpoint,
-  listWebhookDeliveries,
-  setWebhookEndpointEnabled,
-} from "~/webhooks/endpoints.server";
+import { getWebhookEndpoint, listWebhookDeliveries } from "~/webhooks/endpoints.server";
 
 export const meta: MetaFunction = () => [{ title: "Webhook endpoint · Heed admin" }];
 
@@ -70,24 +68,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
   if (!endpoint) throw notFound();
   const by = operator(user, request, context);
-  const target = { type: "webhook_endpoint", id: endpoint.id };
   const intent = text(formData, "intent");
   switch (intent) {
     case "enable":
     case "disable": {
       const enable = intent === "enable";
-      await setWebhookEndpointEnabled(
-        db,
-        endpoint.id,
-        enable,
-        enable ? null : `disabled by ${user.email}`,
-      );
-      await audit(db, {
-        ...by,
-        action: `webhook.${intent}`,
-        target,
-        details: { url: endpoint.url },
-      });
+      await setWebhookEndpointEnabledAudited(db, endpoint, enable, by);
       return json({
         ok: true as const,
         message: enable
@@ -96,24 +82,15 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       });
     }
     case "delete": {
-      await deleteWebhookEndpoint(db, endpoint.id);
-      await audit(db, { ...by, action: "webhook.delete", target, details: { url: endpoint.url } });
+      await deleteWebhookEndpointAudited(db, endpoint, by);
       return redirect("/admin/webhooks");
     }
     case "retry": {
       const id = OutboxId.safeParse(text(formData, "outboxId"));
       if (!id.success) return formError("Unknown delivery.");
-      const mine = await db
-        .selectFrom("outbox")
-        .select("id")
-        .where("id", "=", id.data)
-        .where("kind", "=", "webhook")
-        .where("recipient", "=", endpoint.id)
-        .executeTakeFirst();
-      if (!mine || !(await retryOutboxMessage(db, id.data))) {
+      if (!(await retryWebhookDelivery(db, endpoint, id.data, by))) {
         return formError("Only failed (dead) deliveries of this endpoint can be retried.");
       }
-      await audit(db, { ...by, action: "webhook.retry", target, details: { outboxId: id.data } });
       return json({ ok: true as const, message: "The delivery will be tried again shortly." });
     }
     default:

@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import { registerWebhookEndpoint } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import {
@@ -25,11 +25,7 @@ import {
 import { CsrfInput } from "~/admin/ui/csrf";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import {
-  createWebhookEndpoint,
-  listWebhookEndpoints,
-  WEBHOOK_EVENT_TYPES,
-} from "~/webhooks/endpoints.server";
+import { listWebhookEndpoints, WEBHOOK_EVENT_TYPES } from "~/webhooks/endpoints.server";
 
 export const meta: MetaFunction = () => [{ title: "Webhooks · Heed admin" }];
 
@@ -64,11 +60,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
   });
   if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
   const env = getEnv();
-  const db = getDb();
-  const created = await createWebhookEndpoint(
-    db,
-    { ...parsed.data, createdBy: user.id },
+  const created = await registerWebhookEndpoint(
+    getDb(),
+    parsed.data,
     { allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE, requireHttps: env.isProduction },
+    operator(user, request, context),
   );
   if (!created.ok) {
     return formError("Please correct the fields marked below.", {
@@ -76,12 +72,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
         created.field === "url" ? `This URL cannot be used: ${created.reason}.` : created.reason,
     });
   }
-  await audit(db, {
-    ...operator(user, request, context),
-    action: "webhook.create",
-    target: { type: "webhook_endpoint", id: created.endpoint.id },
-    details: { url: created.endpoint.url, eventTypes: created.endpoint.eventTypes },
-  });
   return json({
     ok: true as const,
     message: `Registered ${created.endpoint.url}.`,

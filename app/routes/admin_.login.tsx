@@ -10,7 +10,7 @@ import { z } from "zod";
 import { getAuthenticated, safeRedirectTo } from "~/admin/auth.server";
 import { provenanceProblem } from "~/admin/csrf.server";
 import { attemptLogin } from "~/admin/login.server";
-import { commitSessionCookie, destroySession } from "~/admin/session.server";
+import { commitSessionCookie } from "~/admin/session.server";
 import { buttonClass, inputClass, labelClass, Notice } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
 import { clientInfo } from "~/http/request.server";
@@ -56,11 +56,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
     );
   }
   const { ip, userAgent } = clientInfo(request, context);
+  // A login replaces whatever session this browser had.
+  const previous = await getAuthenticated(request);
   const result = await attemptLogin(getDb(), {
     email: parsed.data.email,
     password: parsed.data.password,
     ip,
     userAgent,
+    replacesSession: previous?.session.idHash ?? null,
   });
   if (!result.ok) {
     if (result.reason === "rate_limited") {
@@ -78,9 +81,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 401, headers: NO_STORE },
     );
   }
-  // A login replaces whatever session this browser had.
-  const previous = await getAuthenticated(request);
-  if (previous) await destroySession(getDb(), previous.session.idHash);
   return redirect(safeRedirectTo(parsed.data.redirectTo), {
     headers: { ...NO_STORE, "Set-Cookie": await commitSessionCookie(result.sessionId) },
   });

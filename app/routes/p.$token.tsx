@@ -11,16 +11,14 @@ import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo } from "~/http/request.server";
 import type { Locale } from "~/i18n/config";
-import { formatDate, getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { formatDate, getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { verifyLinkToken, type LinkClaims } from "~/links/tokens.server";
 import {
   publicPageData,
   readForm,
   reasonOptions,
+  resolveLinkToken,
   TOKEN_HEADERS,
-  tokenErrorResponse,
-  type TokenErrorReply,
 } from "~/recipient/page.server";
 import { parsePreferencesForm } from "~/recipient/forms.server";
 import {
@@ -50,37 +48,14 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Preferences" },
 ];
 
-type Ok = { ok: true; claims: LinkClaims; contact: RecipientContact; locale: Locale };
-
-async function resolve(
-  request: Request,
-  token: string,
-): Promise<Ok | { ok: false; response: TokenErrorReply }> {
-  const db = getDb();
-  const verified = await verifyLinkToken(token, "preferences");
-  if (!verified.ok) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, token, verified.reason, {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  const contact = await loadContact(db, verified.claims.sub);
-  if (!contact) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, null, "invalid", {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  return {
-    ok: true,
-    claims: verified.claims,
-    contact,
-    locale: negotiateLocale(request, contact.locale),
-  };
+function resolve(request: Request, token: string) {
+  return resolveLinkToken<{ contact: RecipientContact }>(getDb(), request, token, "preferences", {
+    namespaces: ["recipient"],
+    async load(claims, localeOf) {
+      const contact = await loadContact(getDb(), claims.sub);
+      return contact ? { contact, locale: localeOf(contact.locale) } : null;
+    },
+  });
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {

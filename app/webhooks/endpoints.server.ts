@@ -51,6 +51,21 @@ export async function createWebhookEndpoint(
   },
   options: { allowPrivate: boolean; requireHttps: boolean },
 ): Promise<CreateEndpointResult> {
+  const checked = await checkWebhookEndpoint(input, options);
+  if (!checked.ok) return checked;
+  return { ok: true, ...(await insertWebhookEndpoint(db, checked, input)) };
+}
+
+export type CheckedEndpoint = { ok: true; url: string; eventTypes: string[] };
+
+/**
+ * The checks of a new endpoint (event types, then the URL and what it resolves to). Separate from
+ * the insert so that a caller can resolve the URL before it opens a transaction.
+ */
+export async function checkWebhookEndpoint(
+  input: { url: string; eventTypes: readonly string[] },
+  options: { allowPrivate: boolean; requireHttps: boolean },
+): Promise<CheckedEndpoint | Extract<CreateEndpointResult, { ok: false }>> {
   const types = [...new Set(input.eventTypes)];
   if (types.length === 0)
     return { ok: false, field: "eventTypes", reason: "choose at least one event type" };
@@ -59,19 +74,28 @@ export async function createWebhookEndpoint(
     return { ok: false, field: "eventTypes", reason: `unknown event type ${unknown.join(", ")}` };
   const checked = await checkWebhookUrl(input.url, options);
   if (!checked.ok) return { ok: false, field: "url", reason: checked.reason };
+  return { ok: true, url: checked.url.toString(), eventTypes: types };
+}
+
+/** Stores a checked endpoint with a new secret. */
+export async function insertWebhookEndpoint(
+  db: Db,
+  checked: CheckedEndpoint,
+  input: { description?: string | null; createdBy?: string | null },
+): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   const secret = generateWebhookSecret();
   const row = await withWebhookTables(db)
     .insertInto("webhook_endpoints")
     .values({
-      url: checked.url.toString(),
+      url: checked.url,
       description: input.description?.trim() || null,
-      event_types: sql<string[]>`${sql.val(types)}::text[]` as unknown as string[],
+      event_types: sql<string[]>`${sql.val(checked.eventTypes)}::text[]` as unknown as string[],
       secret,
       created_by: input.createdBy ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { ok: true, secret, endpoint: endpointJson(row) };
+  return { secret, endpoint: endpointJson(row) };
 }
 
 function endpointJson(r: {
