@@ -1,4 +1,4 @@
-import type { Generated, Kysely } from "kysely";
+import type { Generated, Kysely, Selectable } from "kysely";
 import type { Db } from "~/db/db.server";
 import type {
   Channel,
@@ -73,6 +73,8 @@ export interface ImportErrorsTable {
   value: string | null;
   reason: ImportErrorReason;
 }
+
+export type ImportJob = Selectable<ImportJobsTable>;
 
 export type ImportTables = {
   import_jobs: ImportJobsTable;

@@ -23,10 +23,9 @@ import {
   prepareImportFile,
   runImportJob,
   runPendingImports,
-  type ImportJob,
   type RunnerOptions,
 } from "~/imports/jobs.server";
-import { withImportTables } from "~/imports/schema";
+import { withImportTables, type ImportJob } from "~/imports/schema";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 import { waitFor } from "../setup/wait";
 
