@@ -16,7 +16,7 @@ import { messageHash } from "~/mail/templates.server";
 
 import { enqueueOutbox } from "~/outbox/outbox.server";
 
-import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/queries.server";
+import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/campaigns.server";
 
 import { formatRate } from "~/reports/rates";
 

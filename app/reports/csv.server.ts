@@ -2,13 +2,8 @@ import { stringify } from "csv-stringify/sync";
 import type { Db } from "~/db/db.server";
 import { CHANNELS } from "~/db/schema";
 import { bucketsOf, type ReportFilter } from "~/reports/filters";
-import {
-  campaignsInRange,
-  fillBuckets,
-  freeTextPage,
-  getDashboard,
-  type CampaignRate,
-} from "~/reports/queries.server";
+import { campaignsInRange, type CampaignRate } from "~/reports/campaigns.server";
+import { fillBuckets, freeTextPage, getDashboard } from "~/reports/queries.server";
 import type { RateRules } from "~/reports/rates";
 import { SOURCE_LABELS } from "~/consent/labels";
 

@@ -12,7 +12,7 @@ import { getDb } from "~/db/db.server";
 import { barsChart, dailyChart, NARROW } from "~/reports/charts.server";
 import { ALERT_LOOKBACK_DAYS } from "~/reports/constants";
 import { filterQuery, parseReportFilter } from "~/reports/filters";
-import { getCampaignReport } from "~/reports/queries.server";
+import { getCampaignReport } from "~/reports/campaigns.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
