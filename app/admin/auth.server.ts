@@ -28,7 +28,7 @@ export type { AdminSession, AdminUser } from "~/admin/session.server";
  *     await audit(db, { ...operator(user, request, context), action: "thing.update", ... });
  *   }
  *
- * Roles (SPEC §5): `agent` searches contacts, sees history and suppresses; `admin` can do all of
+ * Roles (docs/admin.md): `agent` searches contacts, sees history and suppresses; `admin` can do all of
  * that and everything else. No valid session → a redirect to /admin/login?redirectTo=…;
  * a valid session with too small a role → 403.
  */

@@ -6,7 +6,7 @@ import type { LocalizedText } from "~/db/schema";
 import { LOCALES } from "~/i18n/config";
 
 /**
- * Unsubscribe reasons that recipients pick from (SPEC §4): ordered, with operator labels per
+ * Unsubscribe reasons that recipients pick from (docs/recipient-pages.md): ordered, with operator labels per
  * locale (empty → the built-in translation of the code), enabled or disabled, optionally with a
  * free-text box. Reasons are never deleted: the ledger refers to their codes.
  */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ConsentError } from "~/consent/consent.server";
 
 /**
- * The error shape of the sender API (SPEC §6): `{"error": {"code", "message", "details"}}` with
+ * The error shape of the sender API (docs/api.md): `{"error": {"code", "message", "details"}}` with
  * a proper status. Bad input never ends in a 500.
  */
 export type ApiErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;

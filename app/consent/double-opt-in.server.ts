@@ -37,7 +37,7 @@ import { hitRateLimit } from "~/security/rate-limit.server";
 import { getBranding } from "~/settings/settings.server";
 
 /**
- * Double opt-in (SPEC §2 rule 5). Re-subscribing an unsubscribed channel, or signing a new address
+ * Double opt-in (docs/consent.md, rule 5). Re-subscribing an unsubscribed channel, or signing a new address
  * up through Heed, stores a request and sends a confirmation to that very address (an email with
  * a /c/{token} link, or an SMS/WhatsApp message with a short link). Until the person confirms, the
  * address stays as it was (unsubscribed, or pending for a new sign-up). Confirming goes through

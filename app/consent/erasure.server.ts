@@ -12,7 +12,7 @@ import { getSecrets } from "~/secrets.server";
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
 
 /**
- * Erasure (GDPR art. 17, SPEC §2 rule 8). In one transaction:
+ * Erasure (GDPR art. 17; docs/consent.md, rule 9). In one transaction:
  *  - the contact's email, phone, external id and locale are removed (the row stays, marked
  *    erased_at, so the ledger's contact_id still groups its events);
  *  - every address of the contact (its email, its phone on SMS and WhatsApp, and every address

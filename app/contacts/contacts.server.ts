@@ -319,7 +319,7 @@ export async function ledgerTimeline(
 }
 
 /**
- * Deletes a contact record. Consent belongs to the address (SPEC §2 rule 1): the addresses'
+ * Deletes a contact record. Consent belongs to the address (docs/consent.md, rule 1): the addresses'
  * suppressions, topic choices and ledger stay exactly as they are, so deleting (or re-importing)
  * a contact never re-subscribes anyone.
  */

@@ -13,7 +13,7 @@ import { CHANNELS, type Channel } from "~/db/schema";
 import { getEnv } from "~/env.server";
 
 /**
- * Manual suppression by operators (SPEC §5). The unsubscribed list is address-level: an address
+ * Manual suppression by operators (docs/admin.md). The unsubscribed list is address-level: an address
  * can be suppressed whether or not a contact holds it. Every change goes through the consent core
  * (source `admin`, the operator as actor, the note as reason text) and is audited in the same
  * transaction. Removing a suppression (admins only, enforced by the routes) needs a note too.

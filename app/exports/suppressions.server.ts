@@ -3,7 +3,7 @@ import type { Db } from "~/db/db.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 
 /**
- * The suppressions export (SPEC §5): every address that is unsubscribed on a channel, as CSV,
+ * The suppressions export (docs/admin.md): every address that is unsubscribed on a channel, as CSV,
  * streamed straight from the database in keyset-paginated pages (over the partial index
  * channel_consent_suppressed_idx), so memory stays flat whatever the size. Used by the admin
  * download (/admin/exports) and reusable by GET /api/v1/suppressions.csv.

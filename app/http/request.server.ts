@@ -10,7 +10,7 @@ export function clientInfo(
 }
 
 /**
- * Headers a page that carries a token adds itself (SPEC §3). The server already sends
+ * Headers a page that carries a token adds itself (docs/links.md). The server already sends
  * `Referrer-Policy: no-referrer` and `X-Robots-Tag: noindex` on every response
  * (app/server/http.server.ts), and @remix-run/express appends route headers, so repeating them
  * here would send them twice. The e2e tests check all three on every token page.

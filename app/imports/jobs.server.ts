@@ -45,7 +45,7 @@ import {
 } from "~/imports/schema";
 
 /**
- * Bulk import of suppressions as background jobs (SPEC §5, issue 6).
+ * Bulk import of suppressions as background jobs (docs/admin.md).
  *
  * Upload (route) → prepareImportFile (format, zip bomb guard on declared sizes, column
  * detection) → createImportJob (queued). A worker in any server process claims the job

@@ -115,7 +115,7 @@ function finish(
   };
 }
 
-/** The double opt-in confirmation (SPEC §2 rule 5): a link to /c/{token}, valid until expiresAt. */
+/** The double opt-in confirmation (docs/consent.md, rule 5): a link to /c/{token}, valid until expiresAt. */
 export function renderConfirmEmail(input: {
   locale: Locale;
   branding: Branding;

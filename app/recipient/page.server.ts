@@ -18,9 +18,9 @@ import type { PublicBranding } from "~/ui/public-layout";
 import type { TokenErrorReason } from "~/ui/token-error";
 
 /**
- * Helpers for the loaders of public (recipient) pages, shared by /p, /u, /s and engineer B's
- * /c and /manage. A loader that returns `...await publicPageData(db, locale, [ns])` gets the
- * page's `lang`, its strings (`useT(ns)`) and the operator's accent colour from the root layout.
+ * Helpers for the loaders of public (recipient) pages, shared by /p, /u, /c, /s and /manage. A
+ * loader that returns `...await publicPageData(db, locale, [ns])` gets the page's `lang`, its
+ * strings (`useT(ns)`) and the operator's accent colour from the root layout.
  */
 /** The headers a token page adds itself (see TOKEN_PAGE_HEADERS). */
 export const TOKEN_HEADERS = TOKEN_PAGE_HEADERS;
@@ -63,7 +63,7 @@ function trustedSubject(token: string, reason: TokenErrorReason): string | null 
 export type TokenErrorData = PublicPageData & { tokenError: TokenErrorReason };
 
 /**
- * The localized "this link does not work" page (SPEC §3): 400, or 410 when expired; the token
+ * The localized "this link does not work" page (docs/links.md): 400, or 410 when expired; the token
  * page headers; nothing written. Render it with `<TokenErrorPage reason={data.tokenError}
  * branding={data.branding} />`.
  */

@@ -23,7 +23,7 @@ import { queueUnsubscribedNotice } from "~/mail/notices.server";
 import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
 
 /**
- * The recipient's side of consent (SPEC §3–4): what a token's contact has, and what the
+ * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
  * preference and unsubscribe pages change. Reads only on GET; every change goes through
  * applyConsentChanges (ledger + state in one transaction).
  */
@@ -521,7 +521,7 @@ async function queueUnsubscribedNotices(
 
 /**
  * "Unsubscribed by mistake?": a topic comes back at once while its channel is subscribed
- * (SPEC §2 rule 5); a channel comes back only through a double opt-in confirmation.
+ * (docs/consent.md, rule 5); a channel comes back only through a double opt-in confirmation.
  */
 export async function resubscribeByLink(
   db: Db,

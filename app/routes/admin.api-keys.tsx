@@ -28,7 +28,7 @@ import { getDb } from "~/db/db.server";
 
 export const meta: MetaFunction = () => [{ title: "API keys · Heed admin" }];
 
-/** API keys for sending systems (SPEC §6): create (shown once), name, scopes, revoke. Admins only. */
+/** API keys for sending systems (docs/api.md): create (shown once), name, scopes, revoke. Admins only. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const keys = await listApiKeys(getDb());

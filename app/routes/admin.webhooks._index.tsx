@@ -29,7 +29,7 @@ import { listWebhookEndpoints, WEBHOOK_EVENT_TYPES } from "~/webhooks/endpoints.
 
 export const meta: MetaFunction = () => [{ title: "Webhooks · Heed admin" }];
 
-/** Outbound webhook endpoints (SPEC §6): register a URL and event types; the secret is shown once. */
+/** Outbound webhook endpoints (docs/api.md): register a URL and event types; the secret is shown once. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const env = getEnv();

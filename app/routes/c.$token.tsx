@@ -25,7 +25,7 @@ import { PublicLayout, ui } from "~/ui/public-layout";
 import { TokenErrorPage } from "~/ui/token-error";
 
 /**
- * /c/{token}: the double opt-in confirmation (SPEC §2 rule 5). GET only shows the request and a
+ * /c/{token}: the double opt-in confirmation (docs/consent.md, rule 5). GET only shows the request and a
  * confirm button: mail scanners follow links, so opening the link confirms nothing. The POST
  * confirms through the consent core (source double_opt_in, with IP, user agent and the request's
  * evidence). An expired or superseded request gets a clear page with "send me a new confirmation";

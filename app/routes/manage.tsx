@@ -15,7 +15,7 @@ import { publicPageData, readForm } from "~/recipient/page.server";
 import { PublicLayout, ui } from "~/ui/public-layout";
 
 /**
- * /manage: "email me my link" (SPEC §4). A person enters an email address; if Heed knows it, a
+ * /manage: "email me my link" (docs/recipient-pages.md). A person enters an email address; if Heed knows it, a
  * fresh preferences link is mailed. The answer is the same either way (nobody can learn who is on
  * the list), bots filling the hidden honeypot field get that same answer and nothing is sent, and
  * database-kept limits per address and per IP stop the form from flooding an inbox (see

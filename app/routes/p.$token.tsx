@@ -36,7 +36,7 @@ import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
 
 /**
- * /p/{token}: the preference center (SPEC §4). Every channel the contact has an address on with
+ * /p/{token}: the preference center (docs/recipient-pages.md). Every channel the contact has an address on with
  * its state, topic toggles per channel, pause 30/90 days, unsubscribe from all marketing, an
  * optional reason. GET only reads; the POST saves through the consent core and shows what
  * changed. Re-subscribing an unsubscribed channel starts a double opt-in instead.

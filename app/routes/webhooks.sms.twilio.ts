@@ -7,7 +7,7 @@ import { handleInboundSms } from "~/sms/inbound.server";
 import { twiml, verifyTwilioSignature } from "~/sms/twilio.server";
 
 /**
- * POST /webhooks/sms/twilio: inbound SMS and WhatsApp messages from Twilio (SPEC §6).
+ * POST /webhooks/sms/twilio: inbound SMS and WhatsApp messages from Twilio (docs/inbound.md).
  * X-Twilio-Signature is verified over the public URL (TWILIO_WEBHOOK_URL, else PUBLIC_URL +
  * path + query) and the form fields; a missing or wrong signature gets 403 and nothing is
  * written. Replies go through the outbox, so the TwiML answer is always empty.

@@ -10,7 +10,7 @@ import { getBranding } from "~/settings/settings.server";
 import { parseKeyword, type Keyword } from "~/sms/keywords";
 
 /**
- * An inbound SMS or WhatsApp message (SPEC §6), after its signature was verified.
+ * An inbound SMS or WhatsApp message (docs/inbound.md), after its signature was verified.
  *
  * - STOP & co. unsubscribe the sender's number from that channel only (SMS, or WhatsApp for a
  *   `whatsapp:` sender) with source `sms_keyword`, and queue ONE confirmation with no marketing
@@ -18,7 +18,7 @@ import { parseKeyword, type Keyword } from "~/sms/keywords";
  *   number that is already unsubscribed changes nothing and sends nothing (the person has
  *   already been told, and must not be messaged again).
  * - START, UNSTOP, YES re-subscribe directly (the message itself comes from the phone, which is
- *   the double opt-in proof SPEC §2 rule 5 allows) and are always answered.
+ *   the double opt-in proof docs/consent.md rule 5 allows) and are always answered.
  * - HELP, INFO are answered with help text.
  * - Anything else is ignored.
  * Replies always go through the outbox (retried, visible in the dev outbox); the webhook's own

@@ -1,5 +1,5 @@
 /**
- * SMS/WhatsApp keywords (SPEC §6). A message whose first word is STOP, STOPALL, UNSUBSCRIBE,
+ * SMS/WhatsApp keywords (docs/inbound.md). A message whose first word is STOP, STOPALL, UNSUBSCRIBE,
  * CANCEL, END, QUIT, REVOKE or OPTOUT, or that starts with "opt out", unsubscribes; START,
  * UNSTOP and YES re-subscribe; HELP and INFO ask for help. Any case; punctuation, symbols and
  * emoji are ignored ("Stop!", "stop, please", "S.T.O.P.", "Opt-out" all count).

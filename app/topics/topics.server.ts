@@ -6,7 +6,7 @@ import { CHANNELS, type Channel, type LocalizedText } from "~/db/schema";
 import { LOCALES } from "~/i18n/config";
 
 /**
- * Topics (SPEC §1): a key, localized names and descriptions, the channels a topic is sent on,
+ * Topics (docs/consent.md): a key, localized names and descriptions, the channels a topic is sent on,
  * whether addresses start opted in, an order, and archiving. The key never changes (the ledger
  * and campaigns refer to it); "renaming" a topic changes its names.
  */

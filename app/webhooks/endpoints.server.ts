@@ -6,7 +6,7 @@ import { checkWebhookUrl } from "~/webhooks/ssrf.server";
 import { withWebhookTables } from "~/webhooks/schema";
 
 /**
- * Outbound webhook endpoints (SPEC §6): URL, the event types it receives, and a Standard Webhooks
+ * Outbound webhook endpoints (docs/api.md): URL, the event types it receives, and a Standard Webhooks
  * secret (`whsec_` + base64) that signs every delivery; the secret is shown once, when the
  * endpoint is created.
  */

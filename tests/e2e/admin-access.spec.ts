@@ -13,7 +13,7 @@ import { fixtures } from "./helpers";
  *  - as an `agent`, every route not listed in AGENT_ROUTES refuses GET and POST with 403 (POSTs
  *    carry the agent's valid CSRF token, so the refusal is the role's), and the listed ones open;
  *  - as an `admin`, no route refuses.
- * A new route that agents may use must be added to AGENT_ROUTES (SPEC §5: agents search contacts,
+ * A new route that agents may use must be added to AGENT_ROUTES (docs/admin.md: agents search contacts,
  * see history and suppress); anything else is admin-only by default.
  */
 const AGENT_ROUTES: Record<string, { post: "agent" | "admin" | "none" }> = {

@@ -90,7 +90,7 @@ describe("migrations", () => {
       );
       const second = await migrateToLatest(handle.db);
       expect(second.results).toEqual([]);
-      // The default unsubscribe reasons of SPEC §4 are in place.
+      // The default unsubscribe reasons (docs/recipient-pages.md) are in place.
       const reasons = await handle.db
         .selectFrom("unsubscribe_reasons")
         .select("code")

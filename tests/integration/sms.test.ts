@@ -122,7 +122,7 @@ async function expectEmptyTwiml(res: Response) {
   expect(await res.text()).toBe('<?xml version="1.0" encoding="UTF-8"?><Response></Response>');
 }
 
-describe("POST /webhooks/sms/twilio: keywords (SPEC §6)", () => {
+describe("POST /webhooks/sms/twilio: keywords (docs/inbound.md)", () => {
   it.each([
     ["STOP", "+48601000101"],
     ["Stop please", "+48601000102"],

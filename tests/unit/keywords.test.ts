@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseKeyword } from "~/sms/keywords";
 
-describe("SMS keywords (SPEC §6): first word, any case, punctuation ignored", () => {
+describe("SMS keywords (docs/inbound.md): first word, any case, punctuation ignored", () => {
   it.each([
     "STOP",
     "stop",
