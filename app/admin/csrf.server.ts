@@ -6,7 +6,7 @@ import type { AdminSession } from "~/admin/session.server";
 /**
  * CSRF protection for every admin form, in two independent layers:
  *  1. a per-session token (HMAC of the session's id hash with SESSION_SECRET), sent in a hidden
- *     `csrf` field by <CsrfInput /> (app/admin/ui/csrf.tsx) and compared in constant time;
+ *     `csrf` field by <CsrfInput /> (app/admin/ui/layout.tsx) and compared in constant time;
  *  2. the browser's own provenance headers: a POST whose `Sec-Fetch-Site` is cross-site or
  *     same-site, or whose `Origin` is not Heed's, is refused.
  * The session cookie is SameSite=Lax on top of that.

@@ -19,7 +19,7 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { changeOwnPassword, PasswordSchema, UserError } from "~/admin/users.server";
 import { getDb } from "~/db/db.server";
 

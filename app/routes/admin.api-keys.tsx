@@ -22,7 +22,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { API_SCOPES, listApiKeys, SCOPE_DESCRIPTIONS } from "~/api/keys.server";
 import { getDb } from "~/db/db.server";
 

@@ -18,7 +18,7 @@ import {
   Notice,
   PageHeader,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getMailSettings } from "~/mail/notices.server";
 import { BrandingSchema, getBranding, type Branding } from "~/settings/settings.server";

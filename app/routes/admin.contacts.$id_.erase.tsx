@@ -18,7 +18,7 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { eraseContact, ErasureError, erasurePreview } from "~/consent/erasure.server";
 import { channelLabel } from "~/consent/labels";
 import { getDb } from "~/db/db.server";

@@ -22,7 +22,7 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { useAdminLayout } from "~/admin/ui/csrf";
+import { useAdminLayout } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { importLimits, importsDir, listImportJobs, queueImport } from "~/imports/jobs.server";

@@ -18,7 +18,7 @@ import {
   Pager,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { countOutbox, listOutbox, type OutboxStatus } from "~/outbox/outbox.server";
 

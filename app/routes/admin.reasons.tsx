@@ -28,7 +28,7 @@ import {
   Section,
   StatusBadge,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { LOCALE_NAMES } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { LOCALES } from "~/i18n/config";

@@ -20,7 +20,7 @@ import {
   PageHeader,
   Section,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { checkAlertsNow, listAlerts } from "~/reports/alerts.server";
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";

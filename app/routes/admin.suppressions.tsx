@@ -22,7 +22,7 @@ import {
 } from "~/admin/ui/components";
 import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
 import { CHANNEL_LABELS } from "~/consent/labels";
-import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
 import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
 import {
   changeSuppression,

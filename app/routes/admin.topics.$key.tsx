@@ -17,7 +17,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { TopicForm } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { clearRecipientCache } from "~/recipient/cache.server";

@@ -3,7 +3,7 @@ import { Form, Link, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { requireSession } from "~/admin/auth.server";
 import { csrfTokenFor } from "~/admin/csrf.server";
 import { AdminErrorBoundary } from "~/admin/ui/components";
-import { CsrfInput, type AdminLayoutData } from "~/admin/ui/csrf";
+import { CsrfInput, type AdminLayoutData } from "~/admin/ui/layout";
 
 export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 

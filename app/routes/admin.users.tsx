@@ -21,7 +21,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
 import {
   createUser,
   listUsers,

@@ -24,7 +24,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getWebhookEndpoint, listWebhookDeliveries } from "~/webhooks/endpoints.server";
 
