@@ -24,12 +24,13 @@ export type { AdminSession, AdminUser } from "~/admin/session.server";
  *   }
  *   export async function action({ request, context }: ActionFunctionArgs) {
  *     const { user, formData } = await requireAction(request, "admin"); // role + CSRF
- *     ...
- *     await audit(db, { ...operator(user, request, context), action: "thing.update", ... });
+ *     ... parse formData with a zod schema ...
+ *     // One domain function writes the change and its audit row in one transaction.
+ *     await updateThing(getDb(), input, operator(user, request, context));
  *   }
  *
- * Roles (docs/admin.md): `agent` searches contacts, sees history and suppresses; `admin` can do all of
- * that and everything else. No valid session → a redirect to /admin/login?redirectTo=…;
+ * Roles (docs/admin.md): `agent` searches contacts, sees history and suppresses; `admin` can do
+ * all of that and everything else. No valid session → a redirect to /admin/login?redirectTo=…;
  * a valid session with too small a role → 403.
  */
 
