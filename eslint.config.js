@@ -102,6 +102,30 @@ export default tseslint.config(
     },
   },
   {
+    // Routes parse, authorize, call one domain function and render: no SQL in them.
+    files: ["app/routes/**"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            NO_ROUTE_IMPORTS,
+            { group: ["kysely", "kysely/*"], message: "SQL lives in app/<feature>/*.server.ts." },
+          ],
+        },
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "CallExpression[callee.property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|mergeInto|replaceInto|transaction)$/]",
+          message:
+            "Routes do not query the database: call a domain function in app/<feature>/*.server.ts (docs/architecture.md).",
+        },
+      ],
+    },
+  },
+  {
     // Tests may call a route's loader/action directly.
     files: ["tests/**/*.ts"],
     rules: { "no-restricted-imports": "off" },
