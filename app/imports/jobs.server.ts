@@ -13,6 +13,7 @@ import {
   type BulkUnsubscribeOptions,
   type PreparedBulkUnsubscribe,
 } from "~/consent/bulk.server";
+import { csvDownloadHeaders, csvLine, csvStream } from "~/csv/csv.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
@@ -230,13 +231,6 @@ export async function listImportJobs(db: Db, limit = 50): Promise<ImportJobListI
 // ---------------------------------------------------------------------------------------------
 // The error report
 
-const csvCell = (v: string | number | null) => {
-  const s = v === null ? "" : String(v);
-  // A value that a spreadsheet would run as a formula is prefixed with an apostrophe.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\r\n;]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
-
 /** The error report as CSV chunks (line, value, error), read from the database in pages. */
 export async function* importErrorsCsv(db: Db, jobId: string): AsyncGenerator<string> {
   yield "line,value,error\r\n";
@@ -251,9 +245,38 @@ export async function* importErrorsCsv(db: Db, jobId: string): AsyncGenerator<st
       .limit(5_000)
       .execute();
     if (rows.length === 0) return;
-    yield rows.map((r) => `${r.line},${csvCell(r.value)},${r.reason}\r\n`).join("");
+    // The value is the file's own text (defused); the line and the reason are Heed's.
+    yield rows.map((r) => csvLine([Number(r.line), r.value, r.reason], [0, 2])).join("");
     after = Number(rows[rows.length - 1]!.line);
   }
+}
+
+/**
+ * An admin downloads an import's error report: audited, then streamed. Null when there is no
+ * such import.
+ */
+export async function downloadImportErrors(
+  db: Db,
+  id: string,
+  by: AuditContext,
+): Promise<{ body: ReadableStream<Uint8Array>; headers: Record<string, string> } | null> {
+  const job = await getImportJob(db, id);
+  if (!job) return null;
+  await audit(db, {
+    ...by,
+    action: "import.errors_download",
+    target: { type: "import", id: job.id },
+    details: { invalid: job.invalid },
+  });
+  const base =
+    job.file_name
+      .replace(/\.[^.]*$/, "")
+      .replace(/[^\w.-]+/g, "_")
+      .slice(0, 80) || "import";
+  return {
+    body: csvStream(importErrorsCsv(db, job.id)),
+    headers: csvDownloadHeaders(`${base}-errors.csv`),
+  };
 }
 
 export async function listImportErrors(db: Db, jobId: string, limit = 20) {

@@ -1,5 +1,6 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { requireUser } from "~/admin/auth.server";
+import { csvDownloadHeaders } from "~/csv/csv.server";
 import { getDb } from "~/db/db.server";
 import { csvFilename, isCsvTable, reportCsv } from "~/reports/csv.server";
 import { parseReportFilter } from "~/reports/filters";
@@ -29,11 +30,6 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const stream = await reportCsv(db, table, filter, rulesOf(await getAlertSettings(db)));
   return new Response(stream, {
     status: 200,
-    headers: {
-      "Content-Type": "text/csv; charset=utf-8",
-      "Content-Disposition": `attachment; filename="${csvFilename(table, filter)}"`,
-      "Cache-Control": "no-store",
-      "X-Content-Type-Options": "nosniff",
-    },
+    headers: csvDownloadHeaders(csvFilename(table, filter)),
   });
 }
