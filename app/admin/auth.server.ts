@@ -11,6 +11,7 @@ import type { AuditContext } from "~/admin/audit.server";
 import { getDb } from "~/db/db.server";
 import type { AdminRole } from "~/db/schema";
 import { clientInfo } from "~/http/request.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 export type { AdminSession, AdminUser } from "~/admin/session.server";
 
@@ -81,7 +82,7 @@ export function forbidden(message = "You do not have permission to do this."): R
   return new Response(message, {
     status: 403,
     statusText: "Forbidden",
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    headers: TEXT_NO_STORE,
   });
 }
 

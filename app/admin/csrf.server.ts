@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 import type { AdminSession } from "~/admin/session.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * CSRF protection for every admin form, in two independent layers:
@@ -25,7 +26,7 @@ function forbidden(message: string): Response {
   return new Response(message, {
     status: 403,
     statusText: "Forbidden",
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    headers: TEXT_NO_STORE,
   });
 }
 

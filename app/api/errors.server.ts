@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConsentError } from "~/consent/consent.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * The error shape of the sender API (docs/api.md): `{"error": {"code", "message", "details"}}` with
@@ -21,7 +22,7 @@ export class ApiError extends Error {
 }
 
 export const API_HEADERS = {
-  "Cache-Control": "no-store",
+  ...NO_STORE,
   "Content-Type": "application/json; charset=utf-8",
 } as const;
 

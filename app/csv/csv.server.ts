@@ -1,3 +1,4 @@
+import { NO_STORE } from "~/http/headers";
 /**
  * CSV downloads (the suppressions export, the report tables, an import's error report): one way
  * to write a cell, a line and a streamed download.
@@ -80,7 +81,7 @@ export function csvDownloadHeaders(filename: string): Record<string, string> {
   return {
     "Content-Type": "text/csv; charset=utf-8",
     "Content-Disposition": `attachment; filename="${filename}"`,
-    "Cache-Control": "no-store",
+    ...NO_STORE,
     "X-Content-Type-Options": "nosniff",
   };
 }

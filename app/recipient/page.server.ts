@@ -22,9 +22,6 @@ import type { TokenErrorReason } from "~/ui/token-error";
  * loader that returns `...await publicPageData(db, locale, [ns])` gets the page's `lang`, its
  * strings (`useT(ns)`) and the operator's accent colour from the root layout.
  */
-/** The headers a token page adds itself (see TOKEN_PAGE_HEADERS). */
-export const TOKEN_HEADERS = TOKEN_PAGE_HEADERS;
-
 export type PublicPageData = { locale: Locale; i18n: I18nPayload; branding: PublicBranding };
 
 export async function publicPageData(
@@ -81,7 +78,7 @@ export async function tokenErrorResponse(
   const data: TokenErrorData & { title: string } = { ...page, tokenError: reason, title };
   return json(data, {
     status: options.status ?? (reason === "expired" ? 410 : 400),
-    headers: TOKEN_HEADERS,
+    headers: TOKEN_PAGE_HEADERS,
   });
 }
 

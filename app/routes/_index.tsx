@@ -3,16 +3,14 @@ import { useLoaderData } from "@remix-run/react";
 import { demoPreferencesPath } from "~/boot/boot.server";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed — preference center" }];
 
 export async function loader() {
   const env = getEnv();
   const demoUrl = env.isProduction ? null : await demoPreferencesPath(getDb());
-  return json(
-    { development: !env.isProduction, demoUrl },
-    { headers: { "Cache-Control": "no-store" } },
-  );
+  return json({ development: !env.isProduction, demoUrl }, { headers: NO_STORE });
 }
 
 export default function Index() {

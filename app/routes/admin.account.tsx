@@ -22,6 +22,7 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { changeOwnPassword, PasswordSchema, UserError } from "~/admin/users.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Your account · Heed admin" }];
 
@@ -29,7 +30,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const { user, session } = await requireSession(request, "agent");
   return json(
     { user, session: { createdAt: session.createdAt, expiresAt: session.expiresAt } },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

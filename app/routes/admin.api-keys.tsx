@@ -25,6 +25,7 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { API_SCOPES, listApiKeys, SCOPE_DESCRIPTIONS } from "~/api/keys.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "API keys · Heed admin" }];
 
@@ -34,7 +35,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const keys = await listApiKeys(getDb());
   return json(
     { keys, scopes: API_SCOPES.map((s) => ({ key: s, description: SCOPE_DESCRIPTIONS[s] })) },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -22,6 +22,7 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getMailSettings } from "~/mail/notices.server";
 import { BrandingSchema, getBranding, type Branding } from "~/settings/settings.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
 
@@ -30,7 +31,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const db = getDb();
   return json(
     { branding: await getBranding(db), mail: await getMailSettings(db) },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

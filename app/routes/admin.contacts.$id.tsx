@@ -34,6 +34,8 @@ import {
 import { changeSuppression, NOTE_MAX } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
@@ -57,8 +59,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
   const { db, contact, targets } = await load(params.id ?? "");
   const url = new URL(request.url);
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const [states, timeline] = await Promise.all([
     channelStates(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
@@ -72,7 +73,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       before,
       notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

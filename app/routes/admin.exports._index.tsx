@@ -18,6 +18,7 @@ import { sourceLabel } from "~/consent/labels";
 import { CONSENT_SOURCES } from "~/db/schema";
 import { ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Export suppressions · Heed admin" }];
 
@@ -36,7 +37,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     url.searchParams.has("error") && !parsed.success ? fieldErrorsOf(parsed.error) : {};
   return json(
     { counts: await suppressionCounts(getDb()), values, fieldErrors },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

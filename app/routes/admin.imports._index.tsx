@@ -30,6 +30,7 @@ import { ImportFileError } from "~/imports/read.server";
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 import { ImportStatusBadge } from "~/imports/ui";
 import { discardUpload, receiveImportUpload, type ReceivedUpload } from "~/imports/upload.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Imports · Heed admin" }];
 
@@ -53,7 +54,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         invalid: j.invalid,
       })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

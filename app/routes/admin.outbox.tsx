@@ -21,6 +21,8 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { countOutbox, listOutbox, type OutboxStatus } from "~/outbox/outbox.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 /**
  * /admin/outbox: what Heed queued for delivery (mail, SMS, webhooks), with dead messages first in
@@ -53,8 +55,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const kind = (KINDS as readonly string[]).includes(kindParam ?? "")
     ? (kindParam as (typeof KINDS)[number])
     : null;
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const db = getDb();
   const [messages, counts] = await Promise.all([
     listOutbox(db, {
@@ -86,7 +87,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         sentAt: m.sentAt?.toISOString() ?? null,
       })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -35,6 +35,7 @@ import { LOCALES } from "~/i18n/config";
 import { getFixedT } from "~/i18n/i18n.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import { listReasons } from "~/settings/settings.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Unsubscribe reasons · Heed admin" }];
 
@@ -54,7 +55,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       ),
     ]),
   );
-  return json({ reasons, builtIn }, { headers: { "Cache-Control": "no-store" } });
+  return json({ reasons, builtIn }, { headers: NO_STORE });
 }
 
 const Move = z.object({ code: z.string().min(1).max(64), direction: z.enum(["up", "down"]) });

@@ -32,6 +32,7 @@ import {
 } from "~/reports/settings.server";
 import { CHANNEL_LABELS } from "~/consent/labels";
 import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [
   { title: "Unsubscribe-rate alerts · Reports · Heed admin" },
@@ -50,7 +51,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   ]);
   return json(
     { settings, defaults: defaultAlertSettings(), alerts, isAdmin: user.role === "admin" },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -17,6 +17,7 @@ import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import { Chart, DataTable, FlagBadge, fmt, fmtShare, Stat } from "~/reports/ui/report-ui";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.campaign.name ?? "Campaign"} · Reports · Heed admin` },
@@ -49,7 +50,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         ),
       },
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

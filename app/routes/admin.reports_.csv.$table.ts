@@ -5,6 +5,7 @@ import { getDb } from "~/db/db.server";
 import { csvFilename, isCsvTable, reportCsv } from "~/reports/csv.server";
 import { parseReportFilter } from "~/reports/filters";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * GET /admin/reports/csv/{table}?from&to&channel&granularity: one report table as CSV, streamed,
@@ -23,7 +24,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   if (errors.length > 0) {
     return new Response(`Bad filter: ${errors.join(" ")}`, {
       status: 400,
-      headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+      headers: TEXT_NO_STORE,
     });
   }
   const db = getDb();

@@ -32,6 +32,8 @@ import {
 } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction = () => [{ title: "Suppressions · Heed admin" }];
 
@@ -47,17 +49,15 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const raw = (url.searchParams.get("address") ?? "").trim().slice(0, 320);
   const notice = url.searchParams.get("notice");
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const base = {
     raw,
     notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     before,
   };
-  const headers = { "Cache-Control": "no-store" };
-  if (!raw) return json({ ...base, lookup: null, invalid: false }, { headers });
+  if (!raw) return json({ ...base, lookup: null, invalid: false }, { headers: NO_STORE });
   const found = channelsOfAddress(raw);
-  if (!found) return json({ ...base, lookup: null, invalid: true }, { headers });
+  if (!found) return json({ ...base, lookup: null, invalid: true }, { headers: NO_STORE });
   const db = getDb();
   const targets = found.channels.map((channel) => ({ channel, address: found.address }));
   const [states, contacts, timeline] = await Promise.all([
@@ -67,7 +67,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   ]);
   return json(
     { ...base, invalid: false, lookup: { address: found.address, states, contacts, timeline } },
-    { headers },
+    { headers: NO_STORE },
   );
 }
 

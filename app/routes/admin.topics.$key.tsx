@@ -22,6 +22,7 @@ import { TopicForm } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import { getTopic, setTopicArchived, TopicFieldsSchema, updateTopic } from "~/topics/topics.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.topic.names.en ?? "Topic"} · Heed admin` },
@@ -36,7 +37,7 @@ async function load(key: string | undefined) {
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const topic = await load(params.key);
-  return json({ topic }, { headers: { "Cache-Control": "no-store" } });
+  return json({ topic }, { headers: NO_STORE });
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {

@@ -4,6 +4,7 @@ import { requireSession } from "~/admin/auth.server";
 import { csrfTokenFor } from "~/admin/csrf.server";
 import { AdminErrorBoundary } from "~/admin/ui/components";
 import { CsrfInput, type AdminLayoutData } from "~/admin/ui/layout";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 
@@ -14,7 +15,7 @@ export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 export async function loader({ request }: LoaderFunctionArgs) {
   const { user, session } = await requireSession(request, "agent");
   const data: AdminLayoutData = { user, csrfToken: csrfTokenFor(session) };
-  return json(data, { headers: { "Cache-Control": "no-store" } });
+  return json(data, { headers: NO_STORE });
 }
 
 type NavItem = { to: string; label: string; role: "agent" | "admin" };

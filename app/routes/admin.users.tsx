@@ -34,12 +34,13 @@ import {
   UserError,
 } from "~/admin/users.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Users · Heed admin" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
-  return json({ users: await listUsers(getDb()) }, { headers: { "Cache-Control": "no-store" } });
+  return json({ users: await listUsers(getDb()) }, { headers: NO_STORE });
 }
 
 const Id = z.uuid("Unknown user.");

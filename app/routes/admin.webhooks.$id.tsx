@@ -27,6 +27,8 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getWebhookEndpoint, listWebhookDeliveries } from "~/webhooks/endpoints.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction = () => [{ title: "Webhook endpoint · Heed admin" }];
 
@@ -42,10 +44,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const db = getDb();
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
   if (!endpoint) throw notFound();
-  const before = Number(new URL(request.url).searchParams.get("before") ?? "");
+  const before = idCursor(new URL(request.url).searchParams);
   const deliveries = await listWebhookDeliveries(db, endpoint.id, {
     limit: PAGE + 1,
-    before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+    before: before ?? undefined,
   });
   const more = deliveries.length > PAGE;
   const page = deliveries.slice(0, PAGE);
@@ -54,9 +56,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       endpoint,
       deliveries: page,
       next: more ? `?before=${page[page.length - 1]!.outboxId}` : null,
-      first: Number.isSafeInteger(before) && before > 0 ? "?" : null,
+      first: before ? "?" : null,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -26,6 +26,7 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { listWebhookEndpoints, WEBHOOK_EVENT_TYPES } from "~/webhooks/endpoints.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Webhooks · Heed admin" }];
 
@@ -40,7 +41,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       requireHttps: env.isProduction,
       allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

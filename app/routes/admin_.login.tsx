@@ -14,10 +14,9 @@ import { commitSessionCookie } from "~/admin/session.server";
 import { buttonClass, inputClass, labelClass, Notice } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
 import { clientInfo } from "~/http/request.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Log in · Heed admin" }];
-
-const NO_STORE = { "Cache-Control": "no-store" };
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);

@@ -9,17 +9,11 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { clientInfo } from "~/http/request.server";
+import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import type { Locale } from "~/i18n/config";
 import { formatDate, getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import {
-  publicPageData,
-  readForm,
-  reasonOptions,
-  resolveLinkToken,
-  TOKEN_HEADERS,
-} from "~/recipient/page.server";
+import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { parsePreferencesForm } from "~/recipient/forms.server";
 import {
   choicesFor,
@@ -42,7 +36,7 @@ import { TokenErrorPage } from "~/ui/token-error";
  * changed. Re-subscribing an unsubscribed channel starts a double opt-in instead.
  */
 
-export const headers = () => TOKEN_HEADERS;
+export const headers = () => TOKEN_PAGE_HEADERS;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Preferences" },
@@ -86,7 +80,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       })),
       reasons,
     },
-    { headers: TOKEN_HEADERS },
+    { headers: TOKEN_PAGE_HEADERS },
   );
 }
 
@@ -130,7 +124,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (!r.ok) return r.response;
   const db = getDb();
   const reply = (body: ActionResult, status = 200) =>
-    json(body, { status, headers: TOKEN_HEADERS });
+    json(body, { status, headers: TOKEN_PAGE_HEADERS });
   const form = await readForm(request);
   const input = form ? parsePreferencesForm(form) : null;
   if (!input) return reply({ result: "error", error: "form" }, 400);

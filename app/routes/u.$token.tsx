@@ -9,17 +9,11 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { clientInfo } from "~/http/request.server";
+import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 import { signLinkToken } from "~/links/tokens.server";
-import {
-  publicPageData,
-  readForm,
-  reasonOptions,
-  resolveLinkToken,
-  TOKEN_HEADERS,
-} from "~/recipient/page.server";
+import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
 import {
   loadContact,
@@ -41,7 +35,7 @@ import { TokenErrorPage } from "~/ui/token-error";
  * with source one_click and answers 200, without redirect or cookie; repeats change nothing.
  */
 
-export const headers = () => TOKEN_HEADERS;
+export const headers = () => TOKEN_PAGE_HEADERS;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Unsubscribe" },
@@ -67,7 +61,7 @@ function resolve(request: Request, token: string) {
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const r = await resolve(request, params.token ?? "");
   if (!r.ok) return r.response;
-  return json(await pageData(r), { headers: TOKEN_HEADERS });
+  return json(await pageData(r), { headers: TOKEN_PAGE_HEADERS });
 }
 
 async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
@@ -119,7 +113,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   };
   const form = await readForm(request);
   const reply = (body: ActionResult, status = 200) =>
-    json(body, { status, headers: TOKEN_HEADERS });
+    json(body, { status, headers: TOKEN_PAGE_HEADERS });
   if (!form) return reply({ result: "error", error: "form" }, 400);
 
   // RFC 8058 one-click: the mailbox provider posts this exact body; no confirmation, no reason.

@@ -5,6 +5,7 @@ import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { handleInboundSms } from "~/sms/inbound.server";
 import { twiml, verifyTwilioSignature } from "~/sms/twilio.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * POST /webhooks/sms/twilio: inbound SMS and WhatsApp messages from Twilio (docs/inbound.md).
@@ -20,7 +21,7 @@ function text(status: number, message: string, headers: Record<string, string> =
     status,
     headers: {
       "Content-Type": "text/plain; charset=utf-8",
-      "Cache-Control": "no-store",
+      ...NO_STORE,
       ...headers,
     },
   });
@@ -65,7 +66,7 @@ export async function action({ request }: ActionFunctionArgs) {
   });
   return new Response(twiml(), {
     status: 200,
-    headers: { "Content-Type": "text/xml; charset=utf-8", "Cache-Control": "no-store" },
+    headers: { "Content-Type": "text/xml; charset=utf-8", ...NO_STORE },
   });
 }
 
