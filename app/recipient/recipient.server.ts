@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 import { normalizeAddress } from "~/consent/address.server";
+import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 
 import {
   addressKey,
@@ -306,21 +307,6 @@ export async function resolveReason(
   return { ok: true, code, text: trimmed };
 }
 
-/** B's double opt-in entry point (app/consent/double-opt-in.server.ts), passed in by the route. */
-export type StartDoubleOptIn = (
-  db: Db,
-  input: {
-    channel: Channel;
-    address: string;
-    contactId?: string | null;
-    topics?: string[];
-    locale?: string | null;
-    source: ConsentSource;
-    ip?: string | null;
-    userAgent?: string | null;
-  },
-) => Promise<{ requestId: string; status: "sent" | "rate_limited" | "already_subscribed" }>;
-
 export type ChangeSummary =
   | {
       kind: "unsubscribe" | "pause" | "resume" | "topic_opt_out" | "topic_opt_in";
@@ -356,7 +342,6 @@ async function startResubscriptions(
   actor: Actor,
   locale: Locale,
   source: ConsentSource,
-  startDoubleOptIn: StartDoubleOptIn,
 ): Promise<ChangeSummary[]> {
   const out: ChangeSummary[] = [];
   for (const ch of channels) {
@@ -391,7 +376,6 @@ export async function savePreferences(
     locale: Locale;
     input: PreferenceInput;
     actor: Actor;
-    startDoubleOptIn: StartDoubleOptIn;
   },
 ): Promise<{ ok: true; changes: ChangeSummary[] } | { ok: false; error: SaveError }> {
   const reason = await resolveReason(db, args.input.reasonCode, args.input.reasonText);
@@ -417,7 +401,6 @@ export async function savePreferences(
     args.actor,
     args.locale,
     "preference_page",
-    args.startDoubleOptIn,
   );
   return { ok: true, changes: [...summarize(results), ...confirmations] };
 }
@@ -526,7 +509,7 @@ async function queueUnsubscribedNotices(
 export async function resubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & { locale: Locale; startDoubleOptIn: StartDoubleOptIn },
+  args: Actor & { locale: Locale },
 ): Promise<ChangeSummary> {
   if (target.topic && !target.channelUnsubscribed) {
     await applyConsentChanges(db, [
@@ -555,14 +538,7 @@ export async function resubscribeByLink(
     address: target.address,
     display: target.display,
   } as ChannelView;
-  const [summary] = await startResubscriptions(
-    db,
-    [view],
-    args,
-    args.locale,
-    "link",
-    args.startDoubleOptIn,
-  );
+  const [summary] = await startResubscriptions(db, [view], args, args.locale, "link");
   return summary!;
 }
 

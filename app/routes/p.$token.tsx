@@ -6,7 +6,6 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -134,7 +133,6 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     locale: r.locale,
     input,
     actor: { contactId: r.contact.id, campaign: r.claims.cp ?? null, ...who },
-    startDoubleOptIn,
   });
   if (!saved.ok)
     return reply(

@@ -6,7 +6,6 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -132,7 +131,6 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     const summary = await resubscribeByLink(db, r.target, {
       ...actor,
       locale: r.locale,
-      startDoubleOptIn,
     });
     return reply({ result: "resubscribe", kind: summary.kind });
   }
