@@ -35,6 +35,7 @@ import { enqueueOutbox } from "~/outbox/outbox.server";
 import { hitRateLimit } from "~/security/rate-limit.server";
 
 import { getBranding } from "~/settings/settings.server";
+import { topicNames } from "~/topics/topics.server";
 
 /**
  * Double opt-in (docs/consent.md, rule 5). Re-subscribing an unsubscribed channel, or signing a new address
@@ -106,17 +107,6 @@ async function contactFor(
     .values({ [column]: address, locale: locale ?? null })
     .returning(["id", "locale"])
     .executeTakeFirstOrThrow();
-}
-
-async function topicNames(db: Db, keys: string[], locale: string): Promise<string[]> {
-  if (keys.length === 0) return [];
-  const rows = await db
-    .selectFrom("topics")
-    .select(["key", "names"])
-    .where("key", "in", keys)
-    .orderBy("position")
-    .execute();
-  return rows.map((r) => r.names[locale] ?? r.names.en ?? r.key);
 }
 
 async function validTopics(db: Db, keys: readonly string[]): Promise<string[]> {

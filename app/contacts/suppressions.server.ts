@@ -10,6 +10,7 @@ import {
 } from "~/consent/consent.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
+import { NOTE_MAX } from "~/contacts/notes";
 import { getEnv } from "~/env.server";
 
 /**
@@ -18,8 +19,6 @@ import { getEnv } from "~/env.server";
  * (source `admin`, the operator as actor, the note as reason text) and is audited in the same
  * transaction. Removing a suppression (admins only, enforced by the routes) needs a note too.
  */
-
-export const NOTE_MAX = 1000;
 
 export type SuppressionScope = Channel | "all";
 export type SuppressionTarget = { channel: Channel; address: string };

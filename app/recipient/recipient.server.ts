@@ -66,22 +66,6 @@ export function localized(text: LocalizedText, locale: Locale): string {
   return text[locale] || text[DEFAULT_LOCALE] || Object.values(text)[0] || "";
 }
 
-/** The names of these topics in `locale`, in the operator's order (archived ones too). */
-export async function topicNames(
-  db: Db,
-  keys: readonly string[],
-  locale: Locale,
-): Promise<string[]> {
-  if (keys.length === 0) return [];
-  const rows = await db
-    .selectFrom("topics")
-    .select(["key", "names"])
-    .where("key", "in", keys)
-    .orderBy("position")
-    .execute();
-  return rows.map((t) => localized(t.names, locale));
-}
-
 export type ChannelState = "subscribed" | "unsubscribed" | "paused" | "pending";
 
 export type TopicView = { key: string; name: string; description: string; subscribed: boolean };

@@ -12,9 +12,7 @@ import { formError, parseForm } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
-  FieldError,
   inputClass,
-  labelClass,
   Notice,
   PageHeader,
   Pager,
@@ -22,14 +20,11 @@ import {
 } from "~/admin/ui/components";
 import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
 import { CHANNEL_LABELS } from "~/consent/labels";
-import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
+import { useAdminUser } from "~/admin/ui/layout";
 import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
-import {
-  changeSuppression,
-  channelsOfAddress,
-  NOTE_MAX,
-  targetsFor,
-} from "~/contacts/suppressions.server";
+import { SuppressionForm } from "~/admin/ui/suppression-form";
+import { NOTE_MAX } from "~/contacts/notes";
+import { changeSuppression, channelsOfAddress, targetsFor } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
@@ -118,80 +113,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
 }
 
-function SuppressionForm({
-  intent,
-  address,
-  errors,
-  version,
-}: {
-  intent: "suppress" | "unsuppress";
-  address: string;
-  errors: Record<string, string>;
-  /** Changes after each saved change, so the form starts empty again. */
-  version: string;
-}) {
-  const id = (s: string) => `${intent}-${s}`;
-  return (
-    <Form method="post" className="space-y-3" key={version}>
-      <CsrfInput />
-      <input type="hidden" name="intent" value={intent} />
-      <div>
-        <label htmlFor={id("address")} className={labelClass}>
-          Email address or phone number
-        </label>
-        <input
-          id={id("address")}
-          name="address"
-          required
-          defaultValue={address}
-          maxLength={320}
-          autoComplete="off"
-          aria-describedby={id("address-error")}
-          className={`mt-1 ${inputClass}`}
-        />
-        <FieldError id={id("address-error")} message={errors.address} />
-      </div>
-      <div>
-        <label htmlFor={id("scope")} className={labelClass}>
-          Channel
-        </label>
-        <select id={id("scope")} name="scope" defaultValue="all" className={`mt-1 ${inputClass}`}>
-          <option value="all">All channels of this address</option>
-          <option value="email">Email</option>
-          <option value="sms">SMS</option>
-          <option value="whatsapp">WhatsApp</option>
-        </select>
-        <FieldError id={id("scope-error")} message={errors.scope} />
-      </div>
-      <div>
-        <label htmlFor={id("note")} className={labelClass}>
-          Note (required)
-        </label>
-        <textarea
-          id={id("note")}
-          name="note"
-          required
-          rows={2}
-          maxLength={NOTE_MAX}
-          aria-describedby={id("note-error")}
-          className={`mt-1 ${inputClass}`}
-          placeholder={
-            intent === "suppress"
-              ? "Why, and on whose request (ticket number)"
-              : "The consent you have on record"
-          }
-        />
-        <FieldError id={id("note-error")} message={errors.note} />
-      </div>
-      <button
-        type="submit"
-        className={intent === "suppress" ? buttonClass.danger : buttonClass.primary}
-      >
-        {intent === "suppress" ? "Suppress" : "Remove suppression"}
-      </button>
-    </Form>
-  );
-}
+const SCOPES = [
+  { value: "all", label: "All channels of this address" },
+  { value: "email", label: "Email" },
+  { value: "sms", label: "SMS" },
+  { value: "whatsapp", label: "WhatsApp" },
+];
 
 export default function Suppressions() {
   const { raw, notice, invalid, lookup, before } = useLoaderData<typeof loader>();
@@ -266,6 +193,8 @@ export default function Suppressions() {
         <Section title="Suppress an address" id="suppress">
           <SuppressionForm
             intent="suppress"
+            scopes={SCOPES}
+            defaultScope="all"
             address={address}
             errors={errorsFor("suppress")}
             version={version}
@@ -273,15 +202,18 @@ export default function Suppressions() {
         </Section>
         {user?.role === "admin" && (anySuppressed || !lookup) ? (
           <Section title="Remove a suppression" id="unsuppress">
-            <p className="mb-3 text-sm text-slate-700">
-              Only with the person&apos;s documented consent. The note is kept in the ledger.
-            </p>
             <SuppressionForm
               intent="unsuppress"
+              scopes={SCOPES}
+              defaultScope="all"
               address={address}
               errors={errorsFor("unsuppress")}
               version={version}
-            />
+            >
+              <p className="text-sm text-slate-700">
+                Only with the person&apos;s documented consent. The note is kept in the ledger.
+              </p>
+            </SuppressionForm>
           </Section>
         ) : null}
       </div>

@@ -20,7 +20,8 @@ import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 import { signLinkToken } from "~/links/tokens.server";
 import { publicPageData, readForm, resolveLinkToken } from "~/recipient/page.server";
-import { displayAddress, topicNames } from "~/recipient/recipient.server";
+import { displayAddress } from "~/recipient/recipient.server";
+import { topicNames } from "~/topics/topics.server";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { TokenErrorPage } from "~/ui/token-error";
 

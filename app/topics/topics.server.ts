@@ -3,7 +3,7 @@ import { z } from "zod";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel, type LocalizedText } from "~/db/schema";
-import { LOCALES } from "~/i18n/config";
+import { DEFAULT_LOCALE, LOCALES } from "~/i18n/config";
 
 /**
  * Topics (docs/consent.md): a key, localized names and descriptions, the channels a topic is sent on,
@@ -90,6 +90,25 @@ function toRecord(r: Row): TopicRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+/**
+ * The names of these topics in `locale` (else English, else the key), in the operator's order,
+ * archived ones too: what a confirmation page or email lists.
+ */
+export async function topicNames(
+  db: Db,
+  keys: readonly string[],
+  locale: string,
+): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await db
+    .selectFrom("topics")
+    .select(["key", "names"])
+    .where("key", "in", keys)
+    .orderBy("position")
+    .execute();
+  return rows.map((r) => r.names[locale] || r.names[DEFAULT_LOCALE] || r.key);
 }
 
 /** Topics in the operator's order; archived ones only when asked. */
