@@ -36,6 +36,7 @@ import { hitRateLimit } from "~/security/rate-limit.server";
 
 import { getBranding } from "~/settings/settings.server";
 import { topicNames } from "~/topics/topics.server";
+import { isUuid } from "~/db/ids";
 
 /**
  * Double opt-in (docs/consent.md, rule 5). Re-subscribing an unsubscribed channel, or signing a new address
@@ -65,10 +66,6 @@ export type StartDoubleOptInResult = {
   requestId: string;
   status: "sent" | "rate_limited" | "already_subscribed";
 };
-
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
 
 /** The contact the confirmation link is signed for: the one given, else one holding the address, else a new one. */
 async function contactFor(

@@ -10,6 +10,7 @@ import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
+import { isUuid } from "~/db/ids";
 
 /**
  * Erasure (GDPR art. 17; docs/consent.md, rule 9). In one transaction:
@@ -81,7 +82,7 @@ export async function eraseContact(
   contactId: string,
   by: AuditContext,
 ): Promise<ErasureResult> {
-  if (!/^[0-9a-f-]{36}$/i.test(contactId)) throw new ErasureError("not_found", "No such contact.");
+  if (!isUuid(contactId)) throw new ErasureError("not_found", "No such contact.");
   return db.transaction().execute(async (trx) => {
     const contact = await trx
       .selectFrom("contacts")
@@ -302,7 +303,7 @@ export type ErasurePreview = {
 
 /** What an erasure of this contact will touch (for the confirmation page). Null: no such contact. */
 export async function erasurePreview(db: Db, contactId: string): Promise<ErasurePreview | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(contactId)) return null;
+  if (!isUuid(contactId)) return null;
   const contact = await db
     .selectFrom("contacts")
     .selectAll()

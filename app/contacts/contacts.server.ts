@@ -6,6 +6,7 @@ import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ChannelStatus, ConsentSource, LedgerAction } from "~/db/schema";
 import { getEnv } from "~/env.server";
 import { listTopics } from "~/topics/topics.server";
+import { isUuid } from "~/db/ids";
 
 /**
  * Contacts as the admin area sees them: search (fast on millions of rows: every branch is an
@@ -150,10 +151,8 @@ function toSummary(r: {
   };
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function getContact(db: Db, id: string): Promise<ContactSummary | null> {
-  if (!UUID_RE.test(id)) return null;
+  if (!isUuid(id)) return null;
   const row = await db.selectFrom("contacts").selectAll().where("id", "=", id).executeTakeFirst();
   return row ? toSummary(row) : null;
 }
@@ -285,7 +284,7 @@ export async function ledgerTimeline(
       const ors: Expression<SqlBool>[] = keys.map((k) =>
         eb.and([eb("l.channel", "=", k.channel), eb("l.address_hash", "=", k.hash)]),
       );
-      if (input.contactId && UUID_RE.test(input.contactId)) {
+      if (input.contactId && isUuid(input.contactId)) {
         ors.push(eb("l.contact_id", "=", input.contactId));
       }
       return eb.or(ors);
@@ -324,7 +323,7 @@ export async function ledgerTimeline(
  * a contact never re-subscribes anyone.
  */
 export async function deleteContact(db: Db, id: string, by: AuditContext): Promise<boolean> {
-  if (!UUID_RE.test(id)) return false;
+  if (!isUuid(id)) return false;
   return inTransaction(db, async (trx) => {
     const row = await trx
       .deleteFrom("contacts")

@@ -44,6 +44,7 @@ import {
   type ImportJob,
   type ImportMapping,
 } from "~/imports/schema";
+import { isUuid } from "~/db/ids";
 
 /**
  * Bulk import of suppressions as background jobs (docs/admin.md).
@@ -207,7 +208,7 @@ export async function queueImport(
 }
 
 export async function getImportJob(db: Db, id: string): Promise<ImportJob | undefined> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return withImportTables(db)
     .selectFrom("import_jobs")
     .selectAll()

@@ -22,6 +22,7 @@ import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 import { queueUnsubscribedNotice } from "~/mail/notices.server";
 
 import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
+import { isUuid } from "~/db/ids";
 
 /**
  * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
@@ -38,8 +39,7 @@ export type RecipientContact = {
 
 /** The token's contact, unless it was deleted or erased. One query. */
 export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(contactId))
-    return null;
+  if (!isUuid(contactId)) return null;
   const row = await db
     .selectFrom("contacts")
     .select(["id", "locale", "email", "phone"])

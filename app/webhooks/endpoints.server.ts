@@ -4,6 +4,7 @@ import type { Db } from "~/db/db.server";
 import { LEDGER_ACTIONS } from "~/db/schema";
 import { checkWebhookUrl } from "~/webhooks/ssrf.server";
 import { withWebhookTables } from "~/webhooks/schema";
+import { isUuid } from "~/db/ids";
 
 /**
  * Outbound webhook endpoints (docs/api.md): URL, the event types it receives, and a Standard Webhooks
@@ -130,7 +131,7 @@ export async function listWebhookEndpoints(db: Db): Promise<WebhookEndpoint[]> {
 }
 
 export async function getWebhookEndpoint(db: Db, id: string): Promise<WebhookEndpoint | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!isUuid(id)) return null;
   const row = await withWebhookTables(db)
     .selectFrom("webhook_endpoints")
     .selectAll()
