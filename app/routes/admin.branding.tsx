@@ -7,7 +7,7 @@ import {
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { saveBrandingSettings } from "~/admin/branding.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
-import { parseForm, text } from "~/admin/forms.server";
+import { formErrorWithValues, parseForm, text } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -51,15 +51,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   >;
   const parsed = parseForm(BrandingSchema, input);
   if (!parsed.ok) {
-    return json(
-      {
-        ok: false as const,
-        message: parsed.message,
-        fieldErrors: parsed.fieldErrors,
-        values: input,
-      },
-      { status: 400 },
-    );
+    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
   const unsubscribeConfirmation = formData.get("unsubscribeConfirmation") === "on";
   await saveBrandingSettings(

@@ -7,7 +7,7 @@ import {
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireAction, requireUser } from "~/admin/auth.server";
-import { checked, parseForm, text } from "~/admin/forms.server";
+import { checked, formErrorWithValues, parseForm, text } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -122,15 +122,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   };
   const parsed = parseForm(SettingsForm, input);
   if (!parsed.ok) {
-    return json(
-      {
-        ok: false as const,
-        message: parsed.message,
-        fieldErrors: parsed.fieldErrors,
-        values: input,
-      },
-      { status: 400 },
-    );
+    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
   await updateAlertSettings(getDb(), parsed.data, by);
   return json({

@@ -4,6 +4,7 @@ import { audit, type AuditContext } from "~/admin/audit.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel, type LocalizedText } from "~/db/schema";
 import { DEFAULT_LOCALE, LOCALES } from "~/i18n/config";
+import { clearRecipientCache } from "~/recipient/cache.server";
 
 /**
  * Topics (docs/consent.md): a key, localized names and descriptions, the channels a topic is sent on,
@@ -134,7 +135,7 @@ function channelsValue(channels: readonly Channel[]) {
 
 export async function createTopic(db: Db, input: NewTopic, by: AuditContext): Promise<TopicRecord> {
   const t = NewTopicSchema.parse(input);
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const row = await trx
       .insertInto("topics")
       .values({
@@ -162,6 +163,8 @@ export async function createTopic(db: Db, input: NewTopic, by: AuditContext): Pr
     });
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }
 
 export async function updateTopic(
@@ -171,7 +174,7 @@ export async function updateTopic(
   by: AuditContext,
 ): Promise<TopicRecord> {
   const t = TopicFieldsSchema.parse(input);
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom("topics")
       .selectAll()
@@ -213,6 +216,8 @@ export async function updateTopic(
     }
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }
 
 /** Archived topics leave the preference page; their history and recorded choices stay. */
@@ -222,7 +227,7 @@ export async function setTopicArchived(
   archived: boolean,
   by: AuditContext,
 ): Promise<TopicRecord> {
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const row = await trx
       .updateTable("topics")
       .set({
@@ -240,4 +245,6 @@ export async function setTopicArchived(
     });
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }
