@@ -7,6 +7,8 @@ import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed — preference center" }];
 
+export const headers = () => NO_STORE;
+
 export async function loader() {
   const env = getEnv();
   const demoUrl = env.isProduction ? null : await demoPreferencesPath(getDb());

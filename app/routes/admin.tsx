@@ -8,6 +8,9 @@ import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 
+/** Every admin page (the child routes inherit this): operators' data is never cached. */
+export const headers = () => NO_STORE;
+
 /**
  * The admin layout: navigation, the signed-in user, the CSRF token for forms. It authorizes too,
  * but every child route authorizes its own loader and action (requireRole / requireAction).

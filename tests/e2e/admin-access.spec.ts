@@ -220,3 +220,22 @@ test("an admin is not refused by any admin route", async ({ page }) => {
   }
   expect(failures).toEqual([]);
 });
+
+test("every admin page and download is sent with Cache-Control: no-store", async ({ page }) => {
+  const { users } = fixtures<{ users: Record<string, { email: string; password: string }> }>(
+    "admin",
+  );
+  await loginAs(page, users.walkerAdmin!);
+  const cached: string[] = [];
+  for (const r of ROUTES) {
+    if (!r.hasLoader) continue;
+    const url = urlFor(r, false);
+    const res = await send(page.request, "GET", url);
+    if (res.status() === 200 && res.headers()["cache-control"] !== "no-store") {
+      cached.push(`${url} (${r.id}): ${res.headers()["cache-control"] ?? "no Cache-Control"}`);
+    }
+  }
+  const login = await page.request.get("/admin/login", { maxRedirects: 0 });
+  if (login.headers()["cache-control"] !== "no-store") cached.push("/admin/login");
+  expect(cached).toEqual([]);
+});
