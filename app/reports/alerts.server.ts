@@ -16,7 +16,12 @@ import { messageHash } from "~/mail/templates.server";
 
 import { enqueueOutbox } from "~/outbox/outbox.server";
 
-import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/campaigns.server";
+import {
+  rateCampaigns,
+  toCampaignInfo,
+  type CampaignInfo,
+  type CampaignRate,
+} from "~/reports/campaigns.server";
 
 import { formatRate } from "~/reports/rates";
 
@@ -202,14 +207,7 @@ async function candidates(db: Db, rulesMinSent: number, now: Date): Promise<Camp
     .orderBy("c.created_at", "desc")
     .limit(CANDIDATE_LIMIT)
     .execute();
-  return rows.map((r) => ({
-    key: r.key,
-    name: r.name,
-    channel: r.channel,
-    topic: r.topic,
-    sentCount: Number(r.sent_count),
-    createdAt: new Date(r.created_at),
-  }));
+  return rows.map(toCampaignInfo);
 }
 
 /**

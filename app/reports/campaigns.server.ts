@@ -35,7 +35,7 @@ export type CampaignRate = Omit<CampaignInfo, "createdAt"> & {
   alert: { firedAt: string; triggers: AlertTrigger[] } | null;
 };
 
-type CampaignDbRow = {
+export type CampaignDbRow = {
   key: string;
   name: string;
   channel: Channel;
@@ -44,7 +44,8 @@ type CampaignDbRow = {
   created_at: Date;
 };
 
-function toInfo(r: CampaignDbRow): CampaignInfo {
+/** A `campaigns` row as a report reads it. */
+export function toCampaignInfo(r: CampaignDbRow): CampaignInfo {
   return {
     key: r.key,
     name: r.name,
@@ -162,7 +163,7 @@ export async function rateCampaigns(
           .limit(rules.baselineSize)
           .execute(),
       ]);
-      for (const r of [...between, ...before]) context.set(r.key, toInfo(r));
+      for (const r of [...between, ...before]) context.set(r.key, toCampaignInfo(r));
     }),
   );
   for (const t of targets) context.set(t.key, t);
@@ -251,7 +252,7 @@ export async function campaignsInRange(
     q.select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow(),
   ]);
   return {
-    rows: await rateCampaigns(db, rows.map(toInfo), rules, options.view),
+    rows: await rateCampaigns(db, rows.map(toCampaignInfo), rules, options.view),
     total: Number(count.n),
     limit: options.limit,
   };
@@ -278,7 +279,7 @@ export async function getCampaignReport(
     .where("key", "=", key)
     .executeTakeFirst();
   if (!row) return null;
-  const info = toInfo(row);
+  const info = toCampaignInfo(row);
   const view = await loadRollupView(db);
   const [[campaign], labels, sources, daily, texts, leavers] = await Promise.all([
     rateCampaigns(db, [info], rules, view),

@@ -124,7 +124,7 @@ test("unsubscribe, re-enable on the preference page, confirm from the emailed li
   });
   const resubscribed = timeline
     .locator("tr", { hasText: "Subscribed" })
-    .filter({ hasText: "double opt in" });
+    .filter({ hasText: "Double opt-in" });
   await expect(resubscribed).toHaveCount(1);
   await expect(resubscribed).toContainText("127.0.0.1");
   const unsubscribed = timeline
