@@ -3,9 +3,8 @@ import { createApiKey, revokeApiKey, type ApiScope } from "~/api/keys.server";
 import { inTransaction, type Db } from "~/db/db.server";
 
 /**
- * API keys as the admin area manages them: each change and its audit row in one transaction.
- * The primitives (app/api/keys.server.ts) are also used by `npm run apikey:create`, which has no
- * operator to audit.
+ * API keys as operators manage them (the admin area, `npm run apikey:create`): each change and
+ * its audit row in one transaction, on top of the primitives in app/api/keys.server.ts.
  */
 
 /** Creates a key for the operator; the whole key is returned once, to be shown once. */
