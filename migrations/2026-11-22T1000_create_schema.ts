@@ -1,11 +1,11 @@
 import { sql, type Kysely } from "kysely";
 
 /**
- * The core schema of Heed (SPEC §1–2, §5–6). One statement per `sql` call: PGlite's extended
+ * The core schema of Heed (docs/data-model.md). One statement per `sql` call: PGlite's extended
  * protocol takes one statement at a time, and the same migration must run on both databases.
  *
  * Addresses are keyed by `address_hash` (HMAC-SHA256 of the normalized address with a server key):
- * after erasure (SPEC §2 rule 8) the clear `address` is removed and the hash keeps it suppressed.
+ * after erasure (docs/consent.md, rule 9) the clear `address` is removed and the hash keeps it suppressed.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   const statements = [
@@ -68,7 +68,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       updated_at timestamptz not null default now()
     )`,
 
-    // The append-only consent ledger (SPEC §2 rule 6).
+    // The append-only consent ledger (docs/consent.md#the-ledger).
     sql`create table consent_ledger (
       id bigint generated always as identity primary key,
       occurred_at timestamptz not null default now(),
@@ -114,7 +114,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     sql`create trigger consent_ledger_no_truncate before truncate on consent_ledger
       for each statement execute function consent_ledger_append_only()`,
 
-    // Double opt-in requests (SPEC §2 rule 5).
+    // Double opt-in requests (docs/consent.md, rule 5).
     sql`create table double_opt_in_requests (
       id uuid primary key default gen_random_uuid(),
       channel text not null check (channel in ('email', 'sms', 'whatsapp')),

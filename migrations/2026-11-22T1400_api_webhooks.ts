@@ -1,7 +1,7 @@
 import { sql, type Kysely } from "kysely";
 
 /**
- * Sender API and outbound webhooks (SPEC §6).
+ * Sender API and outbound webhooks (docs/api.md).
  *
  * - webhook_endpoints: URLs that receive a Standard Webhooks delivery for every consent change
  *   of the event types they subscribe to. The secret signs deliveries (shown once to the admin).

@@ -10,7 +10,8 @@ import fs from "node:fs";
 fs.mkdirSync("test-results", { recursive: true });
 const VITEST_JSON = "test-results/vitest.json";
 const PLAYWRIGHT_JSON = "test-results/playwright.json";
-for (const f of [VITEST_JSON, PLAYWRIGHT_JSON]) fs.rmSync(f, { force: true });
+const SUMMARY_JSON = "test-results/summary.json"; // read by tests/validate.mjs
+for (const f of [VITEST_JSON, PLAYWRIGHT_JSON, SUMMARY_JSON]) fs.rmSync(f, { force: true });
 
 const run = (cmd, args, env = {}) =>
   spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, ...env } }).status ?? 1;
@@ -54,5 +55,6 @@ if (broken.length > 0) {
   console.log(`\nFailed steps: ${broken.join(", ")}`);
   if (failed === 0) failed = 1; // a suite that could not run counts as a failure
 }
+fs.writeFileSync(SUMMARY_JSON, JSON.stringify({ passed, failed }));
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(broken.length > 0 || failed > 0 ? 1 : 0);

@@ -1,7 +1,7 @@
 import type { Db } from "~/db/db.server";
 
 /**
- * The audit log of operator actions (SPEC §5): who, what, on what, when, from where.
+ * The audit log of operator actions (docs/admin.md): who, what, on what, when, from where.
  * Call it inside the transaction of the change it records, so that both happen or neither.
  * Never put secrets (passwords, API keys, tokens) in `details`.
  */

@@ -11,6 +11,7 @@ import type { AuditContext } from "~/admin/audit.server";
 import { getDb } from "~/db/db.server";
 import type { AdminRole } from "~/db/schema";
 import { clientInfo } from "~/http/request.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 export type { AdminSession, AdminUser } from "~/admin/session.server";
 
@@ -24,12 +25,13 @@ export type { AdminSession, AdminUser } from "~/admin/session.server";
  *   }
  *   export async function action({ request, context }: ActionFunctionArgs) {
  *     const { user, formData } = await requireAction(request, "admin"); // role + CSRF
- *     ...
- *     await audit(db, { ...operator(user, request, context), action: "thing.update", ... });
+ *     ... parse formData with a zod schema ...
+ *     // One domain function writes the change and its audit row in one transaction.
+ *     await updateThing(getDb(), input, operator(user, request, context));
  *   }
  *
- * Roles (SPEC §5): `agent` searches contacts, sees history and suppresses; `admin` can do all of
- * that and everything else. No valid session → a redirect to /admin/login?redirectTo=…;
+ * Roles (docs/admin.md): `agent` searches contacts, sees history and suppresses; `admin` can do
+ * all of that and everything else. No valid session → a redirect to /admin/login?redirectTo=…;
  * a valid session with too small a role → 403.
  */
 
@@ -80,7 +82,7 @@ export function forbidden(message = "You do not have permission to do this."): R
   return new Response(message, {
     status: 403,
     statusText: "Forbidden",
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    headers: TEXT_NO_STORE,
   });
 }
 

@@ -2,11 +2,12 @@ import crypto from "node:crypto";
 import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 import type { AdminSession } from "~/admin/session.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * CSRF protection for every admin form, in two independent layers:
  *  1. a per-session token (HMAC of the session's id hash with SESSION_SECRET), sent in a hidden
- *     `csrf` field by <CsrfInput /> (app/admin/ui/csrf.tsx) and compared in constant time;
+ *     `csrf` field by <CsrfInput /> (app/admin/ui/layout.tsx) and compared in constant time;
  *  2. the browser's own provenance headers: a POST whose `Sec-Fetch-Site` is cross-site or
  *     same-site, or whose `Origin` is not Heed's, is refused.
  * The session cookie is SameSite=Lax on top of that.
@@ -25,7 +26,7 @@ function forbidden(message: string): Response {
   return new Response(message, {
     status: 403,
     statusText: "Forbidden",
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    headers: TEXT_NO_STORE,
   });
 }
 

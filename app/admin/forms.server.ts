@@ -30,6 +30,14 @@ export function formError(message: string, fieldErrors: FieldErrors = {}, status
   return json({ ok: false as const, message, fieldErrors }, { status });
 }
 
+/**
+ * A form error that gives back what was typed (status 400), for forms that show saved values:
+ * the page puts `values` back in the fields.
+ */
+export function formErrorWithValues<V>(message: string, fieldErrors: FieldErrors, values: V) {
+  return json({ ok: false as const, message, fieldErrors, values }, { status: 400 });
+}
+
 /** The value of a text field ("" when missing). */
 export function text(formData: FormData, name: string): string {
   const v = formData.get(name);

@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { audit } from "~/admin/audit.server";
 import { hashPassword, verifyPassword } from "~/admin/password.server";
 import { createSession, destroySession, type AdminUser } from "~/admin/session.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
 
 /**
@@ -59,9 +59,21 @@ function timingDummy(): Promise<string> {
   return dummyHash;
 }
 
+/**
+ * Checks a login. Success starts a session (replacing `replacesSession`, the browser's previous
+ * one, if any) and is audited; a failure counts against both limits and is audited. Each outcome
+ * writes in one transaction.
+ */
 export async function attemptLogin(
   db: Db,
-  input: { email: string; password: string; ip: string | null; userAgent: string | null },
+  input: {
+    email: string;
+    password: string;
+    ip: string | null;
+    userAgent: string | null;
+    /** The id hash of the session this browser already had: a login replaces it. */
+    replacesSession?: string | null;
+  },
 ): Promise<LoginResult> {
   const email = normalizeLoginEmail(input.email);
   const aKey = accountKey(email);
@@ -80,48 +92,60 @@ export async function attemptLogin(
   const valid = await verifyPassword(user?.password_hash ?? (await timingDummy()), input.password);
 
   if (!user || !valid || user.disabled_at) {
-    await hitRateLimit(db, aKey, LOGIN_LIMITS.account);
-    await hitRateLimit(db, iKey, LOGIN_LIMITS.ip);
-    await audit(db, {
-      actor: { type: "system", label: "login form" },
-      action: "login.failed",
-      target: { type: "admin_user", id: user?.id ?? null },
-      // The typed email only when it is an account (so typos of passwords are not kept).
-      details: user ? { email: user.email, disabled: Boolean(user.disabled_at) } : {},
-      ip: input.ip,
-      userAgent: input.userAgent,
+    await inTransaction(db, async (trx) => {
+      await hitRateLimit(trx, aKey, LOGIN_LIMITS.account);
+      await hitRateLimit(trx, iKey, LOGIN_LIMITS.ip);
+      await audit(trx, {
+        actor: { type: "system", label: "login form" },
+        action: "login.failed",
+        target: { type: "admin_user", id: user?.id ?? null },
+        // The typed email only when it is an account (so typos of passwords are not kept).
+        details: user ? { email: user.email, disabled: Boolean(user.disabled_at) } : {},
+        ip: input.ip,
+        userAgent: input.userAgent,
+      });
     });
     return { ok: false, reason: "invalid" };
   }
 
-  await resetRateLimit(db, aKey);
-  const { id } = await createSession(db, user.id, { ip: input.ip, userAgent: input.userAgent });
-  await db
-    .updateTable("admin_users")
-    .set({ last_login_at: sql<Date>`now()` })
-    .where("id", "=", user.id)
-    .execute();
-  const adminUser: AdminUser = { id: user.id, email: user.email, name: user.name, role: user.role };
-  await audit(db, {
-    actor: { type: "admin_user", id: user.id, label: user.email },
-    action: "login",
-    target: { type: "admin_user", id: user.id },
-    ip: input.ip,
-    userAgent: input.userAgent,
+  const { id } = await inTransaction(db, async (trx) => {
+    await resetRateLimit(trx, aKey);
+    if (input.replacesSession) await destroySession(trx, input.replacesSession);
+    const session = await createSession(trx, user.id, {
+      ip: input.ip,
+      userAgent: input.userAgent,
+    });
+    await trx
+      .updateTable("admin_users")
+      .set({ last_login_at: sql<Date>`now()` })
+      .where("id", "=", user.id)
+      .execute();
+    await audit(trx, {
+      actor: { type: "admin_user", id: user.id, label: user.email },
+      action: "login",
+      target: { type: "admin_user", id: user.id },
+      ip: input.ip,
+      userAgent: input.userAgent,
+    });
+    return session;
   });
+  const adminUser: AdminUser = { id: user.id, email: user.email, name: user.name, role: user.role };
   return { ok: true, user: adminUser, sessionId: id };
 }
 
+/** Ends the session, audited in the same transaction. */
 export async function logout(
   db: Db,
   input: { user: AdminUser; idHash: string; ip: string | null; userAgent: string | null },
 ): Promise<void> {
-  await destroySession(db, input.idHash);
-  await audit(db, {
-    actor: { type: "admin_user", id: input.user.id, label: input.user.email },
-    action: "logout",
-    target: { type: "admin_user", id: input.user.id },
-    ip: input.ip,
-    userAgent: input.userAgent,
+  await inTransaction(db, async (trx) => {
+    await destroySession(trx, input.idHash);
+    await audit(trx, {
+      actor: { type: "admin_user", id: input.user.id, label: input.user.email },
+      action: "logout",
+      target: { type: "admin_user", id: input.user.id },
+      ip: input.ip,
+      userAgent: input.userAgent,
+    });
   });
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from "express";
 import { provenanceProblemOf } from "~/admin/csrf.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -29,8 +30,5 @@ export function refuseCrossSiteAdminWrites(req: Request, res: Response, next: Ne
     next();
     return;
   }
-  res
-    .status(403)
-    .set({ "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" })
-    .send(`Forbidden: ${problem}.`);
+  res.status(403).set(TEXT_NO_STORE).send(`Forbidden: ${problem}.`);
 }

@@ -4,9 +4,10 @@ import { audit, type AuditContext } from "~/admin/audit.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import type { LocalizedText } from "~/db/schema";
 import { LOCALES } from "~/i18n/config";
+import { clearRecipientCache } from "~/recipient/cache.server";
 
 /**
- * Unsubscribe reasons that recipients pick from (SPEC §4): ordered, with operator labels per
+ * Unsubscribe reasons that recipients pick from (docs/recipient-pages.md): ordered, with operator labels per
  * locale (empty → the built-in translation of the code), enabled or disabled, optionally with a
  * free-text box. Reasons are never deleted: the ledger refers to their codes.
  */
@@ -72,6 +73,7 @@ export async function createReason(
       details: { labels: r.labels, enabled: r.enabled, freeText: r.freeText },
     });
   });
+  clearRecipientCache();
 }
 
 export async function updateReason(
@@ -111,6 +113,7 @@ export async function updateReason(
       });
     }
   });
+  clearRecipientCache();
 }
 
 /** Moves a reason one place up or down; positions are renumbered 10, 20, 30 … */
@@ -151,4 +154,5 @@ export async function moveReason(
       details: { direction, order },
     });
   });
+  clearRecipientCache();
 }

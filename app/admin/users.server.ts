@@ -183,10 +183,10 @@ export async function resetUserPassword(
   id: string,
   newPassword: string | null,
   by: AuditContext,
-): Promise<{ generatedPassword: string | null }> {
+): Promise<{ email: string; generatedPassword: string | null }> {
   const password = newPassword ? PasswordSchema.parse(newPassword) : generatePassword();
   const passwordHash = await hashPassword(password);
-  await inTransaction(db, async (trx) => {
+  const email = await inTransaction(db, async (trx) => {
     const user = await lockUser(trx, id);
     await trx
       .updateTable("admin_users")
@@ -200,8 +200,9 @@ export async function resetUserPassword(
       target: { type: "admin_user", id },
       details: { email: user.email },
     });
+    return user.email;
   });
-  return { generatedPassword: newPassword ? null : password };
+  return { email, generatedPassword: newPassword ? null : password };
 }
 
 /** A user changes their own password (knowing the current one); their other sessions end. */

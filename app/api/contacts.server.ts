@@ -9,7 +9,7 @@ import { getEnv } from "~/env.server";
 
 /**
  * Contacts and their preferences for the sender API. A contact groups addresses; consent
- * belongs to the address (SPEC §2 rule 1), so everything here reads and changes consent through
+ * belongs to the address (docs/consent.md, rule 1), so everything here reads and changes consent through
  * the consent core.
  */
 

@@ -1,9 +1,10 @@
 import { z } from "zod";
 import { ConsentError } from "~/consent/consent.server";
 import { databaseFault, type DatabaseFault } from "~/db/faults.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
- * The error shape of the sender API (SPEC §6): `{"error": {"code", "message", "details"}}` with
+ * The error shape of the sender API (docs/api.md): `{"error": {"code", "message", "details"}}` with
  * a proper status. Bad input never ends in a 500.
  */
 export type ApiErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 503;
@@ -22,7 +23,7 @@ export class ApiError extends Error {
 }
 
 export const API_HEADERS = {
-  "Cache-Control": "no-store",
+  ...NO_STORE,
   "Content-Type": "application/json; charset=utf-8",
 } as const;
 

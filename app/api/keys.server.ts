@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
 
 /**
- * API keys for sending systems (SPEC §6). A key looks like `heed_<prefix>_<secret>`: the prefix
+ * API keys for sending systems (docs/api.md). A key looks like `heed_<prefix>_<secret>`: the prefix
  * (12 hex digits) finds the row, the secret (32 random bytes) is stored only as its SHA-256 and
  * compared in constant time. The whole key is shown once, at creation.
  */

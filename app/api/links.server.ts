@@ -10,7 +10,7 @@ import { newShortCode } from "~/links/short-links.server";
 import { LINK_TTL_SECONDS, signLinkToken } from "~/links/tokens.server";
 
 /**
- * Links for messages (SPEC §3, §6): a preferences link and an unsubscribe link signed for the
+ * Links for messages (docs/links.md): a preferences link and an unsubscribe link signed for the
  * contact (opaque ids only), the List-Unsubscribe headers for email (RFC 2369 + RFC 8058
  * one-click), and a short link for SMS/WhatsApp.
  */

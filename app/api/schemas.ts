@@ -3,7 +3,7 @@ import { CHANNELS, CONSENT_SOURCES, LEDGER_ACTIONS } from "~/db/schema";
 import { UNDELIVERABLE_ACTIONS, UNDELIVERABLE_SOURCE } from "~/email/constants";
 
 /**
- * The zod schemas of the sender API (SPEC §6). The same schemas validate requests in the routes
+ * The zod schemas of the sender API (docs/api.md). The same schemas validate requests in the routes
  * and generate the OpenAPI document (app/api/openapi.server.ts), so the two cannot drift apart.
  */
 

@@ -204,17 +204,25 @@ export async function ensureDemoData(db: Db, env: Env): Promise<{ preferencesUrl
     .values(DEMO_CONTACT)
     .onConflict((oc) => oc.column("external_id").doNothing())
     .execute();
+  const path = await demoPreferencesPath(db);
+  if (!path) throw new Error("The demo contact was not created.");
+  return { preferencesUrl: `${env.publicUrl}${path}` };
+}
+
+/** The path of the demo contact's preference page (`/p/{token}`), or null when there is none. */
+export async function demoPreferencesPath(db: Db): Promise<string | null> {
   const contact = await db
     .selectFrom("contacts")
     .select("id")
     .where("external_id", "=", DEMO_CONTACT.external_id)
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!contact) return null;
   const token = await signLinkToken({
     contactId: contact.id,
     channel: "email",
     purpose: "preferences",
   });
-  return { preferencesUrl: `${env.publicUrl}/p/${token}` };
+  return `/p/${token}`;
 }
 
 export function printStartBanner(

@@ -3,7 +3,7 @@ import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 
 /**
- * Campaigns (SPEC §1): one send that the sender registers, so that unsubscribes can be
+ * Campaigns (docs/consent.md): one send that the sender registers, so that unsubscribes can be
  * attributed (links carry the campaign key) and rates computed (sent count).
  */
 

@@ -2,21 +2,13 @@
  * `npm run admin:create -- --email you@example.com --role admin [--password P] [--name N]`
  * Creates an admin-area user. Without --password, a strong one is generated and printed once.
  */
-import crypto from "node:crypto";
 import { parseArgs } from "node:util";
-import { z } from "zod";
-import { hashPassword } from "~/admin/password.server";
+import { createUser, NewUserSchema, UserError } from "~/admin/users.server";
 import { openAndMigrate } from "~/boot/boot.server";
-import { ConfigError, getEnv } from "~/env.server";
+import { cliOperator, runCli } from "~/cli/cli";
+import { getEnv } from "~/env.server";
 
-const Args = z.object({
-  email: z.email("--email must be an email address").transform((e) => e.trim().toLowerCase()),
-  role: z.enum(["admin", "agent"], "--role must be admin or agent"),
-  password: z.string().min(12, "--password must be at least 12 characters").optional(),
-  name: z.string().max(200).optional(),
-});
-
-try {
+await runCli(async () => {
   const { values } = parseArgs({
     options: {
       email: { type: "string" },
@@ -26,52 +18,32 @@ try {
     },
     strict: true,
   });
-  const parsed = Args.safeParse(values);
+  const input = {
+    email: values.email ?? "",
+    role: values.role as "agent",
+    password: values.password ?? "",
+    name: values.name ?? "",
+  };
+  const parsed = NewUserSchema.safeParse(input);
   if (!parsed.success) {
-    console.error(parsed.error.issues.map((i) => i.message).join("\n"));
+    console.error(parsed.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("\n"));
     process.exit(2);
   }
-  const args = parsed.data;
-  const password = args.password ?? crypto.randomBytes(15).toString("base64url");
   const handle = await openAndMigrate(getEnv());
   try {
-    const row = await handle.db
-      .insertInto("admin_users")
-      .values({
-        email: args.email,
-        name: args.name ?? null,
-        role: args.role,
-        password_hash: await hashPassword(password),
-      })
-      .onConflict((oc) => oc.column("email").doNothing())
-      .returning("id")
-      .executeTakeFirst();
-    if (!row) {
-      console.error(`A user with the email ${args.email} already exists.`);
-      process.exit(1);
-    }
-    await handle.db
-      .insertInto("audit_log")
-      .values({
-        actor_type: "system",
-        actor_label: "cli admin:create",
-        action: "admin_user.create",
-        target_type: "admin_user",
-        target_id: row.id,
-        details: JSON.stringify({ email: args.email, role: args.role }),
-      })
-      .execute();
-    console.log(
-      `Created ${args.role} ${args.email}${args.password ? "" : ` with password: ${password}`}`,
+    const { user, generatedPassword } = await createUser(
+      handle.db,
+      input,
+      cliOperator("admin:create"),
     );
+    console.log(
+      `Created ${user.role} ${user.email}${generatedPassword ? ` with password: ${generatedPassword}` : ""}`,
+    );
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    console.error(e.message);
+    process.exitCode = 1;
   } finally {
     await handle.close();
   }
-} catch (e) {
-  console.error(
-    e instanceof ConfigError || (e instanceof Error && e.name === "DataDirLockedError")
-      ? e.message
-      : (e as Error).message,
-  );
-  process.exit(1);
-}
+});

@@ -5,9 +5,11 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { API_SCOPES, createApiKey } from "~/api/keys.server";
+import { createApiKeyAudited } from "~/admin/api-keys.server";
+import { API_SCOPES } from "~/api/keys.server";
 import { openAndMigrate } from "~/boot/boot.server";
-import { ConfigError, getEnv } from "~/env.server";
+import { cliOperator, runCli } from "~/cli/cli";
+import { getEnv } from "~/env.server";
 
 const Args = z.object({
   name: z.string("--name is required").trim().min(1, "--name is required").max(200),
@@ -26,7 +28,7 @@ const Args = z.object({
     ),
 });
 
-try {
+await runCli(async () => {
   const { values } = parseArgs({
     options: { name: { type: "string" }, scopes: { type: "string" } },
     strict: true,
@@ -38,18 +40,7 @@ try {
   }
   const handle = await openAndMigrate(getEnv());
   try {
-    const { id, key } = await createApiKey(handle.db, parsed.data);
-    await handle.db
-      .insertInto("audit_log")
-      .values({
-        actor_type: "system",
-        actor_label: "cli apikey:create",
-        action: "api_key.create",
-        target_type: "api_key",
-        target_id: id,
-        details: JSON.stringify({ name: parsed.data.name, scopes: parsed.data.scopes }),
-      })
-      .execute();
+    const { key } = await createApiKeyAudited(handle.db, parsed.data, cliOperator("apikey:create"));
     console.log(
       `Created API key "${parsed.data.name}" (${parsed.data.scopes.join(", ")}). ` +
         `It is shown only now; store it in your sending system:\n\n${key}\n`,
@@ -57,11 +48,4 @@ try {
   } finally {
     await handle.close();
   }
-} catch (e) {
-  console.error(
-    e instanceof ConfigError || (e instanceof Error && e.name === "DataDirLockedError")
-      ? e.message
-      : (e as Error).message,
-  );
-  process.exit(1);
-}
+});

@@ -2,10 +2,11 @@
 import { parseArgs } from "node:util";
 import { openDatabase } from "~/db/db.server";
 import { migrateToLatest } from "~/db/migrate.server";
-import { ConfigError, getEnv } from "~/env.server";
+import { runCli } from "~/cli/cli";
+import { getEnv } from "~/env.server";
 
 parseArgs({ options: {}, strict: true });
-try {
+await runCli(async () => {
   const env = getEnv();
   const handle = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.dataDir });
   try {
@@ -17,11 +18,4 @@ try {
   } finally {
     await handle.close();
   }
-} catch (e) {
-  console.error(
-    e instanceof ConfigError || (e instanceof Error && e.name === "DataDirLockedError")
-      ? e.message
-      : e,
-  );
-  process.exit(1);
-}
+});

@@ -55,7 +55,7 @@ export function normalizeAddress(
 
 /**
  * The keyed hash that identifies a normalized address in the consent tables. It survives erasure
- * (SPEC §2 rule 8), so an erased address stays suppressed when it is imported again.
+ * (docs/consent.md, rule 9), so an erased address stays suppressed when it is imported again.
  */
 export function hashAddress(key: string, normalizedAddress: string): string {
   return crypto.createHmac("sha256", key).update(normalizedAddress).digest("base64url");

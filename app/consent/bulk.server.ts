@@ -237,7 +237,7 @@ async function writeBatch(
         updated_at = now()
       returning 1
     ),
-    -- Outbound webhooks (SPEC §6), in this statement's transaction like the one-by-one path.
+    -- Outbound webhooks (docs/api.md), in this statement's transaction like the one-by-one path.
     wh as (${consentEventDeliveriesInsert("led", "unsubscribe")})
     select
       (select count(*) from led)::int as imported,

@@ -19,10 +19,13 @@ import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/add
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
 /**
- * The one door for consent (ARCHITECTURE.md). Every change, whatever its source, goes through
- * applyConsentChanges, which writes the ledger row and the current state in one transaction;
- * every send decision goes through decideSendMany. Nothing else writes channel_consent,
- * topic_consent or consent_ledger.
+ * The one door for consent (docs/consent.md#the-one-door). Every change, whatever its source, goes
+ * through applyConsentChanges, which writes the ledger row and the current state in one
+ * transaction; every send decision goes through decideSendMany. The rest of this module holds the
+ * other ways in, which keep the same rules: the bulk door (bulk.server.ts: set-based unsubscribes
+ * for imports), double opt-in (double-opt-in.server.ts, which confirms through
+ * applyConsentChanges) and erasure (erasure.server.ts). Nothing outside app/consent/ writes
+ * channel_consent, topic_consent or consent_ledger (tests/unit/consent-door.test.ts).
  */
 
 export type ChangeAction = Exclude<LedgerAction, "erase">;
@@ -283,7 +286,7 @@ async function applyOne(
     })
     .returning("id")
     .executeTakeFirstOrThrow();
-  // Outbound webhooks (SPEC §6): one delivery per subscribed endpoint, in this transaction.
+  // Outbound webhooks (docs/api.md): one delivery per subscribed endpoint, in this transaction.
   await enqueueConsentEvent(trx, ledger.id, c.action);
 
   await trx
@@ -368,7 +371,7 @@ export async function applyConsentChange(db: Db, change: ConsentChange): Promise
 }
 
 // ---------------------------------------------------------------------------------------------
-// Send decisions (SPEC §2)
+// Send decisions (docs/consent.md#send-decisions)
 
 export type Category = "marketing" | "transactional";
 export type DenyReason =

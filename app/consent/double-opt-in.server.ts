@@ -35,11 +35,13 @@ import { enqueueOutbox } from "~/outbox/outbox.server";
 import { hitRateLimit } from "~/security/rate-limit.server";
 
 import { getBranding } from "~/settings/settings.server";
+import { topicNames } from "~/topics/topics.server";
+import { isUuid } from "~/db/ids";
 
 import { keywordNumber } from "~/sms/transport.server";
 
 /**
- * Double opt-in (SPEC §2 rule 5). Re-subscribing an unsubscribed channel, or signing a new address
+ * Double opt-in (docs/consent.md, rule 5). Re-subscribing an unsubscribed channel, or signing a new address
  * up through Heed, stores a request and sends a confirmation to that very address (an email with
  * a /c/{token} link, or an SMS/WhatsApp message with a short link). Until the person confirms, the
  * address stays as it was (unsubscribed, or pending for a new sign-up). Confirming goes through
@@ -77,10 +79,6 @@ export type StartDoubleOptInResult = {
   /** rate_limited: seconds until another confirmation may be sent. */
   retryAfterSeconds?: number;
 };
-
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}
 
 /** The contact the confirmation link is signed for: the one given, else one holding the address, else a new one. */
 async function contactFor(
@@ -121,21 +119,10 @@ async function contactFor(
     .executeTakeFirstOrThrow();
 }
 
-async function topicNames(trx: Trx, keys: string[], locale: string): Promise<string[]> {
-  if (keys.length === 0) return [];
-  const rows = await trx
-    .selectFrom("topics")
-    .select(["key", "names"])
-    .where("key", "in", keys)
-    .orderBy("position")
-    .execute();
-  return rows.map((r) => r.names[locale] ?? r.names.en ?? r.key);
-}
-
-async function validTopics(trx: Trx, keys: readonly string[]): Promise<string[]> {
+async function validTopics(db: Db, keys: readonly string[]): Promise<string[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
-  const rows = await trx
+  const rows = await db
     .selectFrom("topics")
     .select("key")
     .where("key", "in", unique)

@@ -11,9 +11,10 @@ import { getSecrets } from "~/secrets.server";
 
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
 import { eraseEmailEventAddresses } from "~/email/undeliverable.server";
+import { isUuid } from "~/db/ids";
 
 /**
- * Erasure (GDPR art. 17, SPEC §2 rule 8). In one transaction:
+ * Erasure (GDPR art. 17; docs/consent.md, rule 9). In one transaction:
  *  - the contact's email, phone, external id and locale are removed (the row stays, marked
  *    erased_at, so the ledger's contact_id still groups its events);
  *  - every address of the contact (its email, its phone on SMS and WhatsApp, and every address
@@ -84,7 +85,7 @@ export async function eraseContact(
   contactId: string,
   by: AuditContext,
 ): Promise<ErasureResult> {
-  if (!/^[0-9a-f-]{36}$/i.test(contactId)) throw new ErasureError("not_found", "No such contact.");
+  if (!isUuid(contactId)) throw new ErasureError("not_found", "No such contact.");
   return db.transaction().execute(async (trx) => {
     const contact = await trx
       .selectFrom("contacts")
@@ -317,7 +318,7 @@ export type ErasurePreview = {
 
 /** What an erasure of this contact will touch (for the confirmation page). Null: no such contact. */
 export async function erasurePreview(db: Db, contactId: string): Promise<ErasurePreview | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(contactId)) return null;
+  if (!isUuid(contactId)) return null;
   const contact = await db
     .selectFrom("contacts")
     .selectAll()

@@ -8,6 +8,7 @@ import { getEnv } from "~/env.server";
 import { listTopics } from "~/topics/topics.server";
 import type { UNDELIVERABLE_SOURCE, UndeliverableEventAction } from "~/email/constants";
 import { undeliverableTimeline } from "~/email/undeliverable.server";
+import { isUuid } from "~/db/ids";
 
 /**
  * Contacts as the admin area sees them: search (fast on millions of rows: every branch is an
@@ -152,10 +153,8 @@ function toSummary(r: {
   };
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function getContact(db: Db, id: string): Promise<ContactSummary | null> {
-  if (!UUID_RE.test(id)) return null;
+  if (!isUuid(id)) return null;
   const row = await db.selectFrom("contacts").selectAll().where("id", "=", id).executeTakeFirst();
   return row ? toSummary(row) : null;
 }
@@ -288,7 +287,7 @@ export async function ledgerTimeline(
       const ors: Expression<SqlBool>[] = keys.map((k) =>
         eb.and([eb("l.channel", "=", k.channel), eb("l.address_hash", "=", k.hash)]),
       );
-      if (input.contactId && UUID_RE.test(input.contactId)) {
+      if (input.contactId && isUuid(input.contactId)) {
         ors.push(eb("l.contact_id", "=", input.contactId));
       }
       return eb.or(ors);
@@ -318,7 +317,7 @@ export async function ledgerTimeline(
   // Undeliverable marks and clears, interleaved by id (they share the ledger's id sequence).
   const marks = await undeliverableTimeline(db, {
     keys,
-    contactId: input.contactId && UUID_RE.test(input.contactId) ? input.contactId : null,
+    contactId: input.contactId && isUuid(input.contactId) ? input.contactId : null,
     before: input.before ?? null,
     limit: limit + 1,
   });
@@ -331,12 +330,12 @@ export async function ledgerTimeline(
 }
 
 /**
- * Deletes a contact record. Consent belongs to the address (SPEC §2 rule 1): the addresses'
+ * Deletes a contact record. Consent belongs to the address (docs/consent.md, rule 1): the addresses'
  * suppressions, topic choices and ledger stay exactly as they are, so deleting (or re-importing)
  * a contact never re-subscribes anyone.
  */
 export async function deleteContact(db: Db, id: string, by: AuditContext): Promise<boolean> {
-  if (!UUID_RE.test(id)) return false;
+  if (!isUuid(id)) return false;
   return inTransaction(db, async (trx) => {
     const row = await trx
       .deleteFrom("contacts")

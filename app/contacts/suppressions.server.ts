@@ -5,20 +5,20 @@ import {
   applyConsentChanges,
   ConsentError,
   normalizeOrThrow,
+  readConsent,
   type ChangeResult,
 } from "~/consent/consent.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
+import { NOTE_MAX } from "~/contacts/notes";
 import { getEnv } from "~/env.server";
 
 /**
- * Manual suppression by operators (SPEC §5). The unsubscribed list is address-level: an address
+ * Manual suppression by operators (docs/admin.md). The unsubscribed list is address-level: an address
  * can be suppressed whether or not a contact holds it. Every change goes through the consent core
  * (source `admin`, the operator as actor, the note as reason text) and is audited in the same
  * transaction. Removing a suppression (admins only, enforced by the routes) needs a note too.
  */
-
-export const NOTE_MAX = 1000;
 
 export type SuppressionScope = Channel | "all";
 export type SuppressionTarget = { channel: Channel; address: string };
@@ -129,4 +129,28 @@ export function suppressAddresses(db: Db, input: Input): Promise<ChangeResult[]>
  */
 export function unsuppressAddresses(db: Db, input: Input): Promise<ChangeResult[]> {
   return change(db, input, "remove");
+}
+
+export type SuppressionIntent = "suppress" | "unsuppress";
+/** What an operator's suppress / unsuppress did, for the notice the admin page shows. */
+export type SuppressionOutcome = "suppressed" | "already" | "unsuppressed" | "unchanged";
+
+/**
+ * The admin area's suppress and "remove suppression" forms (a contact's page and the address
+ * lookup). Removing acts only on the targets that are suppressed now, so that it never resumes a
+ * pause or confirms a pending sign-up. Callers must have checked that a remover is an admin.
+ */
+export async function changeSuppression(
+  db: Db,
+  input: Input & { intent: SuppressionIntent },
+): Promise<SuppressionOutcome> {
+  if (input.intent === "suppress") {
+    const results = await suppressAddresses(db, input);
+    return results.some((r) => r.changed) ? "suppressed" : "already";
+  }
+  const states = await readConsent(db, input.targets);
+  const targets = input.targets.filter((_, i) => states[i]?.status === "unsubscribed");
+  if (targets.length === 0) return "unchanged";
+  const results = await unsuppressAddresses(db, { ...input, targets });
+  return results.some((r) => r.changed) ? "unsuppressed" : "unchanged";
 }

@@ -1,4 +1,3 @@
-import type { ActionFunctionArgs } from "@remix-run/node";
 import { ApiError, errorResponse, jsonResponse } from "~/api/errors.server";
 
 /**
@@ -90,7 +89,7 @@ export async function parseForm(raw: Buffer, contentType: string | null): Promis
  * `run` reads the body itself (with readRawBody) so that each provider chooses its cap.
  */
 export function webhookAction(run: (request: Request) => Promise<Response>) {
-  return async ({ request }: ActionFunctionArgs): Promise<Response> => {
+  return async ({ request }: { request: Request }): Promise<Response> => {
     if (request.method !== "POST") {
       return errorResponse(
         new ApiError(405, "method_not_allowed", "Use POST", null, { Allow: "POST" }),

@@ -1,11 +1,13 @@
 import { sql } from "kysely";
+import { audit, type AuditContext } from "~/admin/audit.server";
+import { csvDownloadHeaders, csvLine, csvStream } from "~/csv/csv.server";
 import type { Db } from "~/db/db.server";
 import { inBackgroundLane } from "~/db/priority.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 
 /**
- * The suppressions export (SPEC §5): every address that is unsubscribed on a channel, as CSV,
+ * The suppressions export (docs/admin.md): every address that is unsubscribed on a channel, as CSV,
  * streamed straight from the database in keyset pages, so memory stays flat and the first byte
  * leaves at once whatever the size. Used by the admin download (/admin/exports) and by
  * GET /api/v1/suppressions.csv.
@@ -212,23 +214,21 @@ async function undeliverablePage(
   };
 }
 
-function cell(value: string | null, spreadsheetSafe: boolean): string {
-  if (value === null) return "";
-  const v = spreadsheetSafe && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
-}
-
 export function suppressionCsvLine(row: SuppressionRow, spreadsheetSafe = true): string {
-  return [
-    cell(row.address, false),
-    row.channel,
-    row.date ? row.date.toISOString() : "",
-    row.source ?? "",
-    cell(row.reason, spreadsheetSafe),
-    cell(row.reasonText, spreadsheetSafe),
-    cell(row.campaign, spreadsheetSafe),
-    cell(row.note, spreadsheetSafe),
-  ].join(",");
+  return csvLine(
+    [
+      row.address,
+      row.channel,
+      row.date ? row.date.toISOString() : "",
+      row.source ?? "",
+      row.reason,
+      row.reasonText,
+      row.campaign,
+      row.note,
+    ],
+    // The address and the values Heed wrote itself are never changed; the rest is defused.
+    spreadsheetSafe ? [0, 1, 2, 3] : [0, 1, 2, 3, 4, 5, 6, 7],
+  );
 }
 
 /**
@@ -256,7 +256,7 @@ export async function* suppressionCsvChunks(
       suppressionPage(db, filter, from, limit),
     );
     if (page.rows.length > 0) {
-      yield page.rows.map((r) => `${suppressionCsvLine(r, safe)}\r\n`).join("");
+      yield page.rows.map((r) => suppressionCsvLine(r, safe)).join("");
     }
     if (!page.next) return;
     after = page.next;
@@ -277,25 +277,18 @@ export function suppressionCsvStream(
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): ReadableStream<Uint8Array> {
-  const chunks = suppressionCsvChunks(db, filter, options);
-  const encoder = new TextEncoder();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const next = await chunks.next();
-          if (next.done) controller.close();
-          else controller.enqueue(encoder.encode(next.value));
-        } catch (e) {
-          controller.error(e);
-        }
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    },
-    { highWaterMark: 1 },
-  );
+  return csvStream(suppressionCsvChunks(db, filter, options));
+}
+
+/** An admin downloads the suppressions export: audited (with the filter), then streamed. */
+export async function exportSuppressions(
+  db: Db,
+  filter: SuppressionExportFilter,
+  by: AuditContext,
+  details: Record<string, unknown>,
+): Promise<ReadableStream<Uint8Array>> {
+  await audit(db, { ...by, action: "suppressions.export", details });
+  return suppressionCsvStream(db, filter);
 }
 
 export function suppressionCsvFilename(filter: SuppressionExportFilter, now = new Date()): string {
@@ -306,12 +299,7 @@ export function suppressionCsvFilename(filter: SuppressionExportFilter, now = ne
 }
 
 export function suppressionCsvHeaders(filter: SuppressionExportFilter): Record<string, string> {
-  return {
-    "Content-Type": "text/csv; charset=utf-8",
-    "Content-Disposition": `attachment; filename="${suppressionCsvFilename(filter)}"`,
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-  };
+  return csvDownloadHeaders(suppressionCsvFilename(filter));
 }
 
 /** How many exportable suppressions each channel has (for the export page). */

@@ -5,7 +5,7 @@ import { resources, type Namespace } from "./resources";
 
 /**
  * Server-side i18n (i18next over app/i18n/resources.ts). Locale negotiation for recipient pages
- * and mail (SPEC §4): the contact's locale, then the request's Accept-Language, then English.
+ * and mail (docs/recipient-pages.md): the contact's locale, then the request's Accept-Language, then English.
  */
 
 /** "pt-BR", "PT", "pt_br" → "pt"; anything Heed does not speak → null. */

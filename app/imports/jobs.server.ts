@@ -2,26 +2,30 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { sql, type Selectable } from "kysely";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import { audit, type AuditContext } from "~/admin/audit.server";
 import {
   applyPreparedBulkUnsubscribe,
   BULK_BATCH_SIZE,
   bulkLedgerFloor,
   prepareBulkUnsubscribe,
-  type BulkUnsubscribeItem,
+  type BulkUnsubscribeOptions,
   type PreparedBulkUnsubscribe,
 } from "~/consent/bulk.server";
-
-import type { Db } from "~/db/db.server";
+import { csvDownloadHeaders, csvLine, csvStream } from "~/csv/csv.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { isDatabaseUnavailable } from "~/db/faults.server";
-
-import { CHANNELS, type Channel } from "~/db/schema";
+import type { Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
-
-import type { Logger } from "pino";
-
 import { detectColumns } from "~/imports/detect";
-
+import {
+  claimJobLease,
+  committedSummary,
+  DEFAULT_LEASE_MS,
+  ImportLease,
+  LeaseLostError,
+} from "~/imports/lease.server";
 import {
   checkZip,
   countLines,
@@ -31,22 +35,20 @@ import {
   readRows,
   scanZip,
   sniffFormat,
-  type SheetRow,
   type ZipLimits,
 } from "~/imports/read.server";
-
+import { rowBatches, rowsToItems, type RowItems } from "~/imports/rows";
 import {
+  DEFAULT_IMPORT_NOTE,
   withImportTables,
-  type ImportErrorReason,
   type ImportFormat,
-  type ImportJobsTable,
+  type ImportJob,
   type ImportMapping,
 } from "~/imports/schema";
-
-import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
+import { isUuid } from "~/db/ids";
 
 /**
- * Bulk import of suppressions as background jobs (SPEC §5, issue 6).
+ * Bulk import of suppressions as background jobs (docs/admin.md).
  *
  * Upload (route) → prepareImportFile (format, zip bomb guard on declared sizes, column
  * detection) → createImportJob (queued). A worker in any server process claims the job
@@ -59,10 +61,6 @@ import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
  */
 
 export const MAX_STORED_ERRORS = 100_000;
-const MAX_ATTEMPTS = 3;
-const DEFAULT_LEASE_MS = 60_000;
-/** A job whose file no server has for this long is marked failed. */
-const ORPHAN_AFTER_MS = 60 * 60_000;
 
 export type ImportLimits = ZipLimits & { maxFileBytes: number; maxRows: number };
 
@@ -79,8 +77,6 @@ export function importLimits(env: Env): ImportLimits {
 export function importsDir(env: Pick<Env, "dataDir">): string {
   return path.join(env.dataDir, "imports");
 }
-
-export type ImportJob = Selectable<ImportJobsTable>;
 
 // ---------------------------------------------------------------------------------------------
 // Preparing an upload
@@ -159,8 +155,61 @@ export async function createImportJob(
     .executeTakeFirstOrThrow();
 }
 
+/**
+ * An admin's upload becomes a queued job: the file is looked at (prepareImportFile: format, zip
+ * sizes, columns; throws ImportFileError for the operator), then the job and its audit row are
+ * written in one transaction. The worker picks the job up.
+ */
+export async function queueImport(
+  db: Db,
+  input: {
+    id: string;
+    file: { path: string; storedFile: string; name: string; size: number };
+    channel: Channel | null;
+    addressColumn?: string | null;
+    reasonColumn?: string | null;
+    note?: string | null;
+    limits: ImportLimits;
+  },
+  by: AuditContext,
+): Promise<ImportJob> {
+  const { file, channel } = input;
+  const prepared = await prepareImportFile(file.path, {
+    fileName: file.name,
+    limits: input.limits,
+    channel,
+    addressColumn: input.addressColumn,
+    reasonColumn: input.reasonColumn,
+  });
+  return inTransaction(db, async (trx) => {
+    const job = await createImportJob(trx, {
+      id: input.id,
+      fileName: file.name,
+      storedFile: file.storedFile,
+      fileSize: file.size,
+      prepared,
+      channel,
+      note: input.note,
+      createdBy: by.actor.type === "admin_user" ? (by.actor.id ?? null) : null,
+    });
+    await audit(trx, {
+      ...by,
+      action: "import.create",
+      target: { type: "import", id: job.id },
+      details: {
+        file_name: file.name,
+        size: file.size,
+        format: prepared.format,
+        channel: channel ?? "per row",
+        columns: prepared.mapping.labels,
+      },
+    });
+    return job;
+  });
+}
+
 export async function getImportJob(db: Db, id: string): Promise<ImportJob | undefined> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  if (!isUuid(id)) return undefined;
   return withImportTables(db)
     .selectFrom("import_jobs")
     .selectAll()
@@ -184,13 +233,6 @@ export async function listImportJobs(db: Db, limit = 50): Promise<ImportJobListI
 // ---------------------------------------------------------------------------------------------
 // The error report
 
-const csvCell = (v: string | number | null) => {
-  const s = v === null ? "" : String(v);
-  // A value that a spreadsheet would run as a formula is prefixed with an apostrophe.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\r\n;]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
-
 /** The error report as CSV chunks (line, value, error), read from the database in pages. */
 export async function* importErrorsCsv(db: Db, jobId: string): AsyncGenerator<string> {
   yield "line,value,error\r\n";
@@ -205,9 +247,38 @@ export async function* importErrorsCsv(db: Db, jobId: string): AsyncGenerator<st
       .limit(5_000)
       .execute();
     if (rows.length === 0) return;
-    yield rows.map((r) => `${r.line},${csvCell(r.value)},${r.reason}\r\n`).join("");
+    // The value is the file's own text (defused); the line and the reason are Heed's.
+    yield rows.map((r) => csvLine([Number(r.line), r.value, r.reason], [0, 2])).join("");
     after = Number(rows[rows.length - 1]!.line);
   }
+}
+
+/**
+ * An admin downloads an import's error report: audited, then streamed. Null when there is no
+ * such import.
+ */
+export async function downloadImportErrors(
+  db: Db,
+  id: string,
+  by: AuditContext,
+): Promise<{ body: ReadableStream<Uint8Array>; headers: Record<string, string> } | null> {
+  const job = await getImportJob(db, id);
+  if (!job) return null;
+  await audit(db, {
+    ...by,
+    action: "import.errors_download",
+    target: { type: "import", id: job.id },
+    details: { invalid: job.invalid },
+  });
+  const base =
+    job.file_name
+      .replace(/\.[^.]*$/, "")
+      .replace(/[^\w.-]+/g, "_")
+      .slice(0, 80) || "import";
+  return {
+    body: csvStream(importErrorsCsv(db, job.id)),
+    headers: csvDownloadHeaders(`${base}-errors.csv`),
+  };
 }
 
 export async function listImportErrors(db: Db, jobId: string, limit = 20) {
@@ -246,6 +317,7 @@ export type RunnerOptions = {
 };
 
 const PROCESS_WORKER_ID = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString("hex")}`;
+const MAX_ATTEMPTS = 3;
 
 class StopRequested extends Error {
   constructor() {
@@ -254,175 +326,129 @@ class StopRequested extends Error {
   }
 }
 
-class LeaseLostError extends Error {
-  constructor() {
-    super("The import job was taken over by another worker.");
-    this.name = "LeaseLostError";
-  }
-}
-
 function filePathOf(env: RunnerOptions["env"], job: Pick<ImportJob, "stored_file">): string {
   return path.join(importsDir(env), path.basename(job.stored_file));
 }
 
-/** Claims the oldest queued job, or a running one whose worker stopped renewing its lease. */
-export async function claimImportJob(db: Db, options: RunnerOptions): Promise<ImportJob | null> {
-  const workerId = options.workerId ?? PROCESS_WORKER_ID;
-  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  return db.transaction().execute(async (trx) => {
-    const t = withImportTables(trx);
-    const candidates = await t
-      .selectFrom("import_jobs")
-      .selectAll()
-      .where((eb) =>
-        eb.or([
-          eb("status", "=", "queued"),
-          eb.and([
-            eb("status", "=", "running"),
-            options.singleProcess
-              ? eb.or([
-                  eb("locked_by", "is", null),
-                  eb("locked_by", "!=", workerId),
-                  eb("locked_until", "<", sql<Date>`now()`),
-                ])
-              : eb.or([eb("locked_until", "is", null), eb("locked_until", "<", sql<Date>`now()`)]),
-          ]),
-        ]),
-      )
-      .orderBy("created_at")
-      .limit(10)
-      .forUpdate()
-      .skipLocked()
-      .execute();
-    for (const job of candidates) {
-      if (!fs.existsSync(filePathOf(options.env, job))) {
-        // The upload lives on another server's disk (or is gone). Leave it to that server,
-        // unless nobody has touched the job for a long time.
-        if (Date.now() - job.updated_at.getTime() > ORPHAN_AFTER_MS) {
-          await t
-            .updateTable("import_jobs")
-            .set({
-              status: "failed",
-              phase: "done",
-              error: `The uploaded file is not available on any server (received by ${job.file_host}). ${committedSummary(job)}`,
-              finished_at: sql<Date>`now()`,
-              updated_at: sql<Date>`now()`,
-              locked_by: null,
-              locked_until: null,
-            })
-            .where("id", "=", job.id)
-            .execute();
-        }
-        continue;
-      }
-      return t
-        .updateTable("import_jobs")
-        .set({
-          status: "running",
-          locked_by: workerId,
-          locked_until: sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`,
-          attempts: sql<number>`attempts + 1`,
-          started_at: sql<Date>`coalesce(started_at, now())`,
-          updated_at: sql<Date>`now()`,
-        })
-        .where("id", "=", job.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    }
-    return null;
-  });
+function workerOf(options: RunnerOptions) {
+  return {
+    workerId: options.workerId ?? PROCESS_WORKER_ID,
+    leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+    singleProcess: options.singleProcess,
+  };
 }
 
-function committedSummary(
-  job: Pick<ImportJob, "rows_read" | "imported" | "already_suppressed" | "duplicates" | "invalid">,
-): string {
-  if (job.rows_read === 0) return "Nothing was imported.";
-  return (
-    `The first ${job.rows_read} rows were committed (${job.imported} imported, ` +
-    `${job.already_suppressed} already suppressed, ${job.duplicates} repeated, ${job.invalid} invalid); ` +
-    `the rest of the file was not imported.`
-  );
+/** Claims the next job this server can run (its upload is on this server's disk); see lease.server.ts. */
+export function claimImportJob(db: Db, options: RunnerOptions): Promise<ImportJob | null> {
+  return claimJobLease(db, workerOf(options), (job) => fs.existsSync(filePathOf(options.env, job)));
 }
 
-const CHANNEL_ALIASES: Record<string, Channel> = {
-  email: "email",
-  "e-mail": "email",
-  mail: "email",
-  sms: "sms",
-  text: "sms",
-  phone: "sms",
-  mobile: "sms",
-  whatsapp: "whatsapp",
-  wa: "whatsapp",
-};
-
-function channelOf(value: string | undefined): Channel | null {
-  const v = (value ?? "").trim().toLowerCase();
-  if ((CHANNELS as readonly string[]).includes(v)) return v as Channel;
-  return CHANNEL_ALIASES[v] ?? null;
-}
-
-async function reasonCodes(db: Db): Promise<Map<string, string>> {
+async function reasonCodes(db: Db): Promise<Set<string>> {
   const rows = await db.selectFrom("unsubscribe_reasons").select("code").execute();
-  return new Map(rows.map((r) => [r.code, r.code]));
+  return new Set(rows.map((r) => r.code));
 }
 
-/** A reason cell: a configured reason code (any case, spaces for underscores) or free text. */
-function reasonOf(value: string | undefined, codes: Map<string, string>) {
-  const v = (value ?? "").trim();
-  if (!v) return { reasonCode: null, reasonText: null };
-  const code = codes.get(v.toLowerCase().replace(/[\s-]+/g, "_"));
-  return code ? { reasonCode: code, reasonText: null } : { reasonCode: null, reasonText: v };
+/**
+ * Checks the whole file before its first row is written (zip files: their actual expanded sizes;
+ * every file: its row count against IMPORT_MAX_ROWS), renewing the lease while it reads.
+ */
+async function checkWholeFile(
+  job: ImportJob,
+  lease: ImportLease,
+  filePath: string,
+  limits: ImportLimits,
+): Promise<ImportJob> {
+  await lease.setPhase("checking");
+  const header = job.options.header ? 1 : 0;
+  const renew = () => lease.renew();
+  const rows =
+    job.format === "csv"
+      ? Math.max(0, (await countLines(filePath, renew)) - header)
+      : (await scanZip(filePath, job.format, limits, renew)).rows - header;
+  if (rows > limits.maxRows) {
+    throw new ImportFileError(
+      `The file has about ${rows.toLocaleString("en")} rows; at most ${limits.maxRows.toLocaleString("en")} are allowed (IMPORT_MAX_ROWS). Split it into smaller files.`,
+    );
+  }
+  return lease.recordTotal(rows);
+}
+
+/** A batch of rows, turned into items and prepared by the bulk door (the CPU half of a batch). */
+type PreparedBatch = RowItems & { prepared: PreparedBulkUnsubscribe };
+
+/**
+ * The database half of a batch, in one transaction: the consent changes (through the bulk door),
+ * the rows that could not be imported, and the job's progress under the lease.
+ */
+async function commitBatch(
+  db: Db,
+  job: ImportJob,
+  lease: ImportLease,
+  batch: PreparedBatch,
+  context: { ledgerFloor: number | null; actor: BulkUnsubscribeOptions["actor"] },
+): Promise<ImportJob> {
+  const updated = await db.transaction().execute(async (trx) => {
+    const result = await applyPreparedBulkUnsubscribe(trx, batch.prepared, {
+      source: "import",
+      importId: job.id,
+      note: job.note,
+      ledgerFloor: context.ledgerFloor,
+      actor: context.actor,
+    });
+    const errors = {
+      lines: [...batch.errors.lines],
+      values: [...batch.errors.values],
+      reasons: [...batch.errors.reasons],
+    };
+    for (const inv of result.invalid) {
+      errors.lines.push(batch.itemLines[inv.index]!);
+      errors.values.push(batch.itemValues[inv.index]!.trim().slice(0, 256) || null);
+      errors.reasons.push(inv.reason);
+    }
+    const room = MAX_STORED_ERRORS - job.invalid;
+    if (errors.lines.length > 0 && room > 0) {
+      const n = Math.min(room, errors.lines.length);
+      await sql`
+        insert into import_errors (job_id, line, value, reason)
+        select ${job.id}::uuid, l, v, r
+        from unnest(${errors.lines.slice(0, n)}::bigint[], ${errors.values.slice(0, n)}::text[], ${errors.reasons.slice(0, n)}::text[]) as t(l, v, r)
+        on conflict do nothing
+      `.execute(trx);
+    }
+    return lease.recordBatch(trx, {
+      rows: batch.count,
+      imported: result.imported,
+      alreadySuppressed: result.alreadySuppressed,
+      duplicates: result.duplicates,
+      invalid: errors.lines.length,
+    });
+  });
+  lease.renewed();
+  return updated;
 }
 
 /**
  * Runs a claimed job to the end (or until it fails). Never throws for a problem with the file:
  * the job is marked failed with the reason and with what was committed.
+ *
+ * One batch is written while the next one is read from the file and prepared (the commits stay in
+ * order): `writing` is the batch being written.
  */
 export async function runImportJob(
   db: Db,
   claimed: ImportJob,
   options: RunnerOptions,
 ): Promise<ImportJob> {
-  const workerId = options.workerId ?? PROCESS_WORKER_ID;
-  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const { workerId, leaseMs } = workerOf(options);
   const batchSize = Math.min(options.batchSize ?? BULK_BATCH_SIZE, BULK_BATCH_SIZE);
   const limits = importLimits(options.env as Env);
   const filePath = filePathOf(options.env, claimed);
-  const jobs = withImportTables(db);
+  const lease = new ImportLease(db, claimed.id, workerId, leaseMs);
   let job = claimed;
+  let writing: Promise<void> | null = null;
 
-  const leaseExpr = sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`;
-  let lastRenewal = Date.now();
-  const renewLease = async (force = false) => {
-    if (!force && Date.now() - lastRenewal < leaseMs / 4) return;
-    const r = await jobs
-      .updateTable("import_jobs")
-      .set({ locked_until: leaseExpr, updated_at: sql<Date>`now()` })
-      .where("id", "=", job.id)
-      .where("locked_by", "=", workerId)
-      .where("status", "=", "running")
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new LeaseLostError();
-    lastRenewal = Date.now();
-  };
   const finish = async (set: { status: "completed" | "failed"; error?: string | null }) => {
-    const row = await jobs
-      .updateTable("import_jobs")
-      .set({
-        status: set.status,
-        phase: "done",
-        error: set.error ?? null,
-        finished_at: sql<Date>`now()`,
-        updated_at: sql<Date>`now()`,
-        locked_by: null,
-        locked_until: null,
-      })
-      .where("id", "=", job.id)
-      .where("locked_by", "=", workerId)
-      .returningAll()
-      .executeTakeFirst();
-    if (!row) throw new LeaseLostError();
+    const row = await lease.finish(set);
     await fs.promises.rm(filePath, { force: true });
     const log = {
       importId: row.id,
@@ -438,7 +464,6 @@ export async function runImportJob(
     return row;
   };
 
-  let pending: Promise<void> | null = null;
   try {
     if (job.attempts > MAX_ATTEMPTS) {
       return await finish({
@@ -446,206 +471,49 @@ export async function runImportJob(
         error: `The import was interrupted ${MAX_ATTEMPTS} times (the server stopped while it ran) and was given up. ${committedSummary(job)}`,
       });
     }
+    if (job.total_rows === null) job = await checkWholeFile(job, lease, filePath, limits);
+    else if (job.phase !== "importing") await lease.setPhase("importing");
+
+    const reasons = await reasonCodes(db);
+    const context = {
+      actor: job.created_by
+        ? { type: "admin_user" as const, id: job.created_by }
+        : { type: "system" as const },
+      // Before the first committed batch, every ledger row this import will write is above the
+      // ledger's current highest id: addresses at or below it were suppressed before (a
+      // re-import then never reads their ledger rows). A resumed job reads them (exact either way).
+      ledgerFloor: job.rows_read === 0 ? await bulkLedgerFloor(db) : null,
+    };
     const mapping = job.options;
-
-    // 1. Check the whole file before the first row is written.
-    if (job.total_rows === null) {
-      await jobs
-        .updateTable("import_jobs")
-        .set({ phase: "checking" })
-        .where("id", "=", job.id)
-        .execute();
-      let rows: number;
-      if (job.format === "csv") {
-        rows = Math.max(
-          0,
-          (await countLines(filePath, () => renewLease())) - (mapping.header ? 1 : 0),
-        );
-      } else {
-        rows =
-          (await scanZip(filePath, job.format, limits, () => renewLease())).rows -
-          (mapping.header ? 1 : 0);
-      }
-      if (rows > limits.maxRows) {
-        throw new ImportFileError(
-          `The file has about ${rows.toLocaleString("en")} rows; at most ${limits.maxRows.toLocaleString("en")} are allowed (IMPORT_MAX_ROWS). Split it into smaller files.`,
-        );
-      }
-      const updated = await jobs
-        .updateTable("import_jobs")
-        .set({
-          total_rows: Math.max(rows, 0),
-          phase: "importing",
-          locked_until: leaseExpr,
-          updated_at: sql<Date>`now()`,
-        })
-        .where("id", "=", job.id)
-        .where("locked_by", "=", workerId)
-        .returningAll()
-        .executeTakeFirst();
-      if (!updated) throw new LeaseLostError();
-      job = updated;
-      lastRenewal = Date.now();
-    } else if (job.phase !== "importing") {
-      await jobs
-        .updateTable("import_jobs")
-        .set({ phase: "importing" })
-        .where("id", "=", job.id)
-        .execute();
-    }
-
-    // 2. Import in batches, resuming after the rows already committed.
-    const codes = await reasonCodes(db);
-    const actor = job.created_by
-      ? { type: "admin_user" as const, id: job.created_by }
-      : { type: "system" as const };
-    // Before the first committed batch, every ledger row this import will write is above the
-    // ledger's current highest id: addresses at or below it were suppressed before (a re-import
-    // then never reads their ledger rows). A resumed job reads them (exact either way).
-    const ledgerFloor = job.rows_read === 0 ? await bulkLedgerFloor(db) : null;
-    let index = 0;
-    let headerSkipped = !mapping.header;
-    let batch: SheetRow[] = [];
-
-    type PreparedRows = {
-      count: number;
-      prepared: PreparedBulkUnsubscribe;
-      itemLine: number[];
-      itemValue: string[];
-      errLines: number[];
-      errValues: (string | null)[];
-      errReasons: ImportErrorReason[];
-    };
-    // The CPU half of a batch: cells to items, then the bulk door's normalize + hash.
-    const prepareRows = (rows: SheetRow[]): PreparedRows => {
-      const items: BulkUnsubscribeItem[] = [];
-      const b: Omit<PreparedRows, "prepared"> = {
-        count: rows.length,
-        itemLine: [],
-        itemValue: [],
-        errLines: [],
-        errValues: [],
-        errReasons: [],
-      };
-      for (const row of rows) {
-        const raw = row.cells[mapping.addressColumn] ?? "";
-        const channel = job.channel ?? channelOf(row.cells[mapping.channelColumn ?? -1]);
-        if (!channel) {
-          b.errLines.push(row.line);
-          b.errValues.push((row.cells[mapping.channelColumn ?? -1] ?? "").slice(0, 256));
-          b.errReasons.push("invalid_channel");
-          continue;
-        }
-        items.push({
-          channel,
-          address: raw,
-          ...reasonOf(row.cells[mapping.reasonColumn ?? -1], codes),
-        });
-        b.itemLine.push(row.line);
-        b.itemValue.push(raw);
-      }
-      return { ...b, prepared: prepareBulkUnsubscribe(items) };
-    };
-
-    // The database half, in one transaction with the errors and the job's progress.
-    const commit = async (b: PreparedRows) => {
-      const { errLines, errValues, errReasons } = b;
-      const updated = await db.transaction().execute(async (trx) => {
-        const result = await applyPreparedBulkUnsubscribe(trx, b.prepared, {
-          source: "import",
-          importId: job.id,
-          note: job.note,
-          ledgerFloor,
-          actor,
-        });
-        for (const inv of result.invalid) {
-          errLines.push(b.itemLine[inv.index]!);
-          errValues.push(b.itemValue[inv.index]!.trim().slice(0, 256) || null);
-          errReasons.push(inv.reason);
-        }
-        const room = MAX_STORED_ERRORS - job.invalid;
-        if (errLines.length > 0 && room > 0) {
-          const n = Math.min(room, errLines.length);
-          await sql`
-            insert into import_errors (job_id, line, value, reason)
-            select ${job.id}::uuid, l, v, r
-            from unnest(${errLines.slice(0, n)}::bigint[], ${errValues.slice(0, n)}::text[], ${errReasons.slice(0, n)}::text[]) as t(l, v, r)
-            on conflict do nothing
-          `.execute(trx);
-        }
-        // The lease check and the progress in the same transaction as the consent changes:
-        // a worker that lost its lease rolls the whole batch back.
-        const progressed = await withImportTables(trx)
-          .updateTable("import_jobs")
-          .set({
-            rows_read: sql<number>`rows_read + ${b.count}`,
-            imported: sql<number>`imported + ${result.imported}`,
-            already_suppressed: sql<number>`already_suppressed + ${result.alreadySuppressed}`,
-            duplicates: sql<number>`duplicates + ${result.duplicates}`,
-            invalid: sql<number>`invalid + ${errLines.length}`,
-            locked_until: leaseExpr,
-            updated_at: sql<Date>`now()`,
-          })
-          .where("id", "=", job.id)
-          .where("locked_by", "=", workerId)
-          .where("status", "=", "running")
-          .returningAll()
-          .executeTakeFirst();
-        if (!progressed) throw new LeaseLostError();
-        return progressed;
-      });
-      job = updated;
-      lastRenewal = Date.now();
-      await options.onBatch?.(job);
-    };
-
-    // One batch is written while the next one is read from the file (commits stay in order).
-    const flush = async (rows: SheetRow[]) => {
-      const prepared = prepareRows(rows); // while the previous batch is being written
-      if (pending) await pending;
+    const batches = rowBatches(readRows(filePath, job.format, { delimiter: mapping.delimiter }), {
+      header: mapping.header,
+      skip: job.rows_read,
+      maxRows: limits.maxRows,
+      batchSize,
+      onSkipping: () => lease.renew(), // skipping what a previous run committed
+    });
+    for await (const rows of batches) {
+      const items = rowsToItems(rows, { mapping, channel: job.channel, reasonCodes: reasons });
+      const batch = { ...items, prepared: prepareBulkUnsubscribe(items.items) };
+      if (writing) await writing;
       if (options.shouldStop?.()) throw new StopRequested();
-      pending = commit(prepared);
-      pending.catch(() => {}); // awaited (and rethrown) by the next flush or at the end
-    };
-
-    const skip = job.rows_read;
-    for await (const rows of readRows(filePath, job.format, { delimiter: mapping.delimiter })) {
-      for (const row of rows) {
-        if (!headerSkipped) {
-          headerSkipped = true;
-          continue;
-        }
-        if (index++ < skip) continue;
-        if (index > limits.maxRows) {
-          throw new ImportFileError(
-            `The file has more than ${limits.maxRows.toLocaleString("en")} rows (IMPORT_MAX_ROWS).`,
-          );
-        }
-        batch.push(row);
-        if (batch.length >= batchSize) {
-          await flush(batch);
-          batch = [];
-        }
-      }
-      if (index <= skip) await renewLease(); // skipping what a previous run committed
+      writing = commitBatch(db, job, lease, batch, context).then(async (updated) => {
+        job = updated;
+        await options.onBatch?.(job);
+      });
+      writing.catch(() => {}); // awaited (and rethrown) before the next batch or at the end
     }
-    if (batch.length > 0) await flush(batch);
-    if (pending) await pending;
+    if (writing) await writing;
     return await finish({ status: "completed" });
   } catch (e) {
     // Let a batch still being written finish (or roll back) before the job is judged.
-    await (pending as Promise<void> | null)?.catch(() => {});
+    await (writing as Promise<void> | null)?.catch(() => {});
     if (e instanceof LeaseLostError) return job;
     // The database went away (or blipped): the job is not at fault. It keeps its lease and its
     // committed batches, and this worker resumes it when the database answers again.
     if (isDatabaseUnavailable(e)) throw new ImportInterrupted(job.id, e);
     if (e instanceof StopRequested) {
-      await jobs
-        .updateTable("import_jobs")
-        .set({ locked_by: null, locked_until: null, updated_at: sql<Date>`now()` })
-        .where("id", "=", job.id)
-        .where("locked_by", "=", workerId)
-        .execute();
+      await lease.release();
       options.logger?.info(
         { importId: job.id, rowsRead: job.rows_read },
         "import handed back at shutdown",

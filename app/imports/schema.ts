@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Generated, Kysely, Selectable } from "kysely";
 import type { Db } from "~/db/db.server";
 import type {
   Channel,
@@ -6,6 +6,7 @@ import type {
   CreatedAt,
   Database,
   DefaultTimestamp,
+  Json,
   NullableTimestamp,
 } from "~/db/schema";
 
@@ -39,8 +40,8 @@ export type ImportMapping = {
 
 export interface ImportJobsTable {
   id: Generated<string>;
-  status: ColumnType<ImportStatus, ImportStatus | undefined, ImportStatus>;
-  phase: ColumnType<ImportPhase, ImportPhase | undefined, ImportPhase>;
+  status: Generated<ImportStatus>;
+  phase: Generated<ImportPhase>;
   format: ImportFormat;
   file_name: string;
   stored_file: string;
@@ -48,7 +49,7 @@ export interface ImportJobsTable {
   file_host: string;
   channel: Channel | null;
   note: string;
-  options: ColumnType<ImportMapping, string, string>;
+  options: Json<ImportMapping>;
   total_rows: number | null;
   rows_read: Counter;
   imported: Counter;
@@ -72,6 +73,8 @@ export interface ImportErrorsTable {
   value: string | null;
   reason: ImportErrorReason;
 }
+
+export type ImportJob = Selectable<ImportJobsTable>;
 
 export type ImportTables = {
   import_jobs: ImportJobsTable;

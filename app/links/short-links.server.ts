@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import type { Db } from "~/db/db.server";
 
 /**
- * Short links for SMS (SPEC §3): `/s/{code}`, random URL-safe codes stored server-side.
+ * Short links for SMS (docs/links.md): `/s/{code}`, random URL-safe codes stored server-side.
  * 10 characters of base64url carry 60 bits: guessing one live code is hopeless.
  */
 export const SHORT_CODE_LENGTH = 10;

@@ -4,7 +4,7 @@ import { CHANNELS, type Channel } from "~/db/schema";
 import { getSecrets, type SigningKey } from "~/secrets.server";
 
 /**
- * Signed links (SPEC §3): compact JWS, HS256, `kid` in the header. Every configured key verifies,
+ * Signed links (docs/links.md): compact JWS, HS256, `kid` in the header. Every configured key verifies,
  * the first signs, so keys rotate without breaking links already sent. Claims carry opaque ids
  * only (a contact's uuid, a topic key, a campaign key, a request id), never an address or a name.
  */
@@ -146,7 +146,7 @@ export async function verifyLinkToken(
   return { ok: true, claims: parsed.data };
 }
 
-/** HTTP status for a token failure (SPEC §3): 410 when expired, else 400. */
+/** HTTP status for a token failure (docs/links.md): 410 when expired, else 400. */
 export function tokenFailureStatus(reason: TokenFailure): 400 | 410 {
   return reason === "expired" ? 410 : 400;
 }

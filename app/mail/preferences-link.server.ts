@@ -11,7 +11,7 @@ import { enqueueEmail } from "./send.server";
 import { mailLocale, renderPreferencesEmail } from "./templates.server";
 
 /**
- * "Email me my link" (/manage, SPEC §4): mails a fresh preferences link to an address Heed knows,
+ * "Email me my link" (/manage, docs/recipient-pages.md): mails a fresh preferences link to an address Heed knows,
  * and answers the same whether it knows it or not. Limits are database counters (they hold across
  * every server) so the form cannot be used to flood someone's inbox:
  * - per address (its keyed hash, never the clear address): 3 an hour and 10 a day, counted for

@@ -116,8 +116,8 @@ function finish(
 }
 
 /**
- * The double opt-in confirmation (SPEC §2 rule 5): a link to /c/{token}, valid until expiresAt.
- * `firstSignup`: the address never was subscribed (a sign-up), so nothing says "again".
+ * The double opt-in confirmation (docs/consent.md, rule 5): a link to /c/{token}, valid until
+ * expiresAt. `firstSignup`: the address never was subscribed (a sign-up), so nothing says "again".
  */
 export function renderConfirmEmail(input: {
   locale: Locale;

@@ -6,20 +6,22 @@ import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import type { I18nPayload } from "~/i18n/i18n.shared";
 import type { Namespace } from "~/i18n/resources";
 import { TOKEN_PAGE_HEADERS } from "~/http/request.server";
-import type { TokenFailure } from "~/links/tokens.server";
+import {
+  verifyLinkToken,
+  type LinkClaims,
+  type Purpose,
+  type TokenFailure,
+} from "~/links/tokens.server";
 import { cachedBranding, cachedReasons } from "~/recipient/cache.server";
 import { contactLocaleHint } from "~/recipient/recipient.server";
 import type { PublicBranding } from "~/ui/public-layout";
 import type { TokenErrorReason } from "~/ui/token-error";
 
 /**
- * Helpers for the loaders of public (recipient) pages, shared by /p, /u, /s and engineer B's
- * /c and /manage. A loader that returns `...await publicPageData(db, locale, [ns])` gets the
- * page's `lang`, its strings (`useT(ns)`) and the operator's accent colour from the root layout.
+ * Helpers for the loaders of public (recipient) pages, shared by /p, /u, /c, /s and /manage. A
+ * loader that returns `...await publicPageData(db, locale, [ns])` gets the page's `lang`, its
+ * strings (`useT(ns)`) and the operator's accent colour from the root layout.
  */
-/** The headers a token page adds itself (see TOKEN_PAGE_HEADERS). */
-export const TOKEN_HEADERS = TOKEN_PAGE_HEADERS;
-
 export type PublicPageData = { locale: Locale; i18n: I18nPayload; branding: PublicBranding };
 
 export async function publicPageData(
@@ -58,7 +60,7 @@ function trustedSubject(token: string, reason: TokenErrorReason): string | null 
 export type TokenErrorData = PublicPageData & { tokenError: TokenErrorReason };
 
 /**
- * The localized "this link does not work" page (SPEC §3): 400, or 410 when expired; the token
+ * The localized "this link does not work" page (docs/links.md): 400, or 410 when expired; the token
  * page headers; nothing written. Render it with `<TokenErrorPage reason={data.tokenError}
  * branding={data.branding} />`.
  */
@@ -76,7 +78,7 @@ export async function tokenErrorResponse(
   const data: TokenErrorData & { title: string } = { ...page, tokenError: reason, title };
   return json(data, {
     status: options.status ?? (reason === "expired" ? 410 : 400),
-    headers: TOKEN_HEADERS,
+    headers: TOKEN_PAGE_HEADERS,
   });
 }
 
@@ -109,4 +111,65 @@ export async function readForm(request: Request): Promise<FormData | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * The claims of a token that is genuine but past its expiry: its signature is checked as of its
+ * own issue time, so that a confirmation page can still offer a new confirmation for its request.
+ */
+async function expiredClaims(token: string, purpose: Purpose): Promise<LinkClaims | null> {
+  let iat: unknown;
+  try {
+    iat = decodeJwt(token).iat;
+  } catch {
+    return null;
+  }
+  if (typeof iat !== "number") return null;
+  const v = await verifyLinkToken(token, purpose, { now: new Date(iat * 1000 + 1000) });
+  return v.ok ? v.claims : null;
+}
+
+export type ResolvedToken<T> =
+  ({ ok: true; claims: LinkClaims; locale: Locale } & T) | { ok: false; response: TokenErrorReply };
+
+/**
+ * What every token page (/p, /u, /c) does first, for its loader and its action alike: verify the
+ * token for its purpose, load what it refers to, and pick the page's language. A bad, tampered,
+ * expired or wrong-purpose token, or one whose contact or request is gone, resolves to the
+ * localized token error page (nothing written).
+ *
+ * `load` gets the claims and a function that turns a stored locale into the page's locale (the
+ * stored one, then Accept-Language); it returns what the page needs with the locale it chose, or
+ * null when what the token refers to no longer exists.
+ */
+export async function resolveLinkToken<T extends object>(
+  db: Db,
+  request: Request,
+  token: string,
+  purpose: Purpose,
+  options: {
+    namespaces: readonly Namespace[];
+    /** A genuine but expired token still resolves (its page offers a new link instead). */
+    acceptExpired?: boolean;
+    load: (
+      claims: LinkClaims,
+      localeOf: (stored: string | null | undefined) => Locale,
+    ) => Promise<(T & { locale: Locale }) | null>;
+  },
+): Promise<ResolvedToken<T>> {
+  const fail = async (reason: TokenFailure) => ({
+    ok: false as const,
+    response: await tokenErrorResponse(db, request, token, reason, {
+      namespaces: options.namespaces,
+    }),
+  });
+  const verified = await verifyLinkToken(token, purpose);
+  let claims = verified.ok ? verified.claims : null;
+  if (!verified.ok && verified.reason === "expired" && options.acceptExpired) {
+    claims = await expiredClaims(token, purpose);
+  }
+  if (!claims) return fail(verified.ok ? "invalid" : verified.reason);
+  const loaded = await options.load(claims, (stored) => negotiateLocale(request, stored));
+  if (!loaded) return fail("invalid");
+  return { ok: true, claims, ...loaded };
 }

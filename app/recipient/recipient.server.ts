@@ -1,6 +1,7 @@
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 import { normalizeAddress } from "~/consent/address.server";
+import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 
 import {
   addressKey,
@@ -21,9 +22,10 @@ import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 import { queueUnsubscribedNotice } from "~/mail/notices.server";
 
 import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
+import { isUuid } from "~/db/ids";
 
 /**
- * The recipient's side of consent (SPEC §3–4): what a token's contact has, and what the
+ * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
  * preference and unsubscribe pages change. Reads only on GET; every change goes through
  * applyConsentChanges (ledger + state in one transaction).
  */
@@ -37,8 +39,7 @@ export type RecipientContact = {
 
 /** The token's contact, unless it was deleted or erased. One query. */
 export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(contactId))
-    return null;
+  if (!isUuid(contactId)) return null;
   const row = await db
     .selectFrom("contacts")
     .select(["id", "locale", "email", "phone"])
@@ -290,25 +291,6 @@ export async function resolveReason(
   return { ok: true, code, text: trimmed };
 }
 
-/** B's double opt-in entry point (app/consent/double-opt-in.server.ts), passed in by the route. */
-export type StartDoubleOptIn = (
-  db: Db,
-  input: {
-    channel: Channel;
-    address: string;
-    contactId?: string | null;
-    topics?: string[];
-    locale?: string | null;
-    source: ConsentSource;
-    ip?: string | null;
-    userAgent?: string | null;
-  },
-) => Promise<{
-  requestId: string;
-  status: "sent" | "rate_limited" | "already_subscribed" | "keyword_required";
-  keywordNumber?: string | null;
-}>;
-
 export type ChangeSummary =
   | {
       kind: "unsubscribe" | "pause" | "resume" | "topic_opt_out" | "topic_opt_in";
@@ -346,7 +328,6 @@ async function startResubscriptions(
   actor: Actor,
   locale: Locale,
   source: ConsentSource,
-  startDoubleOptIn: StartDoubleOptIn,
 ): Promise<ChangeSummary[]> {
   const out: ChangeSummary[] = [];
   for (const ch of channels) {
@@ -390,7 +371,6 @@ export async function savePreferences(
     locale: Locale;
     input: PreferenceInput;
     actor: Actor;
-    startDoubleOptIn: StartDoubleOptIn;
   },
 ): Promise<{ ok: true; changes: ChangeSummary[] } | { ok: false; error: SaveError }> {
   const reason = await resolveReason(db, args.input.reasonCode, args.input.reasonText);
@@ -416,7 +396,6 @@ export async function savePreferences(
     args.actor,
     args.locale,
     "preference_page",
-    args.startDoubleOptIn,
   );
   return { ok: true, changes: [...summarize(results), ...confirmations] };
 }
@@ -520,12 +499,12 @@ async function queueUnsubscribedNotices(
 
 /**
  * "Unsubscribed by mistake?": a topic comes back at once while its channel is subscribed
- * (SPEC §2 rule 5); a channel comes back only through a double opt-in confirmation.
+ * (docs/consent.md, rule 5); a channel comes back only through a double opt-in confirmation.
  */
 export async function resubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & { locale: Locale; startDoubleOptIn: StartDoubleOptIn },
+  args: Actor & { locale: Locale },
 ): Promise<ChangeSummary> {
   if (target.topic && !target.channelUnsubscribed) {
     await applyConsentChanges(db, [
@@ -554,14 +533,7 @@ export async function resubscribeByLink(
     address: target.address,
     display: target.display,
   } as ChannelView;
-  const [summary] = await startResubscriptions(
-    db,
-    [view],
-    args,
-    args.locale,
-    "link",
-    args.startDoubleOptIn,
-  );
+  const [summary] = await startResubscriptions(db, [view], args, args.locale, "link");
   return summary!;
 }
 

@@ -1,3 +1,4 @@
+import { audit, type AuditContext } from "~/admin/audit.server";
 import type { Db, Trx } from "~/db/db.server";
 
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
@@ -12,13 +13,19 @@ import { messageHash } from "~/mail/templates.server";
 
 import { enqueueOutbox } from "~/outbox/outbox.server";
 
-import { rateCampaigns, type CampaignInfo, type CampaignRate } from "~/reports/queries.server";
+import {
+  rateCampaigns,
+  toCampaignInfo,
+  type CampaignInfo,
+  type CampaignRate,
+} from "~/reports/campaigns.server";
 
 import { formatRate } from "~/reports/rates";
 
 import { withReportTables, type AlertTrigger } from "~/reports/schema";
 
 import { enqueueWebhookEvent } from "~/webhooks/enqueue.server";
+import { evaluateComplaintAlerts } from "~/reports/email.server";
 
 import { getAlertSettings, rulesOf, type AlertSettings } from "~/reports/settings.server";
 
@@ -189,14 +196,28 @@ async function candidates(db: Db, rulesMinSent: number, now: Date): Promise<Camp
     .orderBy("c.created_at", "desc")
     .limit(CANDIDATE_LIMIT)
     .execute();
-  return rows.map((r) => ({
-    key: r.key,
-    name: r.name,
-    channel: r.channel,
-    topic: r.topic,
-    sentCount: Number(r.sent_count),
-    createdAt: new Date(r.created_at),
-  }));
+  return rows.map(toCampaignInfo);
+}
+
+/**
+ * "Check now" in the admin area: evaluates the alerts at once, then audits the check with what
+ * fired. Each alert commits on its own (as in the background check), so the audit row follows.
+ */
+export async function checkAlertsNow(
+  db: Db,
+  by: AuditContext,
+): Promise<{ fired: FiredAlert[]; complaints: { campaign: { key: string; name: string } }[] }> {
+  const fired = await evaluateAlerts(db);
+  const complaints = await evaluateComplaintAlerts(db);
+  await audit(db, {
+    ...by,
+    action: "reports.alerts.check",
+    details: {
+      fired: fired.map((f) => f.campaign.key),
+      complaints: complaints.map((f) => f.campaign.key),
+    },
+  });
+  return { fired, complaints };
 }
 
 /**

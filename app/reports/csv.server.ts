@@ -1,14 +1,9 @@
-import { stringify } from "csv-stringify/sync";
+import { csvLine, csvStream, type CsvCell } from "~/csv/csv.server";
 import type { Db } from "~/db/db.server";
 import { CHANNELS } from "~/db/schema";
 import { bucketsOf, type ReportFilter } from "~/reports/filters";
-import {
-  campaignsInRange,
-  fillBuckets,
-  freeTextPage,
-  getDashboard,
-  type CampaignRate,
-} from "~/reports/queries.server";
+import { campaignsInRange, type CampaignRate } from "~/reports/campaigns.server";
+import { fillBuckets, freeTextPage, getDashboard } from "~/reports/queries.server";
 import type { RateRules } from "~/reports/rates";
 import { SOURCE_LABELS } from "~/consent/labels";
 import { undeliverableSourceRow } from "~/reports/email.server";
@@ -34,35 +29,18 @@ export function isCsvTable(value: string): value is CsvTable {
   return (CSV_TABLES as readonly string[]).includes(value);
 }
 
-type Cell = string | number | boolean | null;
+type Cell = CsvCell;
 
-function csvLines(rows: Cell[][]): string {
-  return stringify(rows, { escape_formulas: true, record_delimiter: "\r\n" });
-}
-
-/** A ReadableStream of CSV text from a header and batches of rows. */
-function csvStream(
+/** A report table as a CSV download: a byte order mark, the header, then each batch of rows. */
+function csvTable(
   header: string[],
   batches: () => AsyncGenerator<Cell[][]>,
 ): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  let iterator: AsyncGenerator<Cell[][]> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!iterator) {
-        iterator = batches();
-        // A UTF-8 byte order mark, so that spreadsheet programs read accents correctly.
-        controller.enqueue(encoder.encode(`\uFEFF${csvLines([header])}`));
-        return;
-      }
-      const next = await iterator.next();
-      if (next.done) controller.close();
-      else if (next.value.length > 0) controller.enqueue(encoder.encode(csvLines(next.value)));
-    },
-    async cancel() {
-      await iterator?.return(undefined);
-    },
-  });
+  async function* chunks(): AsyncGenerator<string> {
+    yield csvLine(header);
+    for await (const rows of batches()) yield rows.map((r) => csvLine(r)).join("");
+  }
+  return csvStream(chunks(), { bom: true });
 }
 
 function pct(rate: number | null): string {
@@ -130,7 +108,7 @@ export async function reportCsv(
   rules: RateRules,
 ): Promise<ReadableStream<Uint8Array>> {
   if (table === "campaigns") {
-    return csvStream(
+    return csvTable(
       [
         "campaign",
         "name",
@@ -148,13 +126,13 @@ export async function reportCsv(
     );
   }
   if (table === "free-text") {
-    return csvStream(["occurred_at", "channel", "campaign", "reason_code", "reason", "text"], () =>
+    return csvTable(["occurred_at", "channel", "campaign", "reason_code", "reason", "text"], () =>
       freeTextBatches(db, filter),
     );
   }
   const d = await getDashboard(db, filter, rules, { campaignLimit: 0, freeTextLimit: 0 });
   const one = (header: string[], rows: Cell[][]) =>
-    csvStream(header, async function* () {
+    csvTable(header, async function* () {
       yield rows;
     });
   const channels = filter.channel ? [filter.channel] : [...CHANNELS];

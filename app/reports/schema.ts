@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Generated, Kysely } from "kysely";
 import type { Db } from "~/db/db.server";
 import type { Channel, Database, DefaultJson, DefaultTimestamp } from "~/db/schema";
 
@@ -25,7 +25,7 @@ export interface ReportAlertsTable {
 }
 
 export interface ReportDailyTable {
-  day: ColumnType<string, string, string>;
+  day: string;
   channel: Channel;
   action: string;
   source: string;
@@ -47,7 +47,7 @@ export interface ReportRollupStateTable {
   id: number;
   /** xid8 as text: rows of transactions at or after this horizon may not be in the rollups. */
   horizon: string;
-  rolled_through: ColumnType<string | null, string | null, string | null>;
+  rolled_through: string | null;
   updated_at: DefaultTimestamp;
 }
 

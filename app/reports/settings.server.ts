@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Db } from "~/db/db.server";
+import { audit, type AuditContext } from "~/admin/audit.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { getEnv, type Env } from "~/env.server";
 import { DEFAULT_RATE_RULES, type RateRules } from "~/reports/rates";
 import { putSetting } from "~/settings/settings.server";
@@ -56,6 +57,32 @@ export async function saveAlertSettings(db: Db, settings: AlertSettings): Promis
     throw new Error("minBaseline cannot be larger than baselineSize");
   }
   await putSetting(db, ALERT_SETTINGS_KEY, parsed);
+}
+
+/** An admin saves the alert settings; what changed is audited in the same transaction. */
+export async function updateAlertSettings(
+  db: Db,
+  settings: AlertSettings,
+  by: AuditContext,
+): Promise<void> {
+  const next = AlertSettingsSchema.parse(settings);
+  await inTransaction(db, async (trx) => {
+    const before = await getAlertSettings(trx);
+    await saveAlertSettings(trx, next);
+    const changes = Object.fromEntries(
+      (Object.keys(next) as (keyof AlertSettings)[])
+        .filter((k) => before[k] !== next[k])
+        .map((k) => [k, { from: before[k], to: next[k] }]),
+    );
+    if (Object.keys(changes).length > 0) {
+      await audit(trx, {
+        ...by,
+        action: "reports.alert_settings.update",
+        target: { type: "settings", id: ALERT_SETTINGS_KEY },
+        details: { changes },
+      });
+    }
+  });
 }
 
 export function rulesOf(settings: AlertSettings): RateRules {

@@ -1,29 +1,18 @@
 import { json, type MetaFunction } from "@remix-run/node";
 import { useLoaderData } from "@remix-run/react";
-import { DEMO_CONTACT } from "~/boot/boot.server";
+import { demoPreferencesPath } from "~/boot/boot.server";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import { signLinkToken } from "~/links/tokens.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed — preference center" }];
 
+export const headers = () => NO_STORE;
+
 export async function loader() {
   const env = getEnv();
-  let demoUrl: string | null = null;
-  if (!env.isProduction) {
-    const demo = await getDb()
-      .selectFrom("contacts")
-      .select("id")
-      .where("external_id", "=", DEMO_CONTACT.external_id)
-      .executeTakeFirst();
-    if (demo) {
-      demoUrl = `/p/${await signLinkToken({ contactId: demo.id, channel: "email", purpose: "preferences" })}`;
-    }
-  }
-  return json(
-    { development: !env.isProduction, demoUrl },
-    { headers: { "Cache-Control": "no-store" } },
-  );
+  const demoUrl = env.isProduction ? null : await demoPreferencesPath(getDb());
+  return json({ development: !env.isProduction, demoUrl }, { headers: NO_STORE });
 }
 
 export default function Index() {

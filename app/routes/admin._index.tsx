@@ -2,15 +2,13 @@ import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/nod
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { requireUser } from "~/admin/auth.server";
 import { AdminErrorBoundary, buttonClass, inputClass, PageHeader } from "~/admin/ui/components";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
-  return json(
-    { role: user.role, name: user.name ?? user.email },
-    { headers: { "Cache-Control": "no-store" } },
-  );
+  return json({ role: user.role, name: user.name ?? user.email }, { headers: NO_STORE });
 }
 
 export default function AdminHome() {

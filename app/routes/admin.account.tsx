@@ -19,9 +19,10 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { changeOwnPassword, PasswordSchema, UserError } from "~/admin/users.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Your account · Heed admin" }];
 
@@ -29,7 +30,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const { user, session } = await requireSession(request, "agent");
   return json(
     { user, session: { createdAt: session.createdAt, expiresAt: session.expiresAt } },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

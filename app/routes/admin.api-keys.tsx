@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import { createApiKeyAudited, revokeApiKeyAudited } from "~/admin/api-keys.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import {
@@ -22,25 +22,20 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
-import {
-  API_SCOPES,
-  createApiKey,
-  listApiKeys,
-  revokeApiKey,
-  SCOPE_DESCRIPTIONS,
-} from "~/api/keys.server";
+import { CsrfInput } from "~/admin/ui/layout";
+import { API_SCOPES, listApiKeys, SCOPE_DESCRIPTIONS } from "~/api/keys.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "API keys · Heed admin" }];
 
-/** API keys for sending systems (SPEC §6): create (shown once), name, scopes, revoke. Admins only. */
+/** API keys for sending systems (docs/api.md): create (shown once), name, scopes, revoke. Admins only. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const keys = await listApiKeys(getDb());
   return json(
     { keys, scopes: API_SCOPES.map((s) => ({ key: s, description: SCOPE_DESCRIPTIONS[s] })) },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -61,13 +56,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       scopes: formData.getAll("scopes").map(String),
     });
     if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
-    const created = await createApiKey(db, { ...parsed.data, createdBy: user.id });
-    await audit(db, {
-      ...by,
-      action: "api_key.create",
-      target: { type: "api_key", id: created.id },
-      details: { name: parsed.data.name, scopes: parsed.data.scopes, prefix: created.prefix },
-    });
+    const created = await createApiKeyAudited(db, parsed.data, by);
     return json({
       ok: true as const,
       message: `Created the API key "${parsed.data.name}".`,
@@ -77,14 +66,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (intent === "revoke") {
     const parsed = parseForm(RevokeSchema, { id: text(formData, "id") });
     if (!parsed.ok) return formError("Unknown key.");
-    const revoked = await revokeApiKey(db, parsed.data.id);
+    const revoked = await revokeApiKeyAudited(db, parsed.data.id, by);
     if (!revoked) return formError("That key does not exist or is already revoked.");
-    await audit(db, {
-      ...by,
-      action: "api_key.revoke",
-      target: { type: "api_key", id: parsed.data.id },
-      details: { name: revoked.name },
-    });
     return json({
       ok: true as const,
       message: `Revoked "${revoked.name}". It stops working at once.`,

@@ -12,6 +12,8 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction = () => [{ title: "Audit log · Heed admin" }];
 
@@ -25,8 +27,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     actor: (url.searchParams.get("actor") ?? "").trim().slice(0, 320),
     target: (url.searchParams.get("target") ?? "").trim().slice(0, 200),
   };
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const page = await listAudit(getDb(), {
     action: filter.action || undefined,
     actor: filter.actor.toLowerCase() || undefined,
@@ -34,7 +35,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     before,
     limit: PAGE_SIZE,
   });
-  return json({ filter, before, ...page }, { headers: { "Cache-Control": "no-store" } });
+  return json({ filter, before, ...page }, { headers: NO_STORE });
 }
 
 function detailText(details: Record<string, unknown>): string {

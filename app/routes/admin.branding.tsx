@@ -5,9 +5,9 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { audit } from "~/admin/audit.server";
+import { saveBrandingSettings } from "~/admin/branding.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
-import { parseForm, text } from "~/admin/forms.server";
+import { formErrorWithValues, parseForm, text } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -18,16 +18,11 @@ import {
   Notice,
   PageHeader,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
-import { inTransaction, getDb } from "~/db/db.server";
-import { getMailSettings, saveMailSettings } from "~/mail/notices.server";
-import { clearRecipientCache } from "~/recipient/cache.server";
-import {
-  BrandingSchema,
-  getBranding,
-  saveBranding,
-  type Branding,
-} from "~/settings/settings.server";
+import { CsrfInput } from "~/admin/ui/layout";
+import { getDb } from "~/db/db.server";
+import { getMailSettings } from "~/mail/notices.server";
+import { BrandingSchema, getBranding, type Branding } from "~/settings/settings.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
 
@@ -36,7 +31,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const db = getDb();
   return json(
     { branding: await getBranding(db), mail: await getMailSettings(db) },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -57,44 +52,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
   >;
   const parsed = parseForm(BrandingSchema, input);
   if (!parsed.ok) {
-    return json(
-      {
-        ok: false as const,
-        message: parsed.message,
-        fieldErrors: parsed.fieldErrors,
-        values: input,
-      },
-      { status: 400 },
-    );
+    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
   const unsubscribeConfirmation = formData.get("unsubscribeConfirmation") === "on";
-  await inTransaction(getDb(), async (trx) => {
-    const before = await getBranding(trx);
-    const mailBefore = await getMailSettings(trx);
-    await saveBranding(trx, parsed.data);
-    await saveMailSettings(trx, { unsubscribeConfirmation });
-    const changes: Record<string, { from: unknown; to: unknown }> = Object.fromEntries(
-      FIELDS.filter((f) => before[f] !== parsed.data[f]).map((f) => [
-        f,
-        { from: before[f], to: parsed.data[f] },
-      ]),
-    );
-    if (mailBefore.unsubscribeConfirmation !== unsubscribeConfirmation) {
-      changes.unsubscribeConfirmation = {
-        from: mailBefore.unsubscribeConfirmation,
-        to: unsubscribeConfirmation,
-      };
-    }
-    if (Object.keys(changes).length > 0) {
-      await audit(trx, {
-        ...operator(user, request, context),
-        action: "branding.update",
-        target: { type: "settings", id: "branding" },
-        details: { changes },
-      });
-    }
-  });
-  clearRecipientCache();
+  await saveBrandingSettings(
+    getDb(),
+    { branding: parsed.data, mail: { unsubscribeConfirmation } },
+    operator(user, request, context),
+  );
   return json({
     ok: true as const,
     message: "Branding saved. Recipient pages show it within a few seconds.",

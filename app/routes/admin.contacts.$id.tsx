@@ -23,7 +23,7 @@ import {
 } from "~/admin/ui/components";
 import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
 import { CHANNEL_LABELS } from "~/consent/labels";
-import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
 import {
   channelStates,
   contactAddresses,
@@ -31,12 +31,16 @@ import {
   getContact,
   ledgerTimeline,
 } from "~/contacts/contacts.server";
-import { NOTE_MAX, suppressAddresses, unsuppressAddresses } from "~/contacts/suppressions.server";
+import { SuppressionForm } from "~/admin/ui/suppression-form";
+import { NOTE_MAX } from "~/contacts/notes";
+import { changeSuppression } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
 import { clearUndeliverable, undeliverableStates } from "~/email/undeliverable.server";
 import { InboundMessages } from "~/sms/admin-views";
 import { inboundTimeline } from "~/sms/review.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
@@ -62,8 +66,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
   const { db, contact, targets } = await load(params.id ?? "");
   const url = new URL(request.url);
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const [states, timeline, undeliverable, inbound] = await Promise.all([
     channelStates(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
@@ -84,7 +87,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       before,
       notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -149,26 +152,14 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       });
     }
   }
-  if (input.intent === "unsuppress") {
-    // "All" means every channel that is suppressed now.
-    const states = await channelStates(db, chosen);
-    chosen = chosen.filter((t) =>
-      states.some((s) => s.channel === t.channel && s.status === "unsubscribed"),
-    );
-    if (chosen.length === 0) return redirect(`/admin/contacts/${contact.id}?notice=unchanged`);
-  }
   try {
-    const fn = input.intent === "suppress" ? suppressAddresses : unsuppressAddresses;
-    const results = await fn(db, { targets: chosen, note: input.note, contactId: contact.id, by });
-    const changed = results.some((r) => r.changed);
-    const notice =
-      input.intent === "suppress"
-        ? changed
-          ? "suppressed"
-          : "already"
-        : changed
-          ? "unsuppressed"
-          : "unchanged";
+    const notice = await changeSuppression(db, {
+      intent: input.intent,
+      targets: chosen,
+      note: input.note,
+      contactId: contact.id,
+      by,
+    });
     return redirect(`/admin/contacts/${contact.id}?notice=${notice}`);
   } catch (e) {
     if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });
@@ -297,101 +288,41 @@ export default function ContactPage() {
       {states.length > 0 ? (
         <div className="grid gap-6 lg:grid-cols-2">
           <Section title="Suppress" id="suppress">
-            <Form
-              method="post"
-              className="space-y-3"
-              key={`suppress-${timeline.entries[0]?.id ?? 0}`}
-            >
-              <CsrfInput />
-              <input type="hidden" name="intent" value="suppress" />
-              <div>
-                <label htmlFor="suppress-scope" className={labelClass}>
-                  Channel
-                </label>
-                <select
-                  id="suppress-scope"
-                  name="scope"
-                  className={`mt-1 ${inputClass}`}
-                  defaultValue="all"
-                >
-                  <option value="all">All channels</option>
-                  {states.map((s) => (
-                    <option key={s.channel} value={s.channel}>
-                      {CHANNEL_LABELS[s.channel]} ({s.address})
-                    </option>
-                  ))}
-                </select>
-                <FieldError id="suppress-scope-error" message={errorFor("suppress").scope} />
-              </div>
-              <div>
-                <label htmlFor="suppress-note" className={labelClass}>
-                  Note (required)
-                </label>
-                <textarea
-                  id="suppress-note"
-                  name="note"
-                  required
-                  rows={2}
-                  maxLength={NOTE_MAX}
-                  aria-describedby="suppress-note-error"
-                  className={`mt-1 ${inputClass}`}
-                  placeholder="Why, and on whose request (ticket number)"
-                />
-                <FieldError id="suppress-note-error" message={errorFor("suppress").note} />
-              </div>
-              <button type="submit" className={buttonClass.danger}>
-                Suppress
-              </button>
-            </Form>
+            <SuppressionForm
+              intent="suppress"
+              scopes={[
+                { value: "all", label: "All channels" },
+                ...states.map((s) => ({
+                  value: s.channel,
+                  label: `${CHANNEL_LABELS[s.channel]} (${s.address})`,
+                })),
+              ]}
+              defaultScope="all"
+              errors={errorFor("suppress")}
+              version={`suppress-${timeline.entries[0]?.id ?? 0}`}
+            />
           </Section>
 
           {isAdmin && suppressed.length > 0 ? (
             <Section title="Remove a suppression" id="unsuppress">
-              <Form
-                method="post"
-                className="space-y-3"
-                key={`unsuppress-${timeline.entries[0]?.id ?? 0}`}
+              <SuppressionForm
+                intent="unsuppress"
+                scopes={[
+                  ...suppressed.map((s) => ({
+                    value: s.channel,
+                    label: `${CHANNEL_LABELS[s.channel]} (${s.address})`,
+                  })),
+                  ...(suppressed.length > 1
+                    ? [{ value: "all", label: "All suppressed channels" }]
+                    : []),
+                ]}
+                errors={errorFor("unsuppress")}
+                version={`unsuppress-${timeline.entries[0]?.id ?? 0}`}
               >
-                <CsrfInput />
-                <input type="hidden" name="intent" value="unsuppress" />
                 <p className="text-sm text-slate-700">
                   Only with the person&apos;s documented consent. The note is kept in the ledger.
                 </p>
-                <div>
-                  <label htmlFor="unsuppress-scope" className={labelClass}>
-                    Channel
-                  </label>
-                  <select id="unsuppress-scope" name="scope" className={`mt-1 ${inputClass}`}>
-                    {suppressed.map((s) => (
-                      <option key={s.channel} value={s.channel}>
-                        {CHANNEL_LABELS[s.channel]} ({s.address})
-                      </option>
-                    ))}
-                    {suppressed.length > 1 ? (
-                      <option value="all">All suppressed channels</option>
-                    ) : null}
-                  </select>
-                </div>
-                <div>
-                  <label htmlFor="unsuppress-note" className={labelClass}>
-                    Note (required)
-                  </label>
-                  <textarea
-                    id="unsuppress-note"
-                    name="note"
-                    required
-                    rows={2}
-                    maxLength={NOTE_MAX}
-                    aria-describedby="unsuppress-note-error"
-                    className={`mt-1 ${inputClass}`}
-                    placeholder="The consent you have on record"
-                  />
-                  <FieldError id="unsuppress-note-error" message={errorFor("unsuppress").note} />
-                </div>
-                <button type="submit" className={buttonClass.primary}>
-                  Remove suppression
-                </button>
-              </Form>
+              </SuppressionForm>
             </Section>
           ) : null}
         </div>

@@ -18,10 +18,11 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { eraseContact, ErasureError, erasurePreview } from "~/consent/erasure.server";
 import { channelLabel } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Erase personal data · Heed admin" }];
 
@@ -34,7 +35,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const swept = Number.parseInt(url.searchParams.get("addresses") ?? "", 10);
   return json(
     { preview, done, erasedAddresses: Number.isFinite(swept) ? swept : null },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

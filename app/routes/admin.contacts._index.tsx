@@ -12,6 +12,7 @@ import {
 } from "~/admin/ui/components";
 import { searchContacts, SEARCH_MAX_PAGE } from "~/contacts/contacts.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Contacts · Heed admin" }];
 
@@ -24,7 +25,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     Number.isFinite(pageParam) && pageParam > 0 ? Math.min(pageParam, SEARCH_MAX_PAGE) : 1;
   const result = await searchContacts(getDb(), q, { page });
   const deleted = url.searchParams.get("notice") === "deleted";
-  return json({ q, deleted, ...result }, { headers: { "Cache-Control": "no-store" } });
+  return json({ q, deleted, ...result }, { headers: NO_STORE });
 }
 
 function pageUrl(q: string, page: number) {

@@ -20,7 +20,7 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { listenerStatus, providerStatus, recentEmailEvents } from "~/email/status.server";
 import { getBounceSettings, saveBounceSettings } from "~/email/undeliverable.server";

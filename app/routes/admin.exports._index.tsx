@@ -19,6 +19,7 @@ import { CONSENT_SOURCES } from "~/db/schema";
 import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 import { ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Export suppressions · Heed admin" }];
 
@@ -37,7 +38,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     url.searchParams.has("error") && !parsed.success ? fieldErrorsOf(parsed.error) : {};
   return json(
     { counts: await suppressionCounts(getDb()), values, fieldErrors },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -1,9 +1,8 @@
 import { redirect, type LoaderFunctionArgs } from "@remix-run/node";
-import { audit } from "~/admin/audit.server";
 import { operator, requireRole } from "~/admin/auth.server";
 import { getDb } from "~/db/db.server";
 import { ExportQuery, exportFilterOf } from "~/exports/filter";
-import { suppressionCsvHeaders, suppressionCsvStream } from "~/exports/suppressions.server";
+import { exportSuppressions, suppressionCsvHeaders } from "~/exports/suppressions.server";
 
 /**
  * GET /admin/exports/suppressions.csv?channel=&source=&from=&to=: the suppressions export,
@@ -23,11 +22,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     throw redirect(`/admin/exports?${new URLSearchParams({ ...values, error: "1" })}`);
   }
   const filter = exportFilterOf(parsed.data);
-  const db = getDb();
-  await audit(db, {
-    ...operator(user, request, context),
-    action: "suppressions.export",
-    details: Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v)),
-  });
-  return new Response(suppressionCsvStream(db, filter), { headers: suppressionCsvHeaders(filter) });
+  const body = await exportSuppressions(
+    getDb(),
+    filter,
+    operator(user, request, context),
+    Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v)),
+  );
+  return new Response(body, { headers: suppressionCsvHeaders(filter) });
 }

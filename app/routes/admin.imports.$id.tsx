@@ -13,6 +13,7 @@ import {
 import { getDb } from "~/db/db.server";
 import { getImportJob, listImportErrors } from "~/imports/jobs.server";
 import { ERROR_LABEL, ImportStatusBadge } from "~/imports/ui";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.job.fileName ?? "Import"} · Imports · Heed admin` },
@@ -51,7 +52,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       },
       errors: errors.map((e) => ({ line: Number(e.line), value: e.value, reason: e.reason })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

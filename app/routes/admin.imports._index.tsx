@@ -7,7 +7,6 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
 import { operator, requireRole, requireSession } from "~/admin/auth.server";
 import { verifyCsrfToken } from "~/admin/csrf.server";
 import { formError, parseForm } from "~/admin/forms.server";
@@ -23,20 +22,15 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { useAdminLayout } from "~/admin/ui/csrf";
+import { useAdminLayout } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import {
-  createImportJob,
-  importLimits,
-  importsDir,
-  listImportJobs,
-  prepareImportFile,
-} from "~/imports/jobs.server";
+import { importLimits, importsDir, listImportJobs, queueImport } from "~/imports/jobs.server";
 import { ImportFileError } from "~/imports/read.server";
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 import { ImportStatusBadge } from "~/imports/ui";
 import { discardUpload, receiveImportUpload, type ReceivedUpload } from "~/imports/upload.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Imports · Heed admin" }];
 
@@ -60,7 +54,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         invalid: j.invalid,
       })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -94,42 +88,20 @@ export async function action({ request, context }: ActionFunctionArgs) {
         file: "Choose a CSV, XLSX or ODS file to upload.",
       });
     }
-    const channel = parsed.data.channel === "file" ? null : parsed.data.channel;
-    const prepared = await prepareImportFile(upload.file.path, {
-      fileName: upload.file.name,
-      limits,
-      channel,
-      addressColumn: parsed.data.addressColumn,
-      reasonColumn: parsed.data.reasonColumn,
-    });
-    const file = upload.file;
-    const id = upload.id;
-    const db = getDb();
-    await db.transaction().execute(async (trx) => {
-      await createImportJob(trx, {
-        id,
-        fileName: file.name,
-        storedFile: file.storedFile,
-        fileSize: file.size,
-        prepared,
-        channel,
+    const job = await queueImport(
+      getDb(),
+      {
+        id: upload.id,
+        file: upload.file,
+        channel: parsed.data.channel === "file" ? null : parsed.data.channel,
+        addressColumn: parsed.data.addressColumn,
+        reasonColumn: parsed.data.reasonColumn,
         note: parsed.data.note,
-        createdBy: user.id,
-      });
-      await audit(trx, {
-        ...operator(user, request, context),
-        action: "import.create",
-        target: { type: "import", id },
-        details: {
-          file_name: file.name,
-          size: file.size,
-          format: prepared.format,
-          channel: channel ?? "per row",
-          columns: prepared.mapping.labels,
-        },
-      });
-    });
-    return redirect(`/admin/imports/${id}`);
+        limits,
+      },
+      operator(user, request, context),
+    );
+    return redirect(`/admin/imports/${job.id}`);
   } catch (e) {
     await discardUpload(upload);
     if (e instanceof ImportFileError) {

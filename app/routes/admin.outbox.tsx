@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import { retryOutboxMessageAudited } from "~/admin/outbox.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import {
   AdminErrorBoundary,
@@ -18,14 +18,11 @@ import {
   Pager,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
-import {
-  countOutbox,
-  listOutbox,
-  retryOutboxMessage,
-  type OutboxStatus,
-} from "~/outbox/outbox.server";
+import { countOutbox, listOutbox, type OutboxStatus } from "~/outbox/outbox.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 /**
  * /admin/outbox: what Heed queued for delivery (mail, SMS, webhooks), with dead messages first in
@@ -59,8 +56,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const kind = (KINDS as readonly string[]).includes(kindParam ?? "")
     ? (kindParam as (typeof KINDS)[number])
     : null;
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const db = getDb();
   const [messages, counts] = await Promise.all([
     listOutbox(db, {
@@ -92,7 +88,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         sentAt: m.sentAt?.toISOString() ?? null,
       })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -106,8 +102,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const parsed = RetrySchema.safeParse({ intent: formData.get("intent"), id: formData.get("id") });
   if (!parsed.success)
     return json({ ok: false as const, message: "Unknown action." }, { status: 400 });
-  const db = getDb();
-  const retried = await retryOutboxMessage(db, parsed.data.id);
+  const retried = await retryOutboxMessageAudited(
+    getDb(),
+    parsed.data.id,
+    operator(user, request, context),
+  );
   if (!retried) {
     return json(
       {
@@ -117,11 +116,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 409 },
     );
   }
-  await audit(db, {
-    ...operator(user, request, context),
-    action: "outbox.retry",
-    target: { type: "outbox_message", id: String(parsed.data.id) },
-  });
   return json({
     ok: true as const,
     message: `Message #${parsed.data.id} will be delivered again shortly.`,

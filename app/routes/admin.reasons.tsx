@@ -28,13 +28,13 @@ import {
   Section,
   StatusBadge,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { LOCALE_NAMES } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { LOCALES } from "~/i18n/config";
 import { getFixedT } from "~/i18n/i18n.server";
-import { clearRecipientCache } from "~/recipient/cache.server";
 import { listReasons } from "~/settings/settings.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Unsubscribe reasons · Heed admin" }];
 
@@ -54,7 +54,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       ),
     ]),
   );
-  return json({ reasons, builtIn }, { headers: { "Cache-Control": "no-store" } });
+  return json({ reasons, builtIn }, { headers: NO_STORE });
 }
 
 const Move = z.object({ code: z.string().min(1).max(64), direction: z.enum(["up", "down"]) });
@@ -70,7 +70,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const parsed = parseForm(Move, Object.fromEntries(formData));
       if (!parsed.ok) return formError("Unknown reason or direction.");
       await moveReason(db, parsed.data.code, parsed.data.direction, by);
-      clearRecipientCache();
       return json({ ok: true as const, message: "Order saved.", code: parsed.data.code });
     }
     const fields = {
@@ -83,14 +82,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const parsed = parseForm(NewReasonSchema, fields);
       if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: "create" });
       await createReason(db, parsed.data, by);
-      clearRecipientCache();
       return json({ ok: true as const, message: `Reason “${parsed.data.code}” added.`, code });
     }
     if (intent === "save") {
       const parsed = parseForm(ReasonFieldsSchema, fields);
       if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: code });
       await updateReason(db, code, parsed.data, by);
-      clearRecipientCache();
       return json({ ok: true as const, message: `Reason “${code}” saved.`, code });
     }
     return formError("Unknown action.");

@@ -35,6 +35,7 @@ import {
   fmtShare,
   Stat,
 } from "~/reports/ui/report-ui";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Reports · Heed admin" }];
 
@@ -101,7 +102,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       },
       isAdmin: user.role === "admin",
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

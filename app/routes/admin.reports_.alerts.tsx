@@ -6,9 +6,8 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
 import { operator, requireAction, requireUser } from "~/admin/auth.server";
-import { checked, parseForm, text } from "~/admin/forms.server";
+import { checked, formErrorWithValues, parseForm, text } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -21,27 +20,22 @@ import {
   PageHeader,
   Section,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
-import { evaluateAlerts, listAlerts } from "~/reports/alerts.server";
+import { checkAlertsNow, listAlerts } from "~/reports/alerts.server";
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
 import { formatRate } from "~/reports/rates";
 import {
-  AlertSettingsSchema,
   defaultAlertSettings,
   getAlertSettings,
-  saveAlertSettings,
-  type AlertSettings,
+  updateAlertSettings,
 } from "~/reports/settings.server";
 import { CHANNEL_LABELS } from "~/consent/labels";
 import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
 import { COMPLAINT_RATE_HIGH_EVENT } from "~/email/constants";
 import { getEnv } from "~/env.server";
-import {
-  evaluateComplaintAlerts,
-  getComplaintAlertSettings,
-  saveComplaintAlertSettings,
-} from "~/reports/email.server";
+import { getComplaintAlertSettings, saveComplaintAlertSettings } from "~/reports/email.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [
   { title: "Unsubscribe-rate alerts · Reports · Heed admin" },
@@ -68,7 +62,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       complaintDefault: getEnv().COMPLAINT_ALERT_THRESHOLD_PERCENT,
       isAdmin: user.role === "admin",
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -130,7 +124,7 @@ const FIELDS = [
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  const db = getDb();
+  const by = operator(user, request, context);
   const intent = text(formData, "intent");
   if (intent === "complaint") {
     const parsed = parseForm(ComplaintForm, {
@@ -149,24 +143,15 @@ export async function action({ request, context }: ActionFunctionArgs) {
         { status: 400 },
       );
     }
-    await saveComplaintAlertSettings(db, parsed.data, operator(user, request, context));
+    await saveComplaintAlertSettings(getDb(), parsed.data, by);
     return json({
       ok: true as const,
       message: "Complaint alert threshold saved. It applies from the next check (within a minute).",
     });
   }
   if (intent === "check") {
-    const fired = await evaluateAlerts(db);
-    const complaintAlerts = await evaluateComplaintAlerts(db);
-    await audit(db, {
-      ...operator(user, request, context),
-      action: "reports.alerts.check",
-      details: {
-        fired: fired.map((f) => f.campaign.key),
-        complaints: complaintAlerts.map((f) => f.campaign.key),
-      },
-    });
-    const names = [...fired, ...complaintAlerts].map((f) => f.campaign.name);
+    const { fired, complaints } = await checkAlertsNow(getDb(), by);
+    const names = [...fired, ...complaints].map((f) => f.campaign.name);
     return json({
       ok: true as const,
       message:
@@ -181,34 +166,9 @@ export async function action({ request, context }: ActionFunctionArgs) {
   };
   const parsed = parseForm(SettingsForm, input);
   if (!parsed.ok) {
-    return json(
-      {
-        ok: false as const,
-        message: parsed.message,
-        fieldErrors: parsed.fieldErrors,
-        values: input,
-      },
-      { status: 400 },
-    );
+    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
-  const before = await getAlertSettings(db);
-  const next: AlertSettings = AlertSettingsSchema.parse(parsed.data);
-  await db.transaction().execute(async (trx) => {
-    await saveAlertSettings(trx, next);
-    const changes = Object.fromEntries(
-      (Object.keys(next) as (keyof AlertSettings)[])
-        .filter((k) => before[k] !== next[k])
-        .map((k) => [k, { from: before[k], to: next[k] }]),
-    );
-    if (Object.keys(changes).length > 0) {
-      await audit(trx, {
-        ...operator(user, request, context),
-        action: "reports.alert_settings.update",
-        target: { type: "settings", id: "reports.alerts" },
-        details: { changes },
-      });
-    }
-  });
+  await updateAlertSettings(getDb(), parsed.data, by);
   return json({
     ok: true as const,
     message: "Alert settings saved. They apply from the next check (within a minute).",

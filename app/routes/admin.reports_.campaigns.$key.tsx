@@ -12,12 +12,13 @@ import { getDb } from "~/db/db.server";
 import { barsChart, dailyChart, NARROW } from "~/reports/charts.server";
 import { ALERT_LOOKBACK_DAYS } from "~/reports/constants";
 import { filterQuery, parseReportFilter } from "~/reports/filters";
-import { getCampaignReport } from "~/reports/queries.server";
+import { getCampaignReport } from "~/reports/campaigns.server";
 import { complaintRates, getComplaintAlertSettings } from "~/reports/email.server";
 import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import { Chart, DataTable, FlagBadge, fmt, fmtShare, Stat } from "~/reports/ui/report-ui";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.campaign.name ?? "Campaign"} · Reports · Heed admin` },
@@ -56,7 +57,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         ),
       },
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

@@ -1,9 +1,11 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
 import { requireUser } from "~/admin/auth.server";
+import { csvDownloadHeaders } from "~/csv/csv.server";
 import { getDb } from "~/db/db.server";
 import { csvFilename, isCsvTable, reportCsv } from "~/reports/csv.server";
 import { parseReportFilter } from "~/reports/filters";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
+import { TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * GET /admin/reports/csv/{table}?from&to&channel&granularity: one report table as CSV, streamed,
@@ -22,18 +24,13 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   if (errors.length > 0) {
     return new Response(`Bad filter: ${errors.join(" ")}`, {
       status: 400,
-      headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+      headers: TEXT_NO_STORE,
     });
   }
   const db = getDb();
   const stream = await reportCsv(db, table, filter, rulesOf(await getAlertSettings(db)));
   return new Response(stream, {
     status: 200,
-    headers: {
-      "Content-Type": "text/csv; charset=utf-8",
-      "Content-Disposition": `attachment; filename="${csvFilename(table, filter)}"`,
-      "Cache-Control": "no-store",
-      "X-Content-Type-Options": "nosniff",
-    },
+    headers: csvDownloadHeaders(csvFilename(table, filter)),
   });
 }

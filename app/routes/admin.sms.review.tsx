@@ -19,7 +19,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { CHANNEL_LABELS } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
 import { providerLabel } from "~/sms/admin-views";

@@ -12,9 +12,7 @@ import { formError, parseForm } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
-  FieldError,
   inputClass,
-  labelClass,
   Notice,
   PageHeader,
   Pager,
@@ -22,17 +20,15 @@ import {
 } from "~/admin/ui/components";
 import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
 import { CHANNEL_LABELS } from "~/consent/labels";
-import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { useAdminUser } from "~/admin/ui/layout";
 import { channelStates, contactsWithAddress, ledgerTimeline } from "~/contacts/contacts.server";
-import {
-  channelsOfAddress,
-  NOTE_MAX,
-  suppressAddresses,
-  targetsFor,
-  unsuppressAddresses,
-} from "~/contacts/suppressions.server";
+import { SuppressionForm } from "~/admin/ui/suppression-form";
+import { NOTE_MAX } from "~/contacts/notes";
+import { changeSuppression, channelsOfAddress, targetsFor } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction = () => [{ title: "Suppressions · Heed admin" }];
 
@@ -48,17 +44,15 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const raw = (url.searchParams.get("address") ?? "").trim().slice(0, 320);
   const notice = url.searchParams.get("notice");
-  const beforeParam = Number.parseInt(url.searchParams.get("before") ?? "", 10);
-  const before = Number.isSafeInteger(beforeParam) && beforeParam > 0 ? beforeParam : null;
+  const before = idCursor(url.searchParams);
   const base = {
     raw,
     notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
     before,
   };
-  const headers = { "Cache-Control": "no-store" };
-  if (!raw) return json({ ...base, lookup: null, invalid: false }, { headers });
+  if (!raw) return json({ ...base, lookup: null, invalid: false }, { headers: NO_STORE });
   const found = channelsOfAddress(raw);
-  if (!found) return json({ ...base, lookup: null, invalid: true }, { headers });
+  if (!found) return json({ ...base, lookup: null, invalid: true }, { headers: NO_STORE });
   const db = getDb();
   const targets = found.channels.map((channel) => ({ channel, address: found.address }));
   const [states, contacts, timeline] = await Promise.all([
@@ -68,7 +62,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   ]);
   return json(
     { ...base, invalid: false, lookup: { address: found.address, states, contacts, timeline } },
-    { headers },
+    { headers: NO_STORE },
   );
 }
 
@@ -96,21 +90,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const { address, scope, note } = parsed.data;
   try {
     const targets = targetsFor(address, scope);
-    const by = operator(user, request, context);
-    const db = getDb();
-    const results =
-      parsed.data.intent === "suppress"
-        ? await suppressAddresses(db, { targets, note, by })
-        : await unsuppressAddresses(db, { targets, note, by });
-    const changed = results.some((r) => r.changed);
-    const notice =
-      parsed.data.intent === "suppress"
-        ? changed
-          ? "suppressed"
-          : "already"
-        : changed
-          ? "unsuppressed"
-          : "unchanged";
+    const notice = await changeSuppression(getDb(), {
+      intent: parsed.data.intent,
+      targets,
+      note,
+      by: operator(user, request, context),
+    });
     return redirect(
       `/admin/suppressions?${new URLSearchParams({ address: targets[0]!.address, notice })}`,
     );
@@ -128,80 +113,12 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
 }
 
-function SuppressionForm({
-  intent,
-  address,
-  errors,
-  version,
-}: {
-  intent: "suppress" | "unsuppress";
-  address: string;
-  errors: Record<string, string>;
-  /** Changes after each saved change, so the form starts empty again. */
-  version: string;
-}) {
-  const id = (s: string) => `${intent}-${s}`;
-  return (
-    <Form method="post" className="space-y-3" key={version}>
-      <CsrfInput />
-      <input type="hidden" name="intent" value={intent} />
-      <div>
-        <label htmlFor={id("address")} className={labelClass}>
-          Email address or phone number
-        </label>
-        <input
-          id={id("address")}
-          name="address"
-          required
-          defaultValue={address}
-          maxLength={320}
-          autoComplete="off"
-          aria-describedby={id("address-error")}
-          className={`mt-1 ${inputClass}`}
-        />
-        <FieldError id={id("address-error")} message={errors.address} />
-      </div>
-      <div>
-        <label htmlFor={id("scope")} className={labelClass}>
-          Channel
-        </label>
-        <select id={id("scope")} name="scope" defaultValue="all" className={`mt-1 ${inputClass}`}>
-          <option value="all">All channels of this address</option>
-          <option value="email">Email</option>
-          <option value="sms">SMS</option>
-          <option value="whatsapp">WhatsApp</option>
-        </select>
-        <FieldError id={id("scope-error")} message={errors.scope} />
-      </div>
-      <div>
-        <label htmlFor={id("note")} className={labelClass}>
-          Note (required)
-        </label>
-        <textarea
-          id={id("note")}
-          name="note"
-          required
-          rows={2}
-          maxLength={NOTE_MAX}
-          aria-describedby={id("note-error")}
-          className={`mt-1 ${inputClass}`}
-          placeholder={
-            intent === "suppress"
-              ? "Why, and on whose request (ticket number)"
-              : "The consent you have on record"
-          }
-        />
-        <FieldError id={id("note-error")} message={errors.note} />
-      </div>
-      <button
-        type="submit"
-        className={intent === "suppress" ? buttonClass.danger : buttonClass.primary}
-      >
-        {intent === "suppress" ? "Suppress" : "Remove suppression"}
-      </button>
-    </Form>
-  );
-}
+const SCOPES = [
+  { value: "all", label: "All channels of this address" },
+  { value: "email", label: "Email" },
+  { value: "sms", label: "SMS" },
+  { value: "whatsapp", label: "WhatsApp" },
+];
 
 export default function Suppressions() {
   const { raw, notice, invalid, lookup, before } = useLoaderData<typeof loader>();
@@ -276,6 +193,8 @@ export default function Suppressions() {
         <Section title="Suppress an address" id="suppress">
           <SuppressionForm
             intent="suppress"
+            scopes={SCOPES}
+            defaultScope="all"
             address={address}
             errors={errorsFor("suppress")}
             version={version}
@@ -283,15 +202,18 @@ export default function Suppressions() {
         </Section>
         {user?.role === "admin" && (anySuppressed || !lookup) ? (
           <Section title="Remove a suppression" id="unsuppress">
-            <p className="mb-3 text-sm text-slate-700">
-              Only with the person&apos;s documented consent. The note is kept in the ledger.
-            </p>
             <SuppressionForm
               intent="unsuppress"
+              scopes={SCOPES}
+              defaultScope="all"
               address={address}
               errors={errorsFor("unsuppress")}
               version={version}
-            />
+            >
+              <p className="text-sm text-slate-700">
+                Only with the person&apos;s documented consent. The note is kept in the ledger.
+              </p>
+            </SuppressionForm>
           </Section>
         ) : null}
       </div>

@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
-import { parseForm } from "~/admin/forms.server";
+import { formErrorWithValues, parseForm } from "~/admin/forms.server";
 import { topicInputFromForm } from "~/admin/topic-form.server";
 import {
   AdminErrorBoundary,
@@ -17,11 +17,11 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { TopicForm } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
-import { clearRecipientCache } from "~/recipient/cache.server";
 import { getTopic, setTopicArchived, TopicFieldsSchema, updateTopic } from "~/topics/topics.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: `${data?.topic.names.en ?? "Topic"} · Heed admin` },
@@ -36,7 +36,7 @@ async function load(key: string | undefined) {
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const topic = await load(params.key);
-  return json({ topic }, { headers: { "Cache-Control": "no-store" } });
+  return json({ topic }, { headers: NO_STORE });
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -46,7 +46,6 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const intent = formData.get("intent");
   if (intent === "archive" || intent === "unarchive") {
     await setTopicArchived(getDb(), topic.key, intent === "archive", by);
-    clearRecipientCache();
     return json({
       ok: true as const,
       message: intent === "archive" ? "Topic archived." : "Topic restored.",
@@ -55,18 +54,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const input = topicInputFromForm(formData);
   const parsed = parseForm(TopicFieldsSchema, input);
   if (!parsed.ok) {
-    return json(
-      {
-        ok: false as const,
-        message: parsed.message,
-        fieldErrors: parsed.fieldErrors,
-        values: input,
-      },
-      { status: 400 },
-    );
+    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
   await updateTopic(getDb(), topic.key, parsed.data, by);
-  clearRecipientCache();
   return json({ ok: true as const, message: "Topic saved." });
 }
 

@@ -10,6 +10,7 @@ import {
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
 import { listTopics } from "~/topics/topics.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Topics · Heed admin" }];
 
@@ -19,7 +20,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const notice = new URL(request.url).searchParams.get("notice");
   return json(
     { topics, created: notice === "created" ? new URL(request.url).searchParams.get("key") : null },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

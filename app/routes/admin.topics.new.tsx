@@ -1,5 +1,4 @@
 import {
-  json,
   redirect,
   type ActionFunctionArgs,
   type LoaderFunctionArgs,
@@ -7,12 +6,11 @@ import {
 } from "@remix-run/node";
 import { Link, useActionData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
-import { parseForm } from "~/admin/forms.server";
+import { formErrorWithValues, parseForm } from "~/admin/forms.server";
 import { topicInputFromForm } from "~/admin/topic-form.server";
 import { AdminErrorBoundary, buttonClass, Notice, PageHeader } from "~/admin/ui/components";
 import { TopicForm } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
-import { clearRecipientCache } from "~/recipient/cache.server";
 import { createTopic, NewTopicSchema, TopicError } from "~/topics/topics.server";
 
 export const meta: MetaFunction = () => [{ title: "New topic · Heed admin" }];
@@ -27,11 +25,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const input = topicInputFromForm(formData);
   const parsed = parseForm(NewTopicSchema, input);
   const fail = (message: string, fieldErrors: Record<string, string>) =>
-    json({ ok: false as const, message, fieldErrors, values: input }, { status: 400 });
+    formErrorWithValues(message, fieldErrors, input);
   if (!parsed.ok) return fail(parsed.message, parsed.fieldErrors);
   try {
     const topic = await createTopic(getDb(), parsed.data, operator(user, request, context));
-    clearRecipientCache();
     return redirect(`/admin/topics?${new URLSearchParams({ notice: "created", key: topic.key })}`);
   } catch (e) {
     if (e instanceof TopicError) return fail(e.message, { key: e.message });

@@ -3,9 +3,13 @@ import { Form, Link, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { requireSession } from "~/admin/auth.server";
 import { csrfTokenFor } from "~/admin/csrf.server";
 import { AdminErrorBoundary } from "~/admin/ui/components";
-import { CsrfInput, type AdminLayoutData } from "~/admin/ui/csrf";
+import { CsrfInput, type AdminLayoutData } from "~/admin/ui/layout";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Heed admin" }];
+
+/** Every admin page (the child routes inherit this): operators' data is never cached. */
+export const headers = () => NO_STORE;
 
 /**
  * The admin layout: navigation, the signed-in user, the CSRF token for forms. It authorizes too,
@@ -14,7 +18,7 @@ export const meta: MetaFunction = () => [{ title: "Heed admin" }];
 export async function loader({ request }: LoaderFunctionArgs) {
   const { user, session } = await requireSession(request, "agent");
   const data: AdminLayoutData = { user, csrfToken: csrfTokenFor(session) };
-  return json(data, { headers: { "Cache-Control": "no-store" } });
+  return json(data, { headers: NO_STORE });
 }
 
 type NavItem = { to: string; label: string; role: "agent" | "admin" };

@@ -21,7 +21,7 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput, useAdminUser } from "~/admin/ui/csrf";
+import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
 import {
   createUser,
   listUsers,
@@ -34,12 +34,13 @@ import {
   UserError,
 } from "~/admin/users.server";
 import { getDb } from "~/db/db.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Users · Heed admin" }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
-  return json({ users: await listUsers(getDb()) }, { headers: { "Cache-Control": "no-store" } });
+  return json({ users: await listUsers(getDb()) }, { headers: NO_STORE });
 }
 
 const Id = z.uuid("Unknown user.");
@@ -90,13 +91,16 @@ export async function action({ request, context }: ActionFunctionArgs) {
       case "reset": {
         const parsed = parseForm(Toggle, form);
         if (!parsed.ok) return formError("Unknown user.");
-        const target = (await listUsers(db)).find((u) => u.id === parsed.data.id);
-        if (!target) return formError("Unknown user.");
-        const { generatedPassword } = await resetUserPassword(db, target.id, null, by);
+        const reset = await resetUserPassword(db, parsed.data.id, null, by).catch((e: unknown) => {
+          if (e instanceof UserError && e.code === "not_found") return null;
+          throw e;
+        });
+        if (!reset) return formError("Unknown user.");
+        const { email, generatedPassword } = reset;
         return json({
           ok: true as const,
-          message: `New password set for ${target.email}; their sessions ended.`,
-          password: generatedPassword ? { email: target.email, value: generatedPassword } : null,
+          message: `New password set for ${email}; their sessions ended.`,
+          password: generatedPassword ? { email, value: generatedPassword } : null,
         });
       }
       default:

@@ -7,7 +7,12 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import {
+  deleteWebhookEndpointAudited,
+  retryAllWebhookDeliveries,
+  retryWebhookDelivery,
+  setWebhookEndpointEnabledAudited,
+} from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, text } from "~/admin/forms.server";
 import {
@@ -20,17 +25,12 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
-import { retryOutboxMessage } from "~/outbox/outbox.server";
-import {
-  deleteWebhookEndpoint,
-  getWebhookEndpoint,
-  listWebhookDeliveries,
-  retryDeadWebhookDeliveries,
-  setWebhookEndpointEnabled,
-} from "~/webhooks/endpoints.server";
 import { describeWebhookSchedule } from "~/webhooks/retry-schedule";
+import { getWebhookEndpoint, listWebhookDeliveries } from "~/webhooks/endpoints.server";
+import { NO_STORE } from "~/http/headers";
+import { idCursor } from "~/http/cursor";
 
 export const meta: MetaFunction = () => [{ title: "Webhook endpoint · Heed admin" }];
 
@@ -46,10 +46,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const db = getDb();
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
   if (!endpoint) throw notFound();
-  const before = Number(new URL(request.url).searchParams.get("before") ?? "");
+  const before = idCursor(new URL(request.url).searchParams);
   const deliveries = await listWebhookDeliveries(db, endpoint.id, {
     limit: PAGE + 1,
-    before: Number.isSafeInteger(before) && before > 0 ? before : undefined,
+    before: before ?? undefined,
   });
   const more = deliveries.length > PAGE;
   const page = deliveries.slice(0, PAGE);
@@ -58,10 +58,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       endpoint,
       deliveries: page,
       next: more ? `?before=${page[page.length - 1]!.outboxId}` : null,
-      first: Number.isSafeInteger(before) && before > 0 ? "?" : null,
+      first: before ? "?" : null,
       schedule: describeWebhookSchedule(),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -73,24 +73,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
   if (!endpoint) throw notFound();
   const by = operator(user, request, context);
-  const target = { type: "webhook_endpoint", id: endpoint.id };
   const intent = text(formData, "intent");
   switch (intent) {
     case "enable":
     case "disable": {
       const enable = intent === "enable";
-      await setWebhookEndpointEnabled(
-        db,
-        endpoint.id,
-        enable,
-        enable ? null : `disabled by ${user.email}`,
-      );
-      await audit(db, {
-        ...by,
-        action: `webhook.${intent}`,
-        target,
-        details: { url: endpoint.url },
-      });
+      await setWebhookEndpointEnabledAudited(db, endpoint, enable, by);
       return json({
         ok: true as const,
         message: enable
@@ -99,31 +87,19 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       });
     }
     case "delete": {
-      await deleteWebhookEndpoint(db, endpoint.id);
-      await audit(db, { ...by, action: "webhook.delete", target, details: { url: endpoint.url } });
+      await deleteWebhookEndpointAudited(db, endpoint, by);
       return redirect("/admin/webhooks");
     }
     case "retry": {
       const id = OutboxId.safeParse(text(formData, "outboxId"));
       if (!id.success) return formError("Unknown delivery.");
-      const mine = await db
-        .selectFrom("outbox")
-        .select("id")
-        .where("id", "=", id.data)
-        .where("kind", "=", "webhook")
-        .where("recipient", "=", endpoint.id)
-        .executeTakeFirst();
-      if (!mine || !(await retryOutboxMessage(db, id.data))) {
+      if (!(await retryWebhookDelivery(db, endpoint, id.data, by))) {
         return formError("Only failed (dead) deliveries of this endpoint can be retried.");
       }
-      await audit(db, { ...by, action: "webhook.retry", target, details: { outboxId: id.data } });
       return json({ ok: true as const, message: "The delivery will be tried again shortly." });
     }
     case "retry-all": {
-      const count = await retryDeadWebhookDeliveries(db, endpoint.id);
-      if (count > 0) {
-        await audit(db, { ...by, action: "webhook.retry_all", target, details: { count } });
-      }
+      const count = await retryAllWebhookDeliveries(db, endpoint, by);
       return json({
         ok: true as const,
         message:

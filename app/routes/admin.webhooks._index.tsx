@@ -6,7 +6,7 @@ import {
 } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
-import { audit } from "~/admin/audit.server";
+import { registerWebhookEndpoint } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import {
@@ -22,18 +22,15 @@ import {
   StatusBadge,
   Time,
 } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import {
-  createWebhookEndpoint,
-  listWebhookEndpoints,
-  WEBHOOK_EVENT_TYPES,
-} from "~/webhooks/endpoints.server";
+import { listWebhookEndpoints, WEBHOOK_EVENT_TYPES } from "~/webhooks/endpoints.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Webhooks · Heed admin" }];
 
-/** Outbound webhook endpoints (SPEC §6): register a URL and event types; the secret is shown once. */
+/** Outbound webhook endpoints (docs/api.md): register a URL and event types; the secret is shown once. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const env = getEnv();
@@ -44,7 +41,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       requireHttps: env.isProduction,
       allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 
@@ -64,11 +61,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
   });
   if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
   const env = getEnv();
-  const db = getDb();
-  const created = await createWebhookEndpoint(
-    db,
-    { ...parsed.data, createdBy: user.id },
+  const created = await registerWebhookEndpoint(
+    getDb(),
+    parsed.data,
     { allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE, requireHttps: env.isProduction },
+    operator(user, request, context),
   );
   if (!created.ok) {
     return formError("Please correct the fields marked below.", {
@@ -76,12 +73,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
         created.field === "url" ? `This URL cannot be used: ${created.reason}.` : created.reason,
     });
   }
-  await audit(db, {
-    ...operator(user, request, context),
-    action: "webhook.create",
-    target: { type: "webhook_endpoint", id: created.endpoint.id },
-    details: { url: created.endpoint.url, eventTypes: created.endpoint.eventTypes },
-  });
   return json({
     ok: true as const,
     message: `Registered ${created.endpoint.url}.`,

@@ -2,6 +2,7 @@ import {
   json,
   redirect,
   type ActionFunctionArgs,
+  type HeadersFunction,
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
@@ -10,14 +11,18 @@ import { z } from "zod";
 import { getAuthenticated, safeRedirectTo } from "~/admin/auth.server";
 import { provenanceProblem } from "~/admin/csrf.server";
 import { attemptLogin } from "~/admin/login.server";
-import { commitSessionCookie, destroySession } from "~/admin/session.server";
+import { commitSessionCookie } from "~/admin/session.server";
 import { buttonClass, inputClass, labelClass, Notice } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
 import { clientInfo } from "~/http/request.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Log in · Heed admin" }];
 
-const NO_STORE = { "Cache-Control": "no-store" };
+export const headers: HeadersFunction = ({ actionHeaders }) => {
+  const retryAfter = actionHeaders.get("Retry-After");
+  return retryAfter ? { ...NO_STORE, "Retry-After": retryAfter } : NO_STORE;
+};
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
@@ -56,11 +61,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
     );
   }
   const { ip, userAgent } = clientInfo(request, context);
+  // A login replaces whatever session this browser had.
+  const previous = await getAuthenticated(request);
   const result = await attemptLogin(getDb(), {
     email: parsed.data.email,
     password: parsed.data.password,
     ip,
     userAgent,
+    replacesSession: previous?.session.idHash ?? null,
   });
   if (!result.ok) {
     if (result.reason === "rate_limited") {
@@ -78,9 +86,6 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: 401, headers: NO_STORE },
     );
   }
-  // A login replaces whatever session this browser had.
-  const previous = await getAuthenticated(request);
-  if (previous) await destroySession(getDb(), previous.session.idHash);
   return redirect(safeRedirectTo(parsed.data.redirectTo), {
     headers: { ...NO_STORE, "Set-Cookie": await commitSessionCookie(result.sessionId) },
   });

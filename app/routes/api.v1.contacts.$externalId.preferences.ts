@@ -3,7 +3,7 @@ import { jsonResponse } from "~/api/errors.server";
 import { getPreferences, patchPreferences as patchOp } from "~/api/operations";
 import { apiRoute, handler } from "~/api/route.server";
 
-/** GET and PATCH /api/v1/contacts/{externalId}/preferences (SPEC §6). */
+/** GET and PATCH /api/v1/contacts/{externalId}/preferences (docs/api.md). */
 export const { loader, action } = apiRoute(
   handler(getPreferences, async ({ db, params }) => {
     const contact = await findContact(db, params.externalId);

@@ -6,7 +6,6 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { decodeJwt } from "jose";
 import { z } from "zod";
 import {
   confirmDoubleOptIn,
@@ -17,22 +16,17 @@ import {
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { TOKEN_PAGE_HEADERS, clientInfo } from "~/http/request.server";
-import type { Locale } from "~/i18n/config";
-import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { signLinkToken, verifyLinkToken, type LinkClaims } from "~/links/tokens.server";
-import {
-  publicPageData,
-  readForm,
-  tokenErrorResponse,
-  type TokenErrorReply,
-} from "~/recipient/page.server";
-import { displayAddress, localized } from "~/recipient/recipient.server";
+import { signLinkToken } from "~/links/tokens.server";
+import { publicPageData, readForm, resolveLinkToken } from "~/recipient/page.server";
+import { displayAddress } from "~/recipient/recipient.server";
+import { topicNames } from "~/topics/topics.server";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { TokenErrorPage } from "~/ui/token-error";
 
 /**
- * /c/{token}: the double opt-in confirmation (SPEC §2 rule 5). GET only shows the request and a
+ * /c/{token}: the double opt-in confirmation (docs/consent.md, rule 5). GET only shows the request and a
  * confirm button: mail scanners follow links, so opening the link confirms nothing. The POST
  * confirms through the consent core (source double_opt_in, with IP, user agent and the request's
  * evidence). An expired or superseded request gets a clear page with "send me a new confirmation";
@@ -45,61 +39,29 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Confirm" },
 ];
 
-type Resolved =
-  | { ok: false; response: TokenErrorReply }
-  | {
-      ok: true;
-      claims: LinkClaims;
-      request: DoubleOptInRequest & { address: string };
-      locale: Locale;
-    };
+type Confirmation = { request: DoubleOptInRequest & { address: string } };
 
-/**
- * The claims of a confirmation token that is genuine but past its expiry: its signature is checked
- * as of its own issue time, so that the page can still offer a new confirmation for its request.
- */
-async function expiredClaims(token: string): Promise<LinkClaims | null> {
-  let iat: unknown;
-  try {
-    iat = decodeJwt(token).iat;
-  } catch {
-    return null;
-  }
-  if (typeof iat !== "number") return null;
-  const v = await verifyLinkToken(token, "confirm", { now: new Date(iat * 1000 + 1000) });
-  return v.ok ? v.claims : null;
-}
-
-async function resolve(request: Request, token: string): Promise<Resolved> {
-  const db = getDb();
-  const verified = await verifyLinkToken(token, "confirm");
-  let claims: LinkClaims | null = verified.ok ? verified.claims : null;
-  if (!verified.ok && verified.reason === "expired") claims = await expiredClaims(token);
-  const fail = async (reason: "invalid" | "expired" | "wrong_purpose") => ({
-    ok: false as const,
-    response: await tokenErrorResponse(db, request, token, reason, { namespaces: ["confirm"] }),
+/** A confirmation token and its stored request; an expired token still resolves (to offer a new one). */
+function resolve(request: Request, token: string) {
+  return resolveLinkToken<Confirmation>(getDb(), request, token, "confirm", {
+    namespaces: ["confirm"],
+    acceptExpired: true,
+    async load(claims, localeOf) {
+      const req = claims.rid ? await getDoubleOptInRequest(getDb(), claims.rid) : null;
+      // A request of another contact, or of an erased address: as if the link did not exist.
+      if (!req || req.contactId !== claims.sub || req.channel !== claims.ch || !req.address)
+        return null;
+      return { request: { ...req, address: req.address }, locale: localeOf(req.locale) };
+    },
   });
-  if (!claims) return fail(verified.ok ? "invalid" : verified.reason);
-  const req = claims.rid ? await getDoubleOptInRequest(db, claims.rid) : null;
-  // A request of another contact, or of an erased address: as if the link did not exist.
-  if (!req || req.contactId !== claims.sub || req.channel !== claims.ch || !req.address)
-    return fail("invalid");
-  const locale = negotiateLocale(request, req.locale);
-  return { ok: true, claims, request: { ...req, address: req.address }, locale };
 }
 
-async function pageData(r: Extract<Resolved, { ok: true }>) {
+async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
   const db = getDb();
-  const page = await publicPageData(db, r.locale, ["confirm"]);
-  const topics =
-    r.request.topics.length === 0
-      ? []
-      : await db
-          .selectFrom("topics")
-          .select(["key", "names"])
-          .where("key", "in", r.request.topics)
-          .orderBy("position")
-          .execute();
+  const [page, topics] = await Promise.all([
+    publicPageData(db, r.locale, ["confirm"]),
+    topicNames(db, r.request.topics, r.locale),
+  ]);
   const title = getFixedT(r.locale, "confirm")("meta.title", {
     organization: page.branding.organizationName,
   });
@@ -110,7 +72,7 @@ async function pageData(r: Extract<Resolved, { ok: true }>) {
     channel: r.request.channel,
     firstSignup: r.request.firstSignup,
     address: displayAddress(r.request.channel, r.request.address),
-    topics: topics.map((t) => localized(t.names, r.locale)),
+    topics,
   };
 }
 

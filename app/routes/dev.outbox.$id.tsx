@@ -5,6 +5,7 @@ import { getEnv } from "~/env.server";
 import { linkify, previewHtml } from "~/mail/preview.server";
 import { getOutboxMessage } from "~/outbox/outbox.server";
 import { useNonce } from "~/ui/nonce";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * /dev/outbox/{id}: one queued message, rendered (the email's HTML and its plain-text part, or the
@@ -41,7 +42,7 @@ export async function loader({ params }: LoaderFunctionArgs) {
       text: text ? linkify(text) : null,
       json: msg.kind === "webhook" ? JSON.stringify(p, null, 2) : null,
     },
-    { headers: { "Cache-Control": "no-store", "Referrer-Policy": "no-referrer" } },
+    { headers: { ...NO_STORE, "Referrer-Policy": "no-referrer" } },
   );
 }
 

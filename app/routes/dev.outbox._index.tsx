@@ -3,6 +3,7 @@ import { useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { countOutbox, listOutbox } from "~/outbox/outbox.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * /dev/outbox: every message Heed queued (mail, SMS, webhooks), newest first, as the development
@@ -36,7 +37,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
         createdAt: m.createdAt.toISOString(),
       })),
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

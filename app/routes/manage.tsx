@@ -13,20 +13,20 @@ import { useT } from "~/i18n/react";
 import { requestPreferencesLink } from "~/mail/preferences-link.server";
 import { publicPageData, readForm } from "~/recipient/page.server";
 import { PublicLayout, ui } from "~/ui/public-layout";
+import { NO_STORE } from "~/http/headers";
 
 /**
- * /manage: "email me my link" (SPEC §4). A person enters an email address; if Heed knows it, a
+ * /manage: "email me my link" (docs/recipient-pages.md). A person enters an email address; if Heed knows it, a
  * fresh preferences link is mailed. The answer is the same either way (nobody can learn who is on
  * the list), bots filling the hidden honeypot field get that same answer and nothing is sent, and
  * database-kept limits per address and per IP stop the form from flooding an inbox (see
  * MANAGE_LIMITS in app/mail/preferences-link.server.ts).
  */
 
-const HEADERS = { "Cache-Control": "no-store" } as const;
 /** The honeypot: hidden from people, filled by form-spamming bots. */
 const HONEYPOT = "website";
 
-export const headers = () => HEADERS;
+export const headers = () => NO_STORE;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data?.title ?? "Manage your subscriptions" },
@@ -44,7 +44,7 @@ async function page(request: Request) {
 }
 
 export async function loader({ request }: LoaderFunctionArgs) {
-  return json(await page(request), { headers: HEADERS });
+  return json(await page(request), { headers: NO_STORE });
 }
 
 const FormSchema = z.object({
@@ -59,7 +59,7 @@ type ActionResult =
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const reply = (body: ActionResult, status = 200, extra: Record<string, string> = {}) =>
-    json(body, { status, headers: { ...HEADERS, ...extra } });
+    json(body, { status, headers: { ...NO_STORE, ...extra } });
   const form = await readForm(request);
   const parsed = FormSchema.safeParse({
     email: form?.get("email") ?? undefined,

@@ -6,22 +6,13 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { clientInfo } from "~/http/request.server";
+import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import type { Locale } from "~/i18n/config";
-import { formatDate, getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { formatDate, getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { verifyLinkToken, type LinkClaims } from "~/links/tokens.server";
-import {
-  publicPageData,
-  readForm,
-  reasonOptions,
-  TOKEN_HEADERS,
-  tokenErrorResponse,
-  type TokenErrorReply,
-} from "~/recipient/page.server";
+import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { parsePreferencesForm } from "~/recipient/forms.server";
 import {
   choicesFor,
@@ -38,49 +29,26 @@ import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
 
 /**
- * /p/{token}: the preference center (SPEC §4). Every channel the contact has an address on with
+ * /p/{token}: the preference center (docs/recipient-pages.md). Every channel the contact has an address on with
  * its state, topic toggles per channel, pause 30/90 days, unsubscribe from all marketing, an
  * optional reason. GET only reads; the POST saves through the consent core and shows what
  * changed. Re-subscribing an unsubscribed channel starts a double opt-in instead.
  */
 
-export const headers = () => TOKEN_HEADERS;
+export const headers = () => TOKEN_PAGE_HEADERS;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Preferences" },
 ];
 
-type Ok = { ok: true; claims: LinkClaims; contact: RecipientContact; locale: Locale };
-
-async function resolve(
-  request: Request,
-  token: string,
-): Promise<Ok | { ok: false; response: TokenErrorReply }> {
-  const db = getDb();
-  const verified = await verifyLinkToken(token, "preferences");
-  if (!verified.ok) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, token, verified.reason, {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  const contact = await loadContact(db, verified.claims.sub);
-  if (!contact) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, null, "invalid", {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  return {
-    ok: true,
-    claims: verified.claims,
-    contact,
-    locale: negotiateLocale(request, contact.locale),
-  };
+function resolve(request: Request, token: string) {
+  return resolveLinkToken<{ contact: RecipientContact }>(getDb(), request, token, "preferences", {
+    namespaces: ["recipient"],
+    async load(claims, localeOf) {
+      const contact = await loadContact(getDb(), claims.sub);
+      return contact ? { contact, locale: localeOf(contact.locale) } : null;
+    },
+  });
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
@@ -111,7 +79,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       })),
       reasons,
     },
-    { headers: TOKEN_HEADERS },
+    { headers: TOKEN_PAGE_HEADERS },
   );
 }
 
@@ -160,7 +128,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (!r.ok) return r.response;
   const db = getDb();
   const reply = (body: ActionResult, status = 200) =>
-    json(body, { status, headers: TOKEN_HEADERS });
+    json(body, { status, headers: TOKEN_PAGE_HEADERS });
   const form = await readForm(request);
   const input = form ? parsePreferencesForm(form) : null;
   if (!input) return reply({ result: "error", error: "form" }, 400);
@@ -170,7 +138,6 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     locale: r.locale,
     input,
     actor: { contactId: r.contact.id, campaign: r.claims.cp ?? null, ...who },
-    startDoubleOptIn,
   });
   if (!saved.ok)
     return reply(

@@ -2,7 +2,8 @@ import { redirect, type LoaderFunctionArgs, type MetaFunction } from "@remix-run
 import { useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import { resolveShortLink } from "~/links/short-links.server";
-import { TOKEN_HEADERS, tokenErrorResponse } from "~/recipient/page.server";
+import { TOKEN_PAGE_HEADERS } from "~/http/request.server";
+import { tokenErrorResponse } from "~/recipient/page.server";
 import { TokenErrorPage } from "~/ui/token-error";
 
 /**
@@ -11,7 +12,7 @@ import { TokenErrorPage } from "~/ui/token-error";
  * "link does not work" page (404), expired ones 410.
  */
 
-export const headers = () => TOKEN_HEADERS;
+export const headers = () => TOKEN_PAGE_HEADERS;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: data?.title ?? "Link" }];
 
@@ -19,7 +20,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const db = getDb();
   const found = await resolveShortLink(db, params.code ?? "");
   if (found.ok && found.target.startsWith("/") && !found.target.startsWith("//")) {
-    return redirect(found.target, { status: 302, headers: TOKEN_HEADERS });
+    return redirect(found.target, { status: 302, headers: TOKEN_PAGE_HEADERS });
   }
   const expired = !found.ok && found.reason === "expired";
   return tokenErrorResponse(db, request, null, expired ? "expired" : "invalid", {

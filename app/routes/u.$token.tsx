@@ -6,21 +6,13 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { clientInfo } from "~/http/request.server";
-import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
+import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { signLinkToken, verifyLinkToken, type LinkClaims } from "~/links/tokens.server";
-import {
-  publicPageData,
-  readForm,
-  reasonOptions,
-  TOKEN_HEADERS,
-  tokenErrorResponse,
-  type TokenErrorReply,
-} from "~/recipient/page.server";
+import { signLinkToken } from "~/links/tokens.server";
+import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
 import {
   loadContact,
@@ -29,6 +21,7 @@ import {
   resubscribeByLink,
   unsubscribeByLink,
   type RecipientContact,
+  type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
@@ -41,57 +34,36 @@ import { TokenErrorPage } from "~/ui/token-error";
  * with source one_click and answers 200, without redirect or cookie; repeats change nothing.
  */
 
-export const headers = () => TOKEN_HEADERS;
+export const headers = () => TOKEN_PAGE_HEADERS;
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Unsubscribe" },
 ];
 
-type Resolved =
-  | { ok: false; response: TokenErrorReply }
-  | {
-      ok: true;
-      claims: LinkClaims;
-      contact: RecipientContact;
-      locale: ReturnType<typeof negotiateLocale>;
-      target: NonNullable<Awaited<ReturnType<typeof loadUnsubscribeTarget>>>;
-    };
+type Link = { contact: RecipientContact; target: UnsubscribeTarget };
 
-async function resolve(request: Request, token: string): Promise<Resolved> {
-  const db = getDb();
-  const verified = await verifyLinkToken(token, "unsubscribe");
-  if (!verified.ok) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, token, verified.reason, {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  const claims = verified.claims;
-  const contact = await loadContact(db, claims.sub);
-  const locale = negotiateLocale(request, contact?.locale);
-  const target = contact
-    ? await loadUnsubscribeTarget(db, contact, { channel: claims.ch, topic: claims.tp }, locale)
-    : null;
-  if (!contact || !target) {
-    return {
-      ok: false,
-      response: await tokenErrorResponse(db, request, null, "invalid", {
-        namespaces: ["recipient"],
-      }),
-    };
-  }
-  return { ok: true, claims, contact, locale, target };
+function resolve(request: Request, token: string) {
+  return resolveLinkToken<Link>(getDb(), request, token, "unsubscribe", {
+    namespaces: ["recipient"],
+    async load(claims, localeOf) {
+      const db = getDb();
+      const contact = await loadContact(db, claims.sub);
+      if (!contact) return null;
+      const locale = localeOf(contact.locale);
+      const link = { channel: claims.ch, topic: claims.tp };
+      const target = await loadUnsubscribeTarget(db, contact, link, locale);
+      return target ? { contact, target, locale } : null;
+    },
+  });
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   const r = await resolve(request, params.token ?? "");
   if (!r.ok) return r.response;
-  return json(await pageData(r), { headers: TOKEN_HEADERS });
+  return json(await pageData(r), { headers: TOKEN_PAGE_HEADERS });
 }
 
-async function pageData(r: Extract<Resolved, { ok: true }>) {
+async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
   const db = getDb();
   const [page, reasons, preferencesToken] = await Promise.all([
     publicPageData(db, r.locale, ["recipient"]),
@@ -140,7 +112,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   };
   const form = await readForm(request);
   const reply = (body: ActionResult, status = 200) =>
-    json(body, { status, headers: TOKEN_HEADERS });
+    json(body, { status, headers: TOKEN_PAGE_HEADERS });
   if (!form) return reply({ result: "error", error: "form" }, 400);
 
   // RFC 8058 one-click: the mailbox provider posts this exact body; no confirmation, no reason.
@@ -159,7 +131,6 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     const summary = await resubscribeByLink(db, r.target, {
       ...actor,
       locale: r.locale,
-      startDoubleOptIn,
     });
     return reply({
       result: "resubscribe",

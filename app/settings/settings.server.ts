@@ -80,7 +80,7 @@ export type UnsubscribeReason = {
   freeText: boolean;
 };
 
-/** The reasons recipients can pick, in the operator's order (defaults: SPEC §4). */
+/** The reasons recipients can pick, in the operator's order (defaults: docs/recipient-pages.md). */
 export async function listReasons(
   db: Db,
   options: { includeDisabled?: boolean } = {},

@@ -3,10 +3,11 @@ import { z } from "zod";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel, type LocalizedText } from "~/db/schema";
-import { LOCALES } from "~/i18n/config";
+import { DEFAULT_LOCALE, LOCALES } from "~/i18n/config";
+import { clearRecipientCache } from "~/recipient/cache.server";
 
 /**
- * Topics (SPEC §1): a key, localized names and descriptions, the channels a topic is sent on,
+ * Topics (docs/consent.md): a key, localized names and descriptions, the channels a topic is sent on,
  * whether addresses start opted in, an order, and archiving. The key never changes (the ledger
  * and campaigns refer to it); "renaming" a topic changes its names.
  */
@@ -92,6 +93,25 @@ function toRecord(r: Row): TopicRecord {
   };
 }
 
+/**
+ * The names of these topics in `locale` (else English, else the key), in the operator's order,
+ * archived ones too: what a confirmation page or email lists.
+ */
+export async function topicNames(
+  db: Db,
+  keys: readonly string[],
+  locale: string,
+): Promise<string[]> {
+  if (keys.length === 0) return [];
+  const rows = await db
+    .selectFrom("topics")
+    .select(["key", "names"])
+    .where("key", "in", keys)
+    .orderBy("position")
+    .execute();
+  return rows.map((r) => r.names[locale] || r.names[DEFAULT_LOCALE] || r.key);
+}
+
 /** Topics in the operator's order; archived ones only when asked. */
 export async function listTopics(
   db: Db,
@@ -115,7 +135,7 @@ function channelsValue(channels: readonly Channel[]) {
 
 export async function createTopic(db: Db, input: NewTopic, by: AuditContext): Promise<TopicRecord> {
   const t = NewTopicSchema.parse(input);
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const row = await trx
       .insertInto("topics")
       .values({
@@ -143,6 +163,8 @@ export async function createTopic(db: Db, input: NewTopic, by: AuditContext): Pr
     });
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }
 
 export async function updateTopic(
@@ -152,7 +174,7 @@ export async function updateTopic(
   by: AuditContext,
 ): Promise<TopicRecord> {
   const t = TopicFieldsSchema.parse(input);
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const before = await trx
       .selectFrom("topics")
       .selectAll()
@@ -194,6 +216,8 @@ export async function updateTopic(
     }
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }
 
 /** Archived topics leave the preference page; their history and recorded choices stay. */
@@ -203,7 +227,7 @@ export async function setTopicArchived(
   archived: boolean,
   by: AuditContext,
 ): Promise<TopicRecord> {
-  return inTransaction(db, async (trx) => {
+  const record = await inTransaction(db, async (trx) => {
     const row = await trx
       .updateTable("topics")
       .set({
@@ -221,4 +245,6 @@ export async function setTopicArchived(
     });
     return toRecord(row);
   });
+  clearRecipientCache();
+  return record;
 }

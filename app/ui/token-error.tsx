@@ -4,7 +4,7 @@ import { useT } from "~/i18n/react";
 export type TokenErrorReason = "invalid" | "expired" | "wrong_purpose" | "used";
 
 /**
- * The friendly page for a bad, tampered, expired, wrong-purpose or already-used link (SPEC §3):
+ * The friendly page for a bad, tampered, expired, wrong-purpose or already-used link (docs/links.md):
  * says nothing changed and offers to email a fresh link (a plain form posting `email` to
  * /manage, so it works without JavaScript). Strings come from the `common` namespace, which
  * every page payload includes (`i18nPayload` in ~/i18n/i18n.server).

@@ -5,9 +5,10 @@ import { LEDGER_ACTIONS } from "~/db/schema";
 import { COMPLAINT_RATE_HIGH_EVENT, UNDELIVERABLE_EVENT_TYPES } from "~/email/constants";
 import { checkOutboundUrl } from "~/security/outbound.server";
 import { withWebhookTables } from "~/webhooks/schema";
+import { isUuid } from "~/db/ids";
 
 /**
- * Outbound webhook endpoints (SPEC §6): URL, the event types it receives, and a Standard Webhooks
+ * Outbound webhook endpoints (docs/api.md): URL, the event types it receives, and a Standard Webhooks
  * secret (`whsec_` + base64) that signs every delivery; the secret is shown once, when the
  * endpoint is created.
  */
@@ -58,6 +59,21 @@ export async function createWebhookEndpoint(
   },
   options: { allowPrivate: boolean; requireHttps: boolean },
 ): Promise<CreateEndpointResult> {
+  const checked = await checkWebhookEndpoint(input, options);
+  if (!checked.ok) return checked;
+  return { ok: true, ...(await insertWebhookEndpoint(db, checked, input)) };
+}
+
+export type CheckedEndpoint = { ok: true; url: string; eventTypes: string[] };
+
+/**
+ * The checks of a new endpoint (event types, then the URL and what it resolves to). Separate from
+ * the insert so that a caller can resolve the URL before it opens a transaction.
+ */
+export async function checkWebhookEndpoint(
+  input: { url: string; eventTypes: readonly string[] },
+  options: { allowPrivate: boolean; requireHttps: boolean },
+): Promise<CheckedEndpoint | Extract<CreateEndpointResult, { ok: false }>> {
   const types = [...new Set(input.eventTypes)];
   if (types.length === 0)
     return { ok: false, field: "eventTypes", reason: "choose at least one event type" };
@@ -66,19 +82,28 @@ export async function createWebhookEndpoint(
     return { ok: false, field: "eventTypes", reason: `unknown event type ${unknown.join(", ")}` };
   const checked = await checkOutboundUrl(input.url, options);
   if (!checked.ok) return { ok: false, field: "url", reason: checked.reason };
+  return { ok: true, url: checked.url.toString(), eventTypes: types };
+}
+
+/** Stores a checked endpoint with a new secret. */
+export async function insertWebhookEndpoint(
+  db: Db,
+  checked: CheckedEndpoint,
+  input: { description?: string | null; createdBy?: string | null },
+): Promise<{ endpoint: WebhookEndpoint; secret: string }> {
   const secret = generateWebhookSecret();
   const row = await withWebhookTables(db)
     .insertInto("webhook_endpoints")
     .values({
-      url: checked.url.toString(),
+      url: checked.url,
       description: input.description?.trim() || null,
-      event_types: sql<string[]>`${sql.val(types)}::text[]` as unknown as string[],
+      event_types: sql<string[]>`${sql.val(checked.eventTypes)}::text[]` as unknown as string[],
       secret,
       created_by: input.createdBy ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  return { ok: true, secret, endpoint: endpointJson(row) };
+  return { secret, endpoint: endpointJson(row) };
 }
 
 function endpointJson(r: {
@@ -115,7 +140,7 @@ export async function listWebhookEndpoints(db: Db): Promise<WebhookEndpoint[]> {
 }
 
 export async function getWebhookEndpoint(db: Db, id: string): Promise<WebhookEndpoint | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!isUuid(id)) return null;
   const row = await withWebhookTables(db)
     .selectFrom("webhook_endpoints")
     .selectAll()

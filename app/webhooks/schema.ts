@@ -1,6 +1,6 @@
-import type { ColumnType, Generated, Kysely } from "kysely";
+import type { Generated, Kysely } from "kysely";
 import type { Db } from "~/db/db.server";
-import type { CreatedAt, Database, DefaultTimestamp } from "~/db/schema";
+import type { CreatedAt, Database, DefaultTimestamp, NullableTimestamp } from "~/db/schema";
 
 /**
  * Table types of the webhook tables (migrations/2026-11-22T1400_api_webhooks.ts). Kept beside the
@@ -18,9 +18,9 @@ export interface WebhookEndpointsTable {
   created_by: string | null;
   created_at: CreatedAt;
   updated_at: DefaultTimestamp;
-  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  disabled_at: NullableTimestamp;
   /** No request to this endpoint before this time (it answered 429/502/503/504). */
-  throttled_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  throttled_until: NullableTimestamp;
   /** Throttling answers in a row; reset by a 2xx. */
   throttle_strikes: Generated<number>;
 }

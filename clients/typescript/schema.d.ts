@@ -109,7 +109,7 @@ export interface paths {
     put?: never;
     /**
      * May I send? (up to 10,000 recipients)
-     * @description Send decisions in SPEC order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.
+     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.
      *
      *     Needs an API key with the `check` scope.
      */

@@ -13,7 +13,7 @@ import { fixtures } from "./helpers";
  *  - as an `agent`, every route not listed in AGENT_ROUTES refuses GET and POST with 403 (POSTs
  *    carry the agent's valid CSRF token, so the refusal is the role's), and the listed ones open;
  *  - as an `admin`, no route refuses.
- * A new route that agents may use must be added to AGENT_ROUTES (SPEC §5: agents search contacts,
+ * A new route that agents may use must be added to AGENT_ROUTES (docs/admin.md: agents search contacts,
  * see history and suppress); anything else is admin-only by default.
  */
 const AGENT_ROUTES: Record<string, { post: "agent" | "admin" | "none" }> = {
@@ -221,4 +221,23 @@ test("an admin is not refused by any admin route", async ({ page }) => {
     }
   }
   expect(failures).toEqual([]);
+});
+
+test("every admin page and download is sent with Cache-Control: no-store", async ({ page }) => {
+  const { users } = fixtures<{ users: Record<string, { email: string; password: string }> }>(
+    "admin",
+  );
+  await loginAs(page, users.walkerAdmin!);
+  const cached: string[] = [];
+  for (const r of ROUTES) {
+    if (!r.hasLoader) continue;
+    const url = urlFor(r, false);
+    const res = await send(page.request, "GET", url);
+    if (res.status() === 200 && res.headers()["cache-control"] !== "no-store") {
+      cached.push(`${url} (${r.id}): ${res.headers()["cache-control"] ?? "no Cache-Control"}`);
+    }
+  }
+  const login = await page.request.get("/admin/login", { maxRedirects: 0 });
+  if (login.headers()["cache-control"] !== "no-store") cached.push("/admin/login");
+  expect(cached).toEqual([]);
 });

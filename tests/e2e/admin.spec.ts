@@ -4,7 +4,7 @@ import { csrfToken, FIRST_ADMIN, loginAs } from "./admin-helpers";
 import { fixtures } from "./helpers";
 
 /**
- * The admin area in Chromium (issue 5): an agent suppresses SMS for a contact, the recipient's
+ * The admin area in Chromium: an agent suppresses SMS for a contact, the recipient's
  * preference page shows it, an admin removes it with a note, the audit log shows both; login
  * rate limiting, session expiry, CSRF refusals.
  */

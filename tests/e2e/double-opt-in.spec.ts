@@ -4,7 +4,7 @@ import { E2E_DIR } from "./env";
 import { fixtures } from "./helpers";
 
 /**
- * Double opt-in, end to end (issue 4): unsubscribe → re-enable on the preference page → the
+ * Double opt-in, end to end: unsubscribe → re-enable on the preference page → the
  * confirmation arrives in the development outbox → opening its link (GET) changes nothing → the
  * button confirms → the channel is subscribed, and the ledger shows both events.
  */

@@ -7,7 +7,7 @@ import { fixtures } from "./helpers";
 import { zipBuffer } from "../integration/import-files";
 
 /**
- * Bulk import, export and erasure in Chromium (issue 6): an admin uploads files with and without
+ * Bulk import, export and erasure in Chromium: an admin uploads files with and without
  * JavaScript and watches the progress to the end, downloads the error report, re-imports,
  * is refused a zip bomb and an unknown format, exports the suppressions, and erases a contact.
  */

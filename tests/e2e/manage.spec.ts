@@ -3,7 +3,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { E2E_DIR } from "./env";
 import { fixtures } from "./helpers";
 
-/** /manage, "email me my link" (issue 4). */
+/** /manage, "email me my link". */
 
 type MailFixtures = { manage: { contactId: string; email: string } };
 

@@ -2,7 +2,7 @@ import { expect, test, type APIRequestContext, type APIResponse } from "@playwri
 import { fixtures } from "./helpers";
 
 /**
- * Recipient endpoints at the HTTP level (issue 3): RFC 8058 one-click as mailbox providers send
+ * Recipient endpoints at the HTTP level: RFC 8058 one-click as mailbox providers send
  * it, GETs that never change consent, refused tokens that write nothing, token-page headers.
  * PGlite is single-process, so "nothing changed" is proven through what the server shows and
  * does next (a page still showing "Subscribed", a later POST that reports a change); the

@@ -3,7 +3,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { fixtures } from "./helpers";
 
 /**
- * Recipient pages in Chromium (issue 3): the unsubscribe page and the preference center, with
+ * Recipient pages in Chromium: the unsubscribe page and the preference center, with
  * and without JavaScript, on a 360 px phone; axe-core on every page in two locales.
  */
 

@@ -4,7 +4,7 @@ import { loginAs } from "./admin-helpers";
 import { fixtures } from "./helpers";
 
 /**
- * Reports in Chromium (issue 8): charts and tables of why people left, the filters (a GET form
+ * Reports in Chromium: charts and tables of why people left, the filters (a GET form
  * that works without JavaScript), CSV downloads, a campaign's page, and the unsubscribe-rate
  * alerts. The figures are those worked out by hand in tests/e2e/fixtures/reports.ts.
  */

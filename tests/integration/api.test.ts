@@ -894,7 +894,7 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
       string
     >;
     const rows = parse(await res.text(), { columns: true }) as CsvRow[];
-    // The same columns as Admin → Exports (issue 6).
+    // The same columns as Admin → Exports.
     expect(Object.keys(rows[0]!)).toEqual([
       "address",
       "channel",

@@ -57,7 +57,7 @@ async function ledgerFor(channel: string, address: string) {
     .execute();
 }
 
-describe("consent belongs to the address (SPEC §2 rule 1)", () => {
+describe("consent belongs to the address (docs/consent.md, rule 1)", () => {
   it("an unsubscribe blocks every contact that holds the address, and re-importing a contact does not re-subscribe", async () => {
     const address = email();
     const [c1, c2] = await db
@@ -467,7 +467,7 @@ describe("the ledger (rule 6)", () => {
 });
 
 describe("send decision order", () => {
-  it("follows SPEC §2: transactional, unsubscribed, pending, paused, topic opt-out, not opted in", async () => {
+  it("follows the send decision order (docs/consent.md): transactional, unsubscribed, pending, paused, topic opt-out, not opted in", async () => {
     const unsub = email();
     const pending = email();
     const paused = email();

@@ -340,8 +340,11 @@ describe.skipIf(!onPostgres)("the server when PostgreSQL drops its connections",
       async () => delivered.slice(seen).some((b) => b.includes(later!.address)),
       60_000,
     );
+    // The run that delivered logs its recovery when it ends (after the delivery is seen).
+    await until("the outbox task to log its recovery", async () =>
+      /"task":"outbox".*background task runs again/.test(server.output().slice(logBefore)),
+    );
     const recovered = server.output().slice(logBefore);
-    expect(recovered).toMatch(/"task":"outbox".*background task runs again/);
     expect(recovered).toMatch(/database available again/);
   });
 

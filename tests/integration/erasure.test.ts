@@ -59,7 +59,7 @@ async function textColumnTraces(needle: string): Promise<string[]> {
   return found;
 }
 
-describe("erasure (SPEC §2 rule 8)", () => {
+describe("erasure (docs/consent.md, rule 9)", () => {
   let contactId: string;
   let otherId: string;
   let ledgerBefore: number;

@@ -1,4 +1,5 @@
 import { parse } from "csv-parse/sync";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bulkUnsubscribe } from "~/consent/bulk.server";
 import { applyConsentChange } from "~/consent/consent.server";
@@ -11,6 +12,7 @@ import {
   type SuppressionExportFilter,
 } from "~/exports/suppressions.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { waitForDatabaseClock } from "../setup/wait";
 
 let t: TestDatabase;
 let db: Db;
@@ -61,9 +63,12 @@ beforeAll(async () => {
     topic: "news",
     source: "preference_page",
   });
-  await new Promise((r) => setTimeout(r, 50));
-  middle = new Date();
-  await new Promise((r) => setTimeout(r, 50));
+  // `middle` falls after every change above and before every change below.
+  const { rows } = await sql<{
+    last: Date;
+  }>`select max(occurred_at) as last from consent_ledger`.execute(db);
+  middle = new Date(rows[0]!.last.getTime() + 1);
+  await waitForDatabaseClock(db, middle);
   await bulkUnsubscribe(
     db,
     [

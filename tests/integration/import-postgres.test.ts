@@ -8,6 +8,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addressKey } from "~/consent/consent.server";
@@ -22,11 +23,11 @@ import {
   prepareImportFile,
   runImportJob,
   runPendingImports,
-  type ImportJob,
   type RunnerOptions,
 } from "~/imports/jobs.server";
-import { withImportTables } from "~/imports/schema";
+import { withImportTables, type ImportJob } from "~/imports/schema";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { waitFor } from "../setup/wait";
 
 const onPostgres = process.env.HEED_TEST_DB === "postgres";
 
@@ -101,16 +102,22 @@ describe.skipIf(!onPostgres)("imports on PostgreSQL", () => {
     fs.mkdirSync(path.dirname(script), { recursive: true });
     fs.writeFileSync(
       script,
-      `import { openPostgres } from ${JSON.stringify(path.resolve("app/db/db.server.ts"))};
+      `import readline from "node:readline";
+import { openPostgres } from ${JSON.stringify(path.resolve("app/db/db.server.ts"))};
 import { runPendingImports } from ${JSON.stringify(path.resolve("app/imports/jobs.server.ts"))};
 import { getEnv } from ${JSON.stringify(path.resolve("app/env.server.ts"))};
+const fromTest = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const handle = await openPostgres(process.env.DATABASE_URL!, 2);
 await runPendingImports(handle.db, {
   env: getEnv(),
   workerId: "child-worker",
   leaseMs: 2000,
   batchSize: 1000,
-  onBatch: () => new Promise((r) => setTimeout(r, 150)),
+  // After each committed batch: tell the test, and go on only when it says so.
+  onBatch: async (job) => {
+    process.stdout.write(\`committed \${job.rows_read}\\n\`);
+    await fromTest.next();
+  },
 });
 await handle.close();
 `,
@@ -123,7 +130,7 @@ await handle.close();
         NODE_ENV: "test",
         LOG_LEVEL: "silent",
       },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -131,14 +138,14 @@ await handle.close();
       child.on("exit", (code, signal) => resolve(signal ?? code)),
     );
     try {
-      const deadline = Date.now() + 45_000;
+      // Let the worker commit batches until 3,000 rows are in, then kill it where it stands.
+      const committed = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
       for (;;) {
-        const j = (await getImportJob(db, job.id))!;
-        if (j.rows_read >= 3_000) break;
-        if (j.status !== "queued" && j.status !== "running")
-          throw new Error(`job ended early: ${j.status} ${j.error}`);
-        if (Date.now() > deadline) throw new Error(`the worker did not get going: ${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
+        const line = await Promise.race([committed.next(), exited.then(() => null)]);
+        if (!line || line.done) throw new Error(`the worker stopped early: ${stderr}`);
+        const rowsRead = Number(/^committed (\d+)$/.exec(line.value)?.[1]);
+        if (rowsRead >= 3_000) break;
+        child.stdin.write("go\n");
       }
       child.kill("SIGKILL");
       expect(await exited).toBe("SIGKILL");
@@ -160,13 +167,11 @@ await handle.close();
     });
 
     // A restarted server (another worker) takes the job over once the dead worker's lease expires.
-    let claimed: ImportJob | null = null;
-    for (let i = 0; i < 100 && !claimed; i++) {
-      claimed = await claimImportJob(db, { ...runner, workerId: "restarted" });
-      if (!claimed) await new Promise((r) => setTimeout(r, 100));
-    }
+    const claimed = await waitFor("the dead worker's lease to expire", () =>
+      claimImportJob(db, { ...runner, workerId: "restarted" }),
+    );
     expect(claimed).toMatchObject({ id: job.id, attempts: 2, rows_read: left.rows_read });
-    const done = await runImportJob(db, claimed!, { ...runner, workerId: "restarted" });
+    const done = await runImportJob(db, claimed, { ...runner, workerId: "restarted" });
     expect(done).toMatchObject({
       status: "completed",
       rows_read: rows,

@@ -20,11 +20,10 @@ import {
   prepareImportFile,
   runImportJob,
   runPendingImports,
-  type ImportJob,
   type RunnerOptions,
 } from "~/imports/jobs.server";
 import { ImportFileError } from "~/imports/read.server";
-import { withImportTables } from "~/imports/schema";
+import { withImportTables, type ImportJob } from "~/imports/schema";
 import { receiveImportUpload } from "~/imports/upload.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 import { odsBuffer, writeFile, writeXlsx, zipBuffer } from "./import-files";

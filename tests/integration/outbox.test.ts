@@ -12,6 +12,7 @@ import {
   type RetryPolicy,
 } from "~/outbox/worker.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { waitForDatabaseClock } from "../setup/wait";
 
 let t: TestDatabase;
 let db: Db;
@@ -259,14 +260,19 @@ describe("leases", () => {
     });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let delivering!: () => void;
+    const started = new Promise<void>((r) => (delivering = r));
     const slowFailing: Transport = async () => {
+      delivering();
       await gate;
       return { ok: false, error: "too late" };
     };
-    // Worker 1 claims with a lease that is over at once, and hangs.
+    // Worker 1 claims with a lease that is over at once, and hangs in the delivery.
     const first = runOutboxOnce(ctx, { transports: { email: slowFailing }, leaseMs: 1 });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await row(id)).toMatchObject({ status: "sending", attempts: 1 });
+    await started;
+    const claimed = await row(id);
+    expect(claimed).toMatchObject({ status: "sending", attempts: 1 });
+    await waitForDatabaseClock(db, claimed.locked_until!);
     // Worker 2 takes the expired lease over and delivers.
     expect(await runOutboxOnce(ctx, { transports: { email: ok } })).toMatchObject({
       claimed: 1,
@@ -347,7 +353,10 @@ describe("several workers", () => {
       (worker: string): Transport =>
       async (d) => {
         deliveries.set(d.id, [...(deliveries.get(d.id) ?? []), worker]);
-        await new Promise((r) => setTimeout(r, Math.random() * 3));
+        // Deliveries of uneven length (0 to 3 turns of the event loop), so the workers interleave.
+        for (let turns = Math.floor(Math.random() * 4); turns > 0; turns--) {
+          await new Promise((r) => setImmediate(r));
+        }
         return { ok: true };
       };
     try {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { addressKey, applyConsentChange, decideSend } from "~/consent/consent.server";
-import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import type { Db } from "~/db/db.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import { publicPageData, reasonOptions } from "~/recipient/page.server";
@@ -128,7 +127,6 @@ const save = (
       ip: "203.0.113.9",
       userAgent: "test",
     },
-    startDoubleOptIn,
   });
 
 describe("what a token's contact sees (read-only)", () => {
@@ -405,7 +403,6 @@ describe("unsubscribe links and RFC 8058 one-click", () => {
     const back = await resubscribeByLink(db, topicTarget, {
       contactId: c.id,
       locale: "en",
-      startDoubleOptIn,
     });
     expect(back.kind).toBe("topic_opt_in");
     expect((await loadChannels(db, c, "en"))[0]!.topics[0]).toMatchObject({
@@ -419,7 +416,6 @@ describe("unsubscribe links and RFC 8058 one-click", () => {
     const res = await resubscribeByLink(db, after, {
       contactId: c.id,
       locale: "en",
-      startDoubleOptIn,
     });
     expect(res.kind).toBe("confirm_sent");
     expect((await loadChannels(db, c, "en"))[0]!.state).toBe("unsubscribed");

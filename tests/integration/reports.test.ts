@@ -4,12 +4,8 @@ import type { Db } from "~/db/db.server";
 import type { Channel, ConsentSource, LedgerAction } from "~/db/schema";
 import { reportCsv, type CsvTable } from "~/reports/csv.server";
 import { bucketsOf, parseReportFilter, type ReportFilter } from "~/reports/filters";
-import {
-  fillBuckets,
-  getCampaignReport,
-  getDashboard,
-  latestFreeText,
-} from "~/reports/queries.server";
+import { getCampaignReport } from "~/reports/campaigns.server";
+import { fillBuckets, freeTextPage, getDashboard } from "~/reports/queries.server";
 import { DEFAULT_RATE_RULES } from "~/reports/rates";
 import { runRollup } from "~/reports/rollup.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
@@ -531,7 +527,7 @@ describe("rollups stay exact", () => {
     const d = await getDashboard(db, filter, DEFAULT_RATE_RULES);
     expect(d.totals.leaving).toBe(1);
     expect(d.campaigns.rows).toMatchObject([{ key: "today-1", unsubscribes: 1, rate: 0.1 }]);
-    expect((await latestFreeText(db, filter, 5))[0]!.text).toBe("=cmd|' /C calc'!A0");
+    expect((await freeTextPage(db, filter, 5))[0]!.text).toBe("=cmd|' /C calc'!A0");
     // In a CSV download the text cannot run as a spreadsheet formula.
     const csv = await new Response(
       await reportCsv(db, "free-text", filter, DEFAULT_RATE_RULES),

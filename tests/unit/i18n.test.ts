@@ -12,7 +12,7 @@ import { createI18n } from "~/i18n/i18n.shared";
 import { resources } from "~/i18n/resources";
 
 /**
- * Every recipient page and message exists in en, pl, pt, cs, de, es, fr (SPEC §4): every key of
+ * Every recipient page and message exists in en, pl, pt, cs, de, es, fr (docs/recipient-pages.md): every key of
  * every namespace in every locale, no English left behind, the same placeholders everywhere.
  */
 

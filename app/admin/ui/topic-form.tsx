@@ -1,6 +1,6 @@
 import { Form } from "@remix-run/react";
 import { buttonClass, FieldError, hintClass, inputClass, labelClass } from "~/admin/ui/components";
-import { CsrfInput } from "~/admin/ui/csrf";
+import { CsrfInput } from "~/admin/ui/layout";
 
 export const LOCALE_NAMES: Record<string, string> = {
   en: "English",

@@ -1,5 +1,10 @@
 import { useRouteLoaderData } from "@remix-run/react";
 
+/**
+ * The admin layout's data on every page below it: the signed-in operator and the session's CSRF
+ * token (with <CsrfInput />, the hidden field every admin form carries).
+ */
+
 /** What the admin layout's loader (app/routes/admin.tsx) gives every page below it. */
 export type AdminLayoutData = {
   user: { id: string; email: string; name: string | null; role: "agent" | "admin" };
