@@ -102,6 +102,7 @@ describe("migrations", () => {
         .orderBy("position")
         .execute();
       expect(reasons.map((r) => r.code)).toEqual([
+        "prefer_not_to_say",
         "no_longer_interested",
         "too_frequent",
         "not_relevant",
