@@ -11,6 +11,8 @@ import { destroyUserSessions, type AdminUser } from "~/admin/session.server";
 
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
 
+import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
+
 import type { AdminRole } from "~/db/schema";
 
 /**
@@ -47,13 +49,22 @@ export type UserRecord = AdminUser & {
 
 export class UserError extends Error {
   constructor(
-    readonly code: "exists" | "not_found" | "last_admin" | "self" | "wrong_password",
+    readonly code:
+      "exists" | "not_found" | "last_admin" | "self" | "wrong_password" | "rate_limited",
     message: string,
+    /** For rate_limited: seconds until another attempt is allowed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "UserError";
   }
 }
+
+/**
+ * Attempts at one's own password change (the current password is checked like a login): a
+ * stolen session must not become an unlimited password oracle.
+ */
+export const OWN_PASSWORD_LIMIT = { limit: 5, windowSeconds: 15 * 60 } as const;
 
 export async function listUsers(db: Db): Promise<UserRecord[]> {
   const rows = await db
@@ -216,6 +227,17 @@ export async function changeOwnPassword(
     by: AuditContext;
   },
 ): Promise<void> {
+  // Reserved before the check, atomically, as for logins (app/admin/login.server.ts).
+  const key = `password:user:${input.user.id}`;
+  const hit = await hitRateLimit(db, key, OWN_PASSWORD_LIMIT);
+  if (!hit.allowed) {
+    const minutes = Math.ceil(hit.retryAfterSeconds / 60);
+    throw new UserError(
+      "rate_limited",
+      `Too many attempts: try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+      hit.retryAfterSeconds,
+    );
+  }
   const row = await db
     .selectFrom("admin_users")
     .select("password_hash")
@@ -232,6 +254,7 @@ export async function changeOwnPassword(
       .where("id", "=", input.user.id)
       .execute();
     await destroyUserSessions(trx, input.user.id, { except: input.keepSession });
+    await resetRateLimit(trx, key);
     await audit(trx, {
       ...input.by,
       action: "user.password_change",
