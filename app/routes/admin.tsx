@@ -39,6 +39,7 @@ const NAV: NavItem[] = [
   { to: "/admin/email", label: "Email providers", role: "admin" },
   { to: "/admin/outbox", label: "Outbox", role: "admin" },
   { to: "/admin/audit", label: "Audit log", role: "admin" },
+  { to: "/admin/ledger", label: "Ledger", role: "admin" },
 ];
 
 export default function AdminLayout() {
