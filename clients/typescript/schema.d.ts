@@ -109,7 +109,7 @@ export interface paths {
     put?: never;
     /**
      * May I send? (up to 10,000 recipients)
-     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.
+     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); frequency_capped (a send of another campaign was recorded inside the frequency window the recipient chose); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. With `record: true` and a `campaign`, a send is recorded for each allowed marketing recipient. One set-based query (and one insert when recording); results in request order.
      *
      *     Needs an API key with the `check` scope.
      */
@@ -463,6 +463,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -476,6 +484,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -489,6 +505,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
           };
@@ -591,6 +615,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             sms?: {
               /**
@@ -604,6 +630,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             whatsapp?: {
               /**
@@ -617,6 +645,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
           };
           /** @description Why, for opt-outs (an unsubscribe reason code and/or free text). */
@@ -652,6 +682,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -665,6 +703,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -678,6 +724,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
             /** @description Double opt-in requests started by this change (re-subscriptions). */
@@ -1125,6 +1179,10 @@ export interface operations {
            */
           category: "marketing" | "transactional";
           recipients: string[];
+          /** @description The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same. */
+          campaign?: string;
+          /** @description With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send. */
+          record?: boolean;
         };
       };
     };
@@ -1148,7 +1206,8 @@ export interface operations {
                 | "paused"
                 | "topic_unsubscribed"
                 | "not_opted_in"
-                | "invalid_address";
+                | "invalid_address"
+                | "frequency_capped";
             }[];
           };
         };
@@ -1827,6 +1886,7 @@ export interface operations {
                 | "topic_opt_in"
                 | "signup_pending"
                 | "erase"
+                | "frequency"
                 | "undeliverable"
                 | "undeliverable_cleared";
               topic: string | null;
