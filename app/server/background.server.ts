@@ -8,6 +8,7 @@ import { createOutboxTask } from "~/outbox/worker.server";
 import { createReportsTask } from "~/reports/tasks.server";
 import { createImportTask } from "~/imports/task.server";
 import { createEmailTask } from "~/email/tasks.server";
+import { createSourcesTask } from "~/sources/runner.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -44,6 +45,8 @@ const TASKS: Task[] = [
   createImportTask(),
   // Complaint-rate alerts and expired mailto codes (app/email/tasks.server.ts).
   createEmailTask(),
+  // Scheduled data sources: fetch, then queue an import (app/sources/runner.server.ts).
+  createSourcesTask(),
 ];
 
 /** The longest pause between two attempts of a task that keeps failing. */
