@@ -63,13 +63,11 @@ let ringCache: { source: readonly SigningKey[]; ring: KeyRing } | undefined;
 
 function keyRing(keys: readonly SigningKey[] = getSecrets().signingKeys): KeyRing {
   if (ringCache?.source === keys) return ringCache.ring;
-  const entries = keys.map(
-    (k): RingKey => ({
-      kid: k.kid,
-      key: crypto.createSecretKey(Buffer.from(k.secret)),
-      header: headerSegment(k.kid),
-    }),
-  );
+  const entries = keys.map((k): RingKey => ({
+    kid: k.kid,
+    key: crypto.createSecretKey(Buffer.from(k.secret)),
+    header: headerSegment(k.kid),
+  }));
   const byKid = new Map<string, RingKey>();
   for (const e of entries) if (!byKid.has(e.kid)) byKid.set(e.kid, e);
   const ring: KeyRing = {
