@@ -1,5 +1,6 @@
 import type { Db } from "~/db/db.server";
 import type { Channel, LocalizedText } from "~/db/schema";
+import { getMailSettings, type MailSettings } from "~/mail/notices.server";
 import {
   DEFAULT_BRANDING,
   getBranding,
@@ -95,4 +96,9 @@ export function cachedTopics(db: Db): Promise<TopicInfo[]> {
 /** The enabled unsubscribe reasons, in the operator's order. */
 export function cachedReasons(db: Db): Promise<UnsubscribeReason[]> {
   return cached(db, "reasons", () => listReasons(db));
+}
+
+/** The operator's mail settings ("you have been unsubscribed" email on or off). */
+export function cachedMailSettings(db: Db): Promise<MailSettings> {
+  return cached(db, "mail", () => getMailSettings(db));
 }
