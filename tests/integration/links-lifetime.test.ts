@@ -68,6 +68,9 @@ async function unsubscribeToken(c: Contact, channel: Channel, topic?: string) {
   return links.unsubscribeUrl.split("/u/")[1]!;
 }
 
+/** The loader's and action's JSON, read loosely (the test checks its shape itself). */
+type Body = { target: Record<string, unknown>; preferencesUrl: string } & Record<string, unknown>;
+
 const url = (token: string) => `http://localhost/u/${token}`;
 
 async function page(token: string) {
@@ -76,7 +79,7 @@ async function page(token: string) {
     params: { token },
     context,
   })) as Response;
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Body };
 }
 
 async function post(token: string, fields: Record<string, string>) {
@@ -86,7 +89,7 @@ async function post(token: string, fields: Record<string, string>) {
     body: new URLSearchParams(fields).toString(),
   });
   const res = (await action({ request, params: { token }, context })) as Response;
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  return { status: res.status, body: (await res.json()) as Body };
 }
 
 const oneClickViaRoute = (token: string) => post(token, { "List-Unsubscribe": "One-Click" });
