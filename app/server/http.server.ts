@@ -10,6 +10,7 @@ import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server
 import { apiEdge } from "~/api/edge.server";
 import { withDatabaseFaultHandling } from "~/http/database-faults.server";
 import { isLoopbackClient } from "~/http/dev-access.server";
+import { inputEdge, withInputGuard } from "~/http/input-guard.server";
 import { redactPath } from "~/server/logger.server";
 
 export type AppLoadContext = {
@@ -135,6 +136,10 @@ export function createHttpApp(options: {
     next();
   });
 
+  // Unknown methods (405), a NUL in the URL (400) and declared bodies over the path's cap (413),
+  // before anything reads the request (app/http/input-guard.server.ts).
+  app.use(inputEdge(env));
+
   app.use(
     "/build",
     express.static(assetsDir, { immutable: true, maxAge: "1y", index: false, fallthrough: false }),
@@ -151,7 +156,8 @@ export function createHttpApp(options: {
     "*",
     createRequestHandler({
       // Database faults answer 503 + Retry-After (or 400 for refused values) on every route.
-      build: withDatabaseFaultHandling(build),
+      // Bodies read under their cap and checked for NUL before an action sees them.
+      build: withDatabaseFaultHandling(withInputGuard(build, env)),
       mode: env.isProduction ? "production" : build.mode,
       getLoadContext: (req, res): AppLoadContext => ({
         nonce: res.locals.cspNonce as string,
