@@ -329,6 +329,11 @@ export const EventsQuery = z.strictObject({
   after: z
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
+    // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
+    .refine(
+      (v) => v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
+      "must be a cursor returned by this endpoint",
+    )
     .optional()
     .meta({
       description: "The `nextCursor` of the previous page; omit to start at the beginning.",
