@@ -38,6 +38,8 @@ export type CheckStage = StageBase & {
   db: Db;
   /** How many suppressed addresses the database holds; address i is `suppressed{i}@bench.example`. */
   suppressed: number;
+  /** The PostgreSQL database (null on PGlite). */
+  pgUrl: string | null;
 };
 
 export type ImportStage = StageBase & {
@@ -118,7 +120,7 @@ export async function withStage<N extends StageName>(
       console.log(
         `  [${kind}] seeded ${suppressed.toLocaleString("en")} suppressed addresses in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
-      await fn({ ...base, db: o.handle.db, suppressed } as Stages[N]);
+      await fn({ ...base, db: o.handle.db, suppressed, pgUrl: o.url } as Stages[N]);
     } finally {
       await o.drop();
     }
