@@ -10,6 +10,7 @@ import * as m20261128T1200 from "./2026-11-28T1200_sms_rules";
 import * as m20261128T1300 from "./2026-11-28T1300_email_events";
 import * as m20261128T1400 from "./2026-11-28T1400_webhook_retries";
 import * as m20261128T1401 from "./2026-11-28T1401_first_signup";
+import * as m20261129T1300 from "./2026-11-29T1300_import_preview";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-28T1300_email_events": m20261128T1300,
   "2026-11-28T1400_webhook_retries": m20261128T1400,
   "2026-11-28T1401_first_signup": m20261128T1401,
+  "2026-11-29T1300_import_preview": m20261129T1300,
 };

@@ -1,9 +1,9 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { ApiError } from "~/api/errors.server";
 import { applyConsentChanges, type ConsentChange } from "~/consent/consent.server";
 import { normalizeAddress } from "~/consent/address.server";
 import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 /**
  * Suppressions for the sender API: suppress addresses through the consent core (source `api`,
@@ -45,7 +45,7 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
       });
     }
   }
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const invalid: SuppressResult["invalid"] = [];
   const seen = new Set<string>();
   const changes: ConsentChange[] = [];

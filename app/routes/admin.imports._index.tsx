@@ -25,7 +25,7 @@ import {
 import { useAdminLayout } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import { importLimits, importsDir, listImportJobs, queueImport } from "~/imports/jobs.server";
+import { importLimits, importsDir, listImportJobs, uploadImport } from "~/imports/jobs.server";
 import { ImportFileError } from "~/imports/read.server";
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 import { ImportStatusBadge } from "~/imports/ui";
@@ -88,7 +88,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         file: "Choose a CSV, XLSX or ODS file to upload.",
       });
     }
-    const job = await queueImport(
+    const job = await uploadImport(
       getDb(),
       {
         id: upload.id,
