@@ -33,6 +33,7 @@ const NAV: NavItem[] = [
   { to: "/admin/topics", label: "Topics", role: "admin" },
   { to: "/admin/reasons", label: "Reasons", role: "admin" },
   { to: "/admin/branding", label: "Branding", role: "admin" },
+  { to: "/admin/phone-numbers", label: "Phone numbers", role: "admin" },
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/api-keys", label: "API keys", role: "admin" },
   { to: "/admin/webhooks", label: "Webhooks", role: "admin" },
