@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
@@ -10,7 +11,6 @@ import type {
   LedgerAction,
   TopicStatus,
 } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { getSecrets } from "~/secrets.server";
 
@@ -113,7 +113,7 @@ export function addressKey(address: string): string {
 }
 
 export function normalizeOrThrow(channel: Channel, raw: string): string {
-  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  const n = normalizeAddress(channel, raw, defaultPhoneRegion());
   if (!n.ok) {
     throw new ConsentError("invalid_address", `Invalid ${channel} address (${n.reason})`, {
       reason: n.reason,
@@ -529,7 +529,7 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
     topicDefaultIn = row.default_opt_in;
   }
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
   if (category === "transactional") {
     // Transactional mail only needs the undeliverable marks, and most installs have none on most

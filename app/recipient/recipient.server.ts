@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 import { normalizeAddress } from "~/consent/address.server";
@@ -19,7 +20,6 @@ import { sql } from "kysely";
 import type { Db, Trx } from "~/db/db.server";
 
 import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 
@@ -64,7 +64,7 @@ export async function loadContact(db: Db, contactId: string): Promise<RecipientC
 export function contactAddress(contact: RecipientContact, channel: Channel): string | null {
   const raw = channel === "email" ? contact.email : contact.phone;
   if (!raw) return null;
-  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  const n = normalizeAddress(channel, raw, defaultPhoneRegion());
   return n.ok ? n.address : null;
 }
 
