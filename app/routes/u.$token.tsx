@@ -6,7 +6,6 @@ import {
   type SerializeFrom,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import type { ReactNode } from "react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -24,7 +23,7 @@ import {
   type RecipientContact,
   type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
-import { Announcement } from "~/ui/announce";
+import { AnnouncedIf, Announcement } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
@@ -212,10 +211,11 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
   } else if (justUnsubscribed || target.done) {
     body = (
       <>
-        <Done
+        <AnnouncedIf
           announce={justUnsubscribed}
           focusKey={justUnsubscribed ? actionData : null}
           className={ui.card}
+          testId="unsubscribe-outcome"
         >
           <h1 className={ui.h1}>
             {justUnsubscribed && actionData.changed
@@ -241,7 +241,7 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
               {t("unsubscribe.managePreferences")}
             </a>
           </p>
-        </Done>
+        </AnnouncedIf>
         <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
           <h2 id="mistake-title" className={ui.h2}>
             {t("unsubscribe.mistakeTitle")}
@@ -302,24 +302,4 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
     );
   }
   return <PublicLayout branding={data.branding}>{body}</PublicLayout>;
-}
-
-/** The "you are unsubscribed" card: announced and focused right after the POST, plain on a GET. */
-function Done({
-  announce,
-  focusKey,
-  className,
-  children,
-}: {
-  announce: boolean;
-  focusKey: unknown;
-  className: string;
-  children: ReactNode;
-}) {
-  if (!announce) return <div className={className}>{children}</div>;
-  return (
-    <Announcement focusKey={focusKey} className={className} testId="unsubscribe-outcome">
-      {children}
-    </Announcement>
-  );
 }

@@ -54,3 +54,28 @@ export function useFocusOnChange<T extends HTMLElement>(key: unknown) {
   }, [key]);
   return ref;
 }
+
+/**
+ * A card that is an `Announcement` right after the post that produced it, and a plain block when
+ * the same state is simply opened later (a GET of an already-done link announces nothing).
+ */
+export function AnnouncedIf({
+  announce,
+  focusKey,
+  className,
+  testId,
+  children,
+}: {
+  announce: boolean;
+  focusKey: unknown;
+  className: string;
+  testId?: string;
+  children: ReactNode;
+}) {
+  if (!announce) return <div className={className}>{children}</div>;
+  return (
+    <Announcement focusKey={focusKey} className={className} testId={testId}>
+      {children}
+    </Announcement>
+  );
+}
