@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import {
   confirmDoubleOptIn,
@@ -22,7 +22,7 @@ import { signLinkToken } from "~/links/tokens.server";
 import { publicPageData, readForm, resolveLinkToken } from "~/recipient/page.server";
 import { displayAddress } from "~/recipient/recipient.server";
 import { topicNames } from "~/topics/topics.server";
-import { AnnouncedIf, Announcement } from "~/ui/announce";
+import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { TokenErrorPage } from "~/ui/token-error";
 
@@ -148,7 +148,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 
 export default function ConfirmPage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }

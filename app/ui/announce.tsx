@@ -1,3 +1,5 @@
+import type { SerializeFrom } from "@remix-run/node";
+import { useActionData, useNavigation } from "@remix-run/react";
 import { useEffect, useRef, type ReactNode } from "react";
 
 /**
@@ -78,4 +80,17 @@ export function AnnouncedIf({
       {children}
     </Announcement>
   );
+}
+
+/**
+ * The action's answer once the page has settled. With JavaScript, Remix hands the action data to
+ * the page while it is still reloading the loader data (navigation state "loading"): a message
+ * saying "SMS: unsubscribed" would show, and take the focus, above a form still saying
+ * "Subscribed". Shown only when the navigation is idle, the outcome and the page agree; a new
+ * submission hides the previous outcome until its own is in.
+ */
+export function useSettledActionData<T>(): SerializeFrom<T> | undefined {
+  const data = useActionData<T>();
+  const navigation = useNavigation();
+  return navigation.state === "idle" ? data : undefined;
 }

@@ -88,6 +88,9 @@ test.describe("with JavaScript on a 360×740 phone", () => {
       "WhatsApp: unsubscribed",
     ]);
     await expectAnnounced(outcome);
+    // The page agrees with the message the moment it appears (not a beat later).
+    expect(await page.getByTestId("all-unsubscribed").count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Save preferences" }).count()).toBe(0);
     await shot(page, "js-en-360-p-all-unsubscribed");
     await shot(page, "js-en-360-p-all-unsubscribed-full", true);
 
@@ -372,9 +375,11 @@ for (const viewport of [PHONE, DESKTOP]) {
       await card(page, "SMS").getByRole("radio", { name: t.pause }).check();
       await clickAtBottom(page, page.getByRole("button", { name: t.save }));
       await expectAnnounced(page.getByTestId("preferences-outcome"));
+      expect(await page.getByTestId("ch-sms-state").innerText()).toMatch(/Paused|Pozastaveno/);
       await shot(page, `tour-${tag}-p-saved`);
       await clickAtBottom(page, page.getByRole("button", { name: t.all }));
       await expectAnnounced(page.getByTestId("preferences-outcome"));
+      expect(await page.getByTestId("all-unsubscribed").count()).toBe(1);
       await shot(page, `tour-${tag}-p-all-unsubscribed`, true);
       await expectNoAxeViolations(page, "all unsubscribed");
       await page.goto(`/u/${a.unsubscribe}`);
