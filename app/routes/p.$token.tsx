@@ -22,10 +22,12 @@ import {
   topicsEditable,
   type ChangeSummary,
   type Choice,
+  type FrequencyView,
   type RecipientContact,
 } from "~/recipient/recipient.server";
 import { Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
+import { FrequencyFieldset } from "~/ui/frequency-fieldset";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
 
@@ -77,6 +79,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         choices: choicesFor(c.state),
         topicsEditable: topicsEditable(c.state),
         topics: c.topics,
+        frequency: c.frequency,
       })),
       reasons,
     },
@@ -88,7 +91,12 @@ type ActionResult =
   | { result: "saved"; lines: string[] }
   | { result: "error"; error: "form" | "invalid_reason" | "stale" | "conflict" };
 
-function describe(locale: Locale, c: ChangeSummary, topicNames: Map<string, string>): string {
+function describe(
+  locale: Locale,
+  c: ChangeSummary,
+  topicNames: Map<string, string>,
+  frequencies: Map<Channel, FrequencyView>,
+): string {
   const t = getFixedT(locale, "recipient");
   const channel = getFixedT(locale, "common")(`channels.${c.channel}`);
   switch (c.kind) {
@@ -113,6 +121,11 @@ function describe(locale: Locale, c: ChangeSummary, topicNames: Map<string, stri
           : "preferences.change.confirm_sent_phone",
         { channel, address: c.display },
       );
+    case "frequency": {
+      const ch = frequencies.get(c.channel);
+      const label = ch?.options.find((o) => o.key === c.frequency)?.label ?? c.frequency;
+      return t("preferences.change.frequency", { channel, frequency: label });
+    }
     case "confirm_rate_limited":
     case "already_subscribed":
       return t(`preferences.change.${c.kind}`, { channel });
@@ -149,7 +162,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const names = new Map(
     channels.flatMap((c) => c.topics.map((tp) => [`${c.channel}:${tp.key}`, tp.name] as const)),
   );
-  return reply({ result: "saved", lines: saved.changes.map((c) => describe(r.locale, c, names)) });
+  const frequencies = new Map(channels.map((c) => [c.channel, c.frequency] as const));
+  return reply({
+    result: "saved",
+    lines: saved.changes.map((c) => describe(r.locale, c, names, frequencies)),
+  });
 }
 
 type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
@@ -175,7 +192,12 @@ const STATE_BADGE: Record<ChannelData["state"], string> = {
 function Preferences({ data, actionData }: { data: PageData; actionData?: ActionResult }) {
   const t = useT("recipient");
   const signature = JSON.stringify(
-    data.channels.map((c) => [c.state, c.pausedLabel, c.topics.map((tp) => tp.subscribed)]),
+    data.channels.map((c) => [
+      c.state,
+      c.pausedLabel,
+      c.topics.map((tp) => tp.subscribed),
+      c.frequency.chosen,
+    ]),
   );
   const anySubscribed = data.channels.some((c) => c.state !== "unsubscribed");
   // Every channel unsubscribed: nothing left to turn off, so no "tell us why" and no Save; a
@@ -391,6 +413,9 @@ function ChannelCard({ c }: { c: ChannelData }) {
           ))}
         </div>
       </fieldset>
+      {c.topicsEditable ? (
+        <FrequencyFieldset channel={ch} options={c.frequency.options} chosen={c.frequency.chosen} />
+      ) : null}
       {!c.topicsEditable ? (
         <p className="mt-4 text-sm text-slate-700">{t("preferences.topicsHidden")}</p>
       ) : c.topics.length === 0 ? (
