@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -25,7 +25,7 @@ import {
   type FrequencyView,
   type RecipientContact,
 } from "~/recipient/recipient.server";
-import { Announcement } from "~/ui/announce";
+import { Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { FrequencyFieldset } from "~/ui/frequency-fieldset";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
@@ -174,7 +174,7 @@ type ChannelData = PageData["channels"][number];
 
 export default function PreferencesPage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }

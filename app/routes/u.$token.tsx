@@ -5,8 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import type { ReactNode } from "react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -25,7 +24,7 @@ import {
   type RecipientContact,
   type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
-import { Announcement } from "~/ui/announce";
+import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
@@ -170,7 +169,7 @@ function resubscribable(t: { topic: unknown; channelUnsubscribed: boolean; displ
 
 export default function UnsubscribePage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -228,10 +227,11 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
   } else if (justUnsubscribed || target.done) {
     body = (
       <>
-        <Done
+        <AnnouncedIf
           announce={justUnsubscribed}
           focusKey={justUnsubscribed ? actionData : null}
           className={ui.card}
+          testId="unsubscribe-outcome"
         >
           <h1 className={ui.h1}>
             {justUnsubscribed && actionData.changed
@@ -259,7 +259,7 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
               {t("unsubscribe.managePreferences")}
             </a>
           </p>
-        </Done>
+        </AnnouncedIf>
         {resubscribable(target) ? (
           <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
             <h2 id="mistake-title" className={ui.h2}>
@@ -327,24 +327,4 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
     );
   }
   return <PublicLayout branding={data.branding}>{body}</PublicLayout>;
-}
-
-/** The "you are unsubscribed" card: announced and focused right after the POST, plain on a GET. */
-function Done({
-  announce,
-  focusKey,
-  className,
-  children,
-}: {
-  announce: boolean;
-  focusKey: unknown;
-  className: string;
-  children: ReactNode;
-}) {
-  if (!announce) return <div className={className}>{children}</div>;
-  return (
-    <Announcement focusKey={focusKey} className={className} testId="unsubscribe-outcome">
-      {children}
-    </Announcement>
-  );
 }
