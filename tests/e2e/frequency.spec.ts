@@ -31,10 +31,13 @@ for (const js of [true, false]) {
       });
       await expect(every).toBeChecked();
       await shot(page, `frequency-p-360-js-${js ? "on" : "off"}`);
-      const { violations } = await new AxeBuilder({ page })
-        .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
-        .analyze();
-      expect(violations.map((v) => v.id)).toEqual([]);
+      if (js) {
+        // axe runs as a script in the page: only where the page runs scripts.
+        const { violations } = await new AxeBuilder({ page })
+          .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+          .analyze();
+        expect(violations.map((v) => v.id)).toEqual([]);
+      }
 
       await weekly.check();
       await page
