@@ -83,6 +83,20 @@ export const patchPreferences = op({
   errors: [...BODY_ERRORS, ...AUTH_ERRORS, 404, 409, 422],
 });
 
+export const exportContact = op({
+  operationId: "exportContact",
+  method: "GET",
+  path: "/api/v1/contacts/{externalId}/export",
+  tag: "Contacts",
+  summary: "Everything Heed holds about a contact (GDPR access and portability)",
+  description:
+    "For a data subject's access or portability request (GDPR art. 15 and 20): the contact, each address's state and topic choices, the full consent ledger with its evidence, confirmations, messages queued or sent, inbound messages and undeliverable events, as one JSON document. Every export is written to the audit log.",
+  scope: "contacts",
+  params: S.ContactPathParams,
+  responses: { 200: { description: "The export", schema: S.SubjectExport } },
+  errors: [400, ...AUTH_ERRORS, 404],
+});
+
 export const createLinks = op({
   operationId: "createLinks",
   method: "POST",
@@ -224,6 +238,7 @@ export const OPERATIONS: readonly Operation[] = [
   putContact,
   getPreferences,
   patchPreferences,
+  exportContact,
   createLinks,
   createLinksBatch,
   check,

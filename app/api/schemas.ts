@@ -365,3 +365,56 @@ export const EventsResult = z.object({
   }),
   hasMore: z.boolean(),
 });
+
+/** A table row as Heed stores it (every column; timestamps as ISO 8601 strings). */
+const StoredRow = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "A stored row, every column as Heed keeps it." });
+
+export const SubjectExport = z
+  .object({
+    format: z.literal("heed.subject-export.v1"),
+    generatedAt: z.string(),
+    contact: StoredRow,
+    addresses: z.array(
+      z.object({
+        channel: Channel,
+        address: z
+          .string()
+          .nullable()
+          .meta({ description: "Null after erasure: only the keyed hash is kept." }),
+        addressHash: z.string(),
+        status: z
+          .string()
+          .nullable()
+          .meta({ description: "subscribed, unsubscribed or pending; null: never changed." }),
+        pausedUntil: z.unknown(),
+        consent: StoredRow.nullable(),
+        topics: z.array(StoredRow),
+        undeliverable: StoredRow.nullable(),
+        softBounces: StoredRow.nullable(),
+      }),
+    ),
+    frequency: z
+      .array(StoredRow)
+      .nullable()
+      .meta({ description: "Frequency choices per channel (null: not offered by this server)." }),
+    ledger: z
+      .array(StoredRow)
+      .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
+    confirmations: z
+      .array(StoredRow)
+      .meta({ description: "Double opt-in requests (pending, confirmed, expired)." }),
+    mailtoCodes: z.array(StoredRow),
+    messages: z
+      .array(StoredRow)
+      .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
+    inboundMessages: z.array(StoredRow),
+    undeliverableEvents: z.array(StoredRow),
+    operatorActions: z.array(StoredRow),
+    proof: z.unknown().meta({
+      description:
+        "What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server).",
+    }),
+  })
+  .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

@@ -14,7 +14,7 @@ import { getEnv } from "~/env.server";
 
 import { getSecrets } from "~/secrets.server";
 
-import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { hashAddress, normalizeAddress, type Normalized } from "~/consent/address.server";
 
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
@@ -511,7 +511,6 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   }
   const region = getEnv().DEFAULT_PHONE_REGION;
   const key = getSecrets().addressHashKey;
-  const normalized = addresses.map((raw) => normalizeAddress(channel, raw, region));
   if (category === "transactional") {
     // Transactional mail only needs the undeliverable marks, and most installs have none on most
     // channels: one index probe tells, and then there is nothing to hash or look up.
@@ -519,74 +518,39 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       select exists (select 1 from undeliverable_addresses where channel = ${channel}) as any
     `.execute(db);
     if (marks.rows[0]?.any !== true) {
-      return addresses.map((address, i) =>
-        normalized[i]!.ok
+      return addresses.map((address) =>
+        normalizeAddress(channel, address, region).ok
           ? { address, allowed: true }
           : { address, allowed: false, reason: "invalid_address" },
       );
     }
   }
-  const hashes = normalized.map((n) => (n.ok ? hashAddress(key, n.address) : ""));
-  const valid = hashes.filter((h) => h !== "");
+  // Hashing is most of the CPU of a large check. The addresses are hashed and looked up in
+  // chunks: a chunk's lookup runs in the database (another process, or PGlite's worker thread)
+  // while the next chunk is hashed here, so the two halves overlap instead of adding up.
+  const normalized: Normalized[] = new Array<Normalized>(addresses.length);
+  const hashes: string[] = new Array<string>(addresses.length);
   const byHash = new Map<string, SendState>();
-  if (valid.length > 0) {
-    // One set-based statement; only the addresses Heed holds something for come back.
-    const rows =
-      category === "transactional"
-        ? await sql<{ h: string }>`
-            select i.h
-            from unnest(${valid}::text[]) as i(h)
-            join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
-          `.execute(db)
-        : await sql<{
-            h: string;
-            undeliverable: boolean;
-            status: ChannelStatus | null;
-            paused: boolean | null;
-            topic_status: TopicStatus | null;
-            capped: boolean;
-          }>`
-            select i.h, ua.address_hash is not null as undeliverable, cc.status,
-              cc.paused_until > now() as paused, tc.status as topic_status,
-              sl.capped is not null as capped
-            from unnest(${valid}::text[]) as i(h)
-            left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = i.h
-            left join topic_consent tc on ${topic}::text is not null
-              and tc.channel = ${channel} and tc.address_hash = i.h and tc.topic = ${topic}
-            left join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
-            left join frequency_consent fc on fc.channel = ${channel} and fc.address_hash = i.h
-              and fc.window_days is not null
-            left join lateral (
-              select true as capped from send_log s
-              where fc.address_hash is not null and s.channel = ${channel}
-                and s.address_hash = i.h and s.campaign is distinct from ${campaign}::text
-                and s.sent_at > now() - make_interval(days => fc.window_days)
-              limit 1
-            ) sl on true
-            where cc.address_hash is not null or tc.address_hash is not null
-              or ua.address_hash is not null or fc.address_hash is not null
-          `.execute(db);
-    for (const r of rows.rows as {
-      h: string;
-      undeliverable?: boolean;
-      status?: ChannelStatus | null;
-      paused?: boolean | null;
-      topic_status?: TopicStatus | null;
-      capped?: boolean;
-    }[]) {
-      byHash.set(r.h, {
-        // Transactional rows come from the join with the marks: each one is undeliverable.
-        undeliverable: r.undeliverable ?? category === "transactional",
-        status: r.status ?? null,
-        paused: r.paused === true,
-        topic: r.topic_status ?? null,
-        capped: r.capped === true,
-      });
+  const lookups: Promise<void>[] = [];
+  for (let start = 0; start < addresses.length; start += CHECK_CHUNK) {
+    const end = Math.min(addresses.length, start + CHECK_CHUNK);
+    const chunk: string[] = [];
+    for (let i = start; i < end; i++) {
+      const n = normalizeAddress(channel, addresses[i]!, region);
+      normalized[i] = n;
+      const h = n.ok ? hashAddress(key, n.address) : "";
+      hashes[i] = h;
+      if (h !== "") chunk.push(h);
+    }
+    if (chunk.length > 0) {
+      lookups.push(
+        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk }, byHash),
+      );
     }
   }
+  await Promise.all(lookups);
   const decisions = addresses.map((address, i): SendDecision => {
-    const n = normalized[i] as { ok: boolean; reason?: InvalidReason };
-    if (!n.ok) return { address, allowed: false, reason: "invalid_address" };
+    if (!normalized[i]!.ok) return { address, allowed: false, reason: "invalid_address" };
     const s = byHash.get(hashes[i]!);
     if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
     if (category === "transactional") return { address, allowed: true };
@@ -606,6 +570,101 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
     }
   }
   return decisions;
+}
+
+/** Addresses per lookup statement of a send check (see decideSendMany). */
+const CHECK_CHUNK = 2_500;
+
+/**
+ * What Heed holds for these hashes (only the addresses it holds something for come back), into
+ * `out`. One statement; each address is an index probe (LATERAL … LIMIT 1), never a hash join
+ * over the whole table, however many addresses the tables hold.
+ */
+async function lookupSendStates(
+  db: Db,
+  input: {
+    channel: Channel;
+    category: Category;
+    topic: string | null;
+    campaign: string | null;
+    hashes: string[];
+  },
+  out: Map<string, SendState>,
+): Promise<void> {
+  const { channel, topic, campaign, hashes } = input;
+  if (input.category === "transactional") {
+    const rows = await sql<{ h: string }>`
+      select i.h
+      from unnest(${hashes}::text[]) as i(h)
+      cross join lateral (
+        select 1 from undeliverable_addresses ua
+        where ua.channel = ${channel} and ua.address_hash = i.h
+        limit 1
+      ) ua
+    `.execute(db);
+    // Transactional rows come from the marks: each one is undeliverable.
+    for (const r of rows.rows) {
+      out.set(r.h, {
+        undeliverable: true,
+        status: null,
+        paused: false,
+        topic: null,
+        capped: false,
+      });
+    }
+    return;
+  }
+  const rows = await sql<{
+    h: string;
+    undeliverable: boolean;
+    status: ChannelStatus | null;
+    paused: boolean | null;
+    topic_status: TopicStatus | null;
+    capped: boolean;
+  }>`
+    select i.h, ua.x is not null as undeliverable, cc.status, cc.paused, tc.status as topic_status,
+      sl.capped is not null as capped
+    from unnest(${hashes}::text[]) as i(h)
+    left join lateral (
+      select c.status, c.paused_until > now() as paused from channel_consent c
+      where c.channel = ${channel} and c.address_hash = i.h
+      limit 1
+    ) cc on true
+    left join lateral (
+      select t.status from topic_consent t
+      where ${topic}::text is not null
+        and t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
+      limit 1
+    ) tc on true
+    left join lateral (
+      select 1 as x from undeliverable_addresses u
+      where u.channel = ${channel} and u.address_hash = i.h
+      limit 1
+    ) ua on true
+    left join lateral (
+      select f.window_days from frequency_consent f
+      where f.channel = ${channel} and f.address_hash = i.h and f.window_days is not null
+      limit 1
+    ) fc on true
+    left join lateral (
+      select true as capped from send_log s
+      where fc.window_days is not null and s.channel = ${channel}
+        and s.address_hash = i.h and s.campaign is distinct from ${campaign}::text
+        and s.sent_at > now() - make_interval(days => fc.window_days)
+      limit 1
+    ) sl on true
+    where cc.status is not null or tc.status is not null or ua.x is not null
+      or fc.window_days is not null
+  `.execute(db);
+  for (const r of rows.rows) {
+    out.set(r.h, {
+      undeliverable: r.undeliverable,
+      status: r.status ?? null,
+      paused: r.paused === true,
+      topic: r.topic_status ?? null,
+      capped: r.capped === true,
+    });
+  }
 }
 
 type SendState = {

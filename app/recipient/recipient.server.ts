@@ -28,6 +28,7 @@ import {
   type TopicInfo,
 } from "~/recipient/cache.server";
 import { isUuid } from "~/db/ids";
+import { NO_REASON_CODE } from "~/settings/reasons";
 
 /**
  * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
@@ -329,7 +330,8 @@ export async function resolveReason(
   text: string | null,
 ): Promise<{ ok: true; code: string | null; text: string | null } | { ok: false }> {
   const trimmed = text?.trim().slice(0, 1000) || null;
-  if (!code) return { ok: true, code: null, text: trimmed };
+  // "I would rather not say" is a choice on the page, and no reason in the ledger.
+  if (!code || code === NO_REASON_CODE) return { ok: true, code: null, text: trimmed };
   const reasons = await cachedReasons(db);
   if (!reasons.some((r) => r.code === code)) return { ok: false };
   return { ok: true, code, text: trimmed };

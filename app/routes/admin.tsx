@@ -28,6 +28,7 @@ const NAV: NavItem[] = [
   { to: "/admin/suppressions", label: "Suppressions", role: "agent" },
   { to: "/admin/sms/review", label: "SMS review", role: "agent" },
   { to: "/admin/imports", label: "Imports", role: "admin" },
+  { to: "/admin/sources", label: "Data sources", role: "admin" },
   { to: "/admin/exports", label: "Exports", role: "admin" },
   { to: "/admin/reports", label: "Reports", role: "agent" },
   { to: "/admin/topics", label: "Topics", role: "admin" },

@@ -9,6 +9,7 @@ import { createReportsTask } from "~/reports/tasks.server";
 import { createImportTask } from "~/imports/task.server";
 import { createEmailTask } from "~/email/tasks.server";
 import { createLedgerCheckpoint } from "~/consent/chain.server";
+import { createSourcesTask } from "~/sources/runner.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -62,6 +63,8 @@ const TASKS: Task[] = [
       await sql`delete from send_log where sent_at < now() - interval '367 days'`.execute(db);
     },
   },
+  // Scheduled data sources: fetch, then queue an import (app/sources/runner.server.ts).
+  createSourcesTask(),
 ];
 
 /** The longest pause between two attempts of a task that keeps failing. */

@@ -54,6 +54,28 @@ export interface paths {
     patch: operations["patchPreferences"];
     trace?: never;
   };
+  "/api/v1/contacts/{externalId}/export": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Everything Heed holds about a contact (GDPR access and portability)
+     * @description For a data subject's access or portability request (GDPR art. 15 and 20): the contact, each address's state and topic choices, the full consent ledger with its evidence, confirmations, messages queued or sent, inbound messages and undeliverable events, as one JSON document. Every export is written to the audit log.
+     *
+     *     Needs an API key with the `contacts` scope.
+     */
+    get: operations["exportContact"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/links": {
     parameters: {
       query?: never;
@@ -829,6 +851,163 @@ export interface operations {
       /** @description Well-formed but refers to something unknown (topic, address on the contact, ...) */
       422: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Rate limited: wait for `Retry-After` seconds */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After": number;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description An unexpected error (5xx), in the same JSON shape */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  exportContact: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The sender's own id of the contact. */
+        externalId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @constant */
+            format: "heed.subject-export.v1";
+            generatedAt: string;
+            /** @description A stored row, every column as Heed keeps it. */
+            contact: {
+              [key: string]: unknown;
+            };
+            addresses: {
+              /**
+               * @description A messaging channel.
+               * @enum {string}
+               */
+              channel: "email" | "sms" | "whatsapp";
+              /** @description Null after erasure: only the keyed hash is kept. */
+              address: string | null;
+              addressHash: string;
+              /** @description subscribed, unsubscribed or pending; null: never changed. */
+              status: string | null;
+              pausedUntil: unknown;
+              consent: {
+                [key: string]: unknown;
+              } | null;
+              topics: {
+                [key: string]: unknown;
+              }[];
+              undeliverable: {
+                [key: string]: unknown;
+              } | null;
+              softBounces: {
+                [key: string]: unknown;
+              } | null;
+            }[];
+            /** @description Frequency choices per channel (null: not offered by this server). */
+            frequency:
+              | {
+                  [key: string]: unknown;
+                }[]
+              | null;
+            /** @description Every consent ledger row, oldest first, with its evidence. */
+            ledger: {
+              [key: string]: unknown;
+            }[];
+            /** @description Double opt-in requests (pending, confirmed, expired). */
+            confirmations: {
+              [key: string]: unknown;
+            }[];
+            mailtoCodes: {
+              [key: string]: unknown;
+            }[];
+            /** @description Messages to the person's addresses in the outbox (queued or sent). */
+            messages: {
+              [key: string]: unknown;
+            }[];
+            inboundMessages: {
+              [key: string]: unknown;
+            }[];
+            undeliverableEvents: {
+              [key: string]: unknown;
+            }[];
+            operatorActions: {
+              [key: string]: unknown;
+            }[];
+            /** @description What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server). */
+            proof: unknown;
+          };
+        };
+      };
+      /** @description Invalid request: bad JSON, or fields that fail validation (see `details.issues`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Missing, invalid or revoked API key */
+      401: {
+        headers: {
+          /** @description The Bearer challenge, e.g. `Bearer realm="heed"`. */
+          "WWW-Authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The API key lacks the scope this operation needs */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description This path does not answer this method: `Allow` lists the methods it does (also `details.allowed`) */
+      405: {
+        headers: {
+          /** @description The methods this path answers, e.g. `POST` or `GET, HEAD`. */
+          Allow?: string;
           [name: string]: unknown;
         };
         content: {
