@@ -353,6 +353,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })
