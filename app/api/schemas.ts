@@ -358,6 +358,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })
@@ -402,8 +406,11 @@ export const SubjectExport = z
     ),
     frequency: z
       .array(StoredRow)
-      .nullable()
-      .meta({ description: "Frequency choices per channel (null: not offered by this server)." }),
+      .meta({ description: "Frequency choices per channel: the option's key and window." }),
+    sends: z.array(StoredRow).meta({
+      description:
+        "Sends recorded for the person's addresses by checks with `record` (campaign, time).",
+    }),
     ledger: z
       .array(StoredRow)
       .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
@@ -417,9 +424,31 @@ export const SubjectExport = z
     inboundMessages: z.array(StoredRow),
     undeliverableEvents: z.array(StoredRow),
     operatorActions: z.array(StoredRow),
-    proof: z.unknown().meta({
-      description:
-        "What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server).",
-    }),
+    proof: z
+      .object({
+        version: z.literal("heed-ledger-v1"),
+        generatedAt: z.string(),
+        algorithm: z.string().meta({ description: "How to recompute every hash." }),
+        chains: z.array(
+          z.object({
+            channel: z.string(),
+            addressHash: z.string(),
+            head: z.string().nullable(),
+            rows: z.array(z.record(z.string(), z.unknown())),
+          }),
+        ),
+        latestCheckpoint: z
+          .object({
+            id: z.number(),
+            createdAt: z.string(),
+            lastLedgerId: z.number().nullable(),
+            digest: z.string(),
+          })
+          .nullable(),
+      })
+      .meta({
+        description:
+          "What a third party needs to verify this person's ledger history: each chain of their addresses with every field as the text hashed (docs/consent.md#proof-of-consent).",
+      }),
   })
   .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

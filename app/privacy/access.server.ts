@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
+import { ledgerProofFor, type LedgerProof } from "~/consent/chain.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { isUuid } from "~/db/ids";
 import type { Channel } from "~/db/schema";
@@ -34,6 +35,8 @@ export const SUBJECT_TABLES = {
   outbox: "messages",
   inbound_messages: "inboundMessages",
   undeliverable_events: "undeliverableEvents",
+  frequency_consent: "frequency",
+  send_log: "sends",
 } as const;
 
 /**
@@ -71,12 +74,10 @@ export type SubjectExport = {
   generatedAt: string;
   contact: Row;
   addresses: SubjectAddress[];
-  /**
-   * The frequency chosen per channel (issue 16.1, "features"). HOOK: null until the frequency
-   * table lands; then read it here per address (the schema walk in the test fails until its
-   * table is in SUBJECT_TABLES).
-   */
-  frequency: Row[] | null;
+  /** The frequency chosen per channel (docs/consent.md#frequency): key, window, ledger row. */
+  frequency: Row[];
+  /** Sends recorded for the person's addresses by checks with `record` (frequency capping). */
+  sends: Row[];
   ledger: Row[];
   confirmations: Row[];
   mailtoCodes: Row[];
@@ -86,11 +87,11 @@ export type SubjectExport = {
   /** Operators' actions on this contact (from the audit log): what, when, not who. */
   operatorActions: Row[];
   /**
-   * What a third party needs to verify this person's ledger history (issue 16.5, the ledger hash
-   * chain in app/consent/chain.server.ts). HOOK for the lead: null until that proof function
-   * lands; then `proof = await ledgerProof(db, targets)` in collectSubjectData.
+   * What a third party needs to verify this person's ledger history: every chain of their
+   * address hashes, each field as the text hashed, and the latest checkpoint
+   * (docs/consent.md#proof-of-consent; verifyLedgerProof in app/consent/chain.server.ts).
    */
-  proof: unknown;
+  proof: LedgerProof;
 };
 
 type Target = { channel: Channel; hash: string };
@@ -136,7 +137,16 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
   const hashes = list.map((t) => t.hash);
   const mine = sql`(channel, address_hash) in (select * from unnest(${channels}::text[], ${hashes}::text[]))`;
   const byContact = sql`contact_id = ${contactId}::uuid`;
-  const rows = async (query: ReturnType<typeof sql>) => (await sql<Row>`${query}`.execute(db)).rows;
+  // Binary columns (the ledger's chain hashes) as lower-case hex, as the proof writes them.
+  const hex = (r: Row): Row =>
+    Object.fromEntries(
+      Object.entries(r).map(([k, v]) => [
+        k,
+        v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v,
+      ]),
+    );
+  const rows = async (query: ReturnType<typeof sql>) =>
+    (await sql<Row>`${query}`.execute(db)).rows.map(hex);
 
   const [
     consent,
@@ -149,6 +159,9 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     inbound,
     undeliverableEvents,
     operatorActions,
+    frequency,
+    sends,
+    proof,
   ] = await Promise.all([
     rows(sql`select * from channel_consent where ${mine}`),
     rows(sql`select * from topic_consent where ${mine} order by channel, topic`),
@@ -169,6 +182,9 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
       sql`select occurred_at, action, details from audit_log
         where target_type = 'contact' and target_id = ${contactId} order by id`,
     ),
+    rows(sql`select * from frequency_consent where ${mine} order by channel`),
+    rows(sql`select * from send_log where ${mine} order by sent_at, campaign`),
+    ledgerProofFor(db, hashes),
   ]);
   for (const r of consent) {
     add(r.channel as Channel, r.address_hash as string, r.address as string | null);
@@ -216,7 +232,8 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     generatedAt: new Date().toISOString(),
     contact: contact as unknown as Row,
     addresses,
-    frequency: null,
+    frequency,
+    sends,
     ledger,
     confirmations,
     mailtoCodes,
@@ -224,7 +241,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     inboundMessages: inbound,
     undeliverableEvents,
     operatorActions,
-    proof: null,
+    proof,
   };
 }
 

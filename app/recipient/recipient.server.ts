@@ -99,6 +99,11 @@ export type FrequencyView = {
   options: { key: string; label: string; windowDays: number | null }[];
   /** The option the address chose (null: none yet, or one the operator has since removed). */
   chosen: string | null;
+  /**
+   * The option the page shows as selected: the chosen one, else the one without a limit ("every
+   * message": what an address that never chose gets). Submitting it unchanged records nothing.
+   */
+  selected: string | null;
 };
 
 function topicName(t: TopicInfo, locale: Locale) {
@@ -165,12 +170,18 @@ export async function loadChannels(
           description: localized(t.descriptions, locale),
           subscribed: c.topics[t.key] ? c.topics[t.key] === "opted_in" : t.defaultOptIn,
         })),
-      frequency: {
-        options,
-        chosen: options.some((o) => o.key === c.frequency) ? c.frequency : null,
-      },
+      frequency: frequencyView(options, c.frequency),
     };
   });
+}
+
+export function frequencyView(
+  options: FrequencyView["options"],
+  recorded: string | null,
+): FrequencyView {
+  const chosen = options.some((o) => o.key === recorded) ? recorded : null;
+  const selected = chosen ?? options.find((o) => o.windowDays === null)?.key ?? null;
+  return { options, chosen, selected };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +307,7 @@ export function planPreferences(
         break;
     }
     // The frequency choice (its own section of the page): recorded when it changes.
-    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.chosen) {
+    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.selected) {
       if (!ch.frequency.options.some((o) => o.key === asked.frequency))
         return { ok: false, error: "stale" };
       changes.push({ ...target, action: "frequency", frequency: asked.frequency });

@@ -930,12 +930,14 @@ export interface operations {
                 [key: string]: unknown;
               } | null;
             }[];
-            /** @description Frequency choices per channel (null: not offered by this server). */
-            frequency:
-              | {
-                  [key: string]: unknown;
-                }[]
-              | null;
+            /** @description Frequency choices per channel: the option's key and window. */
+            frequency: {
+              [key: string]: unknown;
+            }[];
+            /** @description Sends recorded for the person's addresses by checks with `record` (campaign, time). */
+            sends: {
+              [key: string]: unknown;
+            }[];
             /** @description Every consent ledger row, oldest first, with its evidence. */
             ledger: {
               [key: string]: unknown;
@@ -960,8 +962,28 @@ export interface operations {
             operatorActions: {
               [key: string]: unknown;
             }[];
-            /** @description What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server). */
-            proof: unknown;
+            /** @description What a third party needs to verify this person's ledger history: each chain of their addresses with every field as the text hashed (docs/consent.md#proof-of-consent). */
+            proof: {
+              /** @constant */
+              version: "heed-ledger-v1";
+              generatedAt: string;
+              /** @description How to recompute every hash. */
+              algorithm: string;
+              chains: {
+                channel: string;
+                addressHash: string;
+                head: string | null;
+                rows: {
+                  [key: string]: unknown;
+                }[];
+              }[];
+              latestCheckpoint: {
+                id: number;
+                createdAt: string;
+                lastLedgerId: number | null;
+                digest: string;
+              } | null;
+            };
           };
         };
       };
@@ -2088,6 +2110,8 @@ export interface operations {
               reasonCode: string | null;
               reasonText: string | null;
               pausedUntil: string | null;
+              /** @description `consent.frequency`: the key of the frequency option chosen. */
+              frequency: string | null;
               /** @description The contact's external id, if any. */
               externalId: string | null;
               actor: {

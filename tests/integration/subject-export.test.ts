@@ -1,7 +1,8 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashAddress } from "~/consent/address.server";
-import { applyConsentChange } from "~/consent/consent.server";
+import { verifyLedgerProof } from "~/consent/chain.server";
+import { applyConsentChange, decideSendMany } from "~/consent/consent.server";
 import { setDatabase, type Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import {
@@ -113,6 +114,22 @@ async function seed(p: Person, n: number) {
     values ('email', ${p.hashes.email}, ${p.email}, 'hard_bounce', ${ev.rows[0]!.id})`.execute(db);
   await sql`insert into soft_bounce_streaks (channel, address_hash, count)
     values ('email', ${p.hashes.email}, 2)`.execute(db);
+  // A frequency choice on SMS, and a recorded send to it.
+  await applyConsentChange(db, {
+    channel: "sms",
+    address: p.phone,
+    action: "frequency",
+    frequency: "weekly",
+    source: "preference_page",
+    contactId: p.id,
+  });
+  await decideSendMany(db, {
+    channel: "sms",
+    category: "marketing",
+    addresses: [p.phone],
+    campaign: "spring-sms",
+    record: true,
+  });
 }
 
 let alice: Person;
@@ -126,6 +143,8 @@ beforeAll(async () => {
     values ('news', '{"en":"News"}', '{}', '{email,sms,whatsapp}') on conflict do nothing`.execute(
     db,
   );
+  await sql`insert into frequency_options (channel, key, labels, window_days)
+    values ('sms', 'weekly', '{"en":"At most weekly"}', 7)`.execute(db);
   alice = await person("alice", "+48601000001");
   bob = await person("bob", "+48601000002");
   await seed(alice, 1);
@@ -165,6 +184,10 @@ function exported(data: SubjectExport, table: keyof typeof SUBJECT_TABLES): unkn
       return data.inboundMessages;
     case "undeliverable_events":
       return data.undeliverableEvents;
+    case "frequency_consent":
+      return data.frequency;
+    case "send_log":
+      return data.sends;
   }
 }
 
@@ -210,7 +233,9 @@ describe("subject export", () => {
     );
     const unsubscribe = data.ledger.find((r) => r.channel === "email")!;
     expect(unsubscribe).toMatchObject({ ip: "198.51.100.1", user_agent: "Mozilla/5.0 test" });
-    expect(data.proof).toBeNull();
+    // The proof covers every chain of hers, and verifies on its own.
+    expect(data.proof.chains.map((c) => c.channel).sort()).toEqual(["email", "sms", "whatsapp"]);
+    expect(verifyLedgerProof(JSON.parse(JSON.stringify(data.proof)))).toMatchObject({ ok: true });
   });
 
   it("the API answers the export for an external id and audits it; 404 for an unknown one", async () => {
