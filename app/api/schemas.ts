@@ -384,6 +384,9 @@ export const SubjectExport = z
       .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
     inboundMessages: z.array(StoredRow),
     undeliverableEvents: z.array(StoredRow),
+    topicNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Topic key → its name per language." }),
     operatorActions: z.array(StoredRow),
     proof: z.unknown().meta({
       description:

@@ -52,6 +52,13 @@ import esLabels from "./locales/es/labels.json";
 import frLabels from "./locales/fr/labels.json";
 import plLabels from "./locales/pl/labels.json";
 import ptLabels from "./locales/pt/labels.json";
+import csAccess from "./locales/cs/access.json";
+import deAccess from "./locales/de/access.json";
+import enAccess from "./locales/en/access.json";
+import esAccess from "./locales/es/access.json";
+import frAccess from "./locales/fr/access.json";
+import plAccess from "./locales/pl/access.json";
+import ptAccess from "./locales/pt/access.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -63,6 +70,7 @@ export const resources = {
     confirm: enConfirm,
     manage: enManage,
     labels: enLabels,
+    access: enAccess,
   },
   pl: {
     common: plCommon,
@@ -72,6 +80,7 @@ export const resources = {
     confirm: plConfirm,
     manage: plManage,
     labels: plLabels,
+    access: plAccess,
   },
   pt: {
     common: ptCommon,
@@ -81,6 +90,7 @@ export const resources = {
     confirm: ptConfirm,
     manage: ptManage,
     labels: ptLabels,
+    access: ptAccess,
   },
   cs: {
     common: csCommon,
@@ -90,6 +100,7 @@ export const resources = {
     confirm: csConfirm,
     manage: csManage,
     labels: csLabels,
+    access: csAccess,
   },
   de: {
     common: deCommon,
@@ -99,6 +110,7 @@ export const resources = {
     confirm: deConfirm,
     manage: deManage,
     labels: deLabels,
+    access: deAccess,
   },
   es: {
     common: esCommon,
@@ -108,6 +120,7 @@ export const resources = {
     confirm: esConfirm,
     manage: esManage,
     labels: esLabels,
+    access: esAccess,
   },
   fr: {
     common: frCommon,
@@ -117,6 +130,7 @@ export const resources = {
     confirm: frConfirm,
     manage: frManage,
     labels: frLabels,
+    access: frAccess,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

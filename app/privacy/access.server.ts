@@ -83,6 +83,8 @@ export type SubjectExport = {
   messages: Row[];
   inboundMessages: Row[];
   undeliverableEvents: Row[];
+  /** The names of the topics named above, in every language the operator gave. */
+  topicNames: Record<string, Record<string, string>>;
   /** Operators' actions on this contact (from the audit log): what, when, not who. */
   operatorActions: Row[];
   /**
@@ -192,6 +194,19 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
       )
     : [];
 
+  const topicKeys = [
+    ...new Set([...topics, ...ledger].map((r) => r.topic).filter((k): k is string => !!k)),
+  ];
+  const topicNames: Record<string, Record<string, string>> = {};
+  if (topicKeys.length) {
+    const named = await db
+      .selectFrom("topics")
+      .select(["key", "names"])
+      .where("key", "in", topicKeys)
+      .execute();
+    for (const r of named) topicNames[r.key] = r.names;
+  }
+
   const keyOf = (r: Row) => `${String(r.channel)}\u0000${String(r.address_hash)}`;
   const addresses: SubjectAddress[] = [...targets.values()]
     .sort((a, b) => a.channel.localeCompare(b.channel) || a.hash.localeCompare(b.hash))
@@ -223,6 +238,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     messages,
     inboundMessages: inbound,
     undeliverableEvents,
+    topicNames,
     operatorActions,
     proof: null,
   };

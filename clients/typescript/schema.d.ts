@@ -903,6 +903,12 @@ export interface operations {
             undeliverableEvents: {
               [key: string]: unknown;
             }[];
+            /** @description Topic key → its name per language. */
+            topicNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
             operatorActions: {
               [key: string]: unknown;
             }[];
