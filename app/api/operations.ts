@@ -132,7 +132,7 @@ export const check = op({
   tag: "Sending",
   summary: "May I send? (up to 10,000 recipients)",
   description:
-    "Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.",
+    "Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); frequency_capped (a send of another campaign was recorded inside the frequency window the recipient chose); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. With `record: true` and a `campaign`, a send is recorded for each allowed marketing recipient. One set-based query (and one insert when recording); results in request order.",
   scope: "check",
   body: S.CheckBody,
   responses: { 200: { description: "One decision per recipient", schema: S.CheckResult } },

@@ -96,6 +96,20 @@ export const ChannelPreferences = z.object({
   topics: z
     .record(z.string(), z.boolean())
     .meta({ description: "Each topic offered on this channel: true when the address gets it." }),
+  frequency: z.string().nullable().meta({
+    description:
+      "The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message.",
+  }),
+  frequencyOptions: z
+    .array(
+      z.object({
+        key: z.string(),
+        windowDays: z.number().int().nullable().meta({
+          description: "At most one marketing message per this many days; null: every message.",
+        }),
+      }),
+    )
+    .meta({ description: "The frequency options the operator offers on this channel." }),
 });
 
 export const Preferences = z.object({
@@ -121,6 +135,10 @@ export const ChannelPatch = z.strictObject({
     .record(TopicKey, z.boolean())
     .optional()
     .meta({ description: "Topic choices to change: true opts in, false opts out." }),
+  frequency: TopicKey.optional().meta({
+    description:
+      "Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`.",
+  }),
 });
 
 export const PreferencesPatch = z.strictObject({
@@ -211,6 +229,14 @@ export const CheckBody = z.strictObject({
   topic: TopicKey.optional(),
   category: Category,
   recipients: z.array(Address).min(1).max(MAX_RECIPIENTS),
+  campaign: CampaignKey.optional().meta({
+    description:
+      "The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same.",
+  }),
+  record: z.boolean().optional().meta({
+    description:
+      "With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send.",
+  }),
 });
 
 export const DenyReason = z.enum([
@@ -221,6 +247,7 @@ export const DenyReason = z.enum([
   "topic_unsubscribed",
   "not_opted_in",
   "invalid_address",
+  "frequency_capped",
 ]);
 
 export const CheckResult = z.object({

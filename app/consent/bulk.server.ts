@@ -66,6 +66,9 @@ export type BulkUnsubscribeOptions = {
    */
   ledgerFloor?: number | null;
   details?: Record<string, unknown>;
+  /** The client's IP address and user agent, kept in each ledger row (API calls). */
+  ip?: string | null;
+  userAgent?: string | null;
 };
 
 export type BulkUnsubscribeResult = {
@@ -219,10 +222,11 @@ async function writeBatch(
     led as (
       insert into consent_ledger (
         channel, address_hash, address, action, source, campaign, reason_code, reason_text,
-        actor_type, actor_id, details)
+        actor_type, actor_id, ip, user_agent, details)
       select channel, address_hash, address, 'unsubscribe', ${options.source},
         ${options.campaign ?? null}, reason_code, reason_text,
-        ${options.actor?.type ?? null}, ${options.actor?.id ?? null}, ${details}::jsonb
+        ${options.actor?.type ?? null}, ${options.actor?.id ?? null},
+        ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb
       from todo
       returning id, channel, address_hash, address
     ),

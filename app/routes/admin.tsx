@@ -33,6 +33,7 @@ const NAV: NavItem[] = [
   { to: "/admin/reports", label: "Reports", role: "agent" },
   { to: "/admin/topics", label: "Topics", role: "admin" },
   { to: "/admin/reasons", label: "Reasons", role: "admin" },
+  { to: "/admin/frequency", label: "Frequency", role: "admin" },
   { to: "/admin/branding", label: "Branding", role: "admin" },
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/api-keys", label: "API keys", role: "admin" },
@@ -40,6 +41,7 @@ const NAV: NavItem[] = [
   { to: "/admin/email", label: "Email providers", role: "admin" },
   { to: "/admin/outbox", label: "Outbox", role: "admin" },
   { to: "/admin/audit", label: "Audit log", role: "admin" },
+  { to: "/admin/ledger", label: "Ledger", role: "admin" },
 ];
 
 export default function AdminLayout() {

@@ -9,15 +9,23 @@ import type { Env } from "~/env.server";
 import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server";
 import { apiEdge } from "~/api/edge.server";
 import { withDatabaseFaultHandling } from "~/http/database-faults.server";
+import { isLoopbackClient } from "~/http/dev-access.server";
 import { redactPath } from "~/server/logger.server";
 
-export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
+export type AppLoadContext = {
+  nonce: string;
+  requestId: string;
+  clientIp: string | null;
+  /** The client is on this machine (app/http/dev-access.server.ts). */
+  loopbackClient: boolean;
+};
 
 declare module "@remix-run/node" {
   interface AppLoadContext {
     nonce: string;
     requestId: string;
     clientIp: string | null;
+    loopbackClient: boolean;
   }
 }
 
@@ -149,6 +157,7 @@ export function createHttpApp(options: {
         nonce: res.locals.cspNonce as string,
         requestId: res.locals.requestId as string,
         clientIp: req.ip ?? null,
+        loopbackClient: isLoopbackClient(req, env.TRUST_PROXY),
       }),
     }),
   );

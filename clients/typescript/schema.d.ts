@@ -131,7 +131,7 @@ export interface paths {
     put?: never;
     /**
      * May I send? (up to 10,000 recipients)
-     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.
+     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); frequency_capped (a send of another campaign was recorded inside the frequency window the recipient chose); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. With `record: true` and a `campaign`, a send is recorded for each allowed marketing recipient. One set-based query (and one insert when recording); results in request order.
      *
      *     Needs an API key with the `check` scope.
      */
@@ -485,6 +485,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -498,6 +506,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -511,6 +527,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
           };
@@ -613,6 +637,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             sms?: {
               /**
@@ -626,6 +652,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             whatsapp?: {
               /**
@@ -639,6 +667,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
           };
           /** @description Why, for opt-outs (an unsubscribe reason code and/or free text). */
@@ -674,6 +704,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -687,6 +725,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -700,6 +746,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
             /** @description Double opt-in requests started by this change (re-subscriptions). */
@@ -1310,6 +1364,10 @@ export interface operations {
            */
           category: "marketing" | "transactional";
           recipients: string[];
+          /** @description The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same. */
+          campaign?: string;
+          /** @description With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send. */
+          record?: boolean;
         };
       };
     };
@@ -1333,7 +1391,8 @@ export interface operations {
                 | "paused"
                 | "topic_unsubscribed"
                 | "not_opted_in"
-                | "invalid_address";
+                | "invalid_address"
+                | "frequency_capped";
             }[];
           };
         };
@@ -2012,6 +2071,7 @@ export interface operations {
                 | "topic_opt_in"
                 | "signup_pending"
                 | "erase"
+                | "frequency"
                 | "undeliverable"
                 | "undeliverable_cleared";
               topic: string | null;

@@ -13,6 +13,8 @@ export const E2E_ENV: Record<string, string> = {
   PORT: String(E2E_PORT),
   HOST: "127.0.0.1",
   PUBLIC_URL: `http://localhost:${E2E_PORT}`,
+  // A production build of these tests on plain http (env.server.ts refuses it otherwise).
+  ALLOW_INSECURE_PUBLIC_URL: "1",
   HEED_DATA_DIR: E2E_DATA_DIR,
   DEMO_DATA: "1",
   LOG_LEVEL: "warn",

@@ -31,9 +31,12 @@ const EXPECTED_TABLES = [
   "data_source_runs",
   "data_sources",
   "double_opt_in_requests",
+  "frequency_consent",
+  "frequency_options",
   "import_errors",
   "import_jobs",
   "inbound_messages",
+  "ledger_checkpoints",
   "mailto_codes",
   "outbox",
   "rate_limits",
@@ -41,6 +44,7 @@ const EXPECTED_TABLES = [
   "report_campaign_stats",
   "report_daily",
   "report_rollup_state",
+  "send_log",
   "settings",
   "short_links",
   "soft_bounce_streaks",
@@ -110,6 +114,7 @@ describe("migrations", () => {
         .orderBy("position")
         .execute();
       expect(reasons.map((r) => r.code)).toEqual([
+        "prefer_not_to_say",
         "no_longer_interested",
         "too_frequent",
         "not_relevant",
