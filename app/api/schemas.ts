@@ -397,8 +397,10 @@ export const SubjectExport = z
     ),
     frequency: z
       .array(StoredRow)
-      .nullable()
-      .meta({ description: "Frequency choices per channel (null: not offered by this server)." }),
+      .meta({ description: "The frequency chosen per address, with the option's labels." }),
+    sendLog: z
+      .array(StoredRow)
+      .meta({ description: "Sends recorded by checks with `record: true` (the frequency cap)." }),
     ledger: z
       .array(StoredRow)
       .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
@@ -415,9 +417,9 @@ export const SubjectExport = z
       .record(z.string(), z.record(z.string(), z.string()))
       .meta({ description: "Topic key → its name per language." }),
     operatorActions: z.array(StoredRow),
-    proof: z.unknown().meta({
+    proof: z.record(z.string(), z.unknown()).meta({
       description:
-        "What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server).",
+        "What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint.",
     }),
   })
   .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

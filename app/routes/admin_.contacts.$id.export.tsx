@@ -182,11 +182,21 @@ export default function SubjectExportPage() {
       </Part>
 
       <Part title={t("sections.frequency")} id="frequency">
-        {data.frequency && data.frequency.length ? (
+        {data.frequency.length ? (
           <Table
             caption={t("sections.frequency")}
-            head={[t("fields.channel"), t("fields.details")]}
-            rows={data.frequency.map((r) => [channel(r.channel), str(r.frequency ?? r.choice)])}
+            head={[t("fields.channel"), t("fields.address"), t("fields.details")]}
+            rows={data.frequency.map((r) => {
+              const labels = (r.option_labels ?? {}) as Record<string, string>;
+              const a = data.addresses.find(
+                (x) => x.channel === r.channel && x.addressHash === r.address_hash,
+              );
+              return [
+                channel(r.channel),
+                address(a?.address),
+                labels[locale] || labels.en || str(r.frequency),
+              ];
+            })}
           />
         ) : (
           <p className="text-sm text-slate-700">{t("frequencyNone")}</p>
@@ -268,12 +278,25 @@ export default function SubjectExportPage() {
       </Part>
 
       <Part title={t("sections.proof")} id="proof">
-        {data.proof ? (
+        {data.proof.chains.length ? (
           <>
             <p className="mb-2 text-sm text-slate-800">{t("proofIntro")}</p>
-            <pre className="overflow-x-auto whitespace-pre-wrap break-all rounded bg-slate-50 p-2 text-xs">
-              {JSON.stringify(data.proof, null, 2)}
-            </pre>
+            <Table
+              caption={t("sections.proof")}
+              head={[t("fields.channel"), t("fields.address"), t("fields.details")]}
+              rows={data.proof.chains.map((c) => {
+                const a = data.addresses.find(
+                  (x) => x.channel === c.channel && x.addressHash === c.addressHash,
+                );
+                return [
+                  channel(c.channel),
+                  address(a?.address),
+                  <span key="h" className="break-all font-mono text-xs">
+                    {t("proofChain", { rows: c.rows.length, head: c.head ?? "" })}
+                  </span>,
+                ];
+              })}
+            />
           </>
         ) : (
           <p className="text-sm text-slate-700">{t("proofNone")}</p>
