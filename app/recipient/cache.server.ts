@@ -98,6 +98,32 @@ export function cachedReasons(db: Db): Promise<UnsubscribeReason[]> {
   return cached(db, "reasons", () => listReasons(db));
 }
 
+export type FrequencyOptionInfo = {
+  channel: Channel;
+  key: string;
+  labels: LocalizedText;
+  windowDays: number | null;
+};
+
+/** The operator's frequency options (Admin → Frequency), per channel in the operator's order. */
+export function cachedFrequencyOptions(db: Db): Promise<FrequencyOptionInfo[]> {
+  return cached(db, "frequency", async () => {
+    const rows = await db
+      .selectFrom("frequency_options")
+      .select(["channel", "key", "labels", "window_days"])
+      .orderBy("channel")
+      .orderBy("position")
+      .orderBy("key")
+      .execute();
+    return rows.map((r) => ({
+      channel: r.channel,
+      key: r.key,
+      labels: r.labels ?? {},
+      windowDays: r.window_days,
+    }));
+  });
+}
+
 /** The operator's mail settings ("you have been unsubscribed" email on or off). */
 export function cachedMailSettings(db: Db): Promise<MailSettings> {
   return cached(db, "mail", () => getMailSettings(db));

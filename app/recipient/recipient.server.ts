@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 import { normalizeAddress } from "~/consent/address.server";
@@ -19,19 +20,20 @@ import { sql } from "kysely";
 import type { Db, Trx } from "~/db/db.server";
 
 import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 
 import { queueUnsubscribedNotice } from "~/mail/notices.server";
 
 import {
+  cachedFrequencyOptions,
   cachedMailSettings,
   cachedReasons,
   cachedTopics,
   type TopicInfo,
 } from "~/recipient/cache.server";
 import { isUuid } from "~/db/ids";
+import { NO_REASON_CODE } from "~/settings/reasons";
 
 /**
  * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
@@ -62,7 +64,7 @@ export async function loadContact(db: Db, contactId: string): Promise<RecipientC
 export function contactAddress(contact: RecipientContact, channel: Channel): string | null {
   const raw = channel === "email" ? contact.email : contact.phone;
   if (!raw) return null;
-  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  const n = normalizeAddress(channel, raw, defaultPhoneRegion());
   return n.ok ? n.address : null;
 }
 
@@ -89,6 +91,19 @@ export type ChannelView = {
   confirmationPending: boolean;
   /** Topics offered on this channel (not archived), in the operator's order. */
   topics: TopicView[];
+  /** The operator's frequency options on this channel and the one chosen (none offered: []). */
+  frequency: FrequencyView;
+};
+
+export type FrequencyView = {
+  options: { key: string; label: string; windowDays: number | null }[];
+  /** The option the address chose (null: none yet, or one the operator has since removed). */
+  chosen: string | null;
+  /**
+   * The option the page shows as selected: the chosen one, else the one without a limit ("every
+   * message": what an address that never chose gets). Submitting it unchanged records nothing.
+   */
+  selected: string | null;
 };
 
 function topicName(t: TopicInfo, locale: Locale) {
@@ -111,7 +126,7 @@ export async function loadChannels(
   });
   if (targets.length === 0) return [];
   const hashes = [...new Set(targets.map((t) => addressKey(t.address)))];
-  const [consent, pending, topics] = await Promise.all([
+  const [consent, pending, topics, frequencies] = await Promise.all([
     readConsent(db, targets),
     db
       .selectFrom("double_opt_in_requests")
@@ -121,8 +136,16 @@ export async function loadChannels(
       .where("expires_at", ">", new Date())
       .execute(),
     cachedTopics(db),
+    cachedFrequencyOptions(db),
   ]);
   return consent.map((c) => {
+    const options = frequencies
+      .filter((f) => f.channel === c.channel)
+      .map((f) => ({
+        key: f.key,
+        label: localized(f.labels, locale) || f.key,
+        windowDays: f.windowDays,
+      }));
     const state: ChannelState =
       c.status === "unsubscribed"
         ? "unsubscribed"
@@ -147,8 +170,18 @@ export async function loadChannels(
           description: localized(t.descriptions, locale),
           subscribed: c.topics[t.key] ? c.topics[t.key] === "opted_in" : t.defaultOptIn,
         })),
+      frequency: frequencyView(options, c.frequency),
     };
   });
+}
+
+export function frequencyView(
+  options: FrequencyView["options"],
+  recorded: string | null,
+): FrequencyView {
+  const chosen = options.some((o) => o.key === recorded) ? recorded : null;
+  const selected = chosen ?? options.find((o) => o.windowDays === null)?.key ?? null;
+  return { options, chosen, selected };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +218,9 @@ export function topicsEditable(state: ChannelState): boolean {
 
 export type PreferenceInput = {
   intent: "save" | "unsubscribe_all";
-  channels: Partial<Record<Channel, { choice: Choice; topics: string[] | null }>>;
+  channels: Partial<
+    Record<Channel, { choice: Choice; topics: string[] | null; frequency?: string | null }>
+  >;
   reasonCode: string | null;
   reasonText: string | null;
 };
@@ -271,6 +306,12 @@ export function planPreferences(
       case "keep":
         break;
     }
+    // The frequency choice (its own section of the page): recorded when it changes.
+    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.selected) {
+      if (!ch.frequency.options.some((o) => o.key === asked.frequency))
+        return { ok: false, error: "stale" };
+      changes.push({ ...target, action: "frequency", frequency: asked.frequency });
+    }
     if (asked.topics && topicsEditable(ch.state)) {
       const on = new Set(asked.topics);
       for (const topic of ch.topics) {
@@ -294,7 +335,8 @@ export async function resolveReason(
   text: string | null,
 ): Promise<{ ok: true; code: string | null; text: string | null } | { ok: false }> {
   const trimmed = text?.trim().slice(0, 1000) || null;
-  if (!code) return { ok: true, code: null, text: trimmed };
+  // "I would rather not say" is a choice on the page, and no reason in the ledger.
+  if (!code || code === NO_REASON_CODE) return { ok: true, code: null, text: trimmed };
   const reasons = await cachedReasons(db);
   if (!reasons.some((r) => r.code === code)) return { ok: false };
   return { ok: true, code, text: trimmed };
@@ -306,6 +348,14 @@ export type ChangeSummary =
       channel: Channel;
       topic: string | null;
       pausedUntil: Date | null;
+    }
+  | {
+      kind: "frequency";
+      channel: Channel;
+      topic: null;
+      pausedUntil: null;
+      /** The chosen option's key. */
+      frequency: string;
     }
   | {
       kind: "confirm_sent" | "confirm_rate_limited" | "already_subscribed" | "text_start";
@@ -327,7 +377,17 @@ function summarize(results: readonly ChangeResult[]): ChangeSummary[] {
       r.action === "topic_opt_in" ||
       r.action === "topic_opt_out"
         ? [{ kind: r.action, channel: r.channel, topic: r.topic, pausedUntil: r.pausedUntil }]
-        : [],
+        : r.action === "frequency" && r.frequency
+          ? [
+              {
+                kind: "frequency" as const,
+                channel: r.channel,
+                topic: null,
+                pausedUntil: null,
+                frequency: r.frequency,
+              },
+            ]
+          : [],
     );
 }
 

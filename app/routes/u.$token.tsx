@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -24,6 +24,7 @@ import {
   type RecipientContact,
   type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
+import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
@@ -168,7 +169,7 @@ function resubscribable(t: { topic: unknown; channelUnsubscribed: boolean; displ
 
 export default function UnsubscribePage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -201,21 +202,37 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
                 ? t("unsubscribe.textStart", { ...vars, number: actionData.keywordNumber })
                 : t("unsubscribe.textStartAny", vars)
               : t("unsubscribe.alreadySubscribed");
+    const heading =
+      resubscribed === "topic_opt_in"
+        ? t("unsubscribe.backTitle.topic", vars)
+        : resubscribed === "confirm_sent"
+          ? t(phone ? "unsubscribe.backTitle.checkPhone" : "unsubscribe.backTitle.checkInbox")
+          : resubscribed === "text_start"
+            ? t("unsubscribe.backTitle.textStart")
+            : resubscribed === "confirm_rate_limited"
+              ? t("unsubscribe.backTitle.waiting")
+              : t("unsubscribe.backTitle.subscribed");
     body = (
-      <div className={ui.card} role="status">
-        <h1 className={ui.h1}>{tc(`channels.${ch}`)}</h1>
+      <Announcement focusKey={actionData} className={ui.card} testId="unsubscribe-outcome">
+        <p className="text-sm font-medium text-slate-600">{tc(`channels.${ch}`)}</p>
+        <h1 className={`${ui.h1} mt-1`}>{heading}</h1>
         <p className="mt-3 text-slate-800">{message}</p>
         <p className="mt-6">
           <a className={ui.link} href={data.preferencesUrl}>
             {t("unsubscribe.managePreferences")}
           </a>
         </p>
-      </div>
+      </Announcement>
     );
   } else if (justUnsubscribed || target.done) {
     body = (
       <>
-        <div className={ui.card} role={justUnsubscribed ? "status" : undefined}>
+        <AnnouncedIf
+          announce={justUnsubscribed}
+          focusKey={justUnsubscribed ? actionData : null}
+          className={ui.card}
+          testId="unsubscribe-outcome"
+        >
           <h1 className={ui.h1}>
             {justUnsubscribed && actionData.changed
               ? t("unsubscribe.doneTitle")
@@ -242,7 +259,7 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
               {t("unsubscribe.managePreferences")}
             </a>
           </p>
-        </div>
+        </AnnouncedIf>
         {resubscribable(target) ? (
           <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
             <h2 id="mistake-title" className={ui.h2}>
@@ -265,10 +282,13 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
     );
   } else {
     const error = actionData?.result === "error" ? actionData.error : null;
+    // On a 360×740 phone the button must be in view at once (issue 15.8): the sentence that says
+    // what stops, the optional reasons (their free-text box opens with the reason that asks for
+    // it), the button; what still arrives and the way to the preference center come after it.
     body = (
       <div className={ui.card}>
         <h1 className={ui.h1}>{t("unsubscribe.title")}</h1>
-        <p className="mt-3 text-lg text-slate-800">
+        <p className="mt-2 text-slate-800">
           {target.display === null
             ? t("unsubscribe.whatUnknown")
             : t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", {
@@ -276,27 +296,29 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
                 context: ch,
               })}
         </p>
-        <p className="mt-2 text-slate-700">{t("unsubscribe.stillReceive")}</p>
         {error ? (
-          <p
-            role="alert"
+          <Announcement
+            kind="alert"
+            focusKey={actionData}
             className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-red-900"
           >
-            {t(error === "reason" ? "unsubscribe.errorReason" : "unsubscribe.errorForm")}
-          </p>
+            <p>{t(error === "reason" ? "unsubscribe.errorReason" : "unsubscribe.errorForm")}</p>
+          </Announcement>
         ) : null}
-        <Form method="post" className="mt-6 space-y-6">
+        <Form method="post" className="mt-4 space-y-4">
           <input type="hidden" name="intent" value="unsubscribe" />
           <ReasonFieldset
             reasons={data.reasons}
             legend={t("unsubscribe.reasonLegend")}
             textLabel={t("unsubscribe.reasonText")}
+            compact
           />
           <button type="submit" className={ui.primaryButton}>
             {t("unsubscribe.confirm")}
           </button>
         </Form>
-        <p className="mt-6">
+        <p className="mt-4 text-sm text-slate-700">{t("unsubscribe.stillReceive")}</p>
+        <p className="mt-4">
           <a className={ui.link} href={data.preferencesUrl}>
             {t("unsubscribe.manageInstead")}
           </a>

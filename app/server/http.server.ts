@@ -10,16 +10,25 @@ import type { Env } from "~/env.server";
 import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server";
 import { apiEdge } from "~/api/edge.server";
 import { withDatabaseFaultHandling } from "~/http/database-faults.server";
+import { isLoopbackClient } from "~/http/dev-access.server";
+import { inputEdge, withInputGuard } from "~/http/input-guard.server";
 import { redactPath } from "~/server/logger.server";
 import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
 
-export type AppLoadContext = { nonce: string; requestId: string; clientIp: string | null };
+export type AppLoadContext = {
+  nonce: string;
+  requestId: string;
+  clientIp: string | null;
+  /** The client is on this machine (app/http/dev-access.server.ts). */
+  loopbackClient: boolean;
+};
 
 declare module "@remix-run/node" {
   interface AppLoadContext {
     nonce: string;
     requestId: string;
     clientIp: string | null;
+    loopbackClient: boolean;
   }
 }
 
@@ -133,6 +142,10 @@ export function createHttpApp(options: {
     next();
   });
 
+  // Unknown methods (405), a NUL in the URL (400) and declared bodies over the path's cap (413),
+  // before anything reads the request (app/http/input-guard.server.ts).
+  app.use(inputEdge(env));
+
   app.use(
     "/build",
     express.static(assetsDir, { immutable: true, maxAge: "1y", index: false, fallthrough: false }),
@@ -145,12 +158,14 @@ export function createHttpApp(options: {
   // Under /api/, methods that no route handles still answer the API's JSON error shape.
   app.use("/api", apiEdge);
 
-  const remixBuild = withDatabaseFaultHandling(build);
+  // Bodies read under their cap and checked for NUL before an action sees them.
+  const remixBuild = withDatabaseFaultHandling(withInputGuard(build, env));
   const mode = env.isProduction ? "production" : build.mode;
   const getLoadContext = (req: express.Request, res: express.Response): AppLoadContext => ({
     nonce: res.locals.cspNonce as string,
     requestId: res.locals.requestId as string,
     clientIp: req.ip ?? null,
+    loopbackClient: isLoopbackClient(req, env.TRUST_PROXY),
   });
   // Database faults answer 503 + Retry-After (or 400 for refused values) on every route.
   const remix = createRequestHandler({ build: remixBuild, mode, getLoadContext });
