@@ -13,6 +13,7 @@ import express from "express";
 import pino from "pino";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createLinks } from "~/api/links.server";
+import { verifyLedgerChain } from "~/consent/chain.server";
 import { addressKey, decideSend } from "~/consent/consent.server";
 import { openPostgres, setDatabase, type DatabaseHandle, type Db } from "~/db/db.server";
 import type { Contact } from "~/db/schema";
@@ -299,5 +300,12 @@ describe("one-click fast path", () => {
     expect(await ledgerOf(address)).toEqual([]);
     expect((await oneClick(token)).status).toBe(200);
     expect(await ledgerOf(address)).toHaveLength(1);
+  });
+
+  it("every row the fast path wrote is chained like any other (decisions/0070)", async () => {
+    const report = await verifyLedgerChain(db);
+    expect(report.rows).toBeGreaterThan(0);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
   });
 });
