@@ -304,7 +304,9 @@ export const EventsQuery = z.strictObject({
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
     // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
     .refine(
-      (v) => v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
+      // (zod runs refinements after a failed regex too: only digits reach BigInt)
+      (v) =>
+        !/^\d+-\d+$/.test(v) || v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
       "must be a cursor returned by this endpoint",
     )
     .optional()
