@@ -141,6 +141,11 @@ const EnvSchema = z.object({
   IMPORT_MAX_FILE_MB: z.coerce.number().int().min(1).max(10_240).default(200),
   IMPORT_MAX_ROWS: z.coerce.number().int().min(1).default(5_000_000),
   IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
+  // Scheduled data sources (issue 16.2): the largest answer and the deadline of one fetch.
+  DATA_SOURCE_MAX_MB: z.coerce.number().int().min(1).max(1024).default(50),
+  DATA_SOURCE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // Tests only: data sources may fetch from 127.0.0.1/::1 over http (refused in production).
+  DATA_SOURCES_TEST_ALLOW_LOCAL: booleanish.default(false),
   // Email opt-outs from mailto, feedback loops and ESP events (issue 13)
   INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   INBOUND_SMTP_HOST: z.string().min(1).optional(),
@@ -221,6 +226,11 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
   const e = result.data;
   const isProduction = e.NODE_ENV === "production";
   if (isProduction) checkProductionPublicUrl(e);
+  if (e.NODE_ENV === "production" && e.DATA_SOURCES_TEST_ALLOW_LOCAL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  DATA_SOURCES_TEST_ALLOW_LOCAL: for tests only; it cannot be set in production",
+    );
+  }
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     ...e,

@@ -15,13 +15,15 @@ import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
 
 import type { AdminRole } from "~/db/schema";
 
+import { ROLES } from "~/admin/roles";
+
 /**
  * Admin-area users: create (with a password the admin gives or one generated and shown once),
  * change role, disable / enable, reset a password; and a user's own password change. There is
  * always at least one enabled admin. Disabling a user or resetting a password ends their sessions.
  */
 
-export const ROLES = ["agent", "admin"] as const;
+export { ROLES };
 export const PASSWORD_MIN = 12;
 
 export const PasswordSchema = z
@@ -40,6 +42,10 @@ export const NewUserSchema = z.object({
   password: z.union([PasswordSchema, z.literal("")]).transform((v) => v || null),
 });
 export type NewUser = z.input<typeof NewUserSchema>;
+
+/** The users page's forms (here, not in the route: a schema built from values stays on the server). */
+export const UserIdSchema = z.object({ id: z.uuid("Unknown user.") });
+export const RoleChangeSchema = UserIdSchema.extend({ role: z.enum(ROLES) });
 
 export type UserRecord = AdminUser & {
   createdAt: Date;

@@ -96,6 +96,20 @@ export const ChannelPreferences = z.object({
   topics: z
     .record(z.string(), z.boolean())
     .meta({ description: "Each topic offered on this channel: true when the address gets it." }),
+  frequency: z.string().nullable().meta({
+    description:
+      "The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message.",
+  }),
+  frequencyOptions: z
+    .array(
+      z.object({
+        key: z.string(),
+        windowDays: z.number().int().nullable().meta({
+          description: "At most one marketing message per this many days; null: every message.",
+        }),
+      }),
+    )
+    .meta({ description: "The frequency options the operator offers on this channel." }),
 });
 
 export const Preferences = z.object({
@@ -121,6 +135,10 @@ export const ChannelPatch = z.strictObject({
     .record(TopicKey, z.boolean())
     .optional()
     .meta({ description: "Topic choices to change: true opts in, false opts out." }),
+  frequency: TopicKey.optional().meta({
+    description:
+      "Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`.",
+  }),
 });
 
 export const PreferencesPatch = z.strictObject({
@@ -211,6 +229,14 @@ export const CheckBody = z.strictObject({
   topic: TopicKey.optional(),
   category: Category,
   recipients: z.array(Address).min(1).max(MAX_RECIPIENTS),
+  campaign: CampaignKey.optional().meta({
+    description:
+      "The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same.",
+  }),
+  record: z.boolean().optional().meta({
+    description:
+      "With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send.",
+  }),
 });
 
 export const DenyReason = z.enum([
@@ -221,6 +247,7 @@ export const DenyReason = z.enum([
   "topic_unsubscribed",
   "not_opted_in",
   "invalid_address",
+  "frequency_capped",
 ]);
 
 export const CheckResult = z.object({
@@ -333,6 +360,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })
@@ -345,3 +376,81 @@ export const EventsResult = z.object({
   }),
   hasMore: z.boolean(),
 });
+
+/** A table row as Heed stores it (every column; timestamps as ISO 8601 strings). */
+const StoredRow = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "A stored row, every column as Heed keeps it." });
+
+export const SubjectExport = z
+  .object({
+    format: z.literal("heed.subject-export.v1"),
+    generatedAt: z.string(),
+    contact: StoredRow,
+    addresses: z.array(
+      z.object({
+        channel: Channel,
+        address: z
+          .string()
+          .nullable()
+          .meta({ description: "Null after erasure: only the keyed hash is kept." }),
+        addressHash: z.string(),
+        status: z
+          .string()
+          .nullable()
+          .meta({ description: "subscribed, unsubscribed or pending; null: never changed." }),
+        pausedUntil: z.unknown(),
+        consent: StoredRow.nullable(),
+        topics: z.array(StoredRow),
+        undeliverable: StoredRow.nullable(),
+        softBounces: StoredRow.nullable(),
+      }),
+    ),
+    frequency: z
+      .array(StoredRow)
+      .meta({ description: "Frequency choices per channel: the option's key and window." }),
+    sends: z.array(StoredRow).meta({
+      description:
+        "Sends recorded for the person's addresses by checks with `record` (campaign, time).",
+    }),
+    ledger: z
+      .array(StoredRow)
+      .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
+    confirmations: z
+      .array(StoredRow)
+      .meta({ description: "Double opt-in requests (pending, confirmed, expired)." }),
+    mailtoCodes: z.array(StoredRow),
+    messages: z
+      .array(StoredRow)
+      .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
+    inboundMessages: z.array(StoredRow),
+    undeliverableEvents: z.array(StoredRow),
+    operatorActions: z.array(StoredRow),
+    proof: z
+      .object({
+        version: z.literal("heed-ledger-v1"),
+        generatedAt: z.string(),
+        algorithm: z.string().meta({ description: "How to recompute every hash." }),
+        chains: z.array(
+          z.object({
+            channel: z.string(),
+            addressHash: z.string(),
+            head: z.string().nullable(),
+            rows: z.array(z.record(z.string(), z.unknown())),
+          }),
+        ),
+        latestCheckpoint: z
+          .object({
+            id: z.number(),
+            createdAt: z.string(),
+            lastLedgerId: z.number().nullable(),
+            digest: z.string(),
+          })
+          .nullable(),
+      })
+      .meta({
+        description:
+          "What a third party needs to verify this person's ledger history: each chain of their addresses with every field as the text hashed (docs/consent.md#proof-of-consent).",
+      }),
+  })
+  .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

@@ -52,6 +52,13 @@ import esLabels from "./locales/es/labels.json";
 import frLabels from "./locales/fr/labels.json";
 import plLabels from "./locales/pl/labels.json";
 import ptLabels from "./locales/pt/labels.json";
+import csImports from "./locales/cs/imports.json";
+import deImports from "./locales/de/imports.json";
+import enImports from "./locales/en/imports.json";
+import esImports from "./locales/es/imports.json";
+import frImports from "./locales/fr/imports.json";
+import plImports from "./locales/pl/imports.json";
+import ptImports from "./locales/pt/imports.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -63,6 +70,7 @@ export const resources = {
     confirm: enConfirm,
     manage: enManage,
     labels: enLabels,
+    imports: enImports,
   },
   pl: {
     common: plCommon,
@@ -72,6 +80,7 @@ export const resources = {
     confirm: plConfirm,
     manage: plManage,
     labels: plLabels,
+    imports: plImports,
   },
   pt: {
     common: ptCommon,
@@ -81,6 +90,7 @@ export const resources = {
     confirm: ptConfirm,
     manage: ptManage,
     labels: ptLabels,
+    imports: ptImports,
   },
   cs: {
     common: csCommon,
@@ -90,6 +100,7 @@ export const resources = {
     confirm: csConfirm,
     manage: csManage,
     labels: csLabels,
+    imports: csImports,
   },
   de: {
     common: deCommon,
@@ -99,6 +110,7 @@ export const resources = {
     confirm: deConfirm,
     manage: deManage,
     labels: deLabels,
+    imports: deImports,
   },
   es: {
     common: esCommon,
@@ -108,6 +120,7 @@ export const resources = {
     confirm: esConfirm,
     manage: esManage,
     labels: esLabels,
+    imports: esImports,
   },
   fr: {
     common: frCommon,
@@ -117,6 +130,7 @@ export const resources = {
     confirm: frConfirm,
     manage: frManage,
     labels: frLabels,
+    imports: frImports,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 
