@@ -404,6 +404,11 @@ function routeUrls(): Record<string, string[] | null> {
     "admin.contacts.$id.tsx": [`/admin/contacts/${c}`],
     "admin.contacts.$id_.erase.tsx": [`/admin/contacts/${c}/erase`],
     "admin.email.tsx": ["/admin/email"],
+    "admin.frequency.tsx": ["/admin/frequency"],
+    "admin.ledger.tsx": ["/admin/ledger"],
+    "admin.phone-numbers.tsx": ["/admin/phone-numbers"],
+    "admin.sources._index.tsx": ["/admin/sources"],
+    "admin.sources.$id.tsx": [`/admin/sources/${crypto.randomUUID()}`],
     "admin.exports._index.tsx": ["/admin/exports"],
     "admin.exports.suppressions[.]csv.ts": ["/admin/exports/suppressions.csv"],
     "admin.imports._index.tsx": ["/admin/imports"],
@@ -446,6 +451,10 @@ function apiBases(): Record<string, ApiBase> {
     },
     getPreferences: {
       path: "/api/v1/contacts/{externalId}/preferences",
+      params: { externalId: ext },
+    },
+    exportContact: {
+      path: "/api/v1/contacts/{externalId}/export",
       params: { externalId: ext },
     },
     patchPreferences: {
