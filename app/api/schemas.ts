@@ -330,12 +330,10 @@ export const EventsQuery = z.strictObject({
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
     // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
-    // (zod runs this check even when the pattern failed, so it must not throw on other text.)
     .refine(
+      // (zod runs refinements after a failed regex too: only digits reach BigInt)
       (v) =>
-        v
-          .split("-")
-          .every((part) => /^\d{1,20}$/.test(part) && BigInt(part) <= 9223372036854775807n),
+        !/^\d+-\d+$/.test(v) || v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
       "must be a cursor returned by this endpoint",
     )
     .optional()

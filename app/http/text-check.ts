@@ -13,26 +13,40 @@ export function badText(value: string): string | null {
   return null;
 }
 
-/** The first refused string (key or value) in a parsed JSON value: its path and why. */
-export function findBadText(value: unknown, path = ""): { path: string; why: string } | null {
-  if (typeof value === "string") {
-    const why = badText(value);
-    return why ? { path, why } : null;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findBadText(value[i], path ? `${path}.${i}` : String(i));
-      if (found) return found;
+/** Deeper JSON than any request of Heed's needs (and deep enough to exhaust a recursive walk). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * The first refused string (key or value) in a parsed JSON value, or a value nested deeper than
+ * MAX_JSON_DEPTH: its path and why. Iterative, so no input can exhaust the stack.
+ */
+export function findBadText(root: unknown): { path: string; why: string } | null {
+  const stack: { value: unknown; path: string; depth: number }[] = [
+    { value: root, path: "", depth: 0 },
+  ];
+  const join = (path: string, k: string | number) => (path ? `${path}.${k}` : String(k));
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === "string") {
+      const why = badText(value);
+      if (why) return { path, why };
+      continue;
     }
-    return null;
-  }
-  if (value !== null && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
+    if (value === null || typeof value !== "object") continue;
+    if (depth >= MAX_JSON_DEPTH)
+      return { path, why: `is nested more than ${MAX_JSON_DEPTH} levels deep` };
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i], path: join(path, i), depth: depth + 1 });
+      }
+      continue;
+    }
+    const entries = Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i]!;
       const why = badText(k);
-      if (why)
-        return { path: path ? `${path}.${k.slice(0, 50)}` : k.slice(0, 50), why: `(a key) ${why}` };
-      const found = findBadText(v, path ? `${path}.${k}` : k);
-      if (found) return found;
+      if (why) return { path: join(path, k.slice(0, 50)), why: `(a key) ${why}` };
+      stack.push({ value: v, path: join(path, k), depth: depth + 1 });
     }
   }
   return null;
