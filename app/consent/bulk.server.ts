@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
 
 import { sql } from "kysely";
@@ -5,7 +6,6 @@ import { sql } from "kysely";
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
 
 import type { ActorType, Channel, ConsentSource } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { getSecrets } from "~/secrets.server";
 
@@ -93,7 +93,7 @@ type Prepared = {
 };
 
 function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: number) {
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
   const p: Prepared = {
     channels: [],

@@ -383,6 +383,8 @@ describe("GET and PATCH /api/v1/contacts/{externalId}/preferences", () => {
       status: "subscribed",
       pausedUntil: null,
       topics: { news: false, promos: false, mailonly: true },
+      frequency: null,
+      frequencyOptions: [],
     });
     expect(prefs.channels.sms).toMatchObject({
       address: "+48601222333",
