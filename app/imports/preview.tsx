@@ -212,8 +212,12 @@ export function ImportPreview({
       </Section>
 
       <Section title={t("preview.rows")} id="rows">
-        <div className="overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200 text-sm">
+        {/* Focusable, so that keyboard users can scroll a wide table on a phone. */}
+        <div className="overflow-x-auto" tabIndex={0} role="group" aria-label={t("preview.rows")}>
+          <table
+            className="min-w-full divide-y divide-slate-200 text-sm"
+            data-testid="preview-rows"
+          >
             <caption className="sr-only">{t("preview.rows")}</caption>
             <thead className="bg-slate-50 text-left align-bottom text-slate-700">
               <tr>
