@@ -133,7 +133,7 @@ test("phone numbers without a country code: the preview asks for it, the default
   await page.getByRole("link", { name: "Change the default country" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Phone numbers" })).toBeVisible();
   await expectNoAxeViolations(page, "phone numbers page");
-  await page.getByLabel("Default country").selectOption("CZ");
+  await page.getByRole("combobox", { name: "Default country" }).selectOption("CZ");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Saved.")).toBeVisible();
   await page.screenshot({
@@ -167,7 +167,7 @@ test("phone numbers without a country code: the preview asks for it, the default
 
   // Back to no default country (other tests expect numbers without one to be refused).
   await page.goto("/admin/phone-numbers");
-  await page.getByLabel("Default country").selectOption("");
+  await page.getByRole("combobox", { name: "Default country" }).selectOption("");
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByText("Saved.")).toBeVisible();
 });
