@@ -224,6 +224,10 @@ export function ImportPreview({
                 <th scope="col" className="px-2 py-2 font-medium">
                   {t("preview.line")}
                 </th>
+                {/* What the row becomes comes first: on a phone it is what shows without scrolling. */}
+                <th scope="col" className="px-2 py-2 font-medium">
+                  {t("preview.result")}
+                </th>
                 {columns.map((i) => {
                   const r = role(i);
                   return (
@@ -242,9 +246,6 @@ export function ImportPreview({
                     </th>
                   );
                 })}
-                <th scope="col" className="px-2 py-2 font-medium">
-                  {t("preview.result")}
-                </th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
@@ -255,15 +256,6 @@ export function ImportPreview({
                   className={row.result.ok ? "" : "bg-red-50"}
                 >
                   <td className="px-2 py-1.5 tabular-nums text-slate-600">{row.line}</td>
-                  {columns.map((i) => (
-                    <td
-                      key={i}
-                      className={`max-w-[14rem] truncate px-2 py-1.5 ${role(i) ? "bg-blue-50/60" : ""}`}
-                      title={row.cells[i] ?? ""}
-                    >
-                      {row.cells[i] ?? ""}
-                    </td>
-                  ))}
                   <td className="px-2 py-1.5">
                     {row.result.ok ? (
                       <span className="whitespace-nowrap">
@@ -282,6 +274,15 @@ export function ImportPreview({
                       </span>
                     )}
                   </td>
+                  {columns.map((i) => (
+                    <td
+                      key={i}
+                      className={`max-w-[14rem] truncate px-2 py-1.5 ${role(i) ? "bg-blue-50/60" : ""}`}
+                      title={row.cells[i] ?? ""}
+                    >
+                      {row.cells[i] ?? ""}
+                    </td>
+                  ))}
                 </tr>
               ))}
             </tbody>
