@@ -70,7 +70,9 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
         action: "unsubscribe",
         source: "api",
         reasonCode: input.reason ?? null,
-        reasonText: input.note ?? null,
+        // The caller's note is an operator's note (details.note, the export's `note` column),
+        // not the recipient's words (reason_text).
+        ...(input.note ? { details: { note: input.note } } : {}),
         campaign: input.campaign ?? null,
         actor: input.actor,
         ip: input.ip,
