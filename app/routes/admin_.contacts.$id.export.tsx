@@ -107,13 +107,19 @@ export default function SubjectExportPage() {
     const names = data.topicNames[str(key)];
     return names?.[locale] ?? names?.en ?? str(key);
   };
+  const reasonName = (code: unknown) => {
+    const names = data.reasonNames[str(code)];
+    return names?.[locale] ?? names?.en ?? str(code);
+  };
   const address = (v: unknown) => (v ? str(v) : t("erasedAddress"));
   const evidence = (r: Row) =>
     [
       r.topic ? topicName(r.topic) : null,
       r.campaign ? t("evidence.campaign", { campaign: str(r.campaign) }) : null,
       r.reason_code || r.reason_text
-        ? t("evidence.reason", { reason: str(r.reason_text ?? r.reason_code) })
+        ? t("evidence.reason", {
+            reason: r.reason_text ? str(r.reason_text) : reasonName(r.reason_code),
+          })
         : null,
       r.paused_until ? t("evidence.until", { date: date(r.paused_until) }) : null,
       r.ip ? t("evidence.ip", { ip: str(r.ip) }) : null,
@@ -130,7 +136,7 @@ export default function SubjectExportPage() {
       <p className="mt-1 text-sm text-slate-700">
         {t("generated", { date: date(data.generatedAt) })}
       </p>
-      <p className="mt-1 text-sm text-slate-700 print:hidden">
+      <p className="mb-8 mt-1 text-sm text-slate-700 print:hidden">
         {t("machineReadable")}{" "}
         <a
           className="font-medium text-blue-800 underline"
