@@ -329,6 +329,15 @@ export const EventsQuery = z.strictObject({
   after: z
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
+    // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
+    // (zod runs this check even when the pattern failed, so it must not throw on other text.)
+    .refine(
+      (v) =>
+        v
+          .split("-")
+          .every((part) => /^\d{1,20}$/.test(part) && BigInt(part) <= 9223372036854775807n),
+      "must be a cursor returned by this endpoint",
+    )
     .optional()
     .meta({
       description: "The `nextCursor` of the previous page; omit to start at the beginning.",
@@ -353,6 +362,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })

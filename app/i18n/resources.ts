@@ -52,6 +52,13 @@ import esLabels from "./locales/es/labels.json";
 import frLabels from "./locales/fr/labels.json";
 import plLabels from "./locales/pl/labels.json";
 import ptLabels from "./locales/pt/labels.json";
+import csImports from "./locales/cs/imports.json";
+import deImports from "./locales/de/imports.json";
+import enImports from "./locales/en/imports.json";
+import esImports from "./locales/es/imports.json";
+import frImports from "./locales/fr/imports.json";
+import plImports from "./locales/pl/imports.json";
+import ptImports from "./locales/pt/imports.json";
 import csAccess from "./locales/cs/access.json";
 import deAccess from "./locales/de/access.json";
 import enAccess from "./locales/en/access.json";
@@ -70,6 +77,7 @@ export const resources = {
     confirm: enConfirm,
     manage: enManage,
     labels: enLabels,
+    imports: enImports,
     access: enAccess,
   },
   pl: {
@@ -80,6 +88,7 @@ export const resources = {
     confirm: plConfirm,
     manage: plManage,
     labels: plLabels,
+    imports: plImports,
     access: plAccess,
   },
   pt: {
@@ -90,6 +99,7 @@ export const resources = {
     confirm: ptConfirm,
     manage: ptManage,
     labels: ptLabels,
+    imports: ptImports,
     access: ptAccess,
   },
   cs: {
@@ -100,6 +110,7 @@ export const resources = {
     confirm: csConfirm,
     manage: csManage,
     labels: csLabels,
+    imports: csImports,
     access: csAccess,
   },
   de: {
@@ -110,6 +121,7 @@ export const resources = {
     confirm: deConfirm,
     manage: deManage,
     labels: deLabels,
+    imports: deImports,
     access: deAccess,
   },
   es: {
@@ -120,6 +132,7 @@ export const resources = {
     confirm: esConfirm,
     manage: esManage,
     labels: esLabels,
+    imports: esImports,
     access: esAccess,
   },
   fr: {
@@ -130,6 +143,7 @@ export const resources = {
     confirm: frConfirm,
     manage: frManage,
     labels: frLabels,
+    imports: frImports,
     access: frAccess,
   },
 } satisfies Record<Locale, Record<string, unknown>>;

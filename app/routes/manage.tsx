@@ -4,7 +4,7 @@ import {
   type LoaderFunctionArgs,
   type MetaFunction,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { getDb } from "~/db/db.server";
 import { clientInfo } from "~/http/request.server";
@@ -13,7 +13,7 @@ import { useT } from "~/i18n/react";
 import { addressKind, requestPreferencesLink } from "~/mail/preferences-link.server";
 import { publicPageData, readForm } from "~/recipient/page.server";
 import { displayAddress } from "~/recipient/recipient.server";
-import { Announcement, useFocusOnChange } from "~/ui/announce";
+import { Announcement, useFocusOnChange, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { NO_STORE } from "~/http/headers";
 
@@ -110,7 +110,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
 export default function ManagePage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   const t = useT("manage");
   const invalid = actionData?.result === "invalid" ? actionData : null;
   const inputRef = useFocusOnChange<HTMLInputElement>(invalid);

@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -25,7 +25,7 @@ import {
   type FrequencyView,
   type RecipientContact,
 } from "~/recipient/recipient.server";
-import { Announcement } from "~/ui/announce";
+import { Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { FrequencyFieldset } from "~/ui/frequency-fieldset";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
@@ -174,7 +174,7 @@ type ChannelData = PageData["channels"][number];
 
 export default function PreferencesPage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -196,7 +196,7 @@ function Preferences({ data, actionData }: { data: PageData; actionData?: Action
       c.state,
       c.pausedLabel,
       c.topics.map((tp) => tp.subscribed),
-      c.frequency.chosen,
+      c.frequency.selected,
     ]),
   );
   const anySubscribed = data.channels.some((c) => c.state !== "unsubscribed");
@@ -414,7 +414,11 @@ function ChannelCard({ c }: { c: ChannelData }) {
         </div>
       </fieldset>
       {c.topicsEditable ? (
-        <FrequencyFieldset channel={ch} options={c.frequency.options} chosen={c.frequency.chosen} />
+        <FrequencyFieldset
+          channel={ch}
+          options={c.frequency.options}
+          selected={c.frequency.selected}
+        />
       ) : null}
       {!c.topicsEditable ? (
         <p className="mt-4 text-sm text-slate-700">{t("preferences.topicsHidden")}</p>

@@ -1,3 +1,5 @@
+import type { SerializeFrom } from "@remix-run/node";
+import { useActionData, useNavigation } from "@remix-run/react";
 import { useEffect, useRef, type ReactNode } from "react";
 
 /**
@@ -53,4 +55,42 @@ export function useFocusOnChange<T extends HTMLElement>(key: unknown) {
     ref.current.scrollIntoView({ block: "start" });
   }, [key]);
   return ref;
+}
+
+/**
+ * A card that is an `Announcement` right after the post that produced it, and a plain block when
+ * the same state is simply opened later (a GET of an already-done link announces nothing).
+ */
+export function AnnouncedIf({
+  announce,
+  focusKey,
+  className,
+  testId,
+  children,
+}: {
+  announce: boolean;
+  focusKey: unknown;
+  className: string;
+  testId?: string;
+  children: ReactNode;
+}) {
+  if (!announce) return <div className={className}>{children}</div>;
+  return (
+    <Announcement focusKey={focusKey} className={className} testId={testId}>
+      {children}
+    </Announcement>
+  );
+}
+
+/**
+ * The action's answer once the page has settled. With JavaScript, Remix hands the action data to
+ * the page while it is still reloading the loader data (navigation state "loading"): a message
+ * saying "SMS: unsubscribed" would show, and take the focus, above a form still saying
+ * "Subscribed". Shown only when the navigation is idle, the outcome and the page agree; a new
+ * submission hides the previous outcome until its own is in.
+ */
+export function useSettledActionData<T>(): SerializeFrom<T> | undefined {
+  const data = useActionData<T>();
+  const navigation = useNavigation();
+  return navigation.state === "idle" ? data : undefined;
 }

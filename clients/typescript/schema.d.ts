@@ -2104,6 +2104,8 @@ export interface operations {
               reasonCode: string | null;
               reasonText: string | null;
               pausedUntil: string | null;
+              /** @description `consent.frequency`: the key of the frequency option chosen. */
+              frequency: string | null;
               /** @description The contact's external id, if any. */
               externalId: string | null;
               actor: {

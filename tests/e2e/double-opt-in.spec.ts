@@ -156,7 +156,7 @@ test("re-subscribing from the unsubscribe page: a Polish confirmation on a 360 p
   // browser's language: a tampered token's contact is not trusted).
   const tampered = await page.goto(`${href.slice(0, -3)}abc`);
   expect(tampered!.status()).toBe(400);
-  await expect(page.getByRole("button", { name: "Email me a new link" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Send me a new link" })).toBeVisible();
 
   await open(page, href);
   await expect(

@@ -88,6 +88,9 @@ test.describe("with JavaScript on a 360×740 phone", () => {
       "WhatsApp: unsubscribed",
     ]);
     await expectAnnounced(outcome);
+    // The page agrees with the message the moment it appears (not a beat later).
+    expect(await page.getByTestId("all-unsubscribed").count()).toBe(1);
+    expect(await page.getByRole("button", { name: "Save preferences" }).count()).toBe(0);
     await shot(page, "js-en-360-p-all-unsubscribed");
     await shot(page, "js-en-360-p-all-unsubscribed-full", true);
 
@@ -160,6 +163,21 @@ test.describe("with JavaScript on a 360×740 phone", () => {
     await expectAnnounced(outcome);
     await shot(page, "js-en-360-u-resubscribed");
     await expectNoAxeViolations(page, "re-subscribed");
+
+    // The confirmation from the email: its outcome is announced too.
+    await page.goto(`/dev/outbox?to=${encodeURIComponent(c.email!)}`);
+    await page
+      .getByRole("link", { name: /Please confirm/ })
+      .first()
+      .click();
+    const href = await page.getByRole("link", { name: "Yes, subscribe me" }).getAttribute("href");
+    await page.goto(new URL(href!).pathname);
+    await page.getByRole("button", { name: "Confirm my subscription" }).click();
+    const confirmed = page.getByTestId("confirm-outcome");
+    await expect(confirmed.getByRole("heading", { level: 1 })).toHaveText(
+      "You are subscribed again",
+    );
+    await expectAnnounced(confirmed);
   });
 
   test("/manage takes a phone number: the known one gets an SMS with its link, an unknown or opted-out one the same answer and nothing", async ({
@@ -257,6 +275,14 @@ test.describe("without JavaScript on a 360×740 phone", () => {
     await shot(page, "nojs-cs-360-u-resubscribed");
   });
 
+  test("a bad link's page sends a new link to a phone number too", async ({ page }) => {
+    const res = await page.goto("/u/not-a-token");
+    expect(res!.status()).toBe(400);
+    await page.getByLabel("Email address or mobile number").fill("+420 777 000 555");
+    await page.getByRole("button", { name: "Send me a new link" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Check your phone" })).toBeVisible();
+  });
+
   test("/manage (cs) takes a phone number with plain form posts", async ({ browser }) => {
     const context = await browser.newContext({
       viewport: PHONE,
@@ -301,6 +327,24 @@ test("“I would rather not say” is in Admin → Reasons; its label there is w
 });
 
 /** The screenshot tour: before and after, English and Czech, phone and desktop. */
+const TOUR = {
+  en: {
+    pause: "Pause for 30 days",
+    save: "Save preferences",
+    all: "Unsubscribe from all marketing",
+    resubscribe: "Subscribe again",
+    address: "Email address or mobile number",
+    send: "Send me my link",
+  },
+  cs: {
+    pause: "Pozastavit na 30 dní",
+    save: "Uložit předvolby",
+    all: "Odhlásit se ze všech marketingových zpráv",
+    resubscribe: "Znovu se přihlásit",
+    address: "E-mailová adresa nebo číslo mobilu",
+    send: "Poslat mi odkaz",
+  },
+};
 for (const viewport of [PHONE, DESKTOP]) {
   for (const [lang, locale] of [
     ["en", "en-US"],
@@ -323,6 +367,31 @@ for (const viewport of [PHONE, DESKTOP]) {
       await page.goto("/manage");
       await shot(page, `tour-${tag}-manage`);
       await expectNoAxeViolations(page, "manage");
+
+      // After the actions (a contact of its own per language and width).
+      const a = fx()[`after${lang === "en" ? "En" : "Cs"}${viewport.width}`]!;
+      const t = TOUR[lang];
+      await page.goto(`/p/${a.preferences}`);
+      await card(page, "SMS").getByRole("radio", { name: t.pause }).check();
+      await clickAtBottom(page, page.getByRole("button", { name: t.save }));
+      await expectAnnounced(page.getByTestId("preferences-outcome"));
+      expect(await page.getByTestId("ch-sms-state").innerText()).toMatch(/Paused|Pozastaveno/);
+      await shot(page, `tour-${tag}-p-saved`);
+      await clickAtBottom(page, page.getByRole("button", { name: t.all }));
+      await expectAnnounced(page.getByTestId("preferences-outcome"));
+      expect(await page.getByTestId("all-unsubscribed").count()).toBe(1);
+      await shot(page, `tour-${tag}-p-all-unsubscribed`, true);
+      await expectNoAxeViolations(page, "all unsubscribed");
+      await page.goto(`/u/${a.unsubscribe}`);
+      await page.getByRole("button", { name: t.resubscribe }).click();
+      await expectAnnounced(page.getByTestId("unsubscribe-outcome"));
+      await shot(page, `tour-${tag}-u-resubscribed`);
+      await page.goto("/manage");
+      await page.getByLabel(t.address).fill(a.email!);
+      await page.getByRole("button", { name: t.send }).click();
+      await expectAnnounced(page.getByTestId("manage-outcome"));
+      await shot(page, `tour-${tag}-manage-sent`);
+      await expectNoAxeViolations(page, "manage sent");
       await context.close();
     });
   }

@@ -47,7 +47,7 @@ describe("phone normalization", () => {
 
   it.each([
     ["", "empty"],
-    ["601234567", "invalid_phone"], // no country and no default region
+    ["601234567", "missing_country_code"], // no country and no default region: "add the country code"
     ["+48 12", "invalid_phone"],
     ["+999 1234567", "invalid_phone"],
     ["call me maybe", "invalid_phone"],

@@ -50,6 +50,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "labels:sources.import": ["pl", "cs", "de", "fr"],
   "labels:sources.system": ["pl", "de"],
   "labels:sources.double_opt_in": ["fr"],
+  "imports:preview.no": ["es"],
   "access:fields.text": ["cs", "de"],
   "access:fields.status": ["de"],
   "access:fields.date": ["fr"],
