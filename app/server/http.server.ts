@@ -182,6 +182,7 @@ export function createHttpApp(options: {
       protocol: req.protocol,
       hostname: req.hostname,
       ip: req.ip,
+      socket: req.socket, // getLoadContext: whether the client is on this machine
       get: req.get.bind(req),
     });
     return remix(replay as unknown as express.Request, res, next);
