@@ -131,16 +131,33 @@ async function lockUser(trx: Trx, id: string) {
   return row;
 }
 
-/** Refuses a change that would leave no enabled admin (serialized by locking the admin rows). */
-async function ensureAnotherAdmin(trx: Trx, exceptId: string): Promise<void> {
-  const others = await trx
+/**
+ * Locks, in one statement and in id order, every admin row and the user being changed. Two admins
+ * demoting or disabling each other at the same moment then queue behind each other, the second
+ * sees the first's change and gets `last_admin`; locking the target first and the other admins
+ * after (each transaction in its own order) deadlocked instead (a 500).
+ */
+async function lockForAdminChange(trx: Trx, id: string) {
+  const rows = await trx
     .selectFrom("admin_users")
-    .select("id")
-    .where("role", "=", "admin")
-    .where("disabled_at", "is", null)
-    .where("id", "!=", exceptId)
+    .select(["id", "email", "role", "disabled_at"])
+    .where((eb) => eb.or([eb("role", "=", "admin"), eb("id", "=", id)]))
+    .orderBy("id")
     .forUpdate()
     .execute();
+  const user = rows.find((r) => r.id === id);
+  if (!user) throw new UserError("not_found", "There is no such user.");
+  return { user, admins: rows };
+}
+
+/** Refuses a change that would leave no enabled admin (rows locked by lockForAdminChange). */
+function ensureAnotherAdmin(
+  admins: { id: string; role: AdminRole; disabled_at: Date | null }[],
+  exceptId: string,
+): void {
+  const others = admins.filter(
+    (a) => a.role === "admin" && a.disabled_at === null && a.id !== exceptId,
+  );
   if (others.length === 0) {
     throw new UserError("last_admin", "This is the only enabled admin: there must always be one.");
   }
@@ -153,9 +170,9 @@ export async function setUserRole(
   by: AuditContext,
 ): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const user = await lockUser(trx, id);
+    const { user, admins } = await lockForAdminChange(trx, id);
     if (user.role === role) return;
-    if (user.role === "admin" && !user.disabled_at) await ensureAnotherAdmin(trx, id);
+    if (user.role === "admin" && !user.disabled_at) ensureAnotherAdmin(admins, id);
     await trx.updateTable("admin_users").set({ role }).where("id", "=", id).execute();
     await audit(trx, {
       ...by,
@@ -176,9 +193,9 @@ export async function setUserDisabled(
     throw new UserError("self", "You cannot disable your own account.");
   }
   await inTransaction(db, async (trx) => {
-    const user = await lockUser(trx, id);
+    const { user, admins } = await lockForAdminChange(trx, id);
     if (Boolean(user.disabled_at) === disabled) return;
-    if (disabled && user.role === "admin") await ensureAnotherAdmin(trx, id);
+    if (disabled && user.role === "admin") ensureAnotherAdmin(admins, id);
     await trx
       .updateTable("admin_users")
       .set({ disabled_at: disabled ? sql<Date>`now()` : null })

@@ -22,7 +22,7 @@ export function isLoopbackAddress(address: string | null | undefined): boolean {
  */
 export function isLoopbackClient(
   req: {
-    socket: { remoteAddress?: string | undefined };
+    socket?: { remoteAddress?: string | undefined } | undefined;
     ip?: string | undefined;
     headers: Record<string, unknown>;
   },
@@ -31,7 +31,7 @@ export function isLoopbackClient(
   const forwarded =
     req.headers["x-forwarded-for"] !== undefined || req.headers["forwarded"] !== undefined;
   return (
-    isLoopbackAddress(req.socket.remoteAddress) &&
+    isLoopbackAddress(req.socket?.remoteAddress) &&
     isLoopbackAddress(req.ip) &&
     (trustProxy || !forwarded)
   );

@@ -10,6 +10,7 @@ import {
   unstable_parseMultipartFormData,
 } from "@remix-run/node";
 import { tooLarge } from "~/imports/jobs.server";
+import { decodeFileName, withSafeFileNames } from "~/imports/multipart-names.server";
 import { ImportFileError } from "~/imports/read.server";
 
 /**
@@ -49,7 +50,9 @@ export async function receiveImportUpload(
       maxPartSize: options.maxBytes,
       filter: ({ name }) => name === "file",
       file: ({ filename }) => {
-        originalName = path.basename(String(filename ?? "").replace(/\\/g, "/")).slice(0, 255);
+        originalName = path
+          .basename(decodeFileName(String(filename ?? "")).replace(/\\/g, "/"))
+          .slice(0, 255);
         return storedFile;
       },
     }),
@@ -57,7 +60,7 @@ export async function receiveImportUpload(
   );
   let form: FormData;
   try {
-    form = await unstable_parseMultipartFormData(request, handler);
+    form = await unstable_parseMultipartFormData(withSafeFileNames(request), handler);
   } catch (e) {
     await fs.promises.rm(path.join(options.dir, storedFile), { force: true });
     if (e instanceof MaxPartSizeExceededError) {
