@@ -32,6 +32,8 @@ export default defineConfig({
           name: "unit",
           include: ["tests/unit/**/*.test.ts"],
           setupFiles: ["tests/setup/env.ts", "tests/setup/console.ts"],
+          // Generous: some unit tests read the whole source tree, and CI's two cores are shared.
+          testTimeout: 30_000,
         },
       },
       integration("pglite"),

@@ -16,7 +16,12 @@ export type ProviderName = "twilio" | "vonage" | "plivo" | "telnyx" | "meta";
 const EnvSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  // Default: 127.0.0.1 in development and test (the development mode shows live preference
+  // links at /dev/outbox), 0.0.0.0 in production. See listenHost().
+  HOST: z.string().min(1).optional(),
+  // Production refuses an http:// PUBLIC_URL (RFC 8058 one-click URIs must be HTTPS) unless this
+  // is set, for trials on a laptop or behind a proxy that only the operator reaches.
+  ALLOW_INSECURE_PUBLIC_URL: booleanish.default(false),
   PUBLIC_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
@@ -136,6 +141,11 @@ const EnvSchema = z.object({
   IMPORT_MAX_FILE_MB: z.coerce.number().int().min(1).max(10_240).default(200),
   IMPORT_MAX_ROWS: z.coerce.number().int().min(1).default(5_000_000),
   IMPORT_MAX_ZIP_RATIO: z.coerce.number().int().min(2).max(10_000).default(100),
+  // Scheduled data sources (issue 16.2): the largest answer and the deadline of one fetch.
+  DATA_SOURCE_MAX_MB: z.coerce.number().int().min(1).max(1024).default(50),
+  DATA_SOURCE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // Tests only: data sources may fetch from 127.0.0.1/::1 over http (refused in production).
+  DATA_SOURCES_TEST_ALLOW_LOCAL: booleanish.default(false),
   // Email opt-outs from mailto, feedback loops and ESP events (issue 13)
   INBOUND_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   INBOUND_SMTP_HOST: z.string().min(1).optional(),
@@ -185,7 +195,9 @@ const EnvSchema = z.object({
 });
 
 export type Env = Readonly<
-  z.infer<typeof EnvSchema> & {
+  Omit<z.infer<typeof EnvSchema>, "HOST"> & {
+    /** The address the server listens on (HOST, else see listenHost). */
+    HOST: string;
     isProduction: boolean;
     dataDir: string;
     publicUrl: string;
@@ -212,14 +224,41 @@ export function parseEnv(source: Record<string, string | undefined>): Env {
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = result.data;
+  const isProduction = e.NODE_ENV === "production";
+  if (isProduction) checkProductionPublicUrl(e);
+  if (e.NODE_ENV === "production" && e.DATA_SOURCES_TEST_ALLOW_LOCAL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  DATA_SOURCES_TEST_ALLOW_LOCAL: for tests only; it cannot be set in production",
+    );
+  }
   const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
   return Object.freeze({
     ...e,
-    isProduction: e.NODE_ENV === "production",
+    HOST: e.HOST ?? (isProduction ? "0.0.0.0" : "127.0.0.1"),
+    isProduction,
     dataDir: path.resolve(e.HEED_DATA_DIR),
     publicUrl,
     mailFrom: mailSender(e, publicUrl),
   });
+}
+
+/**
+ * Production never guesses its public address (every link Heed mails is built on it), and
+ * refuses a plain-http one: RFC 8058 requires HTTPS one-click unsubscribe URIs, and a token sent
+ * in clear text can be read and used on the way. ALLOW_INSECURE_PUBLIC_URL=1 allows http:// for
+ * local trials of a production build.
+ */
+function checkProductionPublicUrl(e: z.infer<typeof EnvSchema>): void {
+  if (!e.PUBLIC_URL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  PUBLIC_URL: required in production: the https:// address people reach Heed at (every link Heed sends is built on it), e.g. PUBLIC_URL=https://prefs.acme.example",
+    );
+  }
+  if (e.PUBLIC_URL.startsWith("http://") && !e.ALLOW_INSECURE_PUBLIC_URL) {
+    throw new ConfigError(
+      `Invalid configuration:\n  PUBLIC_URL: must be an https:// URL in production (RFC 8058 one-click unsubscribe links must use HTTPS; links sent over http can be read and used on the way), got ${e.PUBLIC_URL}. For a local trial of a production build only, set ALLOW_INSECURE_PUBLIC_URL=1.`,
+    );
+  }
 }
 
 /**

@@ -4,12 +4,13 @@ import { audit } from "~/admin/audit.server";
 import { hashPassword, verifyPassword } from "~/admin/password.server";
 import { createSession, destroySession, type AdminUser } from "~/admin/session.server";
 import { inTransaction, type Db } from "~/db/db.server";
-import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
+import { hitRateLimit, releaseRateLimit, resetRateLimit } from "~/security/rate-limit.server";
 
 /**
- * Logging in. Failed attempts are counted per account and per IP address (in the database, so the
- * limits hold across app servers); over either limit, no password is checked until the window
- * ends. Unknown accounts, wrong passwords and disabled accounts get the same answer after the
+ * Logging in. Attempts are counted per account and per IP address (in the database, so the
+ * limits hold across app servers), each reserved atomically before its password is checked;
+ * over either limit, no password is checked until the window ends. A success clears the
+ * account's count. Unknown accounts, wrong passwords and disabled accounts get the same answer after the
  * same work (an argon2 verification), so the form does not tell which emails exist.
  */
 export const LOGIN_LIMITS = {
@@ -35,21 +36,22 @@ function ipKey(ip: string | null): string {
   return `login:ip:${ip ?? "unknown"}`;
 }
 
-/** Seconds until the key's window ends if it is over its limit, else 0 (does not count a hit). */
-async function blockedFor(
+/**
+ * Reserves one attempt on every key, atomically in the database, before any password is checked:
+ * concurrent attempts each take their own slot, so a burst of guesses sent at once cannot all be
+ * checked (a read-then-count-afterwards limit lets every one of them through). Returns the
+ * seconds to wait when any key is over its limit, else 0.
+ */
+export async function reserveAttempt(
   db: Db,
-  key: string,
-  { limit, windowSeconds }: { limit: number; windowSeconds: number },
+  keys: { key: string; limit: number; windowSeconds: number }[],
 ): Promise<number> {
-  const row = await db
-    .selectFrom("rate_limits")
-    .select(["count", "window_start"])
-    .where("key", "=", key)
-    .where("window_start", ">", sql<Date>`now() - make_interval(secs => ${windowSeconds})`)
-    .executeTakeFirst();
-  if (!row || row.count < limit) return 0;
-  const ends = row.window_start.getTime() + windowSeconds * 1000;
-  return Math.max(1, Math.ceil((ends - Date.now()) / 1000));
+  let wait = 0;
+  for (const { key, ...limit } of keys) {
+    const hit = await hitRateLimit(db, key, limit);
+    if (!hit.allowed) wait = Math.max(wait, hit.retryAfterSeconds);
+  }
+  return wait;
 }
 
 let dummyHash: Promise<string> | undefined;
@@ -78,10 +80,12 @@ export async function attemptLogin(
   const email = normalizeLoginEmail(input.email);
   const aKey = accountKey(email);
   const iKey = ipKey(input.ip);
-  const wait = Math.max(
-    await blockedFor(db, aKey, LOGIN_LIMITS.account),
-    await blockedFor(db, iKey, LOGIN_LIMITS.ip),
-  );
+  // The attempt is counted before the (slow) password check, so parallel attempts cannot pass
+  // the limit together; a success gives its slots back below.
+  const wait = await reserveAttempt(db, [
+    { key: aKey, ...LOGIN_LIMITS.account },
+    { key: iKey, ...LOGIN_LIMITS.ip },
+  ]);
   if (wait > 0) return { ok: false, reason: "rate_limited", retryAfterSeconds: wait };
 
   const user = await db
@@ -92,24 +96,23 @@ export async function attemptLogin(
   const valid = await verifyPassword(user?.password_hash ?? (await timingDummy()), input.password);
 
   if (!user || !valid || user.disabled_at) {
-    await inTransaction(db, async (trx) => {
-      await hitRateLimit(trx, aKey, LOGIN_LIMITS.account);
-      await hitRateLimit(trx, iKey, LOGIN_LIMITS.ip);
-      await audit(trx, {
-        actor: { type: "system", label: "login form" },
-        action: "login.failed",
-        target: { type: "admin_user", id: user?.id ?? null },
-        // The typed email only when it is an account (so typos of passwords are not kept).
-        details: user ? { email: user.email, disabled: Boolean(user.disabled_at) } : {},
-        ip: input.ip,
-        userAgent: input.userAgent,
-      });
+    // The attempt is already counted against both limits.
+    await audit(db, {
+      actor: { type: "system", label: "login form" },
+      action: "login.failed",
+      target: { type: "admin_user", id: user?.id ?? null },
+      // The typed email only when it is an account (so typos of passwords are not kept).
+      details: user ? { email: user.email, disabled: Boolean(user.disabled_at) } : {},
+      ip: input.ip,
+      userAgent: input.userAgent,
     });
     return { ok: false, reason: "invalid" };
   }
 
   const { id } = await inTransaction(db, async (trx) => {
+    // A success clears the account's count and gives back its IP slot (colleagues share an IP).
     await resetRateLimit(trx, aKey);
+    await releaseRateLimit(trx, iKey);
     if (input.replacesSession) await destroySession(trx, input.replacesSession);
     const session = await createSession(trx, user.id, {
       ip: input.ip,

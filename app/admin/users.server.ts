@@ -11,7 +11,11 @@ import { destroyUserSessions, type AdminUser } from "~/admin/session.server";
 
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
 
+import { hitRateLimit, resetRateLimit } from "~/security/rate-limit.server";
+
 import type { AdminRole } from "~/db/schema";
+
+import { ROLES } from "~/admin/roles";
 
 /**
  * Admin-area users: create (with a password the admin gives or one generated and shown once),
@@ -19,7 +23,7 @@ import type { AdminRole } from "~/db/schema";
  * always at least one enabled admin. Disabling a user or resetting a password ends their sessions.
  */
 
-export const ROLES = ["agent", "admin"] as const;
+export { ROLES };
 export const PASSWORD_MIN = 12;
 
 export const PasswordSchema = z
@@ -39,6 +43,10 @@ export const NewUserSchema = z.object({
 });
 export type NewUser = z.input<typeof NewUserSchema>;
 
+/** The users page's forms (here, not in the route: a schema built from values stays on the server). */
+export const UserIdSchema = z.object({ id: z.uuid("Unknown user.") });
+export const RoleChangeSchema = UserIdSchema.extend({ role: z.enum(ROLES) });
+
 export type UserRecord = AdminUser & {
   createdAt: Date;
   lastLoginAt: Date | null;
@@ -47,13 +55,22 @@ export type UserRecord = AdminUser & {
 
 export class UserError extends Error {
   constructor(
-    readonly code: "exists" | "not_found" | "last_admin" | "self" | "wrong_password",
+    readonly code:
+      "exists" | "not_found" | "last_admin" | "self" | "wrong_password" | "rate_limited",
     message: string,
+    /** For rate_limited: seconds until another attempt is allowed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "UserError";
   }
 }
+
+/**
+ * Attempts at one's own password change (the current password is checked like a login): a
+ * stolen session must not become an unlimited password oracle.
+ */
+export const OWN_PASSWORD_LIMIT = { limit: 5, windowSeconds: 15 * 60 } as const;
 
 export async function listUsers(db: Db): Promise<UserRecord[]> {
   const rows = await db
@@ -216,6 +233,17 @@ export async function changeOwnPassword(
     by: AuditContext;
   },
 ): Promise<void> {
+  // Reserved before the check, atomically, as for logins (app/admin/login.server.ts).
+  const key = `password:user:${input.user.id}`;
+  const hit = await hitRateLimit(db, key, OWN_PASSWORD_LIMIT);
+  if (!hit.allowed) {
+    const minutes = Math.ceil(hit.retryAfterSeconds / 60);
+    throw new UserError(
+      "rate_limited",
+      `Too many attempts: try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+      hit.retryAfterSeconds,
+    );
+  }
   const row = await db
     .selectFrom("admin_users")
     .select("password_hash")
@@ -232,6 +260,7 @@ export async function changeOwnPassword(
       .where("id", "=", input.user.id)
       .execute();
     await destroyUserSessions(trx, input.user.id, { except: input.keepSession });
+    await resetRateLimit(trx, key);
     await audit(trx, {
       ...input.by,
       action: "user.password_change",

@@ -126,6 +126,8 @@ type ChannelPreferences = {
   status: "subscribed" | "unsubscribed" | "pending";
   pausedUntil: string | null;
   topics: Record<string, boolean>;
+  frequency: string | null;
+  frequencyOptions: { key: string; windowDays: number | null }[];
 };
 export type PreferencesJson = {
   externalId: string;
@@ -144,12 +146,18 @@ async function liveTopics(db: Db) {
 
 export async function readPreferences(db: Db, contact: Contact): Promise<PreferencesJson> {
   const channels = contactChannels(contact);
-  const [states, topics] = await Promise.all([
+  const [states, topics, frequencies] = await Promise.all([
     readConsent(
       db,
       channels.map((channel) => ({ channel, address: contactAddress(contact, channel)! })),
     ),
     liveTopics(db),
+    db
+      .selectFrom("frequency_options")
+      .select(["channel", "key", "window_days"])
+      .orderBy("position")
+      .orderBy("key")
+      .execute(),
   ]);
   const out: PreferencesJson = { externalId: contact.external_id ?? "", channels: {} };
   for (const s of states) {
@@ -164,6 +172,10 @@ export async function readPreferences(db: Db, contact: Contact): Promise<Prefere
       status: s.status ?? "subscribed",
       pausedUntil: s.pausedUntil ? s.pausedUntil.toISOString() : null,
       topics: t,
+      frequency: s.frequency,
+      frequencyOptions: frequencies
+        .filter((f) => f.channel === s.channel)
+        .map((f) => ({ key: f.key, windowDays: f.window_days })),
     };
   }
   return out;
@@ -173,6 +185,7 @@ export type ChannelPatch = {
   status?: "subscribed" | "unsubscribed";
   pausedUntil?: string | null;
   topics?: Record<string, boolean>;
+  frequency?: string;
 };
 
 export type PatchContext = {
@@ -253,6 +266,8 @@ export async function patchPreferences(
         changes.push({ ...base, ...reason, action: "pause", pausedUntil: until });
       }
     }
+    // An option that is not offered on this channel: 422 unknown_frequency from the core.
+    if (p.frequency) changes.push({ ...base, action: "frequency", frequency: p.frequency });
     for (const [key, on] of Object.entries(p.topics ?? {})) {
       const topic = topics.find((t) => t.key === key);
       if (!topic || !topic.channels.includes(channel)) {

@@ -83,6 +83,20 @@ export const patchPreferences = op({
   errors: [...BODY_ERRORS, ...AUTH_ERRORS, 404, 409, 422],
 });
 
+export const exportContact = op({
+  operationId: "exportContact",
+  method: "GET",
+  path: "/api/v1/contacts/{externalId}/export",
+  tag: "Contacts",
+  summary: "Everything Heed holds about a contact (GDPR access and portability)",
+  description:
+    "For a data subject's access or portability request (GDPR art. 15 and 20): the contact, each address's state and topic choices, the full consent ledger with its evidence, confirmations, messages queued or sent, inbound messages and undeliverable events, as one JSON document. Every export is written to the audit log.",
+  scope: "contacts",
+  params: S.ContactPathParams,
+  responses: { 200: { description: "The export", schema: S.SubjectExport } },
+  errors: [400, ...AUTH_ERRORS, 404],
+});
+
 export const createLinks = op({
   operationId: "createLinks",
   method: "POST",
@@ -118,7 +132,7 @@ export const check = op({
   tag: "Sending",
   summary: "May I send? (up to 10,000 recipients)",
   description:
-    "Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.",
+    "Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); frequency_capped (a send of another campaign was recorded inside the frequency window the recipient chose); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. With `record: true` and a `campaign`, a send is recorded for each allowed marketing recipient. One set-based query (and one insert when recording); results in request order.",
   scope: "check",
   body: S.CheckBody,
   responses: { 200: { description: "One decision per recipient", schema: S.CheckResult } },
@@ -224,6 +238,7 @@ export const OPERATIONS: readonly Operation[] = [
   putContact,
   getPreferences,
   patchPreferences,
+  exportContact,
   createLinks,
   createLinksBatch,
   check,

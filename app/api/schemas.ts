@@ -96,6 +96,20 @@ export const ChannelPreferences = z.object({
   topics: z
     .record(z.string(), z.boolean())
     .meta({ description: "Each topic offered on this channel: true when the address gets it." }),
+  frequency: z.string().nullable().meta({
+    description:
+      "The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message.",
+  }),
+  frequencyOptions: z
+    .array(
+      z.object({
+        key: z.string(),
+        windowDays: z.number().int().nullable().meta({
+          description: "At most one marketing message per this many days; null: every message.",
+        }),
+      }),
+    )
+    .meta({ description: "The frequency options the operator offers on this channel." }),
 });
 
 export const Preferences = z.object({
@@ -121,6 +135,10 @@ export const ChannelPatch = z.strictObject({
     .record(TopicKey, z.boolean())
     .optional()
     .meta({ description: "Topic choices to change: true opts in, false opts out." }),
+  frequency: TopicKey.optional().meta({
+    description:
+      "Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`.",
+  }),
 });
 
 export const PreferencesPatch = z.strictObject({
@@ -211,6 +229,14 @@ export const CheckBody = z.strictObject({
   topic: TopicKey.optional(),
   category: Category,
   recipients: z.array(Address).min(1).max(MAX_RECIPIENTS),
+  campaign: CampaignKey.optional().meta({
+    description:
+      "The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same.",
+  }),
+  record: z.boolean().optional().meta({
+    description:
+      "With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send.",
+  }),
 });
 
 export const DenyReason = z.enum([
@@ -221,6 +247,7 @@ export const DenyReason = z.enum([
   "topic_unsubscribed",
   "not_opted_in",
   "invalid_address",
+  "frequency_capped",
 ]);
 
 export const CheckResult = z.object({
@@ -302,6 +329,13 @@ export const EventsQuery = z.strictObject({
   after: z
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
+    // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
+    .refine(
+      // (zod runs refinements after a failed regex too: only digits reach BigInt)
+      (v) =>
+        !/^\d+-\d+$/.test(v) || v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
+      "must be a cursor returned by this endpoint",
+    )
     .optional()
     .meta({
       description: "The `nextCursor` of the previous page; omit to start at the beginning.",
@@ -326,6 +360,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })
@@ -338,3 +376,61 @@ export const EventsResult = z.object({
   }),
   hasMore: z.boolean(),
 });
+
+/** A table row as Heed stores it (every column; timestamps as ISO 8601 strings). */
+const StoredRow = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "A stored row, every column as Heed keeps it." });
+
+export const SubjectExport = z
+  .object({
+    format: z.literal("heed.subject-export.v1"),
+    generatedAt: z.string(),
+    contact: StoredRow,
+    addresses: z.array(
+      z.object({
+        channel: Channel,
+        address: z
+          .string()
+          .nullable()
+          .meta({ description: "Null after erasure: only the keyed hash is kept." }),
+        addressHash: z.string(),
+        status: z
+          .string()
+          .nullable()
+          .meta({ description: "subscribed, unsubscribed or pending; null: never changed." }),
+        pausedUntil: z.unknown(),
+        consent: StoredRow.nullable(),
+        topics: z.array(StoredRow),
+        undeliverable: StoredRow.nullable(),
+        softBounces: StoredRow.nullable(),
+      }),
+    ),
+    frequency: z
+      .array(StoredRow)
+      .meta({ description: "The frequency chosen per address, with the option's labels." }),
+    sendLog: z
+      .array(StoredRow)
+      .meta({ description: "Sends recorded by checks with `record: true` (the frequency cap)." }),
+    ledger: z
+      .array(StoredRow)
+      .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
+    confirmations: z
+      .array(StoredRow)
+      .meta({ description: "Double opt-in requests (pending, confirmed, expired)." }),
+    mailtoCodes: z.array(StoredRow),
+    messages: z
+      .array(StoredRow)
+      .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
+    inboundMessages: z.array(StoredRow),
+    undeliverableEvents: z.array(StoredRow),
+    topicNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Topic key → its name per language." }),
+    operatorActions: z.array(StoredRow),
+    proof: z.record(z.string(), z.unknown()).meta({
+      description:
+        "What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint.",
+    }),
+  })
+  .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

@@ -1,13 +1,14 @@
 import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { ApiError } from "~/api/errors.server";
-import { applyConsentChanges, type ConsentChange } from "~/consent/consent.server";
+import { bulkUnsubscribe, type BulkUnsubscribeItem } from "~/consent/bulk.server";
 import { normalizeAddress } from "~/consent/address.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 
 /**
- * Suppressions for the sender API: suppress addresses through the consent core (source `api`,
- * actor the API key), and export every suppressed address as CSV in keyset-paginated batches.
+ * Suppressions for the sender API: suppress addresses through the consent core's bulk door
+ * (source `api`, actor the API key; the same set-based statement as an import, all of a call in
+ * one transaction), and export every suppressed address as CSV in keyset-paginated batches.
  */
 
 export type SuppressInput = {
@@ -48,7 +49,7 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
   const region = defaultPhoneRegion();
   const invalid: SuppressResult["invalid"] = [];
   const seen = new Set<string>();
-  const changes: ConsentChange[] = [];
+  const items: BulkUnsubscribeItem[] = [];
   for (const raw of input.addresses) {
     const normalized = channelsFor(input.channel, raw).map(
       (channel) => [channel, normalizeAddress(channel, raw, region)] as const,
@@ -64,21 +65,29 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
       const k = `${channel}\u0000${address}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      changes.push({
+      items.push({
         channel,
         address,
-        action: "unsubscribe",
-        source: "api",
         reasonCode: input.reason ?? null,
         reasonText: input.note ?? null,
-        campaign: input.campaign ?? null,
-        actor: input.actor,
-        ip: input.ip,
-        userAgent: input.userAgent,
       });
     }
   }
-  const results = await applyConsentChanges(db, changes);
-  const suppressed = results.filter((r) => r.changed).length;
-  return { suppressed, alreadySuppressed: results.length - suppressed, invalid };
+  // One transaction for the whole call (at most 1,000 addresses, 3,000 pairs with "all"): the
+  // bulk door writes a ledger row and the state for each pair not suppressed yet, set-based, and
+  // leaves the others alone (idempotent), like applyConsentChanges one by one would.
+  const result = await inTransaction(db, (trx) =>
+    bulkUnsubscribe(trx, items, {
+      source: "api",
+      campaign: input.campaign ?? null,
+      actor: input.actor,
+      ip: input.ip,
+      userAgent: input.userAgent,
+    }),
+  );
+  return {
+    suppressed: result.imported,
+    alreadySuppressed: result.alreadySuppressed + result.duplicates,
+    invalid,
+  };
 }

@@ -230,9 +230,15 @@ export function printStartBanner(
   env: Env,
   info: { admin: FirstAdmin | null; demo?: { preferencesUrl: string } },
 ): void {
-  const lines = [
-    `Heed is listening on ${env.publicUrl} (${env.DATABASE_URL ? "PostgreSQL" : `PGlite in ${env.dataDir}`})`,
-  ];
+  const database = env.DATABASE_URL ? "PostgreSQL" : `PGlite in ${env.dataDir}`;
+  const bound = listenAddress(env);
+  const lines = [`Heed is listening on ${bound}, public URL ${env.publicUrl} (${database})`];
+  if (!env.isProduction && !isLoopbackHost(env.HOST)) {
+    // Said loudly: the development mode shows live preference links at /dev/outbox.
+    lines.push(
+      `  WARNING: development mode on ${env.HOST}: other machines can reach this server. /dev/outbox (live preference links) asks them for an admin login; use HOST=127.0.0.1 unless you need this.`,
+    );
+  }
   if (!env.isProduction) {
     if (info.demo) lines.push(`  Demo preference page: ${info.demo.preferencesUrl}`);
     if (info.admin) {
@@ -245,4 +251,16 @@ export function printStartBanner(
   // The banner is for the person at the terminal; logs stay structured and secret-free.
   if (env.NODE_ENV !== "test") process.stdout.write(`\n${lines.join("\n")}\n\n`);
   log.info({ port: env.PORT, database: env.DATABASE_URL ? "postgres" : "pglite" }, "heed started");
+}
+
+/** Whether a HOST value only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** http://HOST:PORT as a person would type it (IPv6 in brackets). */
+function listenAddress(env: Env): string {
+  const host = env.HOST.includes(":") && !env.HOST.startsWith("[") ? `[${env.HOST}]` : env.HOST;
+  return `http://${host}:${env.PORT}`;
 }

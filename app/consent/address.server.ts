@@ -90,5 +90,13 @@ export function normalizeAddress(
  * (docs/consent.md, rule 9), so an erased address stays suppressed when it is imported again.
  */
 export function hashAddress(key: string, normalizedAddress: string): string {
-  return crypto.createHmac("sha256", key).update(normalizedAddress).digest("base64url");
+  return crypto.createHmac("sha256", keyObject(key)).update(normalizedAddress).digest("base64url");
+}
+
+// The key as a KeyObject, made once: createHmac then skips importing the key's bytes for every
+// address (a send check or an import hashes thousands of addresses at a time).
+let cachedKey: { key: string; object: crypto.KeyObject } | null = null;
+function keyObject(key: string): crypto.KeyObject {
+  if (cachedKey?.key !== key) cachedKey = { key, object: crypto.createSecretKey(key, "utf8") };
+  return cachedKey.object;
 }

@@ -14,7 +14,7 @@ import type {
 
 import { getSecrets } from "~/secrets.server";
 
-import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { hashAddress, normalizeAddress, type Normalized } from "~/consent/address.server";
 
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
@@ -32,13 +32,21 @@ export type ChangeAction = Exclude<LedgerAction, "erase">;
 
 export type ConsentChange = {
   channel: Channel;
-  /** Raw or normalized; normalized here. */
-  address: string;
+  /**
+   * Raw or normalized; normalized here. Empty or null only with `addressHash`: an address known
+   * by its keyed hash alone (a link whose contact was deleted or erased); its ledger row then has
+   * no address, and the state row keeps whatever address it had.
+   */
+  address: string | null;
+  /** The address's keyed hash (addressKey), used when `address` is empty. */
+  addressHash?: string | null;
   action: ChangeAction;
   /** Required for topic_opt_in / topic_opt_out, refused for the others. */
   topic?: string | null;
   /** Required for pause: when the pause ends (must be in the future). */
   pausedUntil?: Date | null;
+  /** Required for frequency: the key of one of the channel's frequency options. */
+  frequency?: string | null;
   source: ConsentSource;
   contactId?: string | null;
   campaign?: string | null;
@@ -53,7 +61,9 @@ export type ConsentChange = {
 
 export type ChangeResult = {
   channel: Channel;
+  /** Empty for a change made by the address's hash alone. */
   address: string;
+  addressHash: string;
   action: ChangeAction;
   topic: string | null;
   /** false when the request asked for the state the address already had (idempotent repeat). */
@@ -62,6 +72,8 @@ export type ChangeResult = {
   status: ChannelStatus | null;
   pausedUntil: Date | null;
   topicStatus: TopicStatus | null;
+  /** The address's frequency choice on this channel after the change (null: none recorded). */
+  frequency: string | null;
 };
 
 export type ConsentErrorCode =
@@ -72,7 +84,9 @@ export type ConsentErrorCode =
   | "double_opt_in_required"
   | "note_required"
   | "invalid_pause"
-  | "channel_unsubscribed";
+  | "channel_unsubscribed"
+  | "frequency_required"
+  | "unknown_frequency";
 
 export class ConsentError extends Error {
   constructor(
@@ -108,16 +122,35 @@ export function normalizeOrThrow(channel: Channel, raw: string): string {
   return n.address;
 }
 
-type Prepared = ConsentChange & { address: string; hash: string; topic: string | null };
+type Prepared = ConsentChange & {
+  address: string | null;
+  hash: string;
+  topic: string | null;
+  frequency: string | null;
+};
+
+/** A keyed address hash as addressKey makes it (HMAC-SHA256, base64url). */
+export const ADDRESS_HASH_RE = /^[A-Za-z0-9_-]{43}$/;
 
 function prepare(change: ConsentChange): Prepared {
-  const address = normalizeOrThrow(change.channel, change.address);
+  const byHash = !change.address && change.addressHash ? change.addressHash : null;
+  if (byHash !== null && !ADDRESS_HASH_RE.test(byHash)) {
+    throw new ConsentError("invalid_address", "Invalid address hash");
+  }
+  if (byHash !== null && (change.action === "subscribe" || change.action === "signup_pending")) {
+    // Subscribing needs an address to confirm with (rule 5); a hash alone can only opt out.
+    throw new ConsentError("invalid_address", `${change.action} needs an address`);
+  }
+  const address = byHash === null ? normalizeOrThrow(change.channel, change.address ?? "") : null;
   const topic = change.topic ?? null;
   if (TOPIC_ACTIONS.has(change.action) && !topic) {
     throw new ConsentError("topic_required", `${change.action} needs a topic`);
   }
   if (!TOPIC_ACTIONS.has(change.action) && topic) {
     throw new ConsentError("topic_not_allowed", `${change.action} applies to a whole channel`);
+  }
+  if (change.action === "frequency" && !change.frequency) {
+    throw new ConsentError("frequency_required", "frequency needs a frequency option");
   }
   if (change.action === "pause") {
     if (!change.pausedUntil || change.pausedUntil.getTime() <= Date.now()) {
@@ -127,7 +160,13 @@ function prepare(change: ConsentChange): Prepared {
   if (change.source === "admin" && change.action === "subscribe" && !change.reasonText?.trim()) {
     throw new ConsentError("note_required", "Removing a suppression needs a note");
   }
-  return { ...change, address, hash: addressKey(address), topic };
+  return {
+    ...change,
+    address,
+    hash: byHash ?? addressKey(address!),
+    topic,
+    frequency: change.action === "frequency" ? change.frequency! : null,
+  };
 }
 
 type ChannelRow = { status: ChannelStatus; paused_until: Date | null };
@@ -188,7 +227,12 @@ type Plan = {
   channel: ChannelRow;
   topic: TopicStatus | null;
   curTopic: TopicStatus | null;
+  /** The frequency choice after the change (frequency actions only). */
+  frequency?: string | null;
 };
+
+/** Frequency options named by a batch of changes: `${channel}\0${key}` → window in days. */
+type FrequencyWindows = Map<string, number | null>;
 
 async function planChange(
   trx: Trx,
@@ -198,6 +242,17 @@ async function planChange(
   now: number,
 ): Promise<Plan> {
   const curChannel: ChannelRow = cur ?? { status: "subscribed", paused_until: null };
+  if (c.action === "frequency") {
+    // A frequency choice changes neither the channel's status nor its topics (docs/consent.md).
+    const row = await trx
+      .selectFrom("frequency_consent")
+      .select("frequency")
+      .where("channel", "=", c.channel)
+      .where("address_hash", "=", c.hash)
+      .executeTakeFirst();
+    const changed = row?.frequency !== c.frequency;
+    return { changed, channel: curChannel, topic: null, curTopic: null, frequency: c.frequency };
+  }
   if (!TOPIC_ACTIONS.has(c.action)) {
     const next = nextChannelState(c, cur, now);
     return { changed: next !== null, channel: next ?? curChannel, topic: null, curTopic: null };
@@ -226,6 +281,7 @@ async function applyOne(
   trx: Trx,
   c: Prepared,
   topicDefaults: Map<string, boolean>,
+  windows: FrequencyWindows,
 ): Promise<ChangeResult> {
   const now = Date.now();
   // The channel row's lock serializes every change of this address across transactions.
@@ -255,12 +311,14 @@ async function applyOne(
 
   const result = {
     channel: c.channel,
-    address: c.address,
+    address: c.address ?? "",
+    addressHash: c.hash,
     action: c.action,
     topic: c.topic,
     status: plan.changed || cur ? plan.channel.status : null,
     pausedUntil: plan.channel.paused_until,
     topicStatus: plan.topic ?? plan.curTopic,
+    frequency: plan.frequency ?? null,
   };
   if (!plan.changed) return { ...result, changed: false, ledgerId: null };
 
@@ -282,6 +340,7 @@ async function applyOne(
       ip: c.ip ?? null,
       user_agent: c.userAgent ?? null,
       paused_until: c.action === "pause" ? c.pausedUntil! : null,
+      frequency: c.frequency,
       details: JSON.stringify(c.details ?? {}),
     })
     .returning("id")
@@ -294,7 +353,7 @@ async function applyOne(
     .set({
       status: plan.channel.status,
       paused_until: plan.channel.paused_until,
-      address: c.address,
+      address: c.address ?? sql<string | null>`address`,
       last_ledger_id: ledger.id,
       updated_at: sql<Date>`now()`,
     })
@@ -315,6 +374,28 @@ async function applyOne(
       .onConflict((oc) =>
         oc.columns(["channel", "address_hash", "topic"]).doUpdateSet({
           status: plan.topic!,
+          last_ledger_id: ledger.id,
+          updated_at: sql<Date>`now()`,
+        }),
+      )
+      .execute();
+  }
+  if (c.action === "frequency") {
+    // The window is kept as chosen: editing the option later does not change what was agreed.
+    const windowDays = windows.get(`${c.channel}\u0000${c.frequency}`) ?? null;
+    await trx
+      .insertInto("frequency_consent")
+      .values({
+        channel: c.channel,
+        address_hash: c.hash,
+        frequency: c.frequency!,
+        window_days: windowDays,
+        last_ledger_id: ledger.id,
+      })
+      .onConflict((oc) =>
+        oc.columns(["channel", "address_hash"]).doUpdateSet({
+          frequency: c.frequency!,
+          window_days: windowDays,
           last_ledger_id: ledger.id,
           updated_at: sql<Date>`now()`,
         }),
@@ -351,6 +432,33 @@ export async function applyConsentChanges(
         });
       }
     }
+    const windows: FrequencyWindows = new Map();
+    const asked = prepared.filter((c) => c.action === "frequency");
+    if (asked.length > 0) {
+      const rows = await trx
+        .selectFrom("frequency_options")
+        .select(["channel", "key", "window_days"])
+        .where(
+          "channel",
+          "in",
+          asked.map((c) => c.channel),
+        )
+        .where(
+          "key",
+          "in",
+          asked.map((c) => c.frequency!),
+        )
+        .execute();
+      for (const r of rows) windows.set(`${r.channel}\u0000${r.key}`, r.window_days);
+      const unknown = asked.filter((c) => !windows.has(`${c.channel}\u0000${c.frequency}`));
+      if (unknown.length > 0) {
+        throw new ConsentError(
+          "unknown_frequency",
+          `Unknown frequency: ${unknown.map((c) => `${c.channel} ${c.frequency}`).join(", ")}`,
+          { frequencies: unknown.map((c) => c.frequency) },
+        );
+      }
+    }
     // Lock existing rows in one global order first, so two multi-address saves cannot deadlock.
     const keys = [...new Set(prepared.map((c) => `${c.channel}\u0000${c.hash}`))].sort();
     if (keys.length > 1) {
@@ -360,7 +468,7 @@ export async function applyConsentChanges(
       }
     }
     const results: ChangeResult[] = [];
-    for (const c of prepared) results.push(await applyOne(trx, c, topicDefaults));
+    for (const c of prepared) results.push(await applyOne(trx, c, topicDefaults, windows));
     return results;
   });
 }
@@ -381,7 +489,8 @@ export type DenyReason =
   | "paused"
   | "topic_unsubscribed"
   | "not_opted_in"
-  | "invalid_address";
+  | "invalid_address"
+  | "frequency_capped";
 export type SendDecision = { address: string; allowed: boolean; reason?: DenyReason };
 
 export type DecideInput = {
@@ -389,6 +498,13 @@ export type DecideInput = {
   topic?: string | null;
   category: Category;
   addresses: readonly string[];
+  /**
+   * The campaign being sent: sends of the same campaign never cap each other (a retried check
+   * answers the same), and with `record` each allowed recipient's send is recorded for it.
+   */
+  campaign?: string | null;
+  /** Record a send (marketing, with a campaign) for each allowed recipient: send_log. */
+  record?: boolean;
 };
 
 /**
@@ -396,11 +512,12 @@ export type DecideInput = {
  * order asked (transactional mail first asks whether the channel has any undeliverable mark at
  * all). Order of rules: undeliverable (a hard bounce; marketing and transactional alike);
  * transactional → allowed; unsubscribed; pending confirmation; paused; topic opted out;
- * default-off topic without opt-in; else allowed.
+ * default-off topic without opt-in; a recorded send of another campaign inside the address's frequency window; else allowed.
  */
 export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDecision[]> {
   const { channel, category, addresses } = input;
   const topic = input.topic ?? null;
+  const campaign = input.campaign ?? null;
   let topicDefaultIn = true;
   if (topic) {
     const row = await db
@@ -414,7 +531,6 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   }
   const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
-  const normalized = addresses.map((raw) => normalizeAddress(channel, raw, region));
   if (category === "transactional") {
     // Transactional mail only needs the undeliverable marks, and most installs have none on most
     // channels: one index probe tells, and then there is nothing to hash or look up.
@@ -422,67 +538,153 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       select exists (select 1 from undeliverable_addresses where channel = ${channel}) as any
     `.execute(db);
     if (marks.rows[0]?.any !== true) {
-      return addresses.map((address, i) =>
-        normalized[i]!.ok
+      return addresses.map((address) =>
+        normalizeAddress(channel, address, region).ok
           ? { address, allowed: true }
           : { address, allowed: false, reason: "invalid_address" },
       );
     }
   }
-  const hashes = normalized.map((n) => (n.ok ? hashAddress(key, n.address) : ""));
-  const valid = hashes.filter((h) => h !== "");
+  // Hashing is most of the CPU of a large check. The addresses are hashed and looked up in
+  // chunks: a chunk's lookup runs in the database (another process, or PGlite's worker thread)
+  // while the next chunk is hashed here, so the two halves overlap instead of adding up.
+  const normalized: Normalized[] = new Array<Normalized>(addresses.length);
+  const hashes: string[] = new Array<string>(addresses.length);
   const byHash = new Map<string, SendState>();
-  if (valid.length > 0) {
-    // One set-based statement; only the addresses Heed holds something for come back.
-    const rows =
-      category === "transactional"
-        ? await sql<{ h: string }>`
-            select i.h
-            from unnest(${valid}::text[]) as i(h)
-            join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
-          `.execute(db)
-        : await sql<{
-            h: string;
-            undeliverable: boolean;
-            status: ChannelStatus | null;
-            paused: boolean | null;
-            topic_status: TopicStatus | null;
-          }>`
-            select i.h, ua.address_hash is not null as undeliverable, cc.status,
-              cc.paused_until > now() as paused, tc.status as topic_status
-            from unnest(${valid}::text[]) as i(h)
-            left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = i.h
-            left join topic_consent tc on ${topic}::text is not null
-              and tc.channel = ${channel} and tc.address_hash = i.h and tc.topic = ${topic}
-            left join undeliverable_addresses ua on ua.channel = ${channel} and ua.address_hash = i.h
-            where cc.address_hash is not null or tc.address_hash is not null
-              or ua.address_hash is not null
-          `.execute(db);
-    for (const r of rows.rows as {
-      h: string;
-      undeliverable?: boolean;
-      status?: ChannelStatus | null;
-      paused?: boolean | null;
-      topic_status?: TopicStatus | null;
-    }[]) {
-      byHash.set(r.h, {
-        // Transactional rows come from the join with the marks: each one is undeliverable.
-        undeliverable: r.undeliverable ?? category === "transactional",
-        status: r.status ?? null,
-        paused: r.paused === true,
-        topic: r.topic_status ?? null,
-      });
+  const lookups: Promise<void>[] = [];
+  for (let start = 0; start < addresses.length; start += CHECK_CHUNK) {
+    const end = Math.min(addresses.length, start + CHECK_CHUNK);
+    const chunk: string[] = [];
+    for (let i = start; i < end; i++) {
+      const n = normalizeAddress(channel, addresses[i]!, region);
+      normalized[i] = n;
+      const h = n.ok ? hashAddress(key, n.address) : "";
+      hashes[i] = h;
+      if (h !== "") chunk.push(h);
+    }
+    if (chunk.length > 0) {
+      lookups.push(
+        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk }, byHash),
+      );
     }
   }
-  return addresses.map((address, i) => {
-    const n = normalized[i] as { ok: boolean; reason?: InvalidReason };
-    if (!n.ok) return { address, allowed: false, reason: "invalid_address" };
+  await Promise.all(lookups);
+  const decisions = addresses.map((address, i): SendDecision => {
+    if (!normalized[i]!.ok) return { address, allowed: false, reason: "invalid_address" };
     const s = byHash.get(hashes[i]!);
     if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
     if (category === "transactional") return { address, allowed: true };
     const reason = denyReason(s, topic, topicDefaultIn);
     return reason ? { address, allowed: false, reason } : { address, allowed: true };
   });
+  if (input.record && campaign && category === "marketing") {
+    // One statement for the whole batch: a send for each allowed recipient (the first check of a
+    // campaign sets the time; a repeat of the same campaign records nothing new).
+    const sent = [...new Set(hashes.filter((h, i) => h !== "" && decisions[i]!.allowed))];
+    if (sent.length > 0) {
+      await sql`
+        insert into send_log (channel, address_hash, campaign)
+        select ${channel}, h, ${campaign} from unnest(${sent}::text[]) as t(h)
+        on conflict (channel, address_hash, campaign) do nothing
+      `.execute(db);
+    }
+  }
+  return decisions;
+}
+
+/** Addresses per lookup statement of a send check (see decideSendMany). */
+const CHECK_CHUNK = 2_500;
+
+/**
+ * What Heed holds for these hashes (only the addresses it holds something for come back), into
+ * `out`. One statement; each address is an index probe (LATERAL … LIMIT 1), never a hash join
+ * over the whole table, however many addresses the tables hold.
+ */
+async function lookupSendStates(
+  db: Db,
+  input: {
+    channel: Channel;
+    category: Category;
+    topic: string | null;
+    campaign: string | null;
+    hashes: string[];
+  },
+  out: Map<string, SendState>,
+): Promise<void> {
+  const { channel, topic, campaign, hashes } = input;
+  if (input.category === "transactional") {
+    const rows = await sql<{ h: string }>`
+      select i.h
+      from unnest(${hashes}::text[]) as i(h)
+      cross join lateral (
+        select 1 from undeliverable_addresses ua
+        where ua.channel = ${channel} and ua.address_hash = i.h
+        limit 1
+      ) ua
+    `.execute(db);
+    // Transactional rows come from the marks: each one is undeliverable.
+    for (const r of rows.rows) {
+      out.set(r.h, {
+        undeliverable: true,
+        status: null,
+        paused: false,
+        topic: null,
+        capped: false,
+      });
+    }
+    return;
+  }
+  const rows = await sql<{
+    h: string;
+    undeliverable: boolean;
+    status: ChannelStatus | null;
+    paused: boolean | null;
+    topic_status: TopicStatus | null;
+    capped: boolean;
+  }>`
+    select i.h, ua.x is not null as undeliverable, cc.status, cc.paused, tc.status as topic_status,
+      sl.capped is not null as capped
+    from unnest(${hashes}::text[]) as i(h)
+    left join lateral (
+      select c.status, c.paused_until > now() as paused from channel_consent c
+      where c.channel = ${channel} and c.address_hash = i.h
+      limit 1
+    ) cc on true
+    left join lateral (
+      select t.status from topic_consent t
+      where ${topic}::text is not null
+        and t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
+      limit 1
+    ) tc on true
+    left join lateral (
+      select 1 as x from undeliverable_addresses u
+      where u.channel = ${channel} and u.address_hash = i.h
+      limit 1
+    ) ua on true
+    left join lateral (
+      select f.window_days from frequency_consent f
+      where f.channel = ${channel} and f.address_hash = i.h and f.window_days is not null
+      limit 1
+    ) fc on true
+    left join lateral (
+      select true as capped from send_log s
+      where fc.window_days is not null and s.channel = ${channel}
+        and s.address_hash = i.h and s.campaign is distinct from ${campaign}::text
+        and s.sent_at > now() - make_interval(days => fc.window_days)
+      limit 1
+    ) sl on true
+    where cc.status is not null or tc.status is not null or ua.x is not null
+      or fc.window_days is not null
+  `.execute(db);
+  for (const r of rows.rows) {
+    out.set(r.h, {
+      undeliverable: r.undeliverable,
+      status: r.status ?? null,
+      paused: r.paused === true,
+      topic: r.topic_status ?? null,
+      capped: r.capped === true,
+    });
+  }
 }
 
 type SendState = {
@@ -490,6 +692,8 @@ type SendState = {
   status: ChannelStatus | null;
   paused: boolean;
   topic: TopicStatus | null;
+  /** A recorded send of another campaign inside the address's frequency window. */
+  capped: boolean;
 };
 
 function denyReason(
@@ -504,6 +708,7 @@ function denyReason(
     if (s?.topic === "opted_out") return "topic_unsubscribed";
     if (!topicDefaultIn && s?.topic !== "opted_in") return "not_opted_in";
   }
+  if (s?.capped) return "frequency_capped";
   return undefined;
 }
 
@@ -525,6 +730,8 @@ export type AddressConsent = {
   status: ChannelStatus | null;
   pausedUntil: Date | null;
   topics: Record<string, TopicStatus>;
+  /** The frequency option chosen on this channel (null: none; every message). */
+  frequency: string | null;
 };
 
 export async function readConsent(
@@ -540,7 +747,7 @@ export async function readConsent(
   // The channel condition lets both lookups use their primary key (channel, address_hash, ...);
   // on the hash alone they scan the whole table.
   const channelList = [...new Set(prepared.map((p) => p.channel))];
-  const [channels, topics] = await Promise.all([
+  const [channels, topics, frequencies] = await Promise.all([
     db
       .selectFrom("channel_consent")
       .select(["channel", "address_hash", "status", "paused_until"])
@@ -550,6 +757,12 @@ export async function readConsent(
     db
       .selectFrom("topic_consent")
       .select(["channel", "address_hash", "topic", "status"])
+      .where("channel", "in", channelList)
+      .where("address_hash", "in", hashes)
+      .execute(),
+    db
+      .selectFrom("frequency_consent")
+      .select(["channel", "address_hash", "frequency"])
       .where("channel", "in", channelList)
       .where("address_hash", "in", hashes)
       .execute(),
@@ -568,6 +781,50 @@ export async function readConsent(
           .filter((t) => t.channel === p.channel && t.address_hash === p.hash)
           .map((t) => [t.topic, t.status]),
       ),
+      frequency:
+        frequencies.find((f) => f.channel === p.channel && f.address_hash === p.hash)?.frequency ??
+        null,
     };
   });
+}
+
+export type HashConsent = {
+  /** null: Heed has never recorded anything for this address (treated as subscribed). */
+  status: ChannelStatus | null;
+  pausedUntil: Date | null;
+  topics: Record<string, TopicStatus>;
+  /** The address as the state row holds it (null when erased, or never recorded). */
+  address: string | null;
+};
+
+/**
+ * The state of one address known by its keyed hash (an unsubscribe link's address), in one
+ * query: the channel row and the topic choices.
+ */
+export async function readConsentByHash(
+  db: Db,
+  channel: Channel,
+  hash: string,
+): Promise<HashConsent> {
+  const { rows } = await sql<{
+    status: ChannelStatus | null;
+    paused_until: Date | null;
+    address: string | null;
+    topics: Record<string, TopicStatus> | string | null;
+  }>`
+    select cc.status, cc.paused_until, cc.address,
+      (select json_object_agg(tc.topic, tc.status) from topic_consent tc
+       where tc.channel = ${channel} and tc.address_hash = ${hash}) as topics
+    from (select 1) as one
+    left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = ${hash}
+  `.execute(db);
+  const r = rows[0];
+  const topics = typeof r?.topics === "string" ? JSON.parse(r.topics) : (r?.topics ?? {});
+  const paused = r?.paused_until ? new Date(r.paused_until) : null;
+  return {
+    status: r?.status ?? null,
+    pausedUntil: paused && paused.getTime() > Date.now() ? paused : null,
+    topics: topics as Record<string, TopicStatus>,
+    address: r?.address ?? null,
+  };
 }

@@ -63,6 +63,12 @@ const SWEEP_EXCLUDED = new Set([
   "heed_migrations_lock",
 ]);
 
+/**
+ * In the ledger, only the personal columns may change (the chain covers the others, and the
+ * append-only trigger refuses any other change: docs/consent.md#proof-of-consent).
+ */
+const LEDGER_PERSONAL_COLUMNS = new Set(["address", "ip", "user_agent", "reason_text", "details"]);
+
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** A PostgreSQL regex (ARE, case-insensitive) that matches the addresses as whole addresses. */
@@ -187,8 +193,17 @@ export async function eraseContact(
       .where("id", "=", contactId)
       .execute();
 
-    // The event skeleton: one `erase` row per (channel, address hash), no personal data.
+    // The event skeleton: one `erase` row per (channel, address hash), no personal data. Each
+    // extends its address's chain, so the address's state rows are locked first, in the door's
+    // global order, like every other writer of the ledger.
     if (list.length > 0) {
+      await sql`
+        select 1 from channel_consent c
+        join unnest(${channels}::text[], ${hashes}::text[]) as t(channel, h)
+          on c.channel = t.channel and c.address_hash = t.h
+        order by c.channel collate "C", c.address_hash collate "C"
+        for update of c
+      `.execute(trx);
       await sql`
         insert into consent_ledger (channel, address_hash, contact_id, action, source, actor_type, actor_id, details)
         select channel, h, ${contactId}::uuid, 'erase', 'admin', ${actorType(by)}, ${by.actor.id ?? null}, '{}'::jsonb
@@ -267,6 +282,7 @@ async function sweepTextColumns(trx: Trx, pattern: string): Promise<number> {
   const byTable = new Map<string, typeof rows>();
   for (const r of rows) {
     if (SWEEP_EXCLUDED.has(r.table_name)) continue;
+    if (r.table_name === "consent_ledger" && !LEDGER_PERSONAL_COLUMNS.has(r.column_name)) continue;
     byTable.set(r.table_name, [...(byTable.get(r.table_name) ?? []), r]);
   }
   const p = sql`${pattern}::text`;

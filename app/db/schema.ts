@@ -30,6 +30,7 @@ export const LEDGER_ACTIONS = [
   "topic_opt_in",
   "signup_pending",
   "erase",
+  "frequency",
 ] as const;
 export type LedgerAction = (typeof LEDGER_ACTIONS)[number];
 
@@ -131,6 +132,54 @@ export interface ConsentLedgerTable {
   user_agent: string | null;
   paused_until: Timestamp | null;
   details: DefaultJson;
+  /** With action `frequency`: the chosen frequency option's key. */
+  frequency: string | null;
+  /** The chain (docs/consent.md#proof-of-consent): set by the insert trigger, never by writers. */
+  prev_hash: ColumnType<Uint8Array | null, never, never>;
+  evidence_hash: ColumnType<Uint8Array, never, never>;
+  row_hash: ColumnType<Uint8Array, never, never>;
+}
+
+/** A running digest over the ledger's row hashes (docs/consent.md#proof-of-consent). */
+export interface LedgerCheckpointsTable {
+  id: Generated<number>;
+  created_at: CreatedAt;
+  from_txid: string;
+  to_txid: string;
+  row_count: number;
+  last_ledger_id: number | null;
+  prev_digest: Uint8Array | null;
+  digest: Uint8Array;
+}
+
+/** Frequency choices the operator offers per channel (docs/consent.md#frequency). */
+export interface FrequencyOptionsTable {
+  channel: Channel;
+  key: string;
+  labels: DefaultJson<LocalizedText>;
+  /** null: every message. */
+  window_days: number | null;
+  position: Counter;
+  created_at: CreatedAt;
+  updated_at: DefaultTimestamp;
+}
+
+/** Each address's frequency choice per channel, with the window it chose. */
+export interface FrequencyConsentTable {
+  channel: Channel;
+  address_hash: string;
+  frequency: string;
+  window_days: number | null;
+  last_ledger_id: number | null;
+  updated_at: DefaultTimestamp;
+}
+
+/** Sends recorded by a check with `record: true`, one per (channel, address, campaign). */
+export interface SendLogTable {
+  channel: Channel;
+  address_hash: string;
+  campaign: string;
+  sent_at: DefaultTimestamp;
 }
 
 export interface DoubleOptInRequestsTable {
@@ -287,6 +336,10 @@ export interface Database {
   topic_consent: TopicConsentTable;
   campaigns: CampaignsTable;
   consent_ledger: ConsentLedgerTable;
+  ledger_checkpoints: LedgerCheckpointsTable;
+  frequency_options: FrequencyOptionsTable;
+  frequency_consent: FrequencyConsentTable;
+  send_log: SendLogTable;
   double_opt_in_requests: DoubleOptInRequestsTable;
   short_links: ShortLinksTable;
   admin_users: AdminUsersTable;

@@ -755,6 +755,11 @@ async function commitBatch(
   context: { ledgerFloor: number | null; actor: BulkUnsubscribeOptions["actor"] },
 ): Promise<ImportJob> {
   const updated = await db.transaction().execute(async (trx) => {
+    // An import batch need not wait for its commit to reach the disk: nobody is answered on the
+    // strength of it, and the batch's consent changes and the job's progress are one transaction,
+    // so a crash loses both together (at most the last few batches) and the job resumes after the
+    // last batch that did reach the disk. Never crashes into a state where they disagree.
+    await sql`select set_config('synchronous_commit', 'off', true)`.execute(trx);
     const result = await applyPreparedBulkUnsubscribe(trx, batch.prepared, {
       source: "import",
       importId: job.id,

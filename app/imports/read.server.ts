@@ -15,6 +15,7 @@ import {
 } from "~/imports/encoding.server";
 import type { ImportEncoding, ImportFormat } from "~/imports/schema";
 import { readXls } from "~/imports/xls.server";
+import { boundXlsxExpansion } from "~/imports/xlsx-bound.server";
 
 /**
  * Streaming readers for uploaded files. Nothing here holds a whole file in memory: CSV goes
@@ -488,6 +489,8 @@ function cellText(v: CellValue): string {
 type SheetEvents = AsyncIterable<{ eventType: string; value: unknown }[]>;
 
 async function* readXlsx(filePath: string): AsyncGenerator<SheetRow[]> {
+  // exceljs's unzip trusts the archive: count what it would really expand first (issue 11.7).
+  await boundXlsxExpansion(filePath);
   const input = fs.createReadStream(filePath);
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     sharedStrings: "cache",

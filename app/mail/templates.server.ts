@@ -11,7 +11,7 @@ import { LAYOUT_VERSION, renderHtml, renderText, type EmailContent } from "./lay
  * page language, branded, with no marketing in them and no List-Unsubscribe header.
  */
 export type EmailTemplate = "confirm" | "preferences" | "unsubscribed";
-export type SmsTemplate = "sms.confirm";
+export type SmsTemplate = "sms.confirm" | "sms.preferences";
 
 export type RenderedEmail = {
   to: string;
@@ -53,7 +53,9 @@ export function templateVersion(template: EmailTemplate | SmsTemplate, locale: L
     const used =
       template === "sms.confirm"
         ? strings.sms
-        : { common: strings.common, template: strings[template] };
+        : template === "sms.preferences"
+          ? strings.smsPreferences
+          : { common: strings.common, template: strings[template] };
     const digest = crypto.createHash("sha256").update(JSON.stringify(used)).digest("hex");
     v = `${template}/v${LAYOUT_VERSION}/${locale}/${digest.slice(0, 8)}`;
     versionCache.set(key, v);
@@ -185,6 +187,21 @@ export function renderPreferencesEmail(input: {
     fallbackUrl: { label: t("common.linkFallback"), url },
   });
   return finish("preferences", locale, branding, to, content);
+}
+
+/** "Here is your preferences link" by SMS (/manage with a phone number): one short message. */
+export function renderPreferencesSms(input: {
+  locale: Locale;
+  branding: Branding;
+  url: string;
+}): RenderedSms {
+  const t = getFixedT(input.locale, "mail");
+  return {
+    body: t("smsPreferences.body", { org: input.branding.organizationName, url: input.url }),
+    template: "sms.preferences",
+    templateVersion: templateVersion("sms.preferences", input.locale),
+    locale: input.locale,
+  };
 }
 
 /** "You have been unsubscribed" (optional, per the mail settings). */

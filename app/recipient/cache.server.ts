@@ -1,5 +1,6 @@
 import type { Db } from "~/db/db.server";
 import type { Channel, LocalizedText } from "~/db/schema";
+import { getMailSettings, type MailSettings } from "~/mail/notices.server";
 import {
   DEFAULT_BRANDING,
   getBranding,
@@ -95,4 +96,35 @@ export function cachedTopics(db: Db): Promise<TopicInfo[]> {
 /** The enabled unsubscribe reasons, in the operator's order. */
 export function cachedReasons(db: Db): Promise<UnsubscribeReason[]> {
   return cached(db, "reasons", () => listReasons(db));
+}
+
+export type FrequencyOptionInfo = {
+  channel: Channel;
+  key: string;
+  labels: LocalizedText;
+  windowDays: number | null;
+};
+
+/** The operator's frequency options (Admin → Frequency), per channel in the operator's order. */
+export function cachedFrequencyOptions(db: Db): Promise<FrequencyOptionInfo[]> {
+  return cached(db, "frequency", async () => {
+    const rows = await db
+      .selectFrom("frequency_options")
+      .select(["channel", "key", "labels", "window_days"])
+      .orderBy("channel")
+      .orderBy("position")
+      .orderBy("key")
+      .execute();
+    return rows.map((r) => ({
+      channel: r.channel,
+      key: r.key,
+      labels: r.labels ?? {},
+      windowDays: r.window_days,
+    }));
+  });
+}
+
+/** The operator's mail settings ("you have been unsubscribed" email on or off). */
+export function cachedMailSettings(db: Db): Promise<MailSettings> {
+  return cached(db, "mail", () => getMailSettings(db));
 }

@@ -21,7 +21,11 @@ const PreferencesSchema = z.object({
   intent: z.enum(["save", "unsubscribe_all"]),
   channels: z.partialRecord(
     z.enum(CHANNELS),
-    z.object({ choice: z.enum(CHOICES), topics: z.array(TopicKey).max(200).nullable() }),
+    z.object({
+      choice: z.enum(CHOICES),
+      topics: z.array(TopicKey).max(200).nullable(),
+      frequency: TopicKey.optional(),
+    }),
   ),
   reasonCode: ReasonCode,
   reasonText: ReasonText,
@@ -36,7 +40,8 @@ function strings(form: FormData) {
 
 /**
  * The preference page's fields: choice.<channel> (radio), topics.<channel> (checkboxes, sent only
- * when topicsShown.<channel> says the toggles were on the page), reason, reasonText, intent.
+ * when topicsShown.<channel> says the toggles were on the page), frequency.<channel> (radio),
+ * reason, reasonText, intent.
  * Null when anything is malformed.
  */
 export function parsePreferencesForm(form: FormData): PreferenceInput | null {
@@ -45,10 +50,12 @@ export function parsePreferencesForm(form: FormData): PreferenceInput | null {
   for (const ch of CHANNELS) {
     const choice = str(`choice.${ch}`);
     const shown = str(`topicsShown.${ch}`) === "1";
-    if (choice === null && !shown) continue;
+    const frequency = str(`frequency.${ch}`);
+    if (choice === null && !shown && frequency === null) continue;
     channels[ch] = {
       choice: choice ?? "keep",
       topics: shown ? form.getAll(`topics.${ch}`).filter((v) => typeof v === "string") : null,
+      ...(frequency ? { frequency } : {}),
     };
   }
   const parsed = PreferencesSchema.safeParse({

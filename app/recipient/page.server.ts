@@ -1,5 +1,4 @@
 import { json } from "@remix-run/node";
-import { decodeJwt } from "jose";
 import type { Db } from "~/db/db.server";
 import type { Locale } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
@@ -7,6 +6,7 @@ import type { I18nPayload } from "~/i18n/i18n.shared";
 import type { Namespace } from "~/i18n/resources";
 import { TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import {
+  genuineClaims,
   verifyLinkToken,
   type LinkClaims,
   type Purpose,
@@ -49,12 +49,7 @@ export async function publicPageData(
  */
 function trustedSubject(token: string, reason: TokenErrorReason): string | null {
   if (reason !== "expired" && reason !== "wrong_purpose" && reason !== "used") return null;
-  try {
-    const sub = decodeJwt(token).sub;
-    return typeof sub === "string" ? sub : null;
-  } catch {
-    return null;
-  }
+  return genuineClaims(token)?.sub ?? null;
 }
 
 export type TokenErrorData = PublicPageData & { tokenError: TokenErrorReason };
@@ -114,19 +109,12 @@ export async function readForm(request: Request): Promise<FormData | null> {
 }
 
 /**
- * The claims of a token that is genuine but past its expiry: its signature is checked as of its
- * own issue time, so that a confirmation page can still offer a new confirmation for its request.
+ * The claims of a token that is genuine but past its expiry (its signature is good), so that a
+ * confirmation page can still offer a new confirmation for its request.
  */
-async function expiredClaims(token: string, purpose: Purpose): Promise<LinkClaims | null> {
-  let iat: unknown;
-  try {
-    iat = decodeJwt(token).iat;
-  } catch {
-    return null;
-  }
-  if (typeof iat !== "number") return null;
-  const v = await verifyLinkToken(token, purpose, { now: new Date(iat * 1000 + 1000) });
-  return v.ok ? v.claims : null;
+function expiredClaims(token: string, purpose: Purpose): LinkClaims | null {
+  const claims = genuineClaims(token);
+  return claims?.pur === purpose ? claims : null;
 }
 
 export type ResolvedToken<T> =
@@ -166,7 +154,7 @@ export async function resolveLinkToken<T extends object>(
   const verified = await verifyLinkToken(token, purpose);
   let claims = verified.ok ? verified.claims : null;
   if (!verified.ok && verified.reason === "expired" && options.acceptExpired) {
-    claims = await expiredClaims(token, purpose);
+    claims = expiredClaims(token, purpose);
   }
   if (!claims) return fail(verified.ok ? "invalid" : verified.reason);
   const loaded = await options.load(claims, (stored) => negotiateLocale(request, stored));

@@ -5,13 +5,17 @@ import { normalizeAddress } from "~/consent/address.server";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 
 import {
+  ADDRESS_HASH_RE,
   addressKey,
   applyConsentChanges,
   ConsentError,
   readConsent,
+  readConsentByHash,
   type ChangeResult,
   type ConsentChange,
 } from "~/consent/consent.server";
+import { unsubscribeByLinkStatement } from "~/consent/link-unsubscribe.server";
+import { sql } from "kysely";
 
 import type { Db, Trx } from "~/db/db.server";
 
@@ -21,8 +25,15 @@ import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 
 import { queueUnsubscribedNotice } from "~/mail/notices.server";
 
-import { cachedReasons, cachedTopics, type TopicInfo } from "~/recipient/cache.server";
+import {
+  cachedFrequencyOptions,
+  cachedMailSettings,
+  cachedReasons,
+  cachedTopics,
+  type TopicInfo,
+} from "~/recipient/cache.server";
 import { isUuid } from "~/db/ids";
+import { NO_REASON_CODE } from "~/settings/reasons";
 
 /**
  * The recipient's side of consent (docs/recipient-pages.md): what a token's contact has, and what the
@@ -80,6 +91,19 @@ export type ChannelView = {
   confirmationPending: boolean;
   /** Topics offered on this channel (not archived), in the operator's order. */
   topics: TopicView[];
+  /** The operator's frequency options on this channel and the one chosen (none offered: []). */
+  frequency: FrequencyView;
+};
+
+export type FrequencyView = {
+  options: { key: string; label: string; windowDays: number | null }[];
+  /** The option the address chose (null: none yet, or one the operator has since removed). */
+  chosen: string | null;
+  /**
+   * The option the page shows as selected: the chosen one, else the one without a limit ("every
+   * message": what an address that never chose gets). Submitting it unchanged records nothing.
+   */
+  selected: string | null;
 };
 
 function topicName(t: TopicInfo, locale: Locale) {
@@ -102,7 +126,7 @@ export async function loadChannels(
   });
   if (targets.length === 0) return [];
   const hashes = [...new Set(targets.map((t) => addressKey(t.address)))];
-  const [consent, pending, topics] = await Promise.all([
+  const [consent, pending, topics, frequencies] = await Promise.all([
     readConsent(db, targets),
     db
       .selectFrom("double_opt_in_requests")
@@ -112,8 +136,16 @@ export async function loadChannels(
       .where("expires_at", ">", new Date())
       .execute(),
     cachedTopics(db),
+    cachedFrequencyOptions(db),
   ]);
   return consent.map((c) => {
+    const options = frequencies
+      .filter((f) => f.channel === c.channel)
+      .map((f) => ({
+        key: f.key,
+        label: localized(f.labels, locale) || f.key,
+        windowDays: f.windowDays,
+      }));
     const state: ChannelState =
       c.status === "unsubscribed"
         ? "unsubscribed"
@@ -138,8 +170,18 @@ export async function loadChannels(
           description: localized(t.descriptions, locale),
           subscribed: c.topics[t.key] ? c.topics[t.key] === "opted_in" : t.defaultOptIn,
         })),
+      frequency: frequencyView(options, c.frequency),
     };
   });
+}
+
+export function frequencyView(
+  options: FrequencyView["options"],
+  recorded: string | null,
+): FrequencyView {
+  const chosen = options.some((o) => o.key === recorded) ? recorded : null;
+  const selected = chosen ?? options.find((o) => o.windowDays === null)?.key ?? null;
+  return { options, chosen, selected };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,7 +218,9 @@ export function topicsEditable(state: ChannelState): boolean {
 
 export type PreferenceInput = {
   intent: "save" | "unsubscribe_all";
-  channels: Partial<Record<Channel, { choice: Choice; topics: string[] | null }>>;
+  channels: Partial<
+    Record<Channel, { choice: Choice; topics: string[] | null; frequency?: string | null }>
+  >;
   reasonCode: string | null;
   reasonText: string | null;
 };
@@ -262,6 +306,12 @@ export function planPreferences(
       case "keep":
         break;
     }
+    // The frequency choice (its own section of the page): recorded when it changes.
+    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.selected) {
+      if (!ch.frequency.options.some((o) => o.key === asked.frequency))
+        return { ok: false, error: "stale" };
+      changes.push({ ...target, action: "frequency", frequency: asked.frequency });
+    }
     if (asked.topics && topicsEditable(ch.state)) {
       const on = new Set(asked.topics);
       for (const topic of ch.topics) {
@@ -285,7 +335,8 @@ export async function resolveReason(
   text: string | null,
 ): Promise<{ ok: true; code: string | null; text: string | null } | { ok: false }> {
   const trimmed = text?.trim().slice(0, 1000) || null;
-  if (!code) return { ok: true, code: null, text: trimmed };
+  // "I would rather not say" is a choice on the page, and no reason in the ledger.
+  if (!code || code === NO_REASON_CODE) return { ok: true, code: null, text: trimmed };
   const reasons = await cachedReasons(db);
   if (!reasons.some((r) => r.code === code)) return { ok: false };
   return { ok: true, code, text: trimmed };
@@ -297,6 +348,14 @@ export type ChangeSummary =
       channel: Channel;
       topic: string | null;
       pausedUntil: Date | null;
+    }
+  | {
+      kind: "frequency";
+      channel: Channel;
+      topic: null;
+      pausedUntil: null;
+      /** The chosen option's key. */
+      frequency: string;
     }
   | {
       kind: "confirm_sent" | "confirm_rate_limited" | "already_subscribed" | "text_start";
@@ -318,14 +377,24 @@ function summarize(results: readonly ChangeResult[]): ChangeSummary[] {
       r.action === "topic_opt_in" ||
       r.action === "topic_opt_out"
         ? [{ kind: r.action, channel: r.channel, topic: r.topic, pausedUntil: r.pausedUntil }]
-        : [],
+        : r.action === "frequency" && r.frequency
+          ? [
+              {
+                kind: "frequency" as const,
+                channel: r.channel,
+                topic: null,
+                pausedUntil: null,
+                frequency: r.frequency,
+              },
+            ]
+          : [],
     );
 }
 
 async function startResubscriptions(
   db: Db,
   channels: readonly ChannelView[],
-  actor: Actor,
+  actor: Omit<Actor, "contactId"> & { contactId: string | null },
   locale: Locale,
   source: ConsentSource,
 ): Promise<ChangeSummary[]> {
@@ -405,8 +474,12 @@ export async function savePreferences(
 
 export type UnsubscribeTarget = {
   channel: Channel;
-  address: string;
-  display: string;
+  /** The keyed hash of the address the link was sent to: what the unsubscribe applies to. */
+  addressHash: string;
+  /** That address, normalized, when Heed still knows it (null: deleted or erased contact). */
+  address: string | null;
+  /** For the page; null when the address is not known any more. */
+  display: string | null;
   /** The topic the link is for (null: the whole channel, or a topic that no longer exists). */
   topic: { key: string; name: string } | null;
   /** Already unsubscribed from what the link is for. */
@@ -415,61 +488,125 @@ export type UnsubscribeTarget = {
   channelUnsubscribed: boolean;
 };
 
-/** What an unsubscribe link stands for, read-only: two queries plus the cached topics. */
+/**
+ * The address an unsubscribe link stands for (docs/links.md): the keyed hash the token carries
+ * (`ah`), whatever happened to the contact since (deleted, re-created, erased, another address);
+ * for a link signed before tokens carried it, the contact's current address, else (the contact
+ * was deleted or erased) the last address its ledger rows name on the channel, or their hash.
+ * One query, or two for an old link whose contact is gone. Null when nothing names an address.
+ */
+export async function unsubscribeLinkAddress(
+  db: Db,
+  claims: { sub: string; ch: Channel; ah?: string },
+  contact: RecipientContact | null,
+): Promise<{ addressHash: string; address: string | null } | null> {
+  const current = contact ? contactAddress(contact, claims.ch) : null;
+  if (claims.ah) {
+    if (!ADDRESS_HASH_RE.test(claims.ah)) return null;
+    const same = current !== null && addressKey(current) === claims.ah;
+    return { addressHash: claims.ah, address: same ? current : null };
+  }
+  if (current) return { addressHash: addressKey(current), address: current };
+  if (!isUuid(claims.sub)) return null;
+  const { rows } = await sql<{ address_hash: string; address: string | null }>`
+    select address_hash, address from consent_ledger
+    where contact_id = ${claims.sub}::uuid and channel = ${claims.ch}
+    order by id desc limit 1`.execute(db);
+  return rows[0] ? { addressHash: rows[0].address_hash, address: rows[0].address } : null;
+}
+
+/**
+ * What an unsubscribe link stands for, read-only: one query plus the cached topics. `link`
+ * names the address by its hash (from unsubscribeLinkAddress); without it, the contact's
+ * current address on the channel.
+ */
 export async function loadUnsubscribeTarget(
   db: Db,
-  contact: RecipientContact,
-  link: { channel: Channel; topic?: string | null },
+  contact: RecipientContact | null,
+  link: {
+    channel: Channel;
+    topic?: string | null;
+    addressHash?: string | null;
+    address?: string | null;
+  },
   locale: Locale,
 ): Promise<UnsubscribeTarget | null> {
-  const address = contactAddress(contact, link.channel);
-  if (!address) return null;
-  const [[consent], topics] = await Promise.all([
-    readConsent(db, [{ channel: link.channel, address }]),
+  let hash = link.addressHash ?? null;
+  let address = link.address ?? null;
+  if (!hash) {
+    address = contact ? contactAddress(contact, link.channel) : null;
+    if (!address) return null;
+    hash = addressKey(address);
+  }
+  const [consent, topics] = await Promise.all([
+    readConsentByHash(db, link.channel, hash),
     cachedTopics(db),
   ]);
+  address ??= consent.address;
   const info = link.topic ? topics.find((t) => t.key === link.topic) : undefined;
-  const channelUnsubscribed = consent!.status === "unsubscribed";
+  const channelUnsubscribed = consent.status === "unsubscribed";
   return {
     channel: link.channel,
+    addressHash: hash,
     address,
-    display: displayAddress(link.channel, address),
+    display: address ? displayAddress(link.channel, address) : null,
     topic: info ? { key: info.key, name: topicName(info, locale) } : null,
-    done: channelUnsubscribed || (info ? consent!.topics[info.key] === "opted_out" : false),
+    done: channelUnsubscribed || (info ? consent.topics[info.key] === "opted_out" : false),
     channelUnsubscribed,
   };
 }
 
 /**
- * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel.
- * Idempotent: a repeat changes nothing and writes no ledger row.
+ * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel, by
+ * the address's hash (so it works after the contact was deleted or erased). Idempotent: a
+ * repeat changes nothing and writes no ledger row. One statement (the one door's
+ * unsubscribeByLinkStatement), unless the operator's "you have been unsubscribed" email may
+ * apply: then in a transaction with that email.
  */
 export async function unsubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & {
+  args: Omit<Actor, "contactId"> & {
+    contactId: string | null;
     source: Extract<ConsentSource, "link" | "one_click">;
     reasonCode?: string | null;
     reasonText?: string | null;
     /** The language of the optional "you have been unsubscribed" email. */
     locale?: string | null;
+    /** False when the contact is gone: no "you have been unsubscribed" email (it links to /p). */
+    notice?: boolean;
   },
 ): Promise<{ changed: boolean }> {
+  const change = {
+    channel: target.channel,
+    address: target.address,
+    addressHash: target.addressHash,
+    topic: target.topic?.key ?? null,
+    source: args.source,
+    contactId: args.contactId,
+    campaign: args.campaign ?? null,
+    reasonCode: args.reasonCode ?? null,
+    reasonText: args.reasonText ?? null,
+    ip: args.ip ?? null,
+    userAgent: args.userAgent ?? null,
+  };
+  const noticeMayApply =
+    target.channel === "email" &&
+    !target.topic &&
+    target.address !== null &&
+    args.contactId !== null &&
+    args.notice !== false &&
+    (await cachedMailSettings(db)).unsubscribeConfirmation;
+  if (!noticeMayApply) {
+    const res = await unsubscribeByLinkStatement(db, change);
+    return { changed: res.changed };
+  }
   const result = await db.transaction().execute(async (trx) => {
     const applied = await applyConsentChanges(trx, [
       {
-        channel: target.channel,
-        address: target.address,
+        ...change,
         action: target.topic ? "topic_opt_out" : "unsubscribe",
-        topic: target.topic?.key ?? null,
-        source: args.source,
-        contactId: args.contactId,
-        campaign: args.campaign ?? null,
-        reasonCode: args.reasonCode ?? null,
-        reasonText: args.reasonText ?? null,
         actor: { type: "recipient", id: args.contactId },
-        ip: args.ip ?? null,
-        userAgent: args.userAgent ?? null,
       },
     ]);
     await queueUnsubscribedNotices(trx, applied, args.contactId, args.locale ?? null);
@@ -491,7 +628,7 @@ async function queueUnsubscribedNotices(
 ): Promise<void> {
   if (!contactId) return;
   for (const r of results) {
-    if (r.changed && r.channel === "email" && r.action === "unsubscribe") {
+    if (r.changed && r.channel === "email" && r.action === "unsubscribe" && r.address) {
       await queueUnsubscribedNotice(trx, { contactId, address: r.address, locale });
     }
   }
@@ -504,13 +641,14 @@ async function queueUnsubscribedNotices(
 export async function resubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & { locale: Locale },
+  args: Omit<Actor, "contactId"> & { contactId: string | null; locale: Locale },
 ): Promise<ChangeSummary> {
   if (target.topic && !target.channelUnsubscribed) {
     await applyConsentChanges(db, [
       {
         channel: target.channel,
         address: target.address,
+        addressHash: target.addressHash,
         action: "topic_opt_in",
         topic: target.topic.key,
         source: "link",
@@ -527,6 +665,10 @@ export async function resubscribeByLink(
       topic: target.topic.key,
       pausedUntil: null,
     };
+  }
+  if (!target.address || !target.display) {
+    // A channel comes back only through a confirmation sent to the address (rule 5).
+    throw new ConsentError("invalid_address", "The link's address is not known any more");
   }
   const view = {
     channel: target.channel,

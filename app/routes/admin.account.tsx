@@ -7,7 +7,7 @@ import {
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireAction, requireSession } from "~/admin/auth.server";
-import { formError, parseForm } from "~/admin/forms.server";
+import { formError, parseForm, type FieldErrors } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -58,6 +58,13 @@ export async function action({ request, context }: ActionFunctionArgs) {
       by: operator(user, request, context),
     });
   } catch (e) {
+    if (e instanceof UserError && e.code === "rate_limited") {
+      const fieldErrors: FieldErrors = { currentPassword: e.message };
+      return json(
+        { ok: false as const, message: e.message, fieldErrors },
+        { status: 429, headers: { ...NO_STORE, "Retry-After": String(e.retryAfterSeconds ?? 60) } },
+      );
+    }
     if (e instanceof UserError) return formError(e.message, { currentPassword: e.message });
     throw e;
   }

@@ -5,8 +5,12 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { z } from "zod";
-import { createApiKeyAudited, revokeApiKeyAudited } from "~/admin/api-keys.server";
+import {
+  createApiKeyAudited,
+  NewApiKeySchema,
+  revokeApiKeyAudited,
+  RevokeApiKeySchema,
+} from "~/admin/api-keys.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import {
@@ -39,19 +43,13 @@ export async function loader({ request }: LoaderFunctionArgs) {
   );
 }
 
-const CreateSchema = z.object({
-  name: z.string().trim().min(1, "Give the key a name.").max(200, "At most 200 characters."),
-  scopes: z.array(z.enum(API_SCOPES)).min(1, "Choose at least one scope."),
-});
-const RevokeSchema = z.object({ id: z.uuid("Unknown key.") });
-
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
   const db = getDb();
   const intent = text(formData, "intent");
   if (intent === "create") {
-    const parsed = parseForm(CreateSchema, {
+    const parsed = parseForm(NewApiKeySchema, {
       name: text(formData, "name"),
       scopes: formData.getAll("scopes").map(String),
     });
@@ -64,7 +62,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     });
   }
   if (intent === "revoke") {
-    const parsed = parseForm(RevokeSchema, { id: text(formData, "id") });
+    const parsed = parseForm(RevokeApiKeySchema, { id: text(formData, "id") });
     if (!parsed.ok) return formError("Unknown key.");
     const revoked = await revokeApiKeyAudited(db, parsed.data.id, by);
     if (!revoked) return formError("That key does not exist or is already revoked.");

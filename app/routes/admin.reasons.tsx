@@ -33,6 +33,7 @@ import { LOCALE_NAMES } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { LOCALES } from "~/i18n/config";
 import { getFixedT } from "~/i18n/i18n.server";
+import { NO_REASON_CODE } from "~/settings/reasons";
 import { listReasons } from "~/settings/settings.server";
 import { NO_STORE } from "~/http/headers";
 
@@ -189,6 +190,12 @@ export default function Reasons() {
                 <p className="text-sm text-slate-700">
                   Code: <code>{r.code}</code>
                 </p>
+                {r.code === NO_REASON_CODE ? (
+                  <p className="text-sm text-slate-700">
+                    Preselected on the unsubscribe and preference pages; choosing it records no
+                    reason. When it is not shown, no reason is preselected.
+                  </p>
+                ) : null}
                 <LabelInputs
                   idPrefix={`labels-${r.code}`}
                   labels={r.labels}
@@ -204,15 +211,17 @@ export default function Reasons() {
                     />
                     Shown to recipients
                   </label>
-                  <label className="flex items-center gap-2 text-sm">
-                    <input
-                      type="checkbox"
-                      name="freeText"
-                      defaultChecked={r.freeText}
-                      className="h-4 w-4"
-                    />
-                    With a free-text box
-                  </label>
+                  {r.code === NO_REASON_CODE ? null : (
+                    <label className="flex items-center gap-2 text-sm">
+                      <input
+                        type="checkbox"
+                        name="freeText"
+                        defaultChecked={r.freeText}
+                        className="h-4 w-4"
+                      />
+                      With a free-text box
+                    </label>
+                  )}
                 </div>
                 <button type="submit" className={buttonClass.primary}>
                   Save

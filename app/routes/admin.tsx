@@ -28,10 +28,12 @@ const NAV: NavItem[] = [
   { to: "/admin/suppressions", label: "Suppressions", role: "agent" },
   { to: "/admin/sms/review", label: "SMS review", role: "agent" },
   { to: "/admin/imports", label: "Imports", role: "admin" },
+  { to: "/admin/sources", label: "Data sources", role: "admin" },
   { to: "/admin/exports", label: "Exports", role: "admin" },
   { to: "/admin/reports", label: "Reports", role: "agent" },
   { to: "/admin/topics", label: "Topics", role: "admin" },
   { to: "/admin/reasons", label: "Reasons", role: "admin" },
+  { to: "/admin/frequency", label: "Frequency", role: "admin" },
   { to: "/admin/branding", label: "Branding", role: "admin" },
   { to: "/admin/phone-numbers", label: "Phone numbers", role: "admin" },
   { to: "/admin/users", label: "Users", role: "admin" },
@@ -40,6 +42,7 @@ const NAV: NavItem[] = [
   { to: "/admin/email", label: "Email providers", role: "admin" },
   { to: "/admin/outbox", label: "Outbox", role: "admin" },
   { to: "/admin/audit", label: "Audit log", role: "admin" },
+  { to: "/admin/ledger", label: "Ledger", role: "admin" },
 ];
 
 export default function AdminLayout() {

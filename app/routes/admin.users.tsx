@@ -5,7 +5,6 @@ import {
   type MetaFunction,
 } from "@remix-run/node";
 import { Form, useActionData, useLoaderData } from "@remix-run/react";
-import { z } from "zod";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import {
@@ -28,11 +27,13 @@ import {
   NewUserSchema,
   PASSWORD_MIN,
   resetUserPassword,
-  ROLES,
+  RoleChangeSchema,
   setUserDisabled,
   setUserRole,
   UserError,
+  UserIdSchema,
 } from "~/admin/users.server";
+import { ROLES } from "~/admin/roles";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
 
@@ -42,10 +43,6 @@ export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   return json({ users: await listUsers(getDb()) }, { headers: NO_STORE });
 }
-
-const Id = z.uuid("Unknown user.");
-const RoleChange = z.object({ id: Id, role: z.enum(ROLES) });
-const Toggle = z.object({ id: Id });
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
@@ -72,14 +69,14 @@ export async function action({ request, context }: ActionFunctionArgs) {
         });
       }
       case "role": {
-        const parsed = parseForm(RoleChange, form);
+        const parsed = parseForm(RoleChangeSchema, form);
         if (!parsed.ok) return formError("Pick a role.");
         await setUserRole(db, parsed.data.id, parsed.data.role, by);
         return json({ ok: true as const, message: "Role changed.", password: null });
       }
       case "disable":
       case "enable": {
-        const parsed = parseForm(Toggle, form);
+        const parsed = parseForm(UserIdSchema, form);
         if (!parsed.ok) return formError("Unknown user.");
         await setUserDisabled(db, parsed.data.id, intent === "disable", by);
         return json({
@@ -89,7 +86,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
         });
       }
       case "reset": {
-        const parsed = parseForm(Toggle, form);
+        const parsed = parseForm(UserIdSchema, form);
         if (!parsed.ok) return formError("Unknown user.");
         const reset = await resetUserPassword(db, parsed.data.id, null, by).catch((e: unknown) => {
           if (e instanceof UserError && e.code === "not_found") return null;

@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import {
   confirmDoubleOptIn,
@@ -22,6 +22,7 @@ import { signLinkToken } from "~/links/tokens.server";
 import { publicPageData, readForm, resolveLinkToken } from "~/recipient/page.server";
 import { displayAddress } from "~/recipient/recipient.server";
 import { topicNames } from "~/topics/topics.server";
+import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { TokenErrorPage } from "~/ui/token-error";
 
@@ -147,7 +148,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
 
 export default function ConfirmPage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -166,7 +167,12 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
   if (actionData?.result === "confirmed" || data.state === "confirmed") {
     const now = actionData?.result === "confirmed";
     body = (
-      <div className={ui.card} role={now ? "status" : undefined}>
+      <AnnouncedIf
+        announce={now}
+        focusKey={now ? actionData : null}
+        className={ui.card}
+        testId="confirm-outcome"
+      >
         <h1 className={ui.h1}>
           {now
             ? t(signup ? "confirmed.titleSignup" : "confirmed.title")
@@ -184,7 +190,7 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
             </a>
           </p>
         ) : null}
-      </div>
+      </AnnouncedIf>
     );
   } else if (data.state === "expired" || data.state === "superseded") {
     const resent = actionData?.result === "resent" ? actionData.status : null;
@@ -207,12 +213,12 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
           {t(data.state === "expired" && signup ? "expired.bodySignup" : `${data.state}.body`)}
         </p>
         {message ? (
-          <p
-            role="status"
+          <Announcement
+            focusKey={actionData}
             className="mt-4 rounded-lg border border-slate-300 bg-slate-50 p-3 text-slate-900"
           >
-            {message}
-          </p>
+            <p>{message}</p>
+          </Announcement>
         ) : (
           <Form method="post" className="mt-6">
             <input type="hidden" name="intent" value="resend" />
@@ -236,12 +242,13 @@ function Confirm({ data, actionData }: { data: PageData; actionData?: ActionResu
           </p>
         ) : null}
         {actionData?.result === "error" ? (
-          <p
-            role="alert"
+          <Announcement
+            kind="alert"
+            focusKey={actionData}
             className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-red-900"
           >
-            {t("error")}
-          </p>
+            <p>{t("error")}</p>
+          </Announcement>
         ) : null}
         <Form method="post" className="mt-6">
           <input type="hidden" name="intent" value="confirm" />

@@ -1,15 +1,16 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
-import { getEnv } from "~/env.server";
 import { linkify, previewHtml } from "~/mail/preview.server";
 import { getOutboxMessage } from "~/outbox/outbox.server";
 import { useNonce } from "~/ui/nonce";
 import { NO_STORE } from "~/http/headers";
+import { requireDevPageAccess } from "~/http/dev-access.server";
 
 /**
  * /dev/outbox/{id}: one queued message, rendered (the email's HTML and its plain-text part, or the
- * SMS body, or the webhook payload), with its links clickable. Does not exist in production.
+ * SMS body, or the webhook payload), with its links clickable. Does not exist in production; in
+ * development only for this machine or a logged-in admin (app/http/dev-access.server.ts).
  */
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
@@ -18,8 +19,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 
 const str = (v: unknown) => (typeof v === "string" ? v : null);
 
-export async function loader({ params }: LoaderFunctionArgs) {
-  if (getEnv().isProduction) throw new Response("Not found", { status: 404 });
+export async function loader({ request, params, context }: LoaderFunctionArgs) {
+  await requireDevPageAccess(request, context);
   const id = Number(params.id);
   const msg = Number.isSafeInteger(id) ? await getOutboxMessage(getDb(), id) : null;
   if (!msg) throw new Response("Not found", { status: 404 });

@@ -4,17 +4,19 @@ import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { countOutbox, listOutbox } from "~/outbox/outbox.server";
 import { NO_STORE } from "~/http/headers";
+import { requireDevPageAccess } from "~/http/dev-access.server";
 
 /**
  * /dev/outbox: every message Heed queued (mail, SMS, webhooks), newest first, as the development
- * stand-in for a mailbox when SMTP_URL is not set. Does not exist in production.
+ * stand-in for a mailbox when SMTP_URL is not set. Does not exist in production; in development
+ * only for this machine or a logged-in admin (app/http/dev-access.server.ts).
  */
 
 export const meta: MetaFunction = () => [{ title: "Development outbox – Heed" }];
 
-export async function loader({ request }: LoaderFunctionArgs) {
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  await requireDevPageAccess(request, context);
   const env = getEnv();
-  if (env.isProduction) throw new Response("Not found", { status: 404 });
   const url = new URL(request.url);
   const to = url.searchParams.get("to")?.trim().toLowerCase() || null;
   const db = getDb();

@@ -5,7 +5,7 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -22,9 +22,12 @@ import {
   topicsEditable,
   type ChangeSummary,
   type Choice,
+  type FrequencyView,
   type RecipientContact,
 } from "~/recipient/recipient.server";
+import { Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
+import { FrequencyFieldset } from "~/ui/frequency-fieldset";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
 
@@ -76,6 +79,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         choices: choicesFor(c.state),
         topicsEditable: topicsEditable(c.state),
         topics: c.topics,
+        frequency: c.frequency,
       })),
       reasons,
     },
@@ -87,7 +91,12 @@ type ActionResult =
   | { result: "saved"; lines: string[] }
   | { result: "error"; error: "form" | "invalid_reason" | "stale" | "conflict" };
 
-function describe(locale: Locale, c: ChangeSummary, topicNames: Map<string, string>): string {
+function describe(
+  locale: Locale,
+  c: ChangeSummary,
+  topicNames: Map<string, string>,
+  frequencies: Map<Channel, FrequencyView>,
+): string {
   const t = getFixedT(locale, "recipient");
   const channel = getFixedT(locale, "common")(`channels.${c.channel}`);
   switch (c.kind) {
@@ -112,6 +121,11 @@ function describe(locale: Locale, c: ChangeSummary, topicNames: Map<string, stri
           : "preferences.change.confirm_sent_phone",
         { channel, address: c.display },
       );
+    case "frequency": {
+      const ch = frequencies.get(c.channel);
+      const label = ch?.options.find((o) => o.key === c.frequency)?.label ?? c.frequency;
+      return t("preferences.change.frequency", { channel, frequency: label });
+    }
     case "confirm_rate_limited":
     case "already_subscribed":
       return t(`preferences.change.${c.kind}`, { channel });
@@ -148,7 +162,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const names = new Map(
     channels.flatMap((c) => c.topics.map((tp) => [`${c.channel}:${tp.key}`, tp.name] as const)),
   );
-  return reply({ result: "saved", lines: saved.changes.map((c) => describe(r.locale, c, names)) });
+  const frequencies = new Map(channels.map((c) => [c.channel, c.frequency] as const));
+  return reply({
+    result: "saved",
+    lines: saved.changes.map((c) => describe(r.locale, c, names, frequencies)),
+  });
 }
 
 type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
@@ -156,7 +174,7 @@ type ChannelData = PageData["channels"][number];
 
 export default function PreferencesPage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -174,14 +192,23 @@ const STATE_BADGE: Record<ChannelData["state"], string> = {
 function Preferences({ data, actionData }: { data: PageData; actionData?: ActionResult }) {
   const t = useT("recipient");
   const signature = JSON.stringify(
-    data.channels.map((c) => [c.state, c.pausedLabel, c.topics.map((tp) => tp.subscribed)]),
+    data.channels.map((c) => [
+      c.state,
+      c.pausedLabel,
+      c.topics.map((tp) => tp.subscribed),
+      c.frequency.selected,
+    ]),
   );
   const anySubscribed = data.channels.some((c) => c.state !== "unsubscribed");
+  // Every channel unsubscribed: nothing left to turn off, so no "tell us why" and no Save; a
+  // done state with the way back (subscribe a channel again, through double opt-in) instead.
+  const allDone = data.channels.length > 0 && !anySubscribed;
   return (
     <PublicLayout branding={data.branding}>
       {actionData?.result === "saved" ? (
-        <div
-          role="status"
+        <Announcement
+          focusKey={actionData}
+          testId="preferences-outcome"
           className="mb-6 rounded-xl border border-green-300 bg-green-50 p-4 text-green-950"
         >
           <h2 className="font-semibold">{t("preferences.savedTitle")}</h2>
@@ -194,19 +221,23 @@ function Preferences({ data, actionData }: { data: PageData; actionData?: Action
           ) : (
             <p className="mt-1">{t("preferences.nothingChanged")}</p>
           )}
-        </div>
+        </Announcement>
       ) : null}
       {actionData?.result === "error" ? (
-        <p
-          role="alert"
+        <Announcement
+          kind="alert"
+          focusKey={actionData}
+          testId="preferences-outcome"
           className="mb-6 rounded-xl border border-red-300 bg-red-50 p-4 text-red-900"
         >
-          {t(`preferences.error.${actionData.error}`)}
-        </p>
+          <p>{t(`preferences.error.${actionData.error}`)}</p>
+        </Announcement>
       ) : null}
       <h1 className={ui.h1}>{t("preferences.title")}</h1>
       {data.channels.length === 0 ? (
         <p className="mt-3 text-slate-700">{t("preferences.nothingToManage")}</p>
+      ) : allDone ? (
+        <AllUnsubscribed data={data} />
       ) : (
         <>
           <p className="mt-2 text-slate-700">
@@ -228,26 +259,94 @@ function Preferences({ data, actionData }: { data: PageData; actionData?: Action
                 {t("preferences.save")}
               </button>
             </div>
-            {anySubscribed ? (
-              <section aria-labelledby="all-title" className={`${ui.card} border-red-200`}>
-                <h2 id="all-title" className={ui.h2}>
-                  {t("preferences.allTitle")}
-                </h2>
-                <p className="mt-2 text-slate-700">{t("preferences.allHint")}</p>
-                <button
-                  type="submit"
-                  name="intent"
-                  value="unsubscribe_all"
-                  className={`${ui.dangerButton} mt-4`}
-                >
-                  {t("preferences.allButton")}
-                </button>
-              </section>
-            ) : null}
+            <section aria-labelledby="all-title" className={`${ui.card} border-red-200`}>
+              <h2 id="all-title" className={ui.h2}>
+                {t("preferences.allTitle")}
+              </h2>
+              <p className="mt-2 text-slate-700">{t("preferences.allHint")}</p>
+              <button
+                type="submit"
+                name="intent"
+                value="unsubscribe_all"
+                className={`${ui.dangerButton} mt-4`}
+              >
+                {t("preferences.allButton")}
+              </button>
+            </section>
           </Form>
         </>
       )}
     </PublicLayout>
+  );
+}
+
+/**
+ * The done state: every channel is unsubscribed. Says so plainly and offers, per channel, the way
+ * back: one small form each that asks for the channel again (a double opt-in confirmation, as the
+ * "Subscribe again" choice of the full form does).
+ */
+function AllUnsubscribed({ data }: { data: PageData }) {
+  const t = useT("recipient");
+  const tc = useT("common");
+  return (
+    <>
+      <section
+        aria-labelledby="all-done-title"
+        className={`${ui.card} mt-4 border-slate-300`}
+        data-testid="all-unsubscribed"
+      >
+        <h2 id="all-done-title" className={ui.h2}>
+          {t("preferences.allDone.title", { organization: data.branding.organizationName })}
+        </h2>
+        <p className="mt-2 text-slate-700">{t("preferences.allDone.body")}</p>
+      </section>
+      <section aria-labelledby="way-back-title" className="mt-6">
+        <h2 id="way-back-title" className={ui.h2}>
+          {t("preferences.allDone.backTitle")}
+        </h2>
+        <p className="mt-1 text-slate-700">{t("preferences.allDone.backHint")}</p>
+        <ul className="mt-4 space-y-4">
+          {data.channels.map((c) => {
+            const ch = c.channel as Channel;
+            const id = `ch-${ch}`;
+            return (
+              <li key={ch} className={ui.card}>
+                <div className="flex flex-wrap items-center justify-between gap-2">
+                  <h3 id={`${id}-title`} className="text-lg font-semibold text-slate-900">
+                    {tc(`channels.${ch}`)}
+                  </h3>
+                  <span
+                    className={`rounded-full border px-3 py-0.5 text-sm font-medium ${STATE_BADGE[c.state]}`}
+                    data-testid={`${id}-state`}
+                  >
+                    {t(`state.${c.state}`)}
+                  </span>
+                </div>
+                <p className="mt-1 break-all text-slate-700">{c.display}</p>
+                {c.confirmationPending ? (
+                  <p className="mt-3 rounded-lg bg-sky-50 p-3 text-sm text-sky-950">
+                    {t("preferences.confirmationPending")}
+                  </p>
+                ) : null}
+                <Form method="post" className="mt-3">
+                  <input type="hidden" name="intent" value="save" />
+                  <input type="hidden" name={`choice.${ch}`} value="resubscribe" />
+                  <button
+                    type="submit"
+                    className={ui.secondaryButton}
+                    aria-describedby={`${id}-title`}
+                  >
+                    {c.confirmationPending
+                      ? t("preferences.allDone.resend")
+                      : t(`preferences.allDone.resubscribe_${ch}`)}
+                  </button>
+                </Form>
+              </li>
+            );
+          })}
+        </ul>
+      </section>
+    </>
   );
 }
 
@@ -314,6 +413,13 @@ function ChannelCard({ c }: { c: ChannelData }) {
           ))}
         </div>
       </fieldset>
+      {c.topicsEditable ? (
+        <FrequencyFieldset
+          channel={ch}
+          options={c.frequency.options}
+          selected={c.frequency.selected}
+        />
+      ) : null}
       {!c.topicsEditable ? (
         <p className="mt-4 text-sm text-slate-700">{t("preferences.topicsHidden")}</p>
       ) : c.topics.length === 0 ? (

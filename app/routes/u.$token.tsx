@@ -5,13 +5,13 @@ import {
   type MetaFunction,
   type SerializeFrom,
 } from "@remix-run/node";
-import { Form, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { signLinkToken } from "~/links/tokens.server";
+import { signLinkTokenSync } from "~/links/tokens.server";
 import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
 import {
@@ -20,9 +20,11 @@ import {
   resolveReason,
   resubscribeByLink,
   unsubscribeByLink,
+  unsubscribeLinkAddress,
   type RecipientContact,
   type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
+import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
@@ -40,7 +42,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Unsubscribe" },
 ];
 
-type Link = { contact: RecipientContact; target: UnsubscribeTarget };
+/** The contact is null when it was deleted or erased: the link still works for its address. */
+type Link = { contact: RecipientContact | null; target: UnsubscribeTarget };
 
 function resolve(request: Request, token: string) {
   return resolveLinkToken<Link>(getDb(), request, token, "unsubscribe", {
@@ -48,9 +51,10 @@ function resolve(request: Request, token: string) {
     async load(claims, localeOf) {
       const db = getDb();
       const contact = await loadContact(db, claims.sub);
-      if (!contact) return null;
-      const locale = localeOf(contact.locale);
-      const link = { channel: claims.ch, topic: claims.tp };
+      const at = await unsubscribeLinkAddress(db, claims, contact);
+      if (!at) return null;
+      const locale = localeOf(contact?.locale);
+      const link = { channel: claims.ch, topic: claims.tp, ...at };
       const target = await loadUnsubscribeTarget(db, contact, link, locale);
       return target ? { contact, target, locale } : null;
     },
@@ -65,16 +69,19 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
   const db = getDb();
-  const [page, reasons, preferencesToken] = await Promise.all([
+  const [page, reasons] = await Promise.all([
     publicPageData(db, r.locale, ["recipient"]),
     reasonOptions(db, r.locale),
-    signLinkToken({
-      contactId: r.contact.id,
-      channel: r.claims.ch,
-      campaign: r.claims.cp,
-      purpose: "preferences",
-    }),
   ]);
+  // A deleted or erased contact has no preference page: "email me my link" instead.
+  const preferencesUrl = r.contact
+    ? `/p/${signLinkTokenSync({
+        contactId: r.contact.id,
+        channel: r.claims.ch,
+        campaign: r.claims.cp,
+        purpose: "preferences",
+      })}`
+    : "/manage";
   const title = getFixedT(r.locale, "recipient")("meta.unsubscribe", {
     organization: page.branding.organizationName,
   });
@@ -89,7 +96,7 @@ async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: tr
       channelUnsubscribed: r.target.channelUnsubscribed,
     },
     reasons,
-    preferencesUrl: `/p/${preferencesToken}`,
+    preferencesUrl,
   };
 }
 type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
@@ -105,7 +112,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const db = getDb();
   const who = clientInfo(request, context);
   const actor = {
-    contactId: r.contact.id,
+    // The ledger names the link's contact even when it was deleted since (its history).
+    contactId: r.contact?.id ?? r.claims.sub,
     campaign: r.claims.cp ?? null,
     ip: who.ip,
     userAgent: who.userAgent,
@@ -121,6 +129,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       ...actor,
       source: "one_click",
       locale: r.locale,
+      notice: r.contact !== null,
     });
     return reply({ result: "unsubscribed", changed: res.changed, oneClick: true });
   }
@@ -128,8 +137,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const parsed = parseUnsubscribeForm(form);
   if (!parsed) return reply({ result: "error", error: "form" }, 400);
   if (parsed.intent === "resubscribe") {
+    // A channel comes back only through a confirmation sent to its address (rule 5).
+    if (!resubscribable(r.target)) return reply({ result: "error", error: "form" }, 400);
     const summary = await resubscribeByLink(db, r.target, {
       ...actor,
+      contactId: r.contact?.id ?? null,
       locale: r.locale,
     });
     return reply({
@@ -146,13 +158,18 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     reasonCode: reason.code,
     reasonText: reason.text,
     locale: r.locale,
+    notice: r.contact !== null,
   });
   return reply({ result: "unsubscribed", changed: res.changed, oneClick: false });
 }
 
+function resubscribable(t: { topic: unknown; channelUnsubscribed: boolean; display: unknown }) {
+  return (t.topic !== null && !t.channelUnsubscribed) || t.display !== null;
+}
+
 export default function UnsubscribePage() {
   const data = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useSettledActionData<typeof action>();
   if ("tokenError" in data) {
     return <TokenErrorPage reason={data.tokenError} branding={data.branding} />;
   }
@@ -164,7 +181,7 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
   const t = useT("recipient");
   const tc = useT("common");
   const { target } = data;
-  const vars = { address: target.display, topic: target.topic ?? "" };
+  const vars = { address: target.display ?? "", topic: target.topic ?? "" };
   const ch = target.channel as Channel;
   const phone = ch !== "email";
 
@@ -185,36 +202,54 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
                 ? t("unsubscribe.textStart", { ...vars, number: actionData.keywordNumber })
                 : t("unsubscribe.textStartAny", vars)
               : t("unsubscribe.alreadySubscribed");
+    const heading =
+      resubscribed === "topic_opt_in"
+        ? t("unsubscribe.backTitle.topic", vars)
+        : resubscribed === "confirm_sent"
+          ? t(phone ? "unsubscribe.backTitle.checkPhone" : "unsubscribe.backTitle.checkInbox")
+          : resubscribed === "text_start"
+            ? t("unsubscribe.backTitle.textStart")
+            : resubscribed === "confirm_rate_limited"
+              ? t("unsubscribe.backTitle.waiting")
+              : t("unsubscribe.backTitle.subscribed");
     body = (
-      <div className={ui.card} role="status">
-        <h1 className={ui.h1}>{tc(`channels.${ch}`)}</h1>
+      <Announcement focusKey={actionData} className={ui.card} testId="unsubscribe-outcome">
+        <p className="text-sm font-medium text-slate-600">{tc(`channels.${ch}`)}</p>
+        <h1 className={`${ui.h1} mt-1`}>{heading}</h1>
         <p className="mt-3 text-slate-800">{message}</p>
         <p className="mt-6">
           <a className={ui.link} href={data.preferencesUrl}>
             {t("unsubscribe.managePreferences")}
           </a>
         </p>
-      </div>
+      </Announcement>
     );
   } else if (justUnsubscribed || target.done) {
     body = (
       <>
-        <div className={ui.card} role={justUnsubscribed ? "status" : undefined}>
+        <AnnouncedIf
+          announce={justUnsubscribed}
+          focusKey={justUnsubscribed ? actionData : null}
+          className={ui.card}
+          testId="unsubscribe-outcome"
+        >
           <h1 className={ui.h1}>
             {justUnsubscribed && actionData.changed
               ? t("unsubscribe.doneTitle")
               : t("unsubscribe.alreadyTitle")}
           </h1>
           <p className="mt-3 text-slate-800">
-            {t(
-              target.topic && !target.channelUnsubscribed
-                ? "unsubscribe.doneTopic"
-                : "unsubscribe.done",
-              {
-                ...vars,
-                context: ch,
-              },
-            )}
+            {target.display === null
+              ? t("unsubscribe.doneUnknown")
+              : t(
+                  target.topic && !target.channelUnsubscribed
+                    ? "unsubscribe.doneTopic"
+                    : "unsubscribe.done",
+                  {
+                    ...vars,
+                    context: ch,
+                  },
+                )}
           </p>
           {justUnsubscribed ? (
             <p className="mt-2 text-slate-700">{t("unsubscribe.thanks")}</p>
@@ -224,54 +259,66 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
               {t("unsubscribe.managePreferences")}
             </a>
           </p>
-        </div>
-        <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
-          <h2 id="mistake-title" className={ui.h2}>
-            {t("unsubscribe.mistakeTitle")}
-          </h2>
-          <Form method="post" className="mt-4 space-y-3">
-            <input type="hidden" name="intent" value="resubscribe" />
-            {target.topic && !target.channelUnsubscribed ? null : (
-              <p className="text-slate-700">{t("unsubscribe.resubscribeHint")}</p>
-            )}
-            <button type="submit" className={ui.secondaryButton}>
-              {target.topic && !target.channelUnsubscribed
-                ? t("unsubscribe.topicBack", vars)
-                : t("unsubscribe.resubscribe")}
-            </button>
-          </Form>
-        </section>
+        </AnnouncedIf>
+        {resubscribable(target) ? (
+          <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
+            <h2 id="mistake-title" className={ui.h2}>
+              {t("unsubscribe.mistakeTitle")}
+            </h2>
+            <Form method="post" className="mt-4 space-y-3">
+              <input type="hidden" name="intent" value="resubscribe" />
+              {target.topic && !target.channelUnsubscribed ? null : (
+                <p className="text-slate-700">{t("unsubscribe.resubscribeHint")}</p>
+              )}
+              <button type="submit" className={ui.secondaryButton}>
+                {target.topic && !target.channelUnsubscribed
+                  ? t("unsubscribe.topicBack", vars)
+                  : t("unsubscribe.resubscribe")}
+              </button>
+            </Form>
+          </section>
+        ) : null}
       </>
     );
   } else {
     const error = actionData?.result === "error" ? actionData.error : null;
+    // On a 360×740 phone the button must be in view at once (issue 15.8): the sentence that says
+    // what stops, the optional reasons (their free-text box opens with the reason that asks for
+    // it), the button; what still arrives and the way to the preference center come after it.
     body = (
       <div className={ui.card}>
         <h1 className={ui.h1}>{t("unsubscribe.title")}</h1>
-        <p className="mt-3 text-lg text-slate-800">
-          {t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", { ...vars, context: ch })}
+        <p className="mt-2 text-slate-800">
+          {target.display === null
+            ? t("unsubscribe.whatUnknown")
+            : t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", {
+                ...vars,
+                context: ch,
+              })}
         </p>
-        <p className="mt-2 text-slate-700">{t("unsubscribe.stillReceive")}</p>
         {error ? (
-          <p
-            role="alert"
+          <Announcement
+            kind="alert"
+            focusKey={actionData}
             className="mt-4 rounded-lg border border-red-300 bg-red-50 p-3 text-red-900"
           >
-            {t(error === "reason" ? "unsubscribe.errorReason" : "unsubscribe.errorForm")}
-          </p>
+            <p>{t(error === "reason" ? "unsubscribe.errorReason" : "unsubscribe.errorForm")}</p>
+          </Announcement>
         ) : null}
-        <Form method="post" className="mt-6 space-y-6">
+        <Form method="post" className="mt-4 space-y-4">
           <input type="hidden" name="intent" value="unsubscribe" />
           <ReasonFieldset
             reasons={data.reasons}
             legend={t("unsubscribe.reasonLegend")}
             textLabel={t("unsubscribe.reasonText")}
+            compact
           />
           <button type="submit" className={ui.primaryButton}>
             {t("unsubscribe.confirm")}
           </button>
         </Form>
-        <p className="mt-6">
+        <p className="mt-4 text-sm text-slate-700">{t("unsubscribe.stillReceive")}</p>
+        <p className="mt-4">
           <a className={ui.link} href={data.preferencesUrl}>
             {t("unsubscribe.manageInstead")}
           </a>

@@ -42,3 +42,12 @@ export async function hitRateLimit(
 export async function resetRateLimit(db: Db, key: string): Promise<void> {
   await db.deleteFrom("rate_limits").where("key", "=", key).execute();
 }
+
+/** Gives back one hit of the current window (an attempt reserved ahead that turned out fine). */
+export async function releaseRateLimit(db: Db, key: string): Promise<void> {
+  await db
+    .updateTable("rate_limits")
+    .set({ count: sql<number>`greatest(count - 1, 0)` })
+    .where("key", "=", key)
+    .execute();
+}

@@ -8,6 +8,8 @@ import { createOutboxTask } from "~/outbox/worker.server";
 import { createReportsTask } from "~/reports/tasks.server";
 import { createImportTask } from "~/imports/task.server";
 import { createEmailTask } from "~/email/tasks.server";
+import { createLedgerCheckpoint } from "~/consent/chain.server";
+import { createSourcesTask } from "~/sources/runner.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -44,6 +46,25 @@ const TASKS: Task[] = [
   createImportTask(),
   // Complaint-rate alerts and expired mailto codes (app/email/tasks.server.ts).
   createEmailTask(),
+  {
+    // Seals the ledger rows written since the last checkpoint (docs/consent.md#proof-of-consent):
+    // deleting the last rows of a chain is caught from the next checkpoint on.
+    name: "ledger-checkpoint",
+    everyMs: 15 * 60_000,
+    async run({ db }) {
+      await createLedgerCheckpoint(db);
+    },
+  },
+  {
+    // Recorded sends older than the longest frequency window cap nothing any more.
+    name: "purge-send-log",
+    everyMs: 60 * 60_000,
+    async run({ db }) {
+      await sql`delete from send_log where sent_at < now() - interval '367 days'`.execute(db);
+    },
+  },
+  // Scheduled data sources: fetch, then queue an import (app/sources/runner.server.ts).
+  createSourcesTask(),
 ];
 
 /** The longest pause between two attempts of a task that keeps failing. */

@@ -5,8 +5,8 @@ export type TokenErrorReason = "invalid" | "expired" | "wrong_purpose" | "used";
 
 /**
  * The friendly page for a bad, tampered, expired, wrong-purpose or already-used link (docs/links.md):
- * says nothing changed and offers to email a fresh link (a plain form posting `email` to
- * /manage, so it works without JavaScript). Strings come from the `common` namespace, which
+ * says nothing changed and offers a fresh link by email or SMS (a plain form posting `email`, an
+ * email address or a phone number, to /manage, so it works without JavaScript). Strings come from the `common` namespace, which
  * every page payload includes (`i18nPayload` in ~/i18n/i18n.server).
  */
 export function TokenErrorPage({
@@ -38,11 +38,12 @@ export function TokenErrorPage({
             <input
               id="new-link-email"
               name="email"
-              type="email"
+              type="text"
               required
               maxLength={320}
               autoComplete="email"
-              inputMode="email"
+              autoCapitalize="none"
+              spellCheck={false}
               className={ui.input}
             />
           </div>

@@ -54,6 +54,28 @@ export interface paths {
     patch: operations["patchPreferences"];
     trace?: never;
   };
+  "/api/v1/contacts/{externalId}/export": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Everything Heed holds about a contact (GDPR access and portability)
+     * @description For a data subject's access or portability request (GDPR art. 15 and 20): the contact, each address's state and topic choices, the full consent ledger with its evidence, confirmations, messages queued or sent, inbound messages and undeliverable events, as one JSON document. Every export is written to the audit log.
+     *
+     *     Needs an API key with the `contacts` scope.
+     */
+    get: operations["exportContact"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/links": {
     parameters: {
       query?: never;
@@ -109,7 +131,7 @@ export interface paths {
     put?: never;
     /**
      * May I send? (up to 10,000 recipients)
-     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. One set-based query; results in request order.
+     * @description Send decisions, in this order: transactional → allowed; unsubscribed; pending_confirmation; paused; topic_unsubscribed; not_opted_in (default-off topic); frequency_capped (a send of another campaign was recorded inside the frequency window the recipient chose); else allowed. Addresses Heed has never seen are allowed, except for default-off topics. With `record: true` and a `campaign`, a send is recorded for each allowed marketing recipient. One set-based query (and one insert when recording); results in request order.
      *
      *     Needs an API key with the `check` scope.
      */
@@ -463,6 +485,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -476,6 +506,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -489,6 +527,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
           };
@@ -591,6 +637,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             sms?: {
               /**
@@ -604,6 +652,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
             whatsapp?: {
               /**
@@ -617,6 +667,8 @@ export interface operations {
               topics?: {
                 [key: string]: boolean;
               };
+              /** @description Choose one of the channel's frequency options (its key); recorded in the ledger. An unknown key answers 422 `unknown_frequency`. */
+              frequency?: string;
             };
           };
           /** @description Why, for opt-outs (an unsubscribe reason code and/or free text). */
@@ -652,6 +704,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               sms?: {
                 address: string;
@@ -665,6 +725,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
               whatsapp?: {
                 address: string;
@@ -678,6 +746,14 @@ export interface operations {
                 topics: {
                   [key: string]: boolean;
                 };
+                /** @description The frequency option the address chose on this channel (a key of `frequencyOptions`); null: none chosen, every message. */
+                frequency: string | null;
+                /** @description The frequency options the operator offers on this channel. */
+                frequencyOptions: {
+                  key: string;
+                  /** @description At most one marketing message per this many days; null: every message. */
+                  windowDays: number | null;
+                }[];
               };
             };
             /** @description Double opt-in requests started by this change (re-subscriptions). */
@@ -775,6 +851,173 @@ export interface operations {
       /** @description Well-formed but refers to something unknown (topic, address on the contact, ...) */
       422: {
         headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Rate limited: wait for `Retry-After` seconds */
+      429: {
+        headers: {
+          /** @description Seconds to wait before trying again. */
+          "Retry-After": number;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description An unexpected error (5xx), in the same JSON shape */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  exportContact: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The sender's own id of the contact. */
+        externalId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The export */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": {
+            /** @constant */
+            format: "heed.subject-export.v1";
+            generatedAt: string;
+            /** @description A stored row, every column as Heed keeps it. */
+            contact: {
+              [key: string]: unknown;
+            };
+            addresses: {
+              /**
+               * @description A messaging channel.
+               * @enum {string}
+               */
+              channel: "email" | "sms" | "whatsapp";
+              /** @description Null after erasure: only the keyed hash is kept. */
+              address: string | null;
+              addressHash: string;
+              /** @description subscribed, unsubscribed or pending; null: never changed. */
+              status: string | null;
+              pausedUntil: unknown;
+              consent: {
+                [key: string]: unknown;
+              } | null;
+              topics: {
+                [key: string]: unknown;
+              }[];
+              undeliverable: {
+                [key: string]: unknown;
+              } | null;
+              softBounces: {
+                [key: string]: unknown;
+              } | null;
+            }[];
+            /** @description The frequency chosen per address, with the option's labels. */
+            frequency: {
+              [key: string]: unknown;
+            }[];
+            /** @description Sends recorded by checks with `record: true` (the frequency cap). */
+            sendLog: {
+              [key: string]: unknown;
+            }[];
+            /** @description Every consent ledger row, oldest first, with its evidence. */
+            ledger: {
+              [key: string]: unknown;
+            }[];
+            /** @description Double opt-in requests (pending, confirmed, expired). */
+            confirmations: {
+              [key: string]: unknown;
+            }[];
+            mailtoCodes: {
+              [key: string]: unknown;
+            }[];
+            /** @description Messages to the person's addresses in the outbox (queued or sent). */
+            messages: {
+              [key: string]: unknown;
+            }[];
+            inboundMessages: {
+              [key: string]: unknown;
+            }[];
+            undeliverableEvents: {
+              [key: string]: unknown;
+            }[];
+            /** @description Topic key → its name per language. */
+            topicNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
+            operatorActions: {
+              [key: string]: unknown;
+            }[];
+            /** @description What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint. */
+            proof: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      /** @description Invalid request: bad JSON, or fields that fail validation (see `details.issues`) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Missing, invalid or revoked API key */
+      401: {
+        headers: {
+          /** @description The Bearer challenge, e.g. `Bearer realm="heed"`. */
+          "WWW-Authenticate"?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The API key lacks the scope this operation needs */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description This path does not answer this method: `Allow` lists the methods it does (also `details.allowed`) */
+      405: {
+        headers: {
+          /** @description The methods this path answers, e.g. `POST` or `GET, HEAD`. */
+          Allow?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1125,6 +1368,10 @@ export interface operations {
            */
           category: "marketing" | "transactional";
           recipients: string[];
+          /** @description The campaign being sent. Sends of the same campaign never cap each other, so a retried check answers the same. */
+          campaign?: string;
+          /** @description With `campaign` (required then) and category `marketing`: record a send for each allowed recipient, so that a later check inside a recipient's chosen frequency window answers `frequency_capped`. Ask with `record` only for what you really send. */
+          record?: boolean;
         };
       };
     };
@@ -1148,7 +1395,8 @@ export interface operations {
                 | "paused"
                 | "topic_unsubscribed"
                 | "not_opted_in"
-                | "invalid_address";
+                | "invalid_address"
+                | "frequency_capped";
             }[];
           };
         };
@@ -1827,6 +2075,7 @@ export interface operations {
                 | "topic_opt_in"
                 | "signup_pending"
                 | "erase"
+                | "frequency"
                 | "undeliverable"
                 | "undeliverable_cleared";
               topic: string | null;
@@ -1849,6 +2098,8 @@ export interface operations {
               reasonCode: string | null;
               reasonText: string | null;
               pausedUntil: string | null;
+              /** @description `consent.frequency`: the key of the frequency option chosen. */
+              frequency: string | null;
               /** @description The contact's external id, if any. */
               externalId: string | null;
               actor: {

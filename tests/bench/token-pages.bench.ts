@@ -24,6 +24,7 @@ const env: NodeJS.ProcessEnv = {
   E2E_DIR: dir,
   HEED_DATA_DIR: path.join(dir, "data"),
   PUBLIC_URL: `http://localhost:${port}`,
+  ALLOW_INSECURE_PUBLIC_URL: "1",
 };
 delete env.DATABASE_URL;
 const seeded = spawnSync("npx", ["tsx", "tests/e2e/seed.ts"], {

@@ -65,9 +65,9 @@ test("unsubscribe, re-enable on the preference page, confirm from the emailed li
   await expect(page.getByRole("heading", { level: 1, name: "You are unsubscribed" })).toBeVisible();
   expect(await emailState(page, doi.preferencesPath)).toBe("Unsubscribed");
 
-  // 2. Re-enable on the preference page: a confirmation is sent, the channel stays unsubscribed.
-  await page.getByLabel("Subscribe again (we will ask you to confirm)").check();
-  await page.getByRole("button", { name: "Save preferences" }).click();
+  // 2. Re-enable on the preference page (everything is unsubscribed: its done state offers the
+  // way back): a confirmation is sent, the channel stays unsubscribed.
+  await page.getByRole("button", { name: "Receive emails again" }).click();
   await expect(page.getByText(`we sent a confirmation to ${doi.email}`)).toBeVisible();
   expect(await emailState(page, doi.preferencesPath)).toBe("Unsubscribed");
   await expect(page.getByText("We sent a confirmation to this address.")).toBeVisible();
@@ -156,7 +156,7 @@ test("re-subscribing from the unsubscribe page: a Polish confirmation on a 360 p
   // browser's language: a tampered token's contact is not trusted).
   const tampered = await page.goto(`${href.slice(0, -3)}abc`);
   expect(tampered!.status()).toBe(400);
-  await expect(page.getByRole("button", { name: "Email me a new link" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Send me a new link" })).toBeVisible();
 
   await open(page, href);
   await expect(

@@ -13,6 +13,8 @@ export const E2E_ENV: Record<string, string> = {
   PORT: String(E2E_PORT),
   HOST: "127.0.0.1",
   PUBLIC_URL: `http://localhost:${E2E_PORT}`,
+  // A production build of these tests on plain http (env.server.ts refuses it otherwise).
+  ALLOW_INSECURE_PUBLIC_URL: "1",
   HEED_DATA_DIR: E2E_DATA_DIR,
   DEMO_DATA: "1",
   LOG_LEVEL: "warn",
@@ -24,4 +26,7 @@ export const E2E_ENV: Record<string, string> = {
   // Email provider webhooks (tests/e2e/email.spec.ts): Postmark's basic auth credentials.
   POSTMARK_WEBHOOK_USERNAME: "heed-e2e",
   POSTMARK_WEBHOOK_PASSWORD: "e2e-postmark-password-1",
+  // Data sources (tests/e2e/sources.spec.ts) fetch from the spec's own server on 127.0.0.1 over
+  // http: a test-only allowance of the SSRF guard (refused in production).
+  DATA_SOURCES_TEST_ALLOW_LOCAL: "1",
 };

@@ -16,7 +16,7 @@ async function open(page: Page, path: string) {
 async function submit(page: Page, email: string) {
   await open(page, "/manage");
   await page.getByLabel("Email address").fill(email);
-  await page.getByRole("button", { name: "Email me my link" }).click();
+  await page.getByRole("button", { name: "Send me my link" }).click();
   await expect(page.locator("main h1")).not.toHaveText("Manage your subscriptions");
   return (await page.locator("main").innerText()).replaceAll(email, "<address>");
 }
@@ -80,7 +80,7 @@ test("works on a 360 px phone, in the browser's language, with a form error for 
   ).toBeVisible();
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await page.getByLabel("E-Mail-Adresse").fill("not an address");
-  await page.getByRole("button", { name: "Link per E-Mail senden" }).click();
+  await page.getByRole("button", { name: "Link senden" }).click();
   await expect(page.getByRole("alert")).toHaveText(/gültige E-Mail-Adresse/);
   await expect(page.getByLabel("E-Mail-Adresse")).toHaveAttribute("aria-invalid", "true");
   await expectNoAxeViolations(page);
@@ -95,7 +95,7 @@ test("works without JavaScript", async ({ browser }) => {
   await page.getByLabel("Email address").fill("mail-nojs@e2e.test");
   const [response] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === "POST"),
-    page.getByRole("button", { name: "Email me my link" }).click(),
+    page.getByRole("button", { name: "Send me my link" }).click(),
   ]);
   expect(response.status()).toBe(200);
   await expect(page.getByRole("heading", { level: 1, name: "Check your inbox" })).toBeVisible();

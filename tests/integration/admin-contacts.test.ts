@@ -480,6 +480,7 @@ describe("unsubscribe reasons", () => {
     await moveReason(db, "no_longer_interested", "down", by);
     reasons = await listReasons(db, { includeDisabled: true });
     expect(reasons.map((r) => r.code)).toEqual([
+      "prefer_not_to_say",
       "too_frequent",
       "no_longer_interested",
       "not_relevant",

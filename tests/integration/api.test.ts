@@ -383,6 +383,8 @@ describe("GET and PATCH /api/v1/contacts/{externalId}/preferences", () => {
       status: "subscribed",
       pausedUntil: null,
       topics: { news: false, promos: false, mailonly: true },
+      frequency: null,
+      frequencyOptions: [],
     });
     expect(prefs.channels.sms).toMatchObject({
       address: "+48601222333",
@@ -849,6 +851,67 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
     const again = await suppress({ channel: "email", addresses: [email] });
     expect(await again.json()).toEqual({ suppressed: 0, alreadySuppressed: 1, invalid: [] });
     expect(await ledgerRows("email", email)).toHaveLength(1);
+  });
+
+  it("suppresses 1,000 addresses in one call with the consent rules of one change each", async () => {
+    const p = uniq("bulkapi");
+    const addresses = Array.from({ length: 1_000 }, (_, i) => `${p}-${i}@Example.com`);
+    // Three known addresses first: one pending, one paused, one already unsubscribed.
+    await applyConsentChange(db, {
+      channel: "email",
+      address: addresses[0]!,
+      action: "signup_pending",
+      source: "api",
+    });
+    await applyConsentChange(db, {
+      channel: "email",
+      address: addresses[1]!,
+      action: "pause",
+      pausedUntil: new Date(Date.now() + 86_400_000),
+      source: "preference_page",
+    });
+    await applyConsentChange(db, {
+      channel: "email",
+      address: addresses[2]!,
+      action: "unsubscribe",
+      source: "link",
+    });
+    const res = await suppress({ channel: "email", addresses, note: "list cleanup" });
+    expect(await json(res)).toEqual({ suppressed: 999, alreadySuppressed: 1, invalid: [] });
+    for (const i of [0, 1, 3, 999]) {
+      const address = addresses[i]!.toLowerCase();
+      expect(
+        (await decideSend(db, { channel: "email", address, category: "marketing" })).reason,
+      ).toBe("unsubscribed");
+      const rows = await ledgerRows("email", address);
+      expect(rows.at(-1)).toEqual(
+        expect.objectContaining({
+          action: "unsubscribe",
+          source: "api",
+          address,
+          actor_type: "api_key",
+          actor_id: keyId,
+          reason_text: "list cleanup",
+          user_agent: "api-test/1",
+        }),
+      );
+      const state = await db
+        .selectFrom("channel_consent")
+        .select(["status", "paused_until", "last_ledger_id"])
+        .where("channel", "=", "email")
+        .where("address_hash", "=", addressKey(address))
+        .executeTakeFirstOrThrow();
+      expect(state).toEqual({
+        status: "unsubscribed",
+        paused_until: null,
+        last_ledger_id: rows.at(-1)!.id,
+      });
+    }
+    // The one unsubscribed before keeps its single ledger row; a repeat call writes nothing.
+    expect(await ledgerRows("email", addresses[2]!.toLowerCase())).toHaveLength(1);
+    const again = await suppress({ channel: "email", addresses });
+    expect(await json(again)).toEqual({ suppressed: 0, alreadySuppressed: 1_000, invalid: [] });
+    expect(await ledgerRows("email", addresses[3]!.toLowerCase())).toHaveLength(1);
   });
 
   it("answers 400 for a bad channel or too many addresses and 422 for an unknown reason", async () => {

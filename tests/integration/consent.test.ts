@@ -582,6 +582,60 @@ describe("send decision order", () => {
       true,
     ]);
   });
+
+  it("answers a check of 10,000 recipients (looked up in several chunks) in request order", async () => {
+    const unsub = email();
+    const topicOut = email();
+    const paused = email();
+    await applyConsentChanges(db, [
+      { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
+      {
+        channel: "email",
+        address: topicOut,
+        action: "topic_opt_out",
+        topic: "newsletter",
+        source: "preference_page",
+      },
+      {
+        channel: "email",
+        address: paused,
+        action: "pause",
+        pausedUntil: new Date(Date.now() + 86400_000),
+        source: "preference_page",
+      },
+    ]);
+    // Known addresses and invalid ones spread over the whole list, repeated, in mixed case.
+    const addresses = Array.from({ length: 10_000 }, (_, i) => {
+      if (i % 1_000 === 17) return unsub.toUpperCase();
+      if (i % 1_000 === 500) return topicOut;
+      if (i % 1_000 === 999) return ` ${paused} `;
+      if (i % 1_000 === 3) return `broken${i}@`;
+      return `bulk-check-${i}@example.com`;
+    });
+    const expected = addresses.map((_, i) =>
+      i % 1_000 === 17
+        ? "unsubscribed"
+        : i % 1_000 === 500
+          ? "topic_unsubscribed"
+          : i % 1_000 === 999
+            ? "paused"
+            : i % 1_000 === 3
+              ? "invalid_address"
+              : "allowed",
+    );
+    const decisions = await decideSendMany(db, {
+      channel: "email",
+      topic: "newsletter",
+      category: "marketing",
+      addresses,
+    });
+    expect(decisions.map((d) => d.address)).toEqual(addresses);
+    expect(decisions.map((d) => d.reason ?? "allowed")).toEqual(expected);
+    const plain = await decideSendMany(db, { channel: "email", category: "marketing", addresses });
+    expect(plain.map((d) => d.reason ?? "allowed")).toEqual(
+      expected.map((r) => (r === "topic_unsubscribed" ? "allowed" : r)),
+    );
+  });
 });
 
 describe("concurrency", () => {

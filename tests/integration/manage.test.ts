@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { applyConsentChange } from "~/consent/consent.server";
 import { setDatabase, type Db } from "~/db/db.server";
 import { verifyLinkToken } from "~/links/tokens.server";
+import { resolveShortLink } from "~/links/short-links.server";
 import { MANAGE_LIMITS } from "~/mail/preferences-link.server";
 
 import { action } from "~/routes/manage";
@@ -22,6 +23,8 @@ beforeAll(async () => {
     .values([
       { external_id: "manage-known", email: "known@example.com", locale: "de" },
       { external_id: "manage-erased", email: "erased@example.com", erased_at: new Date() },
+      { external_id: "manage-phone", phone: "+420777111222", locale: "cs" },
+      { external_id: "manage-phone-stop", phone: "+420777111333" },
     ])
     .execute();
 });
@@ -68,7 +71,7 @@ describe("/manage", () => {
     const anonymize = (b: Record<string, unknown>) => ({ ...b, address: "<address>" });
     expect(anonymize(unknown.body)).toEqual(anonymize(known.body));
     expect(anonymize(erased.body)).toEqual(anonymize(known.body));
-    expect(known.body).toEqual({ result: "sent", address: "known@example.com" });
+    expect(known.body).toEqual({ result: "sent", channel: "email", address: "known@example.com" });
     expect([...known.headers.keys()].sort()).toEqual([...unknown.headers.keys()].sort());
 
     const sent = await outbox();
@@ -97,7 +100,7 @@ describe("/manage", () => {
       source: "import",
     });
     const res = await post({ email: "imported@example.com" });
-    expect(res.body).toEqual({ result: "sent", address: "imported@example.com" });
+    expect(res.body).toEqual({ result: "sent", channel: "email", address: "imported@example.com" });
     const [msg] = await outbox();
     expect(msg!.recipient).toBe("imported@example.com");
     // No contact language: the browser's (French).
@@ -114,7 +117,7 @@ describe("/manage", () => {
     const res = await post({ email: "known@example.com", website: "http://spam.example" });
     expect(res).toMatchObject({
       status: 200,
-      body: { result: "sent", address: "known@example.com" },
+      body: { result: "sent", channel: "email", address: "known@example.com" },
     });
     expect(await outbox()).toHaveLength(0);
   });
@@ -122,7 +125,7 @@ describe("/manage", () => {
   it("refuses an invalid address with a form error", async () => {
     expect(await post({ email: "not-an-address" })).toMatchObject({
       status: 400,
-      body: { result: "invalid", email: "not-an-address" },
+      body: { result: "invalid", error: "address", address: "not-an-address" },
     });
     expect(await post({})).toMatchObject({ status: 400, body: { result: "invalid" } });
     expect(await outbox()).toHaveLength(0);
@@ -155,5 +158,88 @@ describe("/manage", () => {
     expect(statuses).toEqual([...Array(MANAGE_LIMITS.perIp.limit).fill(200), 429]);
     // Another IP is not affected.
     expect((await post({ email: "someone-else@example.com" }, "203.0.113.100")).status).toBe(200);
+  });
+
+  describe("with a phone number (the link goes by SMS)", () => {
+    const smsOf = async () =>
+      (await outbox()).map((m) => ({
+        kind: m.kind,
+        recipient: m.recipient,
+        body: (m.payload as { body: string }).body,
+      }));
+
+    it("texts a known number a short link to its preferences; an unknown number gets the same answer and nothing", async () => {
+      const known = await post({ address: "+420 777 111 222" });
+      const unknown = await post({ address: "+420 777 999 888" });
+      expect(known).toMatchObject({
+        status: 200,
+        body: { result: "sent", channel: "sms", address: "+420 777 111 222" },
+      });
+      expect(unknown.status).toBe(known.status);
+      const anonymize = (b: Record<string, unknown>) => ({ ...b, address: "<address>" });
+      expect(anonymize(unknown.body)).toEqual(anonymize(known.body));
+      expect([...known.headers.keys()].sort()).toEqual([...unknown.headers.keys()].sort());
+
+      const sent = await smsOf();
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatchObject({ kind: "sms", recipient: "+420777111222" });
+      // The contact's language (Czech) and a short link that opens its preference page.
+      expect(sent[0]!.body).toMatch(/předvoleb/);
+      const code = /\/s\/([\w-]+)/.exec(sent[0]!.body)![1]!;
+      const link = await resolveShortLink(db, code);
+      expect(link.ok).toBe(true);
+      const token = /^\/p\/(.+)$/.exec((link as { target: string }).target)![1]!;
+      const contact = await db
+        .selectFrom("contacts")
+        .select("id")
+        .where("external_id", "=", "manage-phone")
+        .executeTakeFirstOrThrow();
+      expect(await verifyLinkToken(token, "preferences")).toMatchObject({
+        ok: true,
+        claims: { sub: contact.id, ch: "sms", pur: "preferences" },
+      });
+    });
+
+    it("accepts a number written with 00 and spaces as the same number", async () => {
+      const res = await post({ address: "00420 777 111 222" });
+      expect(res.body).toMatchObject({ result: "sent", channel: "sms" });
+      expect((await smsOf()).map((m) => m.recipient)).toEqual(["+420777111222"]);
+    });
+
+    it("texts nothing to a number that opted out of SMS, and answers the same", async () => {
+      await applyConsentChange(db, {
+        channel: "sms",
+        address: "+420777111333",
+        action: "unsubscribe",
+        source: "sms_keyword",
+      });
+      const res = await post({ address: "+420777111333" });
+      expect(res).toMatchObject({ status: 200, body: { result: "sent", channel: "sms" } });
+      expect(await outbox()).toHaveLength(0);
+    });
+
+    it("refuses what is not a number we can text, asking for the country code", async () => {
+      expect(await post({ address: "777 11" })).toMatchObject({
+        status: 400,
+        body: { result: "invalid", error: "phone" },
+      });
+      expect(await post({ address: "hello there" })).toMatchObject({
+        status: 400,
+        body: { result: "invalid", error: "address" },
+      });
+      expect(await outbox()).toHaveLength(0);
+    });
+
+    it(`shares the per-address limit (${MANAGE_LIMITS.perAddressHour.limit} an hour), for a known number as for an unknown one`, async () => {
+      for (const address of ["+420777111222", "+420777999777"]) {
+        const statuses = [];
+        for (let i = 0; i <= MANAGE_LIMITS.perAddressHour.limit; i++)
+          statuses.push((await post({ address })).status);
+        expect(statuses).toEqual([...Array(MANAGE_LIMITS.perAddressHour.limit).fill(200), 429]);
+      }
+      expect(await outbox()).toHaveLength(MANAGE_LIMITS.perAddressHour.limit);
+      const keys = (await db.selectFrom("rate_limits").select("key").execute()).map((r) => r.key);
+      expect(keys.some((k) => k.includes("777"))).toBe(false);
+    });
   });
 });

@@ -9,6 +9,7 @@ import type { Database } from "~/db/schema";
 import type { EmailTables } from "~/email/schema";
 import type { ImportTables } from "~/imports/schema";
 import type { ReportTables } from "~/reports/schema";
+import type { SourceTables } from "~/sources/schema";
 import type { WebhookTables } from "~/webhooks/schema";
 import { migrations } from "../../migrations";
 import { createTestDatabase } from "../setup/db";
@@ -27,10 +28,15 @@ const EXPECTED_TABLES = [
   "channel_consent",
   "consent_ledger",
   "contacts",
+  "data_source_runs",
+  "data_sources",
   "double_opt_in_requests",
+  "frequency_consent",
+  "frequency_options",
   "import_errors",
   "import_jobs",
   "inbound_messages",
+  "ledger_checkpoints",
   "mailto_codes",
   "outbox",
   "rate_limits",
@@ -38,6 +44,7 @@ const EXPECTED_TABLES = [
   "report_campaign_stats",
   "report_daily",
   "report_rollup_state",
+  "send_log",
   "settings",
   "short_links",
   "soft_bounce_streaks",
@@ -50,7 +57,12 @@ const EXPECTED_TABLES = [
   "webhook_endpoints",
 ] as const satisfies readonly TableName[];
 
-type TableName = keyof (Database & EmailTables & ImportTables & ReportTables & WebhookTables);
+type TableName = keyof (Database &
+  EmailTables &
+  ImportTables &
+  ReportTables &
+  SourceTables &
+  WebhookTables);
 type Unlisted = Exclude<TableName, (typeof EXPECTED_TABLES)[number]>;
 const everyTypedTableIsListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyTypedTableIsListed; // a compile-time check only
@@ -102,6 +114,7 @@ describe("migrations", () => {
         .orderBy("position")
         .execute();
       expect(reasons.map((r) => r.code)).toEqual([
+        "prefer_not_to_say",
         "no_longer_interested",
         "too_frequent",
         "not_relevant",

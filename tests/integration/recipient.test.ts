@@ -275,6 +275,19 @@ describe("preference center saves (source preference_page)", () => {
     expect((await loadChannels(db, c, "en")).every((ch) => ch.state === "unsubscribed")).toBe(true);
   });
 
+  it("“I would rather not say” (an operator-editable reason) records no reason", async () => {
+    const c = await newContact();
+    const res = await save(c, {
+      channels: { sms: { choice: "unsubscribe", topics: null } },
+      reasonCode: "prefer_not_to_say",
+    });
+    expect(res.ok).toBe(true);
+    const rows = await ledgerFor(c.id);
+    expect(rows.map((r) => [r.channel, r.action, r.reason_code])).toEqual([
+      ["sms", "unsubscribe", null],
+    ]);
+  });
+
   it("re-enabling an unsubscribed channel starts a double opt-in and leaves it unsubscribed", async () => {
     const c = await newContact();
     await save(c, { channels: { email: { choice: "unsubscribe", topics: null } } });
@@ -441,6 +454,7 @@ describe("operator settings on recipient pages", () => {
     clearRecipientCache();
     const pl = await reasonOptions(db, "pl");
     expect(pl.map((r) => [r.code, r.label, r.freeText])).toEqual([
+      ["prefer_not_to_say", "Wolę nie mówić", false],
       ["no_longer_interested", "Nie jestem już zainteresowany(-a)", false],
       ["too_frequent", "Za dużo maili", false],
       ["never_signed_up", "Nigdy się nie zapisywałem(-am)", false],

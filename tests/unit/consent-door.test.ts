@@ -16,7 +16,14 @@ import path from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
-const CONSENT_TABLES = ["channel_consent", "topic_consent", "consent_ledger"];
+const CONSENT_TABLES = ["channel_consent", "topic_consent", "consent_ledger", "frequency_consent"];
+
+/**
+ * Writes outside app/consent/ that change no consent, each with its reason: the migration that
+ * adds the chain columns computes them for the rows that existed before it (the same values the
+ * insert trigger gives every later row; no column anyone wrote changes).
+ */
+const ALLOWED = new Set(["migrations/2026-11-29T1601_ledger_chain.ts update consent_ledger"]);
 const KYSELY_WRITES = new Set([
   "insertInto",
   "updateTable",
@@ -100,7 +107,9 @@ describe("the one door for consent", () => {
     expect(files.length).toBeGreaterThan(100);
     const outside = files.filter((f) => !f.startsWith(`app${path.sep}consent${path.sep}`));
     const offenders = outside.flatMap((f) =>
-      consentWrites(f, fs.readFileSync(f, "utf8")).map((w) => `${f}:${w.line} ${w.what}`),
+      consentWrites(f, fs.readFileSync(f, "utf8"))
+        .filter((w) => !ALLOWED.has(`${f.split(path.sep).join("/")} ${w.what}`))
+        .map((w) => `${f}:${w.line} ${w.what}`),
     );
     expect(offenders).toEqual([]);
     // The scan does see the door's own writes (a detector that finds nothing proves nothing).

@@ -53,11 +53,16 @@ describe("configuration", () => {
   );
 
   it("refuses to start in production without secrets, naming them", () => {
-    const env = parseEnv({ NODE_ENV: "production", HEED_DATA_DIR: tmp() });
+    const env = parseEnv({
+      NODE_ENV: "production",
+      PUBLIC_URL: "https://heed.example",
+      HEED_DATA_DIR: tmp(),
+    });
     expect(() => resolveSecrets(env)).toThrow(ConfigError);
     expect(() => resolveSecrets(env)).toThrow(/SIGNING_KEYS, SESSION_SECRET, ADDRESS_HASH_KEY/);
     const partial = parseEnv({
       NODE_ENV: "production",
+      PUBLIC_URL: "https://heed.example",
       SIGNING_KEYS: "k1:0123456789abcdef0123456789abcdef",
       SESSION_SECRET: "s".repeat(40),
     });
@@ -68,6 +73,7 @@ describe("configuration", () => {
     const dir = tmp();
     const env = parseEnv({
       NODE_ENV: "production",
+      PUBLIC_URL: "https://heed.example",
       HEED_DATA_DIR: dir,
       SIGNING_KEYS: "k1:0123456789abcdef0123456789abcdef",
       SESSION_SECRET: "s".repeat(40),
@@ -87,6 +93,36 @@ describe("configuration", () => {
     expect(second.sessionSecret).toBe(first.sessionSecret);
     expect(second.signingKeys[0]!.kid).toBe(first.signingKeys[0]!.kid);
     expect((fs.statSync(first.generatedFile!).mode & 0o777).toString(8)).toBe("600");
+  });
+
+  it("listens on 127.0.0.1 in development unless HOST is set; 0.0.0.0 in production", () => {
+    expect(parseEnv({ NODE_ENV: "development" }).HOST).toBe("127.0.0.1");
+    expect(parseEnv({}).HOST).toBe("127.0.0.1"); // NODE_ENV unset is development
+    expect(parseEnv({ NODE_ENV: "development", HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+    expect(parseEnv({ NODE_ENV: "production", PUBLIC_URL: "https://heed.example" }).HOST).toBe(
+      "0.0.0.0",
+    );
+  });
+
+  it("never guesses PUBLIC_URL in production, and refuses http:// unless told to allow it", () => {
+    expect(() => parseEnv({ NODE_ENV: "production" })).toThrow(ConfigError);
+    expect(() => parseEnv({ NODE_ENV: "production" })).toThrow(
+      /PUBLIC_URL: required in production/,
+    );
+    const insecure = { NODE_ENV: "production", PUBLIC_URL: "http://prefs.acme.example" };
+    expect(() => parseEnv(insecure)).toThrow(/PUBLIC_URL: must be an https:\/\/ URL.*RFC 8058/);
+    expect(() => parseEnv(insecure)).toThrow(/ALLOW_INSECURE_PUBLIC_URL=1/);
+    expect(() => parseEnv({ ...insecure, ALLOW_INSECURE_PUBLIC_URL: "0" })).toThrow(ConfigError);
+    expect(parseEnv({ ...insecure, ALLOW_INSECURE_PUBLIC_URL: "1" }).publicUrl).toBe(
+      "http://prefs.acme.example",
+    );
+    expect(
+      parseEnv({ NODE_ENV: "production", PUBLIC_URL: "https://prefs.acme.example/" }).publicUrl,
+    ).toBe("https://prefs.acme.example");
+    // Development keeps its convenient default.
+    expect(parseEnv({ NODE_ENV: "development", PORT: "3001" }).publicUrl).toBe(
+      "http://localhost:3001",
+    );
   });
 
   it("validates signing keys: kid:secret, long secrets, unique kids", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isOneClick, parsePreferencesForm, parseUnsubscribeForm } from "~/recipient/forms.server";
-import { planPreferences, type ChannelView } from "~/recipient/recipient.server";
+import { frequencyView, planPreferences, type ChannelView } from "~/recipient/recipient.server";
 import { accentCss, accentPalette, contrastRatio } from "~/ui/accent";
 
 const form = (entries: [string, string][]) => {
@@ -109,10 +109,49 @@ describe("planning a preference save", () => {
       { key: "news", name: "News", description: "", subscribed: true },
       { key: "offers", name: "Offers", description: "", subscribed: false },
     ],
+    frequency: frequencyView(
+      [
+        { key: "every", label: "Every message", windowDays: null },
+        { key: "weekly", label: "At most weekly", windowDays: 7 },
+      ],
+      null,
+    ),
     ...over,
   });
   const actor = { contactId: "c1", campaign: "spring" };
   const reason = { code: "other", text: "why" };
+
+  it("a frequency choice is recorded when it changes; an option not offered is stale", () => {
+    const input = (frequency: string) => ({
+      intent: "save" as const,
+      channels: { email: { choice: "receive" as const, topics: null, frequency } },
+      reasonCode: null,
+      reasonText: null,
+    });
+    const r = planPreferences([channel({})], input("weekly"), actor, reason);
+    expect(r.ok && r.plan.changes).toEqual([
+      expect.objectContaining({ action: "frequency", frequency: "weekly", channel: "email" }),
+    ]);
+    const same = planPreferences(
+      [channel({ frequency: frequencyView(channel({}).frequency.options, "weekly") })],
+      input("weekly"),
+      actor,
+      reason,
+    );
+    expect(same.ok && same.plan.changes).toEqual([]);
+    // Never chosen: "every message" is what the page shows checked; saving it records nothing.
+    const untouched = planPreferences([channel({})], input("every"), actor, reason);
+    expect(untouched.ok && untouched.plan.changes).toEqual([]);
+    expect(planPreferences([channel({})], input("daily"), actor, reason)).toEqual({
+      ok: false,
+      error: "stale",
+    });
+    expect(parsePreferencesForm(form([["frequency.email", "weekly"]]))!.channels.email).toEqual({
+      choice: "keep",
+      topics: null,
+      frequency: "weekly",
+    });
+  });
 
   it("topic toggles become opt-ins/opt-outs (the reason only on turning off); unchanged ones nothing", () => {
     const r = planPreferences(

@@ -119,7 +119,7 @@ describe("SMS transport (Twilio REST)", () => {
     expect(dev).toMatchObject({ ok: true, detail: expect.stringContaining("development outbox") });
     const prod = await createSmsTransport({ baseUrl })(
       msg("+48601000005"),
-      ctx(parseEnv({ NODE_ENV: "production" })),
+      ctx(parseEnv({ NODE_ENV: "production", PUBLIC_URL: "https://heed.example" })),
     );
     expect(prod).toMatchObject({
       ok: false,
@@ -132,6 +132,7 @@ describe("SMS transport (Twilio REST)", () => {
   it("in production, refuses WhatsApp when no provider has a WhatsApp sender", async () => {
     const env = parseEnv({
       NODE_ENV: "production",
+      PUBLIC_URL: "https://heed.example",
       TWILIO_ACCOUNT_SID: SID,
       TWILIO_AUTH_TOKEN: "secret-token",
       TWILIO_FROM: "+14155550100",

@@ -1,10 +1,12 @@
-import { decodeJwt, decodeProtectedHeader } from "jose";
+import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { parseSigningKeys } from "~/secrets.server";
 import {
   CONFIRM_TTL_SECONDS,
   LINK_TTL_SECONDS,
+  genuineClaims,
   signLinkToken,
+  signLinkTokenSync,
   tokenFailureStatus,
   verifyLinkToken,
 } from "~/links/tokens.server";
@@ -168,5 +170,65 @@ describe("link tokens", () => {
       ok: false,
       reason: "invalid",
     });
+  });
+
+  it("tokens are standard JWS: jose verifies what Heed signs, Heed verifies what jose signed (links already sent)", async () => {
+    const secret = rotated[0]!.secret;
+    const token = signLinkTokenSync(
+      {
+        contactId,
+        channel: "email",
+        purpose: "unsubscribe",
+        addressHash: "x".repeat(43),
+        topic: "news",
+        campaign: "c-1",
+      },
+      rotated,
+    );
+    const { payload, protectedHeader } = await jwtVerify(token, secret, { algorithms: ["HS256"] });
+    expect(protectedHeader).toEqual({ alg: "HS256", kid: "k2" });
+    expect(payload).toMatchObject({ sub: contactId, ah: "x".repeat(43), tp: "news", cp: "c-1" });
+    expect(payload.exp! - payload.iat!).toBe(LINK_TTL_SECONDS);
+
+    // A token as jose signed every link before (issue 14.4 changed the signer, not the format).
+    const iat = Math.floor(Date.now() / 1000);
+    const old = await new SignJWT({ ch: "sms", pur: "unsubscribe", cp: "old-campaign" })
+      .setProtectedHeader({ alg: "HS256", kid: "k1" })
+      .setSubject(contactId)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + LINK_TTL_SECONDS)
+      .sign(rotated[1]!.secret);
+    expect(await verifyLinkToken(old, "unsubscribe", { keys: rotated })).toEqual({
+      ok: true,
+      claims: {
+        sub: contactId,
+        ch: "sms",
+        pur: "unsubscribe",
+        cp: "old-campaign",
+        iat,
+        exp: iat + LINK_TTL_SECONDS,
+      },
+    });
+    // A header jose would refuse (crit, b64) is refused here too.
+    const [, p, s] = old.split(".") as [string, string, string];
+    for (const header of [
+      { alg: "HS256", kid: "k1", crit: ["exp"], exp: 1 },
+      { alg: "HS256", kid: "k1", b64: false, crit: ["b64"] },
+      { alg: "HS512", kid: "k1" },
+    ]) {
+      const h = Buffer.from(JSON.stringify(header)).toString("base64url");
+      expect((await verifyLinkToken(`${h}.${p}.${s}`, "unsubscribe", { keys: rotated })).ok).toBe(
+        false,
+      );
+    }
+  });
+
+  it("genuineClaims reads a genuine token whatever its expiry, and nothing from a forged one", () => {
+    const token = signLinkTokenSync(
+      { contactId, channel: "email", purpose: "confirm", now: new Date("2020-01-01T00:00:00Z") },
+      rotated,
+    );
+    expect(genuineClaims(token, rotated)?.sub).toBe(contactId);
+    expect(genuineClaims(token.slice(0, -2) + "AA", rotated)).toBeNull();
   });
 });

@@ -1,0 +1,185 @@
+import {
+  json,
+  redirect,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { operator, requireAction, requireRole } from "~/admin/auth.server";
+import { formError, parseForm, text } from "~/admin/forms.server";
+import {
+  AdminErrorBoundary,
+  buttonClass,
+  Notice,
+  PageHeader,
+  Section,
+  Time,
+} from "~/admin/ui/components";
+import { CsrfInput } from "~/admin/ui/layout";
+import { getDb } from "~/db/db.server";
+import { getEnv } from "~/env.server";
+import { NO_STORE } from "~/http/headers";
+import { SCHEDULE_LABEL, SourceFormSchema } from "~/sources/form";
+import { createSource, listSources } from "~/sources/sources.server";
+import { RunStatusBadge, runState, SourceFields } from "~/sources/ui";
+
+export const meta: MetaFunction = () => [{ title: "Data sources · Heed admin" }];
+
+/** Scheduled data sources (docs/admin.md): suppression lists fetched from a URL on a schedule. */
+export async function loader({ request }: LoaderFunctionArgs) {
+  await requireRole(request, "admin");
+  const sources = await listSources(getDb());
+  return json(
+    {
+      sources: sources.map((s) => ({
+        id: s.id,
+        name: s.name,
+        url: s.url,
+        format: s.format,
+        schedule: s.schedule,
+        enabled: s.enabled,
+        mapped: s.mapping !== null,
+        nextRunAt: s.next_run_at,
+        lastRun: s.lastRun
+          ? {
+              state: runState(s.lastRun),
+              startedAt: s.lastRun.started_at,
+              error: s.lastRun.error ?? s.lastRun.import_error,
+            }
+          : null,
+      })),
+      requireHttps: !getEnv().DATA_SOURCES_TEST_ALLOW_LOCAL,
+    },
+    { headers: NO_STORE },
+  );
+}
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  if (text(formData, "intent") !== "create") return formError("Unknown action.");
+  const parsed = parseForm(SourceFormSchema, {
+    name: text(formData, "name"),
+    url: text(formData, "url"),
+    format: text(formData, "format"),
+    schedule: text(formData, "schedule"),
+    channel: text(formData, "channel"),
+    authType: text(formData, "authType"),
+    authName: text(formData, "authName"),
+    authSecret: text(formData, "authSecret"),
+  });
+  if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+  const created = await createSource(
+    getDb(),
+    parsed.data,
+    getEnv(),
+    operator(user, request, context),
+  );
+  if (!created.ok) {
+    return formError("Please correct the fields marked below.", {
+      [created.field]: created.message,
+    });
+  }
+  return redirect(`/admin/sources/${created.source.id}?created=1`);
+}
+
+export default function DataSources() {
+  const { sources, requireHttps } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  return (
+    <div>
+      <PageHeader
+        title="Data sources"
+        description="Suppression lists Heed fetches from a URL on a schedule (CSV, JSON or XML). Each run goes through the same import as an uploaded file: every address is suppressed with source “import” and the note “import unsubscribe”."
+      />
+      {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
+
+      <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <table className="min-w-full divide-y divide-slate-200 text-sm">
+          <caption className="sr-only">Data sources</caption>
+          <thead className="bg-slate-50 text-left text-slate-700">
+            <tr>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Source
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Schedule
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Last run
+              </th>
+              <th scope="col" className="px-3 py-2 font-medium">
+                Next run
+              </th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
+            {sources.length === 0 ? (
+              <tr>
+                <td colSpan={4} className="px-3 py-4 text-slate-700">
+                  No data sources yet.
+                </td>
+              </tr>
+            ) : null}
+            {sources.map((s) => (
+              <tr key={s.id} className="align-top">
+                <td className="px-3 py-2">
+                  <Link className={buttonClass.link} to={`/admin/sources/${s.id}`}>
+                    {s.name}
+                  </Link>
+                  <div className="break-all text-xs text-slate-700">
+                    {s.format.toUpperCase()} · {s.url}
+                  </div>
+                </td>
+                <td className="px-3 py-2 text-slate-800">
+                  {SCHEDULE_LABEL[s.schedule]}
+                  {!s.enabled ? <div className="text-xs text-slate-700">Paused</div> : null}
+                </td>
+                <td className="px-3 py-2">
+                  {s.lastRun ? (
+                    <>
+                      <RunStatusBadge status={s.lastRun.state} />{" "}
+                      <span className="text-slate-700">
+                        <Time value={s.lastRun.startedAt} />
+                      </span>
+                      {s.lastRun.error ? (
+                        <div className="mt-1 max-w-md text-xs text-red-800">{s.lastRun.error}</div>
+                      ) : null}
+                    </>
+                  ) : (
+                    <span className="text-slate-700">Never</span>
+                  )}
+                </td>
+                <td className="px-3 py-2 text-slate-700">
+                  {!s.mapped ? (
+                    "Choose its fields first"
+                  ) : !s.enabled ? (
+                    "—"
+                  ) : (
+                    <Time value={s.nextRunAt} />
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <Section title="Add a data source" id="add-source">
+        <Form method="post" className="grid max-w-3xl gap-4">
+          <CsrfInput />
+          <input type="hidden" name="intent" value="create" />
+          <SourceFields errors={errors} idPrefix="new-source" requireHttps={requireHttps} />
+          <div>
+            <button type="submit" className={buttonClass.primary}>
+              Add and preview
+            </button>
+          </div>
+        </Form>
+      </Section>
+    </div>
+  );
+}
+
+export { AdminErrorBoundary as ErrorBoundary };

@@ -1,0 +1,195 @@
+/**
+ * Shared pieces of `npm run bench` (tests/bench/run.ts): result rows, autocannon, throwaway
+ * PostgreSQL databases and the baseline servers the bench starts itself.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import pg from "pg";
+// @ts-expect-error autocannon ships no type declarations (and @types/autocannon is not installed)
+import autocannonUntyped from "autocannon";
+
+export type DbKind = "postgres" | "pglite";
+
+/** One line of the table: a figure, the baseline measured in the same run, and the goal. */
+export type RowResult = {
+  /** Row id (see rows.ts). */
+  id: string;
+  db: DbKind;
+  /** What was measured, e.g. "GET /u/{token}". */
+  what: string;
+  figure: number;
+  unit: string;
+  /** p50/p99 latencies and other details of the measurement. */
+  details?: Record<string, unknown>;
+  baseline?: { what: string; figure: number; unit: string };
+  /** figure ÷ baseline (for times: the figure's time ÷ the baseline's time). */
+  ratio?: number;
+  /** The goal in words (issue 14), e.g. "ratio ≥ 0.5". */
+  goal?: string;
+  met?: boolean;
+};
+
+export type Options = {
+  quick: boolean;
+  /** PostgreSQL admin URL (databases are created and dropped there). */
+  pgUrl: string;
+  /** Seconds per autocannon measurement. */
+  seconds: number;
+  connections: number;
+  /** Ports the bench may use (servers it starts). */
+  ports: { heed: number; hello: number; pgInsert: number };
+};
+
+export const BENCH_SECRETS = {
+  SIGNING_KEYS: "bench-1:bench-signing-key-0123456789abcdef0123456789",
+  SESSION_SECRET: "bench-session-secret-0123456789abcdef0123456789",
+  ADDRESS_HASH_KEY: "bench-address-hash-key-0123456789abcdef01234567",
+};
+
+export type CannonResult = {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; max: number; average: number };
+  errors: number;
+  non2xx: number;
+  "2xx": number;
+};
+
+type CannonRequest = {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  setupRequest?: (r: Record<string, unknown>) => Record<string, unknown>;
+};
+
+const autocannonRaw = autocannonUntyped as (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  requests?: CannonRequest[];
+}) => Promise<CannonResult>;
+
+/** A 1-second warm-up (JIT, caches; not measured), then `seconds` of load. */
+export async function cannon(
+  options: Options,
+  input: { url: string; requests?: CannonRequest[]; headers?: Record<string, string> },
+): Promise<CannonResult> {
+  const base = {
+    url: input.url,
+    connections: options.connections,
+    headers: {
+      "user-agent": "Mozilla/5.0 (compatible; heed-bench)",
+      "accept-language": "en",
+      ...input.headers,
+    },
+    ...(input.requests ? { requests: input.requests } : {}),
+  };
+  await autocannonRaw({ ...base, duration: 1 });
+  return autocannonRaw({ ...base, duration: options.seconds });
+}
+
+/** The usual HTTP figures of an autocannon run. */
+export function httpDetails(r: CannonResult) {
+  return {
+    p50_ms: r.latency.p50,
+    p99_ms: r.latency.p99,
+    max_ms: r.latency.max,
+    requests: r.requests.total,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function round(x: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/**
+ * CPU time, in ms, used so far by this process (every thread: PGlite's worker too) and by the
+ * PostgreSQL backends connected to `database` (read from /proc: the server runs on this machine).
+ * Unlike wall time, it hardly depends on what else the machine is doing.
+ */
+export async function cpuMs(pgUrl: string | null): Promise<{ node: number; db: number }> {
+  const u = process.cpuUsage();
+  let db = 0;
+  if (pgUrl) {
+    const name = new URL(pgUrl).pathname.slice(1);
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    const { rows } = await c.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+      [name],
+    );
+    await c.end();
+    for (const { pid } of rows) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        db += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 100 Hz
+      } catch {
+        /* the backend ended */
+      }
+    }
+  }
+  return { node: (u.user + u.system) / 1000, db };
+}
+
+/** A new empty PostgreSQL database next to the admin URL's; drop() removes it. */
+export async function createPgDatabase(adminUrl: string, prefix: string) {
+  const name = `${prefix}_${crypto.randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+/** Starts tests/bench/table/baseline-server.mjs (see there) and waits until it listens. */
+export async function startBaseline(
+  mode: "hello" | "pg-insert",
+  port: number,
+  pgUrl?: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const script = path.join(import.meta.dirname, "baseline-server.mjs");
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [script, mode, String(port), ...(pgUrl ? [pgUrl] : [])],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`baseline ${mode} exited (${code})`)));
+    child.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("listening")) resolve();
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

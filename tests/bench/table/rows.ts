@@ -1,0 +1,489 @@
+/**
+ * The rows of `npm run bench` (issue 14's table). Each row names the stage it runs in (see
+ * stages.ts), measures its figure and the baseline it is compared with in the same run, and says
+ * its goal. Rows run in this order, per database kind; a row may read earlier rows' results
+ * (the suppressions API compares itself with the import).
+ *
+ * TO ADD A ROW: append a `row({...})` to ROWS below with a unique id, its stage and its run
+ * function (returning one RowResult, or null when it does not apply to that database). It then
+ * runs in `npm run bench`, can be picked with `npm run bench -- --only=<id>`, lands in
+ * bench-results/latest.json, and belongs in README.md's Performance table.
+ */
+import crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  cannon,
+  cpuMs,
+  httpDetails,
+  median,
+  round,
+  startBaseline,
+  type DbKind,
+  type RowResult,
+} from "./lib";
+import type { CheckStage, HttpStage, ImportStage, StageName, Stages } from "./stages";
+
+const { decideSendMany } = await import("~/consent/consent.server");
+const { getEnv } = await import("~/env.server");
+const jobs = await import("~/imports/jobs.server");
+const { PGLITE_IMPORT_BATCH } = await import("~/imports/task.server");
+
+export type RowSpec<N extends StageName = StageName> = {
+  id: string;
+  stage: N;
+  /** Database kinds the row runs on (default: both). */
+  dbs?: readonly DbKind[];
+  run: (stage: Stages[N]) => Promise<RowResult | null>;
+};
+
+function row<N extends StageName>(spec: RowSpec<N>): RowSpec {
+  return spec as unknown as RowSpec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// stage "check"
+
+/** 10,000 recipients: every other one suppressed, the rest never seen. */
+function checkRecipients(suppressed: number, n = 10_000): string[] {
+  return Array.from({ length: n }, (_, i) =>
+    i % 2 === 0 ? `suppressed${(i * 7919) % suppressed}@bench.example` : `new${i}@bench.example`,
+  );
+}
+
+const sendCheck = row({
+  id: "check",
+  stage: "check",
+  async run(s: CheckStage) {
+    const recipients = checkRecipients(s.suppressed);
+    const runs = s.options.quick ? 9 : 21;
+    const times: number[] = [];
+    let cpu0 = await cpuMs(s.pgUrl);
+    for (let i = 0; i < runs + 2; i++) {
+      if (i === 2) cpu0 = await cpuMs(s.pgUrl);
+      const t = performance.now();
+      const res = await decideSendMany(s.db, {
+        channel: "email",
+        category: "marketing",
+        addresses: recipients,
+      });
+      if (i >= 2) times.push(performance.now() - t); // two warm-up runs
+      const denied = res.filter((r) => !r.allowed).length;
+      if (res.length !== recipients.length || denied !== recipients.length / 2) {
+        throw new Error(`send check answered ${res.length} decisions, ${denied} denied`);
+      }
+    }
+    const cpu1 = await cpuMs(s.pgUrl);
+    const p50 = median(times);
+    return {
+      id: "check",
+      db: s.kind,
+      what: `send check, 10,000 recipients vs ${s.suppressed.toLocaleString("en")} suppressed (p50)`,
+      figure: round(p50),
+      unit: "ms",
+      details: {
+        best_ms: round(Math.min(...times)),
+        worst_ms: round(Math.max(...times)),
+        runs,
+        suppressed: s.suppressed,
+        // CPU per check (Node, and the PostgreSQL backends): hardly depends on the machine's load.
+        node_cpu_ms: round((cpu1.node - cpu0.node) / runs),
+        db_cpu_ms: round((cpu1.db - cpu0.db) / runs),
+      },
+      goal: "p50 ≤ 50 ms vs 1,000,000 suppressed",
+      met: p50 <= 50 && s.suppressed >= 1_000_000,
+    };
+  },
+});
+
+// Rows to come in stage "check": the frequency-capped check ("check with record: true vs plain
+// check", the features engineer's), with the plain check above as its baseline.
+
+// ---------------------------------------------------------------------------------------------
+// stage "import"
+
+function writeCsv(file: string, rows: number) {
+  const fd = fs.openSync(file, "w");
+  fs.writeSync(fd, "email,reason\n");
+  for (let start = 0; start < rows; start += 50_000) {
+    const lines: string[] = [];
+    for (let i = start; i < Math.min(rows, start + 50_000); i++) {
+      lines.push(`Subscriber.${i}@Example${i % 97}.com,${i % 10 === 0 ? "too_frequent" : ""}`);
+    }
+    fs.writeSync(fd, `${lines.join("\n")}\n`);
+  }
+  fs.closeSync(fd);
+}
+
+async function importFile(
+  s: ImportStage,
+  handle: Awaited<ReturnType<ImportStage["freshDatabase"]>>["handle"],
+  url: string | null,
+  file: string,
+  rows: number,
+) {
+  const env = { ...getEnv(), dataDir: s.work, IMPORT_MAX_ROWS: Math.max(rows, 5_000_000) };
+  const id = crypto.randomUUID();
+  fs.mkdirSync(jobs.importsDir(env), { recursive: true });
+  const stored = path.join(jobs.importsDir(env), `${id}.upload`);
+  fs.copyFileSync(file, stored);
+  const prepared = await jobs.prepareImportFile(stored, {
+    fileName: path.basename(file),
+    limits: { ...jobs.importLimits(env), maxFileBytes: 10 * 1024 ** 3 },
+    channel: "email",
+  });
+  await jobs.createImportJob(handle.db, {
+    id,
+    fileName: path.basename(file),
+    storedFile: `${id}.upload`,
+    fileSize: fs.statSync(file).size,
+    prepared,
+    channel: "email",
+    createdBy: null,
+  });
+  const cpu0 = await cpuMs(url);
+  const t = performance.now();
+  await jobs.runPendingImports(handle.db, {
+    env,
+    singleProcess: handle.kind === "pglite",
+    // What the server's import task does on PGlite (app/imports/task.server.ts).
+    ...(handle.kind === "pglite" ? { batchSize: PGLITE_IMPORT_BATCH } : {}),
+  });
+  const seconds = (performance.now() - t) / 1000;
+  const cpu1 = await cpuMs(url);
+  const job = (await jobs.getImportJob(handle.db, id))!;
+  if (job.status !== "completed" || job.imported !== rows) {
+    throw new Error(`import did not complete: ${job.status} ${job.error ?? ""} (${job.imported})`);
+  }
+  return { seconds, nodeCpuS: (cpu1.node - cpu0.node) / 1000, dbCpuS: (cpu1.db - cpu0.db) / 1000 };
+}
+
+const importRow = row({
+  id: "import",
+  stage: "import",
+  async run(s: ImportStage) {
+    // PGlite imports in small batches (it has one session) and is measured on fewer rows.
+    const rows =
+      s.kind === "postgres"
+        ? s.options.quick
+          ? 200_000
+          : 1_000_000
+        : s.options.quick
+          ? 20_000
+          : 100_000;
+    const file = path.join(s.work, `suppressions-${rows}.csv`);
+    if (!fs.existsSync(file)) writeCsv(file, rows);
+    const db = await s.freshDatabase();
+    let copySeconds: number | null = null;
+    if (db.url) {
+      // psql \copy of the same file into a plain two-column table: the floor.
+      const psql = (cmd: string) => spawnSync("psql", [db.url!, "-qc", cmd], { stdio: "inherit" });
+      psql("create table plain_copy (email text, reason text)");
+      const t = performance.now();
+      const r = psql(
+        `\\copy plain_copy from '${file.replace(/'/g, "''")}' with (format csv, header true)`,
+      );
+      copySeconds = (performance.now() - t) / 1000;
+      if (r.status !== 0) throw new Error("psql \\copy failed");
+      psql("drop table plain_copy");
+    }
+    const { seconds, nodeCpuS, dbCpuS } = await importFile(s, db.handle, db.url, file, rows);
+    await db.drop();
+    const perSecond = rows / seconds;
+    return {
+      id: "import",
+      db: s.kind,
+      what: `import of ${rows.toLocaleString("en")} rows (CSV)`,
+      figure: round(seconds, 2),
+      unit: "s",
+      details: {
+        rows_per_s: Math.round(perSecond),
+        rows,
+        node_cpu_s: round(nodeCpuS, 2),
+        db_cpu_s: round(dbCpuS, 2),
+      },
+      ...(copySeconds !== null
+        ? {
+            baseline: {
+              what: "psql \\copy of the same file",
+              figure: round(copySeconds, 2),
+              unit: "s",
+            },
+            ratio: round(seconds / copySeconds, 1),
+            goal: "≤ 10× psql \\copy (1,000,000 rows)",
+            met: seconds / copySeconds <= 10 && rows >= 1_000_000,
+          }
+        : { goal: "(PGlite: the rate the suppressions API is compared with)" }),
+    };
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// stage "http"
+
+type LinkSet = { unsubscribe: string[]; oneClick: string[]; preferences: string[] };
+
+/** POST /api/v1/links/batch for every seeded contact, 10,000 a call (the API's maximum). */
+const linksBatch = row({
+  id: "links-batch",
+  stage: "http",
+  async run(s: HttpStage) {
+    const links: LinkSet = { unsubscribe: [], oneClick: [], preferences: [] };
+    let seconds = 0;
+    for (let i = 0; i < s.externalIds.length; i += 10_000) {
+      const ids = s.externalIds.slice(i, i + 10_000);
+      const t = performance.now();
+      const res = await fetch(`${s.base}/api/v1/links/batch`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ channel: "email", campaign: "bench", externalIds: ids }),
+      });
+      const body = (await res.json()) as {
+        results: {
+          unsubscribeUrl?: string;
+          preferencesUrl?: string;
+          headers?: Record<string, string>;
+          error?: unknown;
+        }[];
+      };
+      seconds += (performance.now() - t) / 1000;
+      if (res.status !== 200) throw new Error(`links batch answered ${res.status}`);
+      for (const r of body.results) {
+        if (r.error || !r.unsubscribeUrl) throw new Error(`links batch: ${JSON.stringify(r)}`);
+        links.unsubscribe.push(r.unsubscribeUrl);
+        links.preferences.push(r.preferencesUrl!);
+        // RFC 8058: the mailbox provider posts to the https/http URL of List-Unsubscribe.
+        const header = r.headers?.["List-Unsubscribe"] ?? "";
+        links.oneClick.push(/<(https?:[^>]+)>/.exec(header)?.[1] ?? r.unsubscribeUrl);
+      }
+    }
+    s.shared.set("links", links);
+    const perSecond = s.externalIds.length / seconds;
+    return {
+      id: "links-batch",
+      db: s.kind,
+      what: `POST /api/v1/links/batch, 10,000 contacts a call`,
+      figure: Math.round(perSecond),
+      unit: "links/s",
+      details: { links: s.externalIds.length, calls: Math.ceil(s.externalIds.length / 10_000) },
+      goal: "≥ 50,000 links/s",
+      met: perSecond >= 50_000,
+    };
+  },
+});
+
+function linksOf(s: HttpStage): LinkSet {
+  const links = s.shared.get("links") as LinkSet | undefined;
+  if (!links) throw new Error("run the links-batch row first (it makes the links)");
+  return links;
+}
+
+function pathOf(url: string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
+
+/** GET / of the production build: the trivial Remix page the token pages are compared with. */
+async function remixIndex(s: HttpStage) {
+  let r = s.shared.get("index") as (ReturnType<typeof httpDetails> & { rps: number }) | undefined;
+  if (!r) {
+    const c = await cannon(s.options, { url: `${s.base}/` });
+    r = { rps: c.requests.average, ...httpDetails(c) };
+    s.shared.set("index", r);
+  }
+  return r;
+}
+
+function tokenPage(id: string, label: string, pick: (l: LinkSet) => string) {
+  return row({
+    id,
+    stage: "http",
+    async run(s: HttpStage) {
+      // Contact 0: a recipient nobody changes during the bench.
+      const url = pick(linksOf(s));
+      const check = await fetch(url);
+      await check.body?.cancel();
+      if (check.status !== 200) throw new Error(`${label} answered ${check.status}`);
+      const index = await remixIndex(s);
+      const c = await cannon(s.options, { url });
+      const ratio = c.requests.average / index.rps;
+      return {
+        id,
+        db: s.kind,
+        what: label,
+        figure: Math.round(c.requests.average),
+        unit: "req/s",
+        details: httpDetails(c),
+        baseline: {
+          what: "GET / (trivial Remix page)",
+          figure: Math.round(index.rps),
+          unit: "req/s",
+        },
+        ratio: round(ratio, 2),
+        goal: "≥ 3× GET /, p99 < 50 ms",
+        met: ratio >= 3 && c.latency.p99 < 50 && c.non2xx === 0,
+      };
+    },
+  });
+}
+
+const uPage = tokenPage("u-page", "GET /u/{token}", (l) => l.unsubscribe[0]!);
+const pPage = tokenPage("p-page", "GET /p/{token}", (l) => l.preferences[0]!);
+
+/** RFC 8058 one-click POSTs, each to a different address (contacts 1…). */
+const oneClick = row({
+  id: "one-click",
+  stage: "http",
+  async run(s: HttpStage) {
+    const urls = linksOf(s).oneClick.slice(1).map(pathOf);
+    let next = 0;
+    const request = {
+      method: "POST",
+      setupRequest: (req: Record<string, unknown>) => ({
+        ...req,
+        path: urls[next++ % urls.length],
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "List-Unsubscribe=One-Click",
+      }),
+    };
+    const c = await cannon(s.options, { url: s.base, requests: [request] });
+    const distinct = Math.min(next, urls.length);
+    // The baseline: bare node:http + one pg INSERT per POST (on PostgreSQL, for both kinds).
+    const pgUrl = s.pgUrl ?? s.options.pgUrl;
+    const baseline = await startBaseline("pg-insert", s.options.ports.pgInsert, pgUrl);
+    let b;
+    try {
+      let n = 0;
+      b = await cannon(s.options, {
+        url: baseline.url,
+        requests: [
+          {
+            method: "POST",
+            setupRequest: (req) => ({
+              ...req,
+              path: `/u/${n++}`,
+              headers: { "content-type": "application/x-www-form-urlencoded" },
+              body: "List-Unsubscribe=One-Click",
+            }),
+          },
+        ],
+      });
+    } finally {
+      await baseline.stop();
+      if (!s.pgUrl) {
+        const { default: pg } = await import("pg");
+        const c2 = new pg.Client({ connectionString: pgUrl });
+        await c2.connect();
+        await c2.query("drop table if exists bench_baseline_clicks");
+        await c2.end();
+      }
+    }
+    const ratio = c.requests.average / b.requests.average;
+    return {
+      id: "one-click",
+      db: s.kind,
+      what: "RFC 8058 one-click POST, distinct addresses",
+      figure: Math.round(c.requests.average),
+      unit: "req/s",
+      details: {
+        ...httpDetails(c),
+        distinct_addresses: distinct,
+        repeated_posts: Math.max(0, next - urls.length),
+      },
+      baseline: {
+        what: "bare node:http + one pg INSERT per POST (PostgreSQL)",
+        figure: Math.round(b.requests.average),
+        unit: "req/s",
+      },
+      ratio: round(ratio, 3),
+      goal: "ratio ≥ 0.5",
+      met: ratio >= 0.5 && c.non2xx === 0,
+    };
+  },
+});
+
+const healthz = row({
+  id: "healthz",
+  stage: "http",
+  async run(s: HttpStage) {
+    const c = await cannon(s.options, { url: `${s.base}/healthz` });
+    const hello = await startBaseline("hello", s.options.ports.hello);
+    let b;
+    try {
+      b = await cannon(s.options, { url: `${hello.url}/healthz` });
+    } finally {
+      await hello.stop();
+    }
+    const ratio = c.requests.average / b.requests.average;
+    return {
+      id: "healthz",
+      db: s.kind,
+      what: "GET /healthz",
+      figure: Math.round(c.requests.average),
+      unit: "req/s",
+      details: httpDetails(c),
+      baseline: { what: "bare node:http", figure: Math.round(b.requests.average), unit: "req/s" },
+      ratio: round(ratio, 3),
+      goal: "ratio ≥ 0.25",
+      met: ratio >= 0.25 && c.non2xx === 0,
+    };
+  },
+});
+
+/** POST /api/v1/suppressions, 1,000 new addresses a call, one call after another. */
+const apiSuppressions = row({
+  id: "api-suppressions",
+  stage: "http",
+  async run(s: HttpStage) {
+    const calls = s.options.quick ? 5 : 20;
+    let seconds = 0;
+    for (let c = 0; c < calls + 1; c++) {
+      const addresses = Array.from({ length: 1_000 }, (_, i) => `api${c}.${i}@Bench.example`);
+      const t = performance.now();
+      const res = await fetch(`${s.base}/api/v1/suppressions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${s.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ channel: "email", addresses, note: "bench" }),
+      });
+      const body = (await res.json()) as { suppressed?: number };
+      if (c > 0) seconds += (performance.now() - t) / 1000; // the first call warms up
+      if (res.status !== 200 || body.suppressed !== 1_000) {
+        throw new Error(`suppressions answered ${res.status} ${JSON.stringify(body)}`);
+      }
+    }
+    const perSecond = (calls * 1_000) / seconds;
+    const imp = s.results.find((r) => r.id === "import" && r.db === s.kind);
+    const importRate = imp ? Number(imp.details?.rows_per_s) : null;
+    return {
+      id: "api-suppressions",
+      db: s.kind,
+      what: "POST /api/v1/suppressions, 1,000 addresses a call",
+      figure: Math.round(perSecond),
+      unit: "addresses/s",
+      details: { calls, ms_per_call: round((seconds * 1000) / calls) },
+      ...(importRate
+        ? {
+            baseline: { what: "the import (same run)", figure: importRate, unit: "rows/s" },
+            ratio: round(perSecond / importRate, 2),
+            // The goal is PGlite's (issue 14); on PostgreSQL the ratio is shown for information.
+            ...(s.kind === "pglite"
+              ? { goal: "≥ the import's rate (PGlite)", met: perSecond >= importRate }
+              : { goal: "(the goal is PGlite's)" }),
+          }
+        : { goal: "≥ the import's rate (run the import row too)" }),
+    };
+  },
+});
+
+/** Every row, in the order they run (per database kind). */
+export const ROWS: RowSpec[] = [
+  sendCheck,
+  importRow,
+  linksBatch,
+  uPage,
+  pPage,
+  oneClick,
+  healthz,
+  apiSuppressions,
+];
