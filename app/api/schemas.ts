@@ -427,6 +427,9 @@ export const SubjectExport = z
     topicNames: z
       .record(z.string(), z.record(z.string(), z.string()))
       .meta({ description: "Topic key → its name per language." }),
+    reasonNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Unsubscribe reason code → its label per language." }),
     operatorActions: z.array(StoredRow),
     proof: z.record(z.string(), z.unknown()).meta({
       description:

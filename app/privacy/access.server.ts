@@ -86,6 +86,8 @@ export type SubjectExport = {
   undeliverableEvents: Row[];
   /** The names of the topics named above, in every language the operator gave. */
   topicNames: Record<string, Record<string, string>>;
+  /** The labels of the unsubscribe reasons named above, in every language the operator gave. */
+  reasonNames: Record<string, Record<string, string>>;
   /** Operators' actions on this contact (from the audit log): what, when, not who. */
   operatorActions: Row[];
   /**
@@ -217,6 +219,19 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     for (const r of named) topicNames[r.key] = r.names;
   }
 
+  const reasonCodes = [
+    ...new Set(ledger.map((r) => r.reason_code).filter((k): k is string => !!k)),
+  ];
+  const reasonNames: Record<string, Record<string, string>> = {};
+  if (reasonCodes.length) {
+    const named = await db
+      .selectFrom("unsubscribe_reasons")
+      .select(["code", "labels"])
+      .where("code", "in", reasonCodes)
+      .execute();
+    for (const r of named) reasonNames[r.code] = r.labels;
+  }
+
   const keyOf = (r: Row) => `${String(r.channel)}\u0000${String(r.address_hash)}`;
   const addresses: SubjectAddress[] = [...targets.values()]
     .sort((a, b) => a.channel.localeCompare(b.channel) || a.hash.localeCompare(b.hash))
@@ -250,6 +265,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     inboundMessages: inbound,
     undeliverableEvents,
     topicNames,
+    reasonNames,
     operatorActions,
     proof: await ledgerProofFor(db, [...new Set(hashes)]),
   };

@@ -37,7 +37,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
   );
   if (!data) throw new Response("There is no contact with this id.", { status: 404 });
   const locale = toLocale(data.contact.locale as string | null) ?? DEFAULT_LOCALE;
-  const i18n = i18nPayload(locale, ["access", "labels"]);
+  const i18n = i18nPayload(locale, ["access", "labels", "recipient"]);
   const title = (i18n.resources.access as { title: string }).title;
   return json({ data, i18n, title, id: params.id! }, { headers: NO_STORE });
 }
@@ -48,32 +48,53 @@ const str = (v: unknown) => (v === null || v === undefined ? "" : String(v));
 function Table({ caption, head, rows }: { caption: string; head: string[]; rows: ReactNode[][] }) {
   const t = useT("access");
   if (rows.length === 0) return <p className="text-sm text-slate-700">{t("none")}</p>;
+  // A table from 640 px up; below, each row is a small card of label/value pairs (a wide table
+  // on a phone would scroll sideways and wrap dates one word per line).
   return (
-    <div className="relative overflow-x-auto">
-      <table className="min-w-full divide-y divide-slate-200 text-sm">
-        <caption className="sr-only">{caption}</caption>
-        <thead className="bg-slate-50 text-left text-slate-700">
-          <tr>
-            {head.map((h) => (
-              <th key={h} scope="col" className="px-2 py-1.5 font-medium">
-                {h}
-              </th>
-            ))}
-          </tr>
-        </thead>
-        <tbody className="divide-y divide-slate-100 align-top">
-          {rows.map((cells, i) => (
-            <tr key={i}>
-              {cells.map((c, j) => (
-                <td key={j} className="break-words px-2 py-1.5 text-slate-900">
-                  {c}
-                </td>
+    <>
+      <div className="relative hidden overflow-x-auto sm:block">
+        <table className="min-w-full divide-y divide-slate-200 text-sm">
+          <caption className="sr-only">{caption}</caption>
+          <thead className="bg-slate-50 text-left text-slate-700">
+            <tr>
+              {head.map((h) => (
+                <th key={h} scope="col" className="px-2 py-1.5 font-medium">
+                  {h}
+                </th>
               ))}
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody className="divide-y divide-slate-100 align-top">
+            {rows.map((cells, i) => (
+              <tr key={i}>
+                {cells.map((c, j) => (
+                  <td key={j} className="break-words px-2 py-1.5 text-slate-900">
+                    {c}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <ul
+        className="divide-y divide-slate-200 border-y border-slate-200 sm:hidden"
+        aria-label={caption}
+      >
+        {rows.map((cells, i) => (
+          <li key={i} className="py-2">
+            <dl className="grid grid-cols-[auto_1fr] gap-x-3 gap-y-0.5 text-sm">
+              {cells.map((c, j) => (
+                <div key={j} className="contents">
+                  <dt className="text-slate-700">{head[j]}</dt>
+                  <dd className="min-w-0 break-words text-slate-900">{c}</dd>
+                </div>
+              ))}
+            </dl>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
@@ -107,13 +128,21 @@ export default function SubjectExportPage() {
     const names = data.topicNames[str(key)];
     return names?.[locale] ?? names?.en ?? str(key);
   };
+  const tr = useT("recipient");
+  // The operator's label for the reason, else Heed's own (the preference page's words).
+  const reasonName = (code: unknown) => {
+    const names = data.reasonNames[str(code)];
+    return names?.[locale] || tr(`reasons.${str(code)}`, { defaultValue: names?.en || str(code) });
+  };
   const address = (v: unknown) => (v ? str(v) : t("erasedAddress"));
   const evidence = (r: Row) =>
     [
       r.topic ? topicName(r.topic) : null,
       r.campaign ? t("evidence.campaign", { campaign: str(r.campaign) }) : null,
       r.reason_code || r.reason_text
-        ? t("evidence.reason", { reason: str(r.reason_text ?? r.reason_code) })
+        ? t("evidence.reason", {
+            reason: r.reason_text ? str(r.reason_text) : reasonName(r.reason_code),
+          })
         : null,
       r.paused_until ? t("evidence.until", { date: date(r.paused_until) }) : null,
       r.ip ? t("evidence.ip", { ip: str(r.ip) }) : null,
@@ -130,7 +159,7 @@ export default function SubjectExportPage() {
       <p className="mt-1 text-sm text-slate-700">
         {t("generated", { date: date(data.generatedAt) })}
       </p>
-      <p className="mt-1 text-sm text-slate-700 print:hidden">
+      <p className="mb-8 mt-1 text-sm text-slate-700 print:hidden">
         {t("machineReadable")}{" "}
         <a
           className="font-medium text-blue-800 underline"

@@ -965,6 +965,12 @@ export interface operations {
                 [key: string]: string;
               };
             };
+            /** @description Unsubscribe reason code → its label per language. */
+            reasonNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
             operatorActions: {
               [key: string]: unknown;
             }[];
