@@ -93,7 +93,7 @@ test("an admin imports a CSV: the progress page updates itself to the end, with 
   await expect(count(page, "already_suppressed")).toHaveText("0");
   await expect(count(page, "duplicates")).toHaveText("1");
   await expect(count(page, "invalid")).toHaveText("3");
-  await expect(page.getByText("Done: 120 addresses suppressed.")).toBeVisible();
+  await expect(page.getByText("Done. Addresses suppressed: 120.")).toBeVisible();
   await expect(page.getByRole("region", { name: "Error report" })).toContainText("not an address");
   await expectNoAxeViolations(page, "import progress page");
   await shot(page, "import-done");
