@@ -97,8 +97,8 @@ export function ChannelStates({
               <th scope="row" className="py-2 pr-3 text-left font-medium">
                 {channelLabel(s.channel)}
               </th>
-              <td className="py-2 pr-3 break-all">{s.address}</td>
-              <td className="py-2 pr-3">
+              <td className="min-w-[10rem] py-2 pr-3 break-words">{s.address}</td>
+              <td className="min-w-[10rem] py-2 pr-3">
                 <ChannelStatus s={s} />
                 {s.pending ? (
                   <div className="mt-1 text-xs text-amber-900" data-testid="pending-confirmation">
@@ -108,7 +108,7 @@ export function ChannelStates({
                   </div>
                 ) : null}
               </td>
-              <td className="py-2">
+              <td className="min-w-[16rem] py-2">
                 {s.topics.length === 0 ? (
                   <span className="text-slate-600">—</span>
                 ) : (
@@ -157,6 +157,8 @@ function who(e: TimelineView): string {
   if (e.actorType === "admin_user") return "admin user (deleted)";
   if (e.actorType === "api_key") return "API key (deleted)";
   if (e.actorType) return e.actorType;
+  // Imported and system rows have no actor: the source says who.
+  if (e.source === "import" || e.source === "system") return sourceLabel(e.source);
   return "recipient";
 }
 
