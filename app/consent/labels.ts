@@ -1,6 +1,7 @@
 import type { Channel } from "~/db/schema";
 import enCommon from "~/i18n/locales/en/common.json";
 import enLabels from "~/i18n/locales/en/labels.json";
+import enRecipient from "~/i18n/locales/en/recipient.json";
 
 /**
  * Labels of consent sources and channels, one set for every place that shows them (the admin
@@ -30,4 +31,15 @@ export const OPERATOR_NOTE_SOURCES: readonly string[] = ["admin", "api"];
 
 export function isOperatorSource(source: string): boolean {
   return OPERATOR_NOTE_SOURCES.includes(source);
+}
+
+/** The built-in reasons, as recipients read them (English, for the admin area). */
+export const REASON_LABELS: Readonly<Record<string, string>> = enRecipient.reasons;
+
+/** "too_frequent" → "I get too many messages"; an operator's own code made readable. */
+export function reasonLabel(code: string): string {
+  const known = REASON_LABELS[code];
+  if (known) return known;
+  const s = code.replace(/[_-]+/g, " ").trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }

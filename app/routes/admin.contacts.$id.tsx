@@ -32,6 +32,11 @@ import {
   ledgerTimeline,
 } from "~/contacts/contacts.server";
 import { SuppressionForm } from "~/admin/ui/suppression-form";
+import {
+  applyAgentChange,
+  pendingConfirmations,
+  sendPreferencesLink,
+} from "~/contacts/agent.server";
 import { NOTE_MAX } from "~/contacts/notes";
 import { changeSuppression } from "~/contacts/suppressions.server";
 import { ConsentError } from "~/consent/consent.server";
@@ -53,6 +58,9 @@ const NOTICES: Record<string, string> = {
   unchanged: "Nothing changed: that was not suppressed.",
   cleared: "The undeliverable mark was cleared. Heed will let mail to this address through again.",
   not_marked: "Nothing changed: the address was not marked undeliverable.",
+  consent_changed: "Done. The change is on the timeline below.",
+  consent_unchanged: "Nothing changed: that was already so.",
+  link_sent: "The preferences link is on its way. It shows in the outbox.",
 };
 
 async function load(id: string) {
@@ -67,8 +75,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const { db, contact, targets } = await load(params.id ?? "");
   const url = new URL(request.url);
   const before = idCursor(url.searchParams);
-  const [states, timeline, undeliverable, inbound] = await Promise.all([
+  const [rawStates, pending, timeline, undeliverable, inbound] = await Promise.all([
     channelStates(db, targets),
+    pendingConfirmations(db, targets),
     ledgerTimeline(db, { targets, contactId: contact.id, before }),
     undeliverableStates(db, targets),
     inboundTimeline(db, {
@@ -77,6 +86,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     }),
   ]);
   const notice = url.searchParams.get("notice");
+  const states = rawStates.map((st) => {
+    const p = pending.find((x) => x.channel === st.channel);
+    return { ...st, pending: p ? { requestedAt: p.requestedAt, expiresAt: p.expiresAt } : null };
+  });
   return json(
     {
       contact,
@@ -96,11 +109,34 @@ const Note = z
   .trim()
   .min(1, "Write a note: why, and on whose request.")
   .max(NOTE_MAX, `At most ${NOTE_MAX} characters.`);
+const OptionalNote = z
+  .string()
+  .trim()
+  .max(NOTE_MAX, `At most ${NOTE_MAX} characters.`)
+  .optional()
+  .default("");
 const ActionSchema = z.discriminatedUnion("intent", [
   z.object({ intent: z.literal("suppress"), scope: z.string(), note: Note }),
   z.object({ intent: z.literal("unsuppress"), scope: z.string(), note: Note }),
   z.object({ intent: z.literal("clear_undeliverable"), scope: z.string(), note: Note }),
   z.object({ intent: z.literal("delete"), confirm: z.literal("yes", "Tick the box to confirm.") }),
+  z.object({
+    intent: z.literal("topic"),
+    scope: z.string(),
+    topic: z.string().min(1, "Pick a topic.").max(100),
+    state: z.enum(["off", "on"], "Pick off or on."),
+    note: OptionalNote,
+  }),
+  z.object({
+    intent: z.literal("pause"),
+    scope: z.string(),
+    days: z.enum(["30", "90", "resume"], "Pick how long."),
+    note: OptionalNote,
+  }),
+  z.object({
+    intent: z.literal("send_link"),
+    scope: z.enum(["email", "sms"], "Pick email or SMS."),
+  }),
 ]);
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
@@ -119,6 +155,53 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (input.intent === "delete") {
     await deleteContact(db, contact.id, by);
     return redirect("/admin/contacts?notice=deleted");
+  }
+
+  if (input.intent === "send_link") {
+    const target = targets.find((t) => t.channel === input.scope);
+    if (!target) {
+      return formError("This contact has no address for that.", {
+        scope: "Pick a channel the contact has.",
+        intent: input.intent,
+      });
+    }
+    await sendPreferencesLink(db, {
+      contactId: contact.id,
+      locale: contact.locale,
+      target: { channel: input.scope, address: target.address },
+      by,
+    });
+    return redirect(`/admin/contacts/${contact.id}?notice=link_sent`);
+  }
+
+  if (input.intent === "topic" || input.intent === "pause") {
+    const target = targets.find((t) => t.channel === input.scope);
+    if (!target) {
+      return formError("Pick one of this contact's channels.", {
+        scope: "Pick a channel.",
+        intent: input.intent,
+      });
+    }
+    try {
+      const res = await applyAgentChange(db, {
+        contactId: contact.id,
+        target,
+        change:
+          input.intent === "topic"
+            ? { kind: input.state === "off" ? "topic_opt_out" : "topic_opt_in", topic: input.topic }
+            : input.days === "resume"
+              ? { kind: "resume" }
+              : { kind: "pause", days: input.days === "30" ? 30 : 90 },
+        note: input.note,
+        by,
+      });
+      return redirect(
+        `/admin/contacts/${contact.id}?notice=${res.changed ? "consent_changed" : "consent_unchanged"}`,
+      );
+    } catch (e) {
+      if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });
+      throw e;
+    }
   }
 
   if (input.intent === "clear_undeliverable") {
@@ -218,6 +301,21 @@ export default function ContactPage() {
       <Section title="Channels" id="channels">
         <ChannelStates states={states} caption="State of each channel" />
       </Section>
+
+      {states.length > 0 ? (
+        <Section title="Help the caller" id="help">
+          <div className="grid gap-6 lg:grid-cols-3">
+            <CallerTopicForm states={states} errors={errorFor("topic")} />
+            <CallerPauseForm states={states} errors={errorFor("pause")} />
+            <SendLinkForm
+              channels={states
+                .map((st) => st.channel)
+                .filter((c): c is "email" | "sms" => c === "email" || c === "sms")}
+              errors={errorFor("send_link")}
+            />
+          </div>
+        </Section>
+      ) : null}
 
       {undeliverable.length > 0 ? (
         <Section title="Undeliverable" id="undeliverable">
@@ -383,6 +481,156 @@ export default function ContactPage() {
         </Section>
       ) : null}
     </div>
+  );
+}
+
+type States = ReturnType<typeof useLoaderData<typeof loader>>["states"];
+type Errors = Record<string, string | undefined>;
+
+const channelOption = (st: States[number]) => (
+  <option key={st.channel} value={st.channel}>
+    {CHANNEL_LABELS[st.channel]} ({st.address})
+  </option>
+);
+
+/** Turn one topic off or on for a channel, as the caller asks. */
+function CallerTopicForm({ states, errors }: { states: States; errors: Errors }) {
+  const topics = [
+    ...new Map(states.flatMap((st) => st.topics).map((t) => [t.key, t.name])).entries(),
+  ];
+  if (topics.length === 0) return null;
+  return (
+    <Form method="post" className="space-y-3" aria-labelledby="help-topic-title">
+      <h3 id="help-topic-title" className="font-medium text-slate-900">
+        Topics
+      </h3>
+      <CsrfInput />
+      <input type="hidden" name="intent" value="topic" />
+      <div>
+        <label htmlFor="topic-scope" className={labelClass}>
+          Channel
+        </label>
+        <select id="topic-scope" name="scope" className={`mt-1 ${inputClass}`}>
+          {states.filter((st) => st.topics.length > 0).map(channelOption)}
+        </select>
+        <FieldError id="topic-scope-error" message={errors.scope} />
+      </div>
+      <div>
+        <label htmlFor="topic-key" className={labelClass}>
+          Topic
+        </label>
+        <select id="topic-key" name="topic" className={`mt-1 ${inputClass}`}>
+          {topics.map(([key, name]) => (
+            <option key={key} value={key}>
+              {name}
+            </option>
+          ))}
+        </select>
+      </div>
+      <fieldset>
+        <legend className={labelClass}>The caller wants it</legend>
+        <div className="mt-1 flex gap-4 text-sm">
+          <label className="flex items-center gap-2">
+            <input type="radio" name="state" value="off" defaultChecked className="h-4 w-4" />
+            Off
+          </label>
+          <label className="flex items-center gap-2">
+            <input type="radio" name="state" value="on" className="h-4 w-4" />
+            On
+          </label>
+        </div>
+      </fieldset>
+      <div>
+        <label htmlFor="topic-note" className={labelClass}>
+          Note (optional)
+        </label>
+        <input id="topic-note" name="note" maxLength={NOTE_MAX} className={`mt-1 ${inputClass}`} />
+        <FieldError id="topic-note-error" message={errors.note} />
+      </div>
+      <button type="submit" className={buttonClass.secondary}>
+        Change topic
+      </button>
+    </Form>
+  );
+}
+
+/** Pause a channel for 30 or 90 days, or resume it. */
+function CallerPauseForm({ states, errors }: { states: States; errors: Errors }) {
+  return (
+    <Form method="post" className="space-y-3" aria-labelledby="help-pause-title">
+      <h3 id="help-pause-title" className="font-medium text-slate-900">
+        Pause
+      </h3>
+      <CsrfInput />
+      <input type="hidden" name="intent" value="pause" />
+      <div>
+        <label htmlFor="pause-scope" className={labelClass}>
+          Channel
+        </label>
+        <select id="pause-scope" name="scope" className={`mt-1 ${inputClass}`}>
+          {states.map(channelOption)}
+        </select>
+        <FieldError id="pause-scope-error" message={errors.scope} />
+      </div>
+      <div>
+        <label htmlFor="pause-days" className={labelClass}>
+          How long
+        </label>
+        <select id="pause-days" name="days" className={`mt-1 ${inputClass}`}>
+          <option value="30">Pause for 30 days</option>
+          <option value="90">Pause for 90 days</option>
+          <option value="resume">Resume now</option>
+        </select>
+      </div>
+      <div>
+        <label htmlFor="pause-note" className={labelClass}>
+          Note (optional)
+        </label>
+        <input id="pause-note" name="note" maxLength={NOTE_MAX} className={`mt-1 ${inputClass}`} />
+      </div>
+      <button type="submit" className={buttonClass.secondary}>
+        Apply
+      </button>
+    </Form>
+  );
+}
+
+/** Send the person the link to their preferences, by email or SMS, in their language. */
+function SendLinkForm({ channels, errors }: { channels: ("email" | "sms")[]; errors: Errors }) {
+  if (channels.length === 0) return null;
+  return (
+    <Form method="post" className="space-y-3" aria-labelledby="help-link-title">
+      <h3 id="help-link-title" className="font-medium text-slate-900">
+        Preferences link
+      </h3>
+      <CsrfInput />
+      <input type="hidden" name="intent" value="send_link" />
+      <p className="text-sm text-slate-700">
+        The person gets the link to their own preferences, in their language, and changes them
+        there.
+      </p>
+      <fieldset>
+        <legend className={labelClass}>Send by</legend>
+        <div className="mt-1 flex gap-4 text-sm">
+          {channels.map((c, i) => (
+            <label key={c} className="flex items-center gap-2">
+              <input
+                type="radio"
+                name="scope"
+                value={c}
+                defaultChecked={i === 0}
+                className="h-4 w-4"
+              />
+              {CHANNEL_LABELS[c]}
+            </label>
+          ))}
+        </div>
+        <FieldError id="link-scope-error" message={errors.scope} />
+      </fieldset>
+      <button type="submit" className={buttonClass.secondary}>
+        Send preferences link
+      </button>
+    </Form>
   );
 }
 

@@ -1,4 +1,4 @@
-import { channelLabel, sourceLabel } from "~/consent/labels";
+import { channelLabel, reasonLabel, sourceLabel } from "~/consent/labels";
 import { StatusBadge, Time } from "~/admin/ui/components";
 
 /** Views shared by the contact page and the address (suppressions) page. */
@@ -9,6 +9,8 @@ export type ChannelStateView = {
   status: string | null;
   pausedUntil: string | null;
   topics: { key: string; name: string; state: string }[];
+  /** A double opt-in waiting for the person's confirmation. */
+  pending?: { requestedAt: string; expiresAt: string } | null;
 };
 
 export type TimelineView = {
@@ -22,6 +24,7 @@ export type TimelineView = {
   campaign: string | null;
   reasonCode: string | null;
   reasonText: string | null;
+  note: string | null;
   actorType: string | null;
   actorId: string | null;
   actorLabel: string | null;
@@ -94,11 +97,18 @@ export function ChannelStates({
               <th scope="row" className="py-2 pr-3 text-left font-medium">
                 {channelLabel(s.channel)}
               </th>
-              <td className="py-2 pr-3 break-all">{s.address}</td>
-              <td className="py-2 pr-3">
+              <td className="min-w-[10rem] py-2 pr-3 break-words">{s.address}</td>
+              <td className="min-w-[10rem] py-2 pr-3">
                 <ChannelStatus s={s} />
+                {s.pending ? (
+                  <div className="mt-1 text-xs text-amber-900" data-testid="pending-confirmation">
+                    <StatusBadge status="pending" /> Confirmation sent{" "}
+                    <Time value={s.pending.requestedAt} />, waiting for the person (until{" "}
+                    <Time value={s.pending.expiresAt} />)
+                  </div>
+                ) : null}
               </td>
-              <td className="py-2">
+              <td className="min-w-[16rem] py-2">
                 {s.topics.length === 0 ? (
                   <span className="text-slate-600">—</span>
                 ) : (
@@ -147,6 +157,8 @@ function who(e: TimelineView): string {
   if (e.actorType === "admin_user") return "admin user (deleted)";
   if (e.actorType === "api_key") return "API key (deleted)";
   if (e.actorType) return e.actorType;
+  // Imported and system rows have no actor: the source says who.
+  if (e.source === "import" || e.source === "system") return sourceLabel(e.source);
   return "recipient";
 }
 
@@ -202,16 +214,23 @@ export function Timeline({ entries, caption }: { entries: TimelineView[]; captio
                   <div className="break-all text-xs text-slate-600">{e.address}</div>
                 ) : null}
               </td>
-              <td className="py-2 pr-3 text-slate-800">{sourceLabel(e.source)}</td>
+              <td className="min-w-[7rem] py-2 pr-3 text-slate-800">{sourceLabel(e.source)}</td>
               <td className="py-2 pr-3 text-slate-800">
-                {e.reasonCode ? <div className="text-xs text-slate-600">{e.reasonCode}</div> : null}
+                {e.reasonCode ? <div title={e.reasonCode}>{reasonLabel(e.reasonCode)}</div> : null}
                 {e.reasonText ? (
-                  <div className="whitespace-pre-wrap break-words">{e.reasonText}</div>
+                  <div className="whitespace-pre-wrap break-words">“{e.reasonText}”</div>
                 ) : null}
-                {!e.reasonCode && !e.reasonText ? <span className="text-slate-500">—</span> : null}
+                {e.note ? (
+                  <div className="whitespace-pre-wrap break-words text-slate-700">
+                    <span className="font-medium">Note:</span> {e.note}
+                  </div>
+                ) : null}
+                {!e.reasonCode && !e.reasonText && !e.note ? (
+                  <span className="text-slate-500">—</span>
+                ) : null}
               </td>
               <td className="py-2 pr-3 text-slate-800">{e.campaign ?? "—"}</td>
-              <td className="py-2 pr-3 text-slate-800 break-all">{who(e)}</td>
+              <td className="min-w-[8rem] py-2 pr-3 text-slate-800 break-words">{who(e)}</td>
               <td className="py-2 text-slate-700" title={e.userAgent ?? undefined}>
                 {e.ip ?? "—"}
               </td>
