@@ -10,6 +10,8 @@ import * as m20261128T1200 from "./2026-11-28T1200_sms_rules";
 import * as m20261128T1300 from "./2026-11-28T1300_email_events";
 import * as m20261128T1400 from "./2026-11-28T1400_webhook_retries";
 import * as m20261128T1401 from "./2026-11-28T1401_first_signup";
+import * as m20261129T1200 from "./2026-11-29T1200_consent_hash_collation";
+import * as m20261129T1300 from "./2026-11-29T1300_import_preview";
 import * as m20261129T1500 from "./2026-11-29T1500_no_reason_choice";
 import * as m20261129T1600 from "./2026-11-29T1600_frequency";
 import * as m20261129T1601 from "./2026-11-29T1601_ledger_chain";
@@ -32,6 +34,8 @@ export const migrations: Record<string, Migration> = {
   "2026-11-28T1300_email_events": m20261128T1300,
   "2026-11-28T1400_webhook_retries": m20261128T1400,
   "2026-11-28T1401_first_signup": m20261128T1401,
+  "2026-11-29T1200_consent_hash_collation": m20261129T1200,
+  "2026-11-29T1300_import_preview": m20261129T1300,
   "2026-11-29T1500_no_reason_choice": m20261129T1500,
   "2026-11-29T1600_frequency": m20261129T1600,
   "2026-11-29T1601_ledger_chain": m20261129T1601,

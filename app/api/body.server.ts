@@ -1,4 +1,5 @@
 import { ApiError } from "~/api/errors.server";
+import { findBadText } from "~/http/text-check";
 
 /**
  * Request bodies of the sender API: JSON only, with a size cap enforced while reading (a client
@@ -47,11 +48,21 @@ export async function readJsonBody(
   }
   const text = await readBodyText(request, maxBytes);
   if (text.trim() === "") throw new ApiError(400, "invalid_json", "The request body is empty");
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (e) {
     throw new ApiError(400, "invalid_json", "The request body is not valid JSON", {
       parser: (e as Error).message.slice(0, 200),
     });
   }
+  // A NUL or a lone surrogate (`\u0000`, `\ud800`) in any string: 400 naming the field.
+  const bad = findBadText(parsed);
+  if (bad) {
+    const path = bad.path ? `body.${bad.path}` : "body";
+    throw new ApiError(400, "invalid_request", `Invalid request: ${path}: ${bad.why}`, {
+      issues: [{ path, message: bad.why, code: "invalid_string" }],
+    });
+  }
+  return parsed;
 }

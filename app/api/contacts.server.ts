@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 import { ApiError, fieldError } from "~/api/errors.server";
 import { applyConsentChanges, readConsent, type ConsentChange } from "~/consent/consent.server";
@@ -5,7 +6,6 @@ import { normalizeAddress } from "~/consent/address.server";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import type { Db } from "~/db/db.server";
 import type { Channel, Contact } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 /**
  * Contacts and their preferences for the sender API. A contact groups addresses; consent
@@ -40,11 +40,7 @@ function normalizedOrFieldError(
   value: string | null | undefined,
 ): string | null | undefined {
   if (value === undefined || value === null) return value;
-  const n = normalizeAddress(
-    field === "email" ? "email" : "sms",
-    value,
-    getEnv().DEFAULT_PHONE_REGION,
-  );
+  const n = normalizeAddress(field === "email" ? "email" : "sms", value, defaultPhoneRegion());
   if (!n.ok)
     throw fieldError(
       field,

@@ -35,6 +35,7 @@ export type ConsentEventJson = {
   reasonCode: string | null;
   reasonText: string | null;
   pausedUntil: string | null;
+  frequency: string | null;
   externalId: string | null;
   actor: { type: string; id: string | null } | null;
 };
@@ -52,6 +53,7 @@ type EventRow = {
   reason_code: string | null;
   reason_text: string | null;
   paused_until: Date | null;
+  frequency: string | null;
   actor_type: string | null;
   actor_id: string | null;
   external_id: string | null;
@@ -79,14 +81,15 @@ export function eventJson(r: EventRow): ConsentEventJson {
     reasonCode: r.reason_code,
     reasonText: r.reason_text,
     pausedUntil: iso(r.paused_until),
+    frequency: r.frequency ?? null,
     externalId: r.external_id,
     actor: r.actor_type ? { type: r.actor_type, id: r.actor_id } : null,
   };
 }
 
 const COLUMNS = sql`l.id, l.txid::text as txid, l.occurred_at, l.channel, l.address, l.action,
-  l.topic, l.source, l.campaign, l.reason_code, l.reason_text, l.paused_until, l.actor_type,
-  l.actor_id, c.external_id`;
+  l.topic, l.source, l.campaign, l.reason_code, l.reason_text, l.paused_until, l.frequency,
+  l.actor_type, l.actor_id, c.external_id`;
 
 export type EventsPage = {
   events: ConsentEventJson[];

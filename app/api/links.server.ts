@@ -4,10 +4,11 @@ import { contactAddress } from "~/api/contacts.server";
 import type { Db } from "~/db/db.server";
 import type { Channel, Contact } from "~/db/schema";
 import { getEnv } from "~/env.server";
-import { normalizeEmail } from "~/consent/address.server";
+import { normalizeAddress, normalizeEmail } from "~/consent/address.server";
+import { addressKey } from "~/consent/consent.server";
 import { createMailtoAddresses, mailtoConfig } from "~/email/mailto.server";
 import { newShortCode } from "~/links/short-links.server";
-import { LINK_TTL_SECONDS, signLinkToken } from "~/links/tokens.server";
+import { LINK_TTL_SECONDS, signLinkTokenSync } from "~/links/tokens.server";
 
 /**
  * Links for messages (docs/links.md): a preferences link and an unsubscribe link signed for the
@@ -53,13 +54,31 @@ export async function assertTopicExists(
   }
 }
 
-async function signedLinks(contactId: string, o: LinkOptions, now: Date) {
+/**
+ * The keyed hash of the address a link is sent to (the unsubscribe token's `ah`, docs/links.md):
+ * what the link unsubscribes for its whole life, whatever becomes of the contact. A phone number
+ * already in E.164 form is its own normalized form (libphonenumber's parse is the costly part
+ * of a batch); anything else is normalized first. Null when the address does not normalize.
+ */
+function linkAddressHash(channel: Channel, raw: string, region: string | undefined): string | null {
+  if (channel !== "email" && E164.test(raw)) return addressKey(raw);
+  const n = normalizeAddress(channel, raw, region);
+  return n.ok ? addressKey(n.address) : null;
+}
+const E164 = /^\+[1-9][0-9]{6,14}$/;
+
+// Signed synchronously with node:crypto (app/links/tokens.server.ts): a batch signs 20,000 tokens.
+function signedLinks(contactId: string, addressHash: string | null, o: LinkOptions, now: Date) {
   const common = { contactId, channel: o.channel, campaign: o.campaign ?? null, now };
-  const [preferences, unsubscribe] = await Promise.all([
-    signLinkToken({ ...common, purpose: "preferences" }),
-    signLinkToken({ ...common, purpose: "unsubscribe", topic: o.topic ?? null }),
-  ]);
-  return { preferences, unsubscribe };
+  return {
+    preferences: signLinkTokenSync({ ...common, purpose: "preferences" }),
+    unsubscribe: signLinkTokenSync({
+      ...common,
+      purpose: "unsubscribe",
+      topic: o.topic ?? null,
+      addressHash,
+    }),
+  };
 }
 
 /** Stores many short links in set-based inserts; returns their codes in order. */
@@ -144,7 +163,8 @@ export async function createLinks(db: Db, contact: Contact, o: LinkOptions): Pro
   }
   await assertTopicExists(db, o.topic, o.channel);
   const now = new Date();
-  const tokens = await signedLinks(contact.id, o, now);
+  const region = getEnv().DEFAULT_PHONE_REGION;
+  const tokens = signedLinks(contact.id, linkAddressHash(o.channel, address, region), o, now);
   let code: string | undefined;
   if (o.channel !== "email") {
     const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS * 1000);
@@ -175,10 +195,14 @@ export async function createLinksBatch(
     .execute();
   const byExternal = new Map(rows.map((r) => [r.external_id!, r]));
   const now = new Date();
+  const region = getEnv().DEFAULT_PHONE_REGION;
   const signed = new Map<string, { preferences: string; unsubscribe: string }>();
   for (const r of rows) {
-    if ((r as Record<string, unknown>)[column])
-      signed.set(r.external_id!, await signedLinks(r.id, o, now));
+    const address = (r as Record<string, unknown>)[column];
+    if (typeof address === "string" && address) {
+      const hash = linkAddressHash(o.channel, address, region);
+      signed.set(r.external_id!, signedLinks(r.id, hash, o, now));
+    }
   }
   const codes = new Map<string, string>();
   if (o.channel !== "email" && signed.size > 0) {

@@ -329,6 +329,13 @@ export const EventsQuery = z.strictObject({
   after: z
     .string()
     .regex(/^\d{1,20}-\d{1,20}$/, "must be a cursor returned by this endpoint")
+    // Both parts are PostgreSQL bigints: a larger number is no cursor this endpoint returned.
+    .refine(
+      // (zod runs refinements after a failed regex too: only digits reach BigInt)
+      (v) =>
+        !/^\d+-\d+$/.test(v) || v.split("-").every((part) => BigInt(part) <= 9223372036854775807n),
+      "must be a cursor returned by this endpoint",
+    )
     .optional()
     .meta({
       description: "The `nextCursor` of the previous page; omit to start at the beginning.",
@@ -353,6 +360,10 @@ export const ConsentEvent = z
     reasonCode: z.string().nullable(),
     reasonText: z.string().nullable(),
     pausedUntil: DateTime.nullable(),
+    frequency: z
+      .string()
+      .nullable()
+      .meta({ description: "`consent.frequency`: the key of the frequency option chosen." }),
     externalId: z.string().nullable().meta({ description: "The contact's external id, if any." }),
     actor: z.object({ type: z.string(), id: z.string().nullable() }).nullable(),
   })
@@ -397,8 +408,10 @@ export const SubjectExport = z
     ),
     frequency: z
       .array(StoredRow)
-      .nullable()
-      .meta({ description: "Frequency choices per channel (null: not offered by this server)." }),
+      .meta({ description: "The frequency chosen per address, with the option's labels." }),
+    sendLog: z
+      .array(StoredRow)
+      .meta({ description: "Sends recorded by checks with `record: true` (the frequency cap)." }),
     ledger: z
       .array(StoredRow)
       .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
@@ -411,10 +424,13 @@ export const SubjectExport = z
       .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
     inboundMessages: z.array(StoredRow),
     undeliverableEvents: z.array(StoredRow),
+    topicNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Topic key → its name per language." }),
     operatorActions: z.array(StoredRow),
-    proof: z.unknown().meta({
+    proof: z.record(z.string(), z.unknown()).meta({
       description:
-        "What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server).",
+        "What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint.",
     }),
   })
   .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

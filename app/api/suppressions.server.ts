@@ -1,9 +1,9 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { ApiError } from "~/api/errors.server";
 import { bulkUnsubscribe, type BulkUnsubscribeItem } from "~/consent/bulk.server";
 import { normalizeAddress } from "~/consent/address.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 /**
  * Suppressions for the sender API: suppress addresses through the consent core's bulk door
@@ -46,7 +46,7 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
       });
     }
   }
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const invalid: SuppressResult["invalid"] = [];
   const seen = new Set<string>();
   const items: BulkUnsubscribeItem[] = [];

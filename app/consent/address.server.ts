@@ -4,7 +4,7 @@ import { parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/
 import { z } from "zod";
 import type { Channel } from "~/db/schema";
 
-export type InvalidReason = "empty" | "invalid_email" | "invalid_phone";
+export type InvalidReason = "empty" | "invalid_email" | "invalid_phone" | "missing_country_code";
 export type Normalized = { ok: true; address: string } | { ok: false; reason: InvalidReason };
 
 const emailSchema = z.email();
@@ -31,18 +31,50 @@ export function normalizeEmail(raw: string): Normalized {
 
 /**
  * Phone numbers to E.164 with libphonenumber-js's full metadata (so mobile/fixed validity is real,
- * not only a length check). A number without a country prefix needs a default region.
+ * not only a length check).
+ *
+ * - `+420 777 111 222`, `00420777111222`, `tel:+420…`: international, as written.
+ * - Digits without `+` (`420777111222`: how a spreadsheet stores a phone number as a number, which
+ *   also drops the leading `00`): with a default country, read as a national number of that
+ *   country first (`777111222` in CZ); when that is not a valid number, read as international
+ *   (`+420777111222`).
+ * - A number that is valid neither way and has no default country to read it with is refused as
+ *   `missing_country_code` ("add the country code"), other failures as `invalid_phone`.
+ * - Excel's scientific notation (`4.20777111222E+11`) is expanded when it lost no digit.
  */
 export function normalizePhone(raw: string, defaultRegion?: string): Normalized {
   const trimmed = raw.trim().replace(/^(whatsapp|sms|tel):/i, "");
   if (trimmed === "") return { ok: false, reason: "empty" };
-  const withPlus = /^00\d/.test(trimmed) ? `+${trimmed.slice(2)}` : trimmed;
-  const parsed = parsePhoneNumberFromString(withPlus, {
-    defaultCountry: defaultRegion as CountryCode | undefined,
-    extract: false,
-  });
-  if (!parsed || !parsed.isValid()) return { ok: false, reason: "invalid_phone" };
-  return { ok: true, address: parsed.number };
+  const written = expandScientific(trimmed) ?? trimmed;
+  const withPlus = /^00\d/.test(written) ? `+${written.slice(2)}` : written;
+  const region = defaultRegion as CountryCode | undefined;
+  const valid = (text: string, country?: CountryCode) => {
+    const parsed = parsePhoneNumberFromString(text, { defaultCountry: country, extract: false });
+    return parsed?.isValid() ? parsed.number : null;
+  };
+  if (withPlus.startsWith("+")) {
+    const number = valid(withPlus);
+    return number ? { ok: true, address: number } : { ok: false, reason: "invalid_phone" };
+  }
+  const national = region ? valid(withPlus, region) : null;
+  if (national) return { ok: true, address: national };
+  const digits = withPlus.replace(/[\s().\-/]/g, "");
+  if (/^[1-9]\d{6,14}$/.test(digits)) {
+    const international = valid(`+${digits}`);
+    if (international) return { ok: true, address: international };
+  }
+  if (!region && /^\d{6,17}$/.test(digits)) return { ok: false, reason: "missing_country_code" };
+  return { ok: false, reason: "invalid_phone" };
+}
+
+/** "4.20777111222E+11" → "420777111222" when the mantissa shows every digit; else null. */
+function expandScientific(value: string): string | null {
+  const m = /^(\d)(?:[.,](\d+))?e\+?(\d{1,2})$/i.exec(value);
+  if (!m) return null;
+  // Only when every digit is shown: "4.20777E+11" lost six digits (a narrow Excel column).
+  const fraction = m[2] ?? "";
+  if (fraction.length !== Number(m[3])) return null;
+  return m[1]! + fraction;
 }
 
 export function normalizeAddress(

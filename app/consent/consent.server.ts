@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
@@ -10,7 +11,6 @@ import type {
   LedgerAction,
   TopicStatus,
 } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { getSecrets } from "~/secrets.server";
 
@@ -32,8 +32,14 @@ export type ChangeAction = Exclude<LedgerAction, "erase">;
 
 export type ConsentChange = {
   channel: Channel;
-  /** Raw or normalized; normalized here. */
-  address: string;
+  /**
+   * Raw or normalized; normalized here. Empty or null only with `addressHash`: an address known
+   * by its keyed hash alone (a link whose contact was deleted or erased); its ledger row then has
+   * no address, and the state row keeps whatever address it had.
+   */
+  address: string | null;
+  /** The address's keyed hash (addressKey), used when `address` is empty. */
+  addressHash?: string | null;
   action: ChangeAction;
   /** Required for topic_opt_in / topic_opt_out, refused for the others. */
   topic?: string | null;
@@ -55,7 +61,9 @@ export type ConsentChange = {
 
 export type ChangeResult = {
   channel: Channel;
+  /** Empty for a change made by the address's hash alone. */
   address: string;
+  addressHash: string;
   action: ChangeAction;
   topic: string | null;
   /** false when the request asked for the state the address already had (idempotent repeat). */
@@ -105,7 +113,7 @@ export function addressKey(address: string): string {
 }
 
 export function normalizeOrThrow(channel: Channel, raw: string): string {
-  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  const n = normalizeAddress(channel, raw, defaultPhoneRegion());
   if (!n.ok) {
     throw new ConsentError("invalid_address", `Invalid ${channel} address (${n.reason})`, {
       reason: n.reason,
@@ -115,14 +123,25 @@ export function normalizeOrThrow(channel: Channel, raw: string): string {
 }
 
 type Prepared = ConsentChange & {
-  address: string;
+  address: string | null;
   hash: string;
   topic: string | null;
   frequency: string | null;
 };
 
+/** A keyed address hash as addressKey makes it (HMAC-SHA256, base64url). */
+export const ADDRESS_HASH_RE = /^[A-Za-z0-9_-]{43}$/;
+
 function prepare(change: ConsentChange): Prepared {
-  const address = normalizeOrThrow(change.channel, change.address);
+  const byHash = !change.address && change.addressHash ? change.addressHash : null;
+  if (byHash !== null && !ADDRESS_HASH_RE.test(byHash)) {
+    throw new ConsentError("invalid_address", "Invalid address hash");
+  }
+  if (byHash !== null && (change.action === "subscribe" || change.action === "signup_pending")) {
+    // Subscribing needs an address to confirm with (rule 5); a hash alone can only opt out.
+    throw new ConsentError("invalid_address", `${change.action} needs an address`);
+  }
+  const address = byHash === null ? normalizeOrThrow(change.channel, change.address ?? "") : null;
   const topic = change.topic ?? null;
   if (TOPIC_ACTIONS.has(change.action) && !topic) {
     throw new ConsentError("topic_required", `${change.action} needs a topic`);
@@ -144,7 +163,7 @@ function prepare(change: ConsentChange): Prepared {
   return {
     ...change,
     address,
-    hash: addressKey(address),
+    hash: byHash ?? addressKey(address!),
     topic,
     frequency: change.action === "frequency" ? change.frequency! : null,
   };
@@ -292,7 +311,8 @@ async function applyOne(
 
   const result = {
     channel: c.channel,
-    address: c.address,
+    address: c.address ?? "",
+    addressHash: c.hash,
     action: c.action,
     topic: c.topic,
     status: plan.changed || cur ? plan.channel.status : null,
@@ -333,7 +353,7 @@ async function applyOne(
     .set({
       status: plan.channel.status,
       paused_until: plan.channel.paused_until,
-      address: c.address,
+      address: c.address ?? sql<string | null>`address`,
       last_ledger_id: ledger.id,
       updated_at: sql<Date>`now()`,
     })
@@ -509,7 +529,7 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
     topicDefaultIn = row.default_opt_in;
   }
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
   if (category === "transactional") {
     // Transactional mail only needs the undeliverable marks, and most installs have none on most
@@ -766,4 +786,45 @@ export async function readConsent(
         null,
     };
   });
+}
+
+export type HashConsent = {
+  /** null: Heed has never recorded anything for this address (treated as subscribed). */
+  status: ChannelStatus | null;
+  pausedUntil: Date | null;
+  topics: Record<string, TopicStatus>;
+  /** The address as the state row holds it (null when erased, or never recorded). */
+  address: string | null;
+};
+
+/**
+ * The state of one address known by its keyed hash (an unsubscribe link's address), in one
+ * query: the channel row and the topic choices.
+ */
+export async function readConsentByHash(
+  db: Db,
+  channel: Channel,
+  hash: string,
+): Promise<HashConsent> {
+  const { rows } = await sql<{
+    status: ChannelStatus | null;
+    paused_until: Date | null;
+    address: string | null;
+    topics: Record<string, TopicStatus> | string | null;
+  }>`
+    select cc.status, cc.paused_until, cc.address,
+      (select json_object_agg(tc.topic, tc.status) from topic_consent tc
+       where tc.channel = ${channel} and tc.address_hash = ${hash}) as topics
+    from (select 1) as one
+    left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = ${hash}
+  `.execute(db);
+  const r = rows[0];
+  const topics = typeof r?.topics === "string" ? JSON.parse(r.topics) : (r?.topics ?? {});
+  const paused = r?.paused_until ? new Date(r.paused_until) : null;
+  return {
+    status: r?.status ?? null,
+    pausedUntil: paused && paused.getTime() > Date.now() ? paused : null,
+    topics: topics as Record<string, TopicStatus>,
+    address: r?.address ?? null,
+  };
 }

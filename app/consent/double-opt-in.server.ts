@@ -119,6 +119,19 @@ async function contactFor(
     .executeTakeFirstOrThrow();
 }
 
+/** Whether a contact (not erased) holds this normalized address on the channel. */
+async function heldByContact(trx: Trx, channel: Channel, address: string): Promise<boolean> {
+  const column = channel === "email" ? "email" : "phone";
+  const row = await trx
+    .selectFrom("contacts")
+    .select("id")
+    .where(column, "=", address)
+    .where("erased_at", "is", null)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 async function validTopics(db: Db, keys: readonly string[]): Promise<string[]> {
   const unique = [...new Set(keys)];
   if (unique.length === 0) return [];
@@ -161,6 +174,12 @@ export async function startDoubleOptIn(
       .forUpdate()
       .executeTakeFirst();
     if (row?.status === "subscribed") return { requestId: "", status: "already_subscribed" };
+    // No row, but a contact holds the address: the sender added it (API, import, admin), so it
+    // is subscribed already (docs/consent.md: no row means subscribed). Asking to subscribe it
+    // changes nothing; recording `signup_pending` would turn it into pending_confirmation.
+    if (!row && (await heldByContact(trx, input.channel, address))) {
+      return { requestId: "", status: "already_subscribed" };
+    }
 
     const limit = await hitRateLimit(trx, `doi:${input.channel}:${hash}`, DOUBLE_OPT_IN_RATE_LIMIT);
     if (!limit.allowed) {

@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
 import { audit, type AuditContext } from "~/admin/audit.server";
@@ -5,7 +6,6 @@ import { audit, type AuditContext } from "~/admin/audit.server";
 import type { Db, Trx } from "~/db/db.server";
 
 import type { Channel } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { getSecrets } from "~/secrets.server";
 
@@ -102,7 +102,7 @@ export async function eraseContact(
     if (!contact) throw new ErasureError("not_found", "No such contact.");
 
     const key = getSecrets().addressHashKey;
-    const region = getEnv().DEFAULT_PHONE_REGION;
+    const region = defaultPhoneRegion();
     const emails: string[] = [];
     const phones: string[] = [];
     const targets = new Map<string, Target>();
@@ -341,7 +341,7 @@ export async function erasurePreview(db: Db, contactId: string): Promise<Erasure
     .where("id", "=", contactId)
     .executeTakeFirst();
   if (!contact) return null;
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const seen = new Set<string>();
   const addresses: ErasurePreview["addresses"] = [];
   const add = (channel: Channel, address: string) => {

@@ -1,10 +1,10 @@
+import { defaultPhoneRegion, refreshPhoneRegion } from "~/settings/phone-region.server";
 import { sql, type Expression, type SqlBool } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { normalizeEmail, normalizePhone } from "~/consent/address.server";
 import { addressKey, readConsent } from "~/consent/consent.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ChannelStatus, ConsentSource, LedgerAction } from "~/db/schema";
-import { getEnv } from "~/env.server";
 import { listTopics } from "~/topics/topics.server";
 import type { UNDELIVERABLE_SOURCE, UndeliverableEventAction } from "~/email/constants";
 import { undeliverableTimeline } from "~/email/undeliverable.server";
@@ -50,7 +50,7 @@ export function readQueryAsAddress(q: string): SearchResult["address"] {
     return e.ok ? { kind: "email", value: e.address } : null;
   }
   if (/^[+(]?[\d\s().-]{5,}$/.test(q) || /^(00|\+)/.test(q)) {
-    const p = normalizePhone(q, getEnv().DEFAULT_PHONE_REGION);
+    const p = normalizePhone(q, defaultPhoneRegion());
     return p.ok ? { kind: "phone", value: p.address } : null;
   }
   return null;
@@ -65,6 +65,7 @@ export async function searchContacts(
   query: string,
   options: { page?: number; pageSize?: number } = {},
 ): Promise<SearchResult> {
+  await refreshPhoneRegion(db);
   const q = query.normalize("NFC").trim().slice(0, 320);
   const pageSize = options.pageSize ?? SEARCH_PAGE_SIZE;
   const page = Math.min(Math.max(1, Math.floor(options.page ?? 1)), SEARCH_MAX_PAGE);
@@ -169,7 +170,7 @@ export function contactAddresses(c: Pick<ContactSummary, "email" | "phone">): Ch
     if (e.ok) out.push({ channel: "email", address: e.address });
   }
   if (c.phone) {
-    const p = normalizePhone(c.phone, getEnv().DEFAULT_PHONE_REGION);
+    const p = normalizePhone(c.phone, defaultPhoneRegion());
     if (p.ok) {
       out.push({ channel: "sms", address: p.address });
       out.push({ channel: "whatsapp", address: p.address });

@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { normalizeEmail, normalizePhone } from "~/consent/address.server";
 import {
@@ -11,7 +12,6 @@ import {
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
 import { NOTE_MAX } from "~/contacts/notes";
-import { getEnv } from "~/env.server";
 
 /**
  * Manual suppression by operators (docs/admin.md). The unsubscribed list is address-level: an address
@@ -30,7 +30,7 @@ export function channelsOfAddress(raw: string): { channels: Channel[]; address: 
     const e = normalizeEmail(trimmed);
     return e.ok ? { channels: ["email"], address: e.address } : null;
   }
-  const p = normalizePhone(trimmed, getEnv().DEFAULT_PHONE_REGION);
+  const p = normalizePhone(trimmed, defaultPhoneRegion());
   return p.ok ? { channels: ["sms", "whatsapp"], address: p.address } : null;
 }
 
@@ -42,6 +42,7 @@ export function targetsFor(raw: string, scope: SuppressionScope): SuppressionTar
   if (scope === "all") {
     const found = channelsOfAddress(raw);
     if (!found) {
+      if (!raw.includes("@")) throwIfMissingCountryCode(raw);
       throw new ConsentError(
         "invalid_address",
         "This is neither an email address nor a phone number.",
@@ -50,7 +51,21 @@ export function targetsFor(raw: string, scope: SuppressionScope): SuppressionTar
     return found.channels.map((channel) => ({ channel, address: found.address }));
   }
   if (!CHANNELS.includes(scope)) throw new ConsentError("invalid_address", "Unknown channel.");
+  if (scope !== "email") throwIfMissingCountryCode(raw);
   return [{ channel: scope, address: normalizeOrThrow(scope, raw) }];
+}
+
+/** A phone number without its country code, and no default country to read it with. */
+export const MISSING_COUNTRY_CODE_MESSAGE =
+  "Add the country code (for example +420 777 111 222), or set the default country in Admin → Phone numbers.";
+
+function throwIfMissingCountryCode(raw: string) {
+  const p = normalizePhone(raw, defaultPhoneRegion());
+  if (!p.ok && p.reason === "missing_country_code") {
+    throw new ConsentError("invalid_address", MISSING_COUNTRY_CODE_MESSAGE, {
+      reason: "missing_country_code",
+    });
+  }
 }
 
 /** "j***@example.com", "+4860*****67": enough to recognise an address in the audit log. */

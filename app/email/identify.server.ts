@@ -56,7 +56,11 @@ export async function identifyFromListUnsubscribe(
   for (const m of text.matchAll(LINK_RE)) {
     const verified = await verifyLinkToken(m[1]!, "unsubscribe");
     if (!verified.ok || verified.claims.ch !== "email") continue;
-    const found = await contactEmail(db, verified.claims.sub);
+    const byContact = await contactEmail(db, verified.claims.sub);
+    // The address the link was sent to (its keyed hash, `ah`), whatever became of the contact.
+    const ah = verified.claims.ah;
+    const found =
+      ah && byContact?.addressHash !== ah ? { address: null, addressHash: ah } : byContact;
     if (found) {
       return {
         via: "token",

@@ -16,4 +16,4 @@ export const UNDELIVERABLE_EVENT_COLUMNS = sql`u.id, u.txid::text as txid, u.occ
   null::text as topic,
   case u.action when 'mark' then 'undeliverable' else 'admin' end as source,
   u.campaign, u.reason as reason_code, u.detail as reason_text, null::timestamptz as paused_until,
-  u.actor_type, u.actor_id, c.external_id`;
+  null::text as frequency, u.actor_type, u.actor_id, c.external_id`;

@@ -52,6 +52,20 @@ import esLabels from "./locales/es/labels.json";
 import frLabels from "./locales/fr/labels.json";
 import plLabels from "./locales/pl/labels.json";
 import ptLabels from "./locales/pt/labels.json";
+import csImports from "./locales/cs/imports.json";
+import deImports from "./locales/de/imports.json";
+import enImports from "./locales/en/imports.json";
+import esImports from "./locales/es/imports.json";
+import frImports from "./locales/fr/imports.json";
+import plImports from "./locales/pl/imports.json";
+import ptImports from "./locales/pt/imports.json";
+import csAccess from "./locales/cs/access.json";
+import deAccess from "./locales/de/access.json";
+import enAccess from "./locales/en/access.json";
+import esAccess from "./locales/es/access.json";
+import frAccess from "./locales/fr/access.json";
+import plAccess from "./locales/pl/access.json";
+import ptAccess from "./locales/pt/access.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -63,6 +77,8 @@ export const resources = {
     confirm: enConfirm,
     manage: enManage,
     labels: enLabels,
+    imports: enImports,
+    access: enAccess,
   },
   pl: {
     common: plCommon,
@@ -72,6 +88,8 @@ export const resources = {
     confirm: plConfirm,
     manage: plManage,
     labels: plLabels,
+    imports: plImports,
+    access: plAccess,
   },
   pt: {
     common: ptCommon,
@@ -81,6 +99,8 @@ export const resources = {
     confirm: ptConfirm,
     manage: ptManage,
     labels: ptLabels,
+    imports: ptImports,
+    access: ptAccess,
   },
   cs: {
     common: csCommon,
@@ -90,6 +110,8 @@ export const resources = {
     confirm: csConfirm,
     manage: csManage,
     labels: csLabels,
+    imports: csImports,
+    access: csAccess,
   },
   de: {
     common: deCommon,
@@ -99,6 +121,8 @@ export const resources = {
     confirm: deConfirm,
     manage: deManage,
     labels: deLabels,
+    imports: deImports,
+    access: deAccess,
   },
   es: {
     common: esCommon,
@@ -108,6 +132,8 @@ export const resources = {
     confirm: esConfirm,
     manage: esManage,
     labels: esLabels,
+    imports: esImports,
+    access: esAccess,
   },
   fr: {
     common: frCommon,
@@ -117,6 +143,8 @@ export const resources = {
     confirm: frConfirm,
     manage: frManage,
     labels: frLabels,
+    imports: frImports,
+    access: frAccess,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

@@ -12,68 +12,237 @@ const squash = (s: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9]/g, "");
 
-const EMAIL_HEADERS = new Set(
-  [
+/**
+ * Header names in every page language (en, cs, de, fr, es, pl, pt), compared "squashed": without
+ * accents, case, spaces and punctuation ("Důvod odhlášení" → "duvododhlaseni"). A header that is
+ * not in a list is also recognized by how it starts (STEMS: "Důvod odhlášení z newsletteru").
+ */
+const HEADER_WORDS = {
+  email: [
+    // en
     "email",
     "e-mail",
     "email address",
     "e-mail address",
-    "emailaddress",
     "mail",
     "email_address",
-    "correo",
-    "correo electronico",
+    // cs
+    "emailová adresa",
+    "e-mailová adresa",
+    "mailová adresa",
+    "adresa e-mailu",
+    // de
+    "e-mail-adresse",
+    "emailadresse",
+    "mailadresse",
+    // fr
     "courriel",
+    "adresse e-mail",
+    "adresse email",
+    "adresse mail",
+    "adresse électronique",
+    "mél",
+    // es
+    "correo",
+    "correo electrónico",
+    "dirección de correo",
+    "dirección de email",
+    "dirección de e-mail",
+    // pl
     "adres email",
     "adres e-mail",
-    "e-mailadresse",
-    "emailadresse",
-    "endereco de email",
-  ].map(squash),
-);
-const PHONE_HEADERS = new Set(
-  [
+    "poczta",
+    "poczta e-mail",
+    // pt
+    "endereço de email",
+    "endereço de e-mail",
+    "correio eletrónico",
+    "correio eletrônico",
+  ],
+  phone: [
+    // en
     "phone",
     "phone number",
-    "phonenumber",
     "mobile",
     "mobile number",
     "mobile phone",
     "cell",
     "cellphone",
+    "cell phone",
     "msisdn",
     "tel",
     "telephone",
     "sms",
     "whatsapp",
     "number",
+    // cs
     "telefon",
-    "telefono",
-    "telefone",
-    "numer telefonu",
+    "telefonní číslo",
+    "tel. číslo",
+    "mobil",
+    "mobilní telefon",
+    "číslo",
+    "číslo telefonu",
+    // de
+    "telefonnummer",
+    "handy",
     "handynummer",
+    "mobilnummer",
+    "mobiltelefon",
+    "rufnummer",
+    // fr
+    "téléphone",
+    "numéro de téléphone",
+    "numéro",
     "portable",
-  ].map(squash),
-);
-const GENERIC_HEADERS = new Set(
-  ["address", "recipient", "contact", "to", "subscriber", "adres", "adresse", "direccion"].map(
-    squash,
-  ),
-);
-const CHANNEL_HEADERS = new Set(["channel", "kanal", "canal", "type"].map(squash));
-const REASON_HEADERS = new Set(
-  [
+    "tél",
+    "numéro de portable",
+    // es
+    "teléfono",
+    "número de teléfono",
+    "móvil",
+    "celular",
+    "número",
+    "número de móvil",
+    // pl
+    "numer telefonu",
+    "nr telefonu",
+    "komórka",
+    "numer komórki",
+    "numer",
+    "telefon komórkowy",
+    // pt
+    "telefone",
+    "número de telefone",
+    "telemóvel",
+    "número de telemóvel",
+  ],
+  generic: [
+    "address",
+    "recipient",
+    "contact",
+    "to",
+    "subscriber",
+    "adresa",
+    "příjemce",
+    "kontakt",
+    "odběratel",
+    "adresse",
+    "empfänger",
+    "abonnent",
+    "destinataire",
+    "abonné",
+    "dirección",
+    "destinatario",
+    "contacto",
+    "suscriptor",
+    "adres",
+    "odbiorca",
+    "subskrybent",
+    "endereço",
+    "destinatário",
+    "contato",
+    "assinante",
+  ],
+  channel: ["channel", "type", "medium", "kanál", "typ", "kanal", "canal", "tipo", "kanał"],
+  reason: [
     "reason",
     "reason code",
     "unsubscribe reason",
     "suppression reason",
+    "opt-out reason",
     "reason_code",
-    "powod",
+    "důvod",
+    "důvod odhlášení",
+    "důvod odhlášení z odběru",
+    "důvod odhlásení",
     "grund",
-    "motivo",
+    "abmeldegrund",
+    "grund der abmeldung",
+    "abmeldungsgrund",
     "raison",
-  ].map(squash),
-);
+    "motif",
+    "motif de désinscription",
+    "raison de la désinscription",
+    "motif de désabonnement",
+    "raison du désabonnement",
+    "motivo",
+    "razón",
+    "motivo de baja",
+    "motivo de la baja",
+    "razón de baja",
+    "powód",
+    "powód wypisania",
+    "przyczyna",
+    "powód rezygnacji",
+    "powód wypisu",
+    "motivo do cancelamento",
+    "motivo de cancelamento",
+    "razão",
+    "motivo da saída",
+  ],
+} as const;
+
+/** How a header may start, per kind ("Důvod odhlášení z newsletteru", "E-mail zákazníka"). */
+const STEMS: Record<keyof typeof HEADER_WORDS, string[]> = {
+  email: ["email", "mail", "correo", "courriel", "emailov", "adresemail", "adresemail"],
+  phone: ["telefon", "phone", "mobil", "handy", "cislotelefon", "numertelefonu", "telemovel"],
+  generic: [],
+  channel: ["kanal", "channel", "canal"],
+  reason: [
+    "reason",
+    "duvod",
+    "grund",
+    "abmeldegrund",
+    "raison",
+    "motif",
+    "motivo",
+    "razon",
+    "powod",
+    "przyczyna",
+    "razao",
+  ],
+};
+
+const SETS = Object.fromEntries(
+  Object.entries(HEADER_WORDS).map(([kind, words]) => [kind, new Set(words.map(squash))]),
+) as Record<keyof typeof HEADER_WORDS, Set<string>>;
+
+/** Which columns a header row names: address (by kind), channel and reason; null when none. */
+export type HeaderColumns = {
+  address: number | null;
+  addressKind: "email" | "phone" | "generic" | null;
+  channel: number | null;
+  reason: number | null;
+};
+
+/**
+ * The columns a header row names, in any page language. Pure: the import preview and scheduled
+ * data sources (which map fields of fetched files) both use it. An exact name wins over a
+ * name's beginning; the first column of a kind wins.
+ */
+export function detectHeaderColumns(headers: readonly string[]): HeaderColumns {
+  const squashed = headers.map((h) => squash(h ?? ""));
+  const find = (kind: keyof typeof HEADER_WORDS, taken: number[] = []): number | null => {
+    let i = squashed.findIndex((h, j) => h !== "" && !taken.includes(j) && SETS[kind].has(h));
+    if (i < 0) {
+      i = squashed.findIndex(
+        (h, j) => h !== "" && !taken.includes(j) && STEMS[kind].some((st) => h.startsWith(st)),
+      );
+    }
+    return i >= 0 ? i : null;
+  };
+  const email = find("email");
+  const phone = find("phone", email !== null ? [email] : []);
+  const generic = find("generic");
+  const address = email ?? phone ?? generic;
+  const addressKind =
+    address === null ? null : address === email ? "email" : address === phone ? "phone" : "generic";
+  const taken = address !== null ? [address] : [];
+  const reason = find("reason", taken);
+  const channel = find("channel", reason !== null ? [...taken, reason] : taken);
+  return { address, addressKind, channel, reason };
+}
 
 const EMAIL_LIKE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE_LIKE = /^(?:whatsapp:|tel:|sms:)?\+?[\d\s().-]{6,20}$/i;
@@ -133,15 +302,8 @@ export function detectColumns(rows: string[][], options: DetectOptions): DetectR
   const width = Math.max(...rows.map((r) => r.length));
   const first = rows[0]!;
   const firstHasAddress = first.some((c) => looksLikeAddress(c) !== null);
-  const headerIndex = (set: Set<string>) => first.findIndex((c) => set.has(squash(c)));
-  const named = {
-    email: headerIndex(EMAIL_HEADERS),
-    phone: headerIndex(PHONE_HEADERS),
-    generic: headerIndex(GENERIC_HEADERS),
-    channel: headerIndex(CHANNEL_HEADERS),
-    reason: headerIndex(REASON_HEADERS),
-  };
-  const anyNamed = Object.values(named).some((i) => i >= 0);
+  const named = detectHeaderColumns(first);
+  const anyNamed = named.address !== null || named.channel !== null || named.reason !== null;
   // A header row names columns and holds no address itself.
   const header = anyNamed || (!firstHasAddress && rows.length > 1);
   const headerRow = header ? first : null;
@@ -159,12 +321,7 @@ export function detectColumns(rows: string[][], options: DetectOptions): DetectR
       };
     }
   } else {
-    for (const i of [named.email, named.phone, named.generic]) {
-      if (i >= 0) {
-        address = i;
-        break;
-      }
-    }
+    address = named.address;
     if (address === null) {
       // By content: the column where most values look like an email address or a phone number.
       let best = -1;
@@ -199,11 +356,11 @@ export function detectColumns(rows: string[][], options: DetectOptions): DetectR
         error: `The file has no column "${options.reasonColumn.trim()}" for the reason.`,
       };
     }
-  } else if (named.reason >= 0 && named.reason !== address) {
+  } else if (named.reason !== null && named.reason !== address) {
     reason = named.reason;
   }
 
-  const channel = named.channel >= 0 && named.channel !== address ? named.channel : null;
+  const channel = named.channel !== null && named.channel !== address ? named.channel : null;
   if (options.channelFromFile && channel === null) {
     return {
       ok: false,

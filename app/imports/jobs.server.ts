@@ -13,12 +13,14 @@ import {
   type BulkUnsubscribeOptions,
   type PreparedBulkUnsubscribe,
 } from "~/consent/bulk.server";
+import { addMissingReasons } from "~/consent/bulk-reasons.server";
 import { csvDownloadHeaders, csvLine, csvStream } from "~/csv/csv.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { isDatabaseUnavailable } from "~/db/faults.server";
 import type { Channel } from "~/db/schema";
 import type { Env } from "~/env.server";
-import { detectColumns } from "~/imports/detect";
+import { normalizeAddress } from "~/consent/address.server";
+import { detectColumns, detectHeaderColumns } from "~/imports/detect";
 import {
   claimJobLease,
   committedSummary,
@@ -30,6 +32,7 @@ import {
   checkZip,
   countLines,
   csvDelimiter,
+  csvEncoding,
   firstRows,
   ImportFileError,
   readRows,
@@ -37,21 +40,27 @@ import {
   sniffFormat,
   type ZipLimits,
 } from "~/imports/read.server";
-import { rowBatches, rowsToItems, type RowItems } from "~/imports/rows";
+import { channelOf, reasonOf, rowBatches, rowsToItems, type RowItems } from "~/imports/rows";
 import {
   DEFAULT_IMPORT_NOTE,
   withImportTables,
+  type ImportEncoding,
+  type ImportErrorReason,
   type ImportFormat,
   type ImportJob,
   type ImportMapping,
+  type ImportStatus,
 } from "~/imports/schema";
 import { isUuid } from "~/db/ids";
+import { refreshPhoneRegion } from "~/settings/phone-region.server";
 
 /**
  * Bulk import of suppressions as background jobs (docs/admin.md).
  *
- * Upload (route) → prepareImportFile (format, zip bomb guard on declared sizes, column
- * detection) → createImportJob (queued). A worker in any server process claims the job
+ * Upload (route) → prepareImportFile (format, zip bomb guard on declared sizes, text encoding,
+ * column detection) → a `draft` job, shown in the preview (previewImport: the first rows with the
+ * detected columns, valid/invalid counts); the operator remaps (remapImport) and confirms
+ * (confirmImport: `queued`) or cancels it. A worker in any server process claims the job
  * (FOR UPDATE SKIP LOCKED + a lease), checks the whole file (zip: actual expanded sizes; row
  * count) before writing anything, then imports it in batches through the consent core's bulk
  * door. Each batch commits its consent changes, its error rows and the job's counters in one
@@ -81,13 +90,20 @@ export function importsDir(env: Pick<Env, "dataDir">): string {
 // ---------------------------------------------------------------------------------------------
 // Preparing an upload
 
-export type PreparedImport = { format: ImportFormat; mapping: ImportMapping };
+export type PreparedImport = {
+  format: ImportFormat;
+  mapping: ImportMapping;
+  /** Lenient preparation only: what detection could not decide (the preview asks for it). */
+  problem?: string | null;
+};
 
 /**
  * Looks at an uploaded file before a job is created: its format (from its bytes), for zip files
- * the sizes they declare (a zip bomb is refused here, before anything is decompressed), and the
- * address/channel/reason columns (from the first rows). Throws ImportFileError with a message
- * for the operator.
+ * the sizes they declare (a zip bomb is refused here, before anything is decompressed), for CSV
+ * its text encoding (detected, or the operator's) and delimiter, and the address/channel/reason
+ * columns (from the first rows). Throws ImportFileError with a message for the operator; with
+ * `lenient`, a file whose columns cannot be detected is still prepared (the address column
+ * defaults to the first one) and the reason comes back as `problem`, for the preview.
  */
 export async function prepareImportFile(
   filePath: string,
@@ -97,15 +113,20 @@ export async function prepareImportFile(
     channel: Channel | null;
     addressColumn?: string | null;
     reasonColumn?: string | null;
+    encoding?: ImportEncoding | null;
+    lenient?: boolean;
   },
 ): Promise<PreparedImport> {
   const size = (await fs.promises.stat(filePath)).size;
   if (size > input.limits.maxFileBytes) throw tooLarge(input.limits.maxFileBytes);
   const format = await sniffFormat(filePath, input.fileName);
-  let delimiter: string | undefined;
-  if (format === "csv") delimiter = await csvDelimiter(filePath);
-  else await checkZip(filePath, input.limits);
-  const rows = await firstRows(filePath, format, { delimiter }, 50);
+  let text: Pick<ImportMapping, "delimiter" | "encoding" | "detectedEncoding"> = {};
+  if (format === "csv") {
+    const detectedEncoding = await csvEncoding(filePath);
+    const encoding = input.encoding ?? detectedEncoding.encoding;
+    text = { delimiter: await csvDelimiter(filePath, encoding), encoding, detectedEncoding };
+  } else if (format !== "xls") await checkZip(filePath, input.limits);
+  const rows = await firstRows(filePath, format, text, 50);
   const detected = detectColumns(
     rows.map((r) => r.cells),
     {
@@ -114,8 +135,66 @@ export async function prepareImportFile(
       channelFromFile: input.channel === null,
     },
   );
-  if (!detected.ok) throw new ImportFileError(detected.error);
-  return { format, mapping: { ...detected.mapping, ...(delimiter ? { delimiter } : {}) } };
+  if (detected.ok) return { format, mapping: { ...detected.mapping, ...text }, problem: null };
+  if (!input.lenient || rows.length === 0) throw new ImportFileError(detected.error);
+  // The preview shows the rows and asks for the columns.
+  const loose = detectColumns(
+    rows.map((r) => r.cells),
+    { channelFromFile: false },
+  );
+  const header = loose.ok ? loose.mapping.header : false;
+  const named = detectHeaderColumns(rows[0]!.cells);
+  const address = loose.ok ? loose.mapping.addressColumn : 0;
+  return {
+    format,
+    mapping: {
+      ...mappingFor(rows[0]!.cells, header, {
+        addressColumn: address,
+        channelColumn: input.channel === null ? named.channel : null,
+        reasonColumn: loose.ok ? loose.mapping.reasonColumn : null,
+      }),
+      ...text,
+    },
+    problem: detected.error,
+  };
+}
+
+function columnLetter(index: number): string {
+  let n = index + 1;
+  let out = "";
+  while (n > 0) {
+    const r = (n - 1) % 26;
+    out = String.fromCharCode(65 + r) + out;
+    n = Math.floor((n - 1) / 26);
+  }
+  return out;
+}
+
+/** A column's name for the operator: its header, or "column B". */
+export function columnLabel(headerRow: readonly string[] | null, index: number): string {
+  const h = headerRow?.[index]?.trim();
+  return h ? h : `column ${columnLetter(index)}`;
+}
+
+/** A mapping from chosen column indexes (labels from the header row when there is one). */
+function mappingFor(
+  firstRow: readonly string[],
+  header: boolean,
+  columns: { addressColumn: number; channelColumn: number | null; reasonColumn: number | null },
+): ImportMapping {
+  const headerRow = header ? firstRow : null;
+  return {
+    header,
+    addressColumn: columns.addressColumn,
+    channelColumn: columns.channelColumn,
+    reasonColumn: columns.reasonColumn,
+    labels: {
+      address: columnLabel(headerRow, columns.addressColumn),
+      channel:
+        columns.channelColumn !== null ? columnLabel(headerRow, columns.channelColumn) : null,
+      reason: columns.reasonColumn !== null ? columnLabel(headerRow, columns.reasonColumn) : null,
+    },
+  };
 }
 
 export function tooLarge(maxBytes: number): ImportFileError {
@@ -135,12 +214,15 @@ export async function createImportJob(
     channel: Channel | null;
     note?: string | null;
     createdBy: string | null;
+    /** `draft` for the preview; `queued` (the default) runs at once. */
+    status?: Extract<ImportStatus, "draft" | "queued">;
   },
 ): Promise<ImportJob> {
   return withImportTables(db)
     .insertInto("import_jobs")
     .values({
       id: input.id,
+      ...(input.status ? { status: input.status } : {}),
       format: input.prepared.format,
       file_name: input.fileName.slice(0, 255),
       stored_file: input.storedFile,
@@ -156,11 +238,12 @@ export async function createImportJob(
 }
 
 /**
- * An admin's upload becomes a queued job: the file is looked at (prepareImportFile: format, zip
- * sizes, columns; throws ImportFileError for the operator), then the job and its audit row are
- * written in one transaction. The worker picks the job up.
+ * An admin's upload becomes a draft job, shown in the preview: the file is looked at
+ * (prepareImportFile, lenient: format, zip sizes, encoding, columns; throws ImportFileError for a
+ * file that cannot be read at all), then the draft and its audit row are written in one
+ * transaction. Nothing is imported until the operator confirms (confirmImport).
  */
-export async function queueImport(
+export async function uploadImport(
   db: Db,
   input: {
     id: string;
@@ -180,6 +263,7 @@ export async function queueImport(
     channel,
     addressColumn: input.addressColumn,
     reasonColumn: input.reasonColumn,
+    lenient: true,
   });
   return inTransaction(db, async (trx) => {
     const job = await createImportJob(trx, {
@@ -187,25 +271,301 @@ export async function queueImport(
       fileName: file.name,
       storedFile: file.storedFile,
       fileSize: file.size,
-      prepared,
+      prepared: {
+        ...prepared,
+        mapping: { ...prepared.mapping, ...(prepared.problem ? { unconfirmedAddress: true } : {}) },
+      },
       channel,
       note: input.note,
       createdBy: by.actor.type === "admin_user" ? (by.actor.id ?? null) : null,
+      status: "draft",
     });
     await audit(trx, {
       ...by,
-      action: "import.create",
+      action: "import.upload",
       target: { type: "import", id: job.id },
       details: {
         file_name: file.name,
         size: file.size,
         format: prepared.format,
-        channel: channel ?? "per row",
-        columns: prepared.mapping.labels,
+        ...(prepared.mapping.encoding ? { encoding: prepared.mapping.encoding } : {}),
       },
     });
     return job;
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The preview
+
+/** Rows shown in the preview, and rows checked for the valid/invalid counts. */
+export const PREVIEW_ROWS = 20;
+export const PREVIEW_CHECK_ROWS = 1_000;
+
+export type PreviewRow = {
+  line: number;
+  cells: string[];
+  /** What the row becomes: the normalized address, or why it cannot be imported. */
+  result:
+    | {
+        ok: true;
+        channel: Channel;
+        address: string;
+        reasonCode: string | null;
+        reasonText: string | null;
+      }
+    | { ok: false; error: ImportErrorReason; value: string };
+};
+
+export type ImportPreview = {
+  job: ImportJob;
+  /** False when the uploaded file is not on this server (a load balancer sent the request elsewhere). */
+  fileAvailable: boolean;
+  /** The header row (or null), and the number of columns. */
+  headerRow: string[] | null;
+  width: number;
+  rows: PreviewRow[];
+  /** Over the first PREVIEW_CHECK_ROWS data rows. */
+  counts: {
+    checked: number;
+    valid: number;
+    invalid: number;
+    byError: Partial<Record<ImportErrorReason, number>>;
+    more: boolean;
+  };
+  /** The default country used for numbers without a country code. */
+  phoneRegion: string | null;
+  /** A file problem met while reading (the operator can change the encoding, or cancel). */
+  problem: string | null;
+};
+
+function previewRowResult(
+  row: { cells: string[] },
+  mapping: ImportMapping,
+  channel: Channel | null,
+  codes: ReadonlySet<string>,
+  region: string | undefined,
+): PreviewRow["result"] {
+  const channelCell = row.cells[mapping.channelColumn ?? -1];
+  const ch = channel ?? channelOf(channelCell);
+  if (!ch) return { ok: false, error: "invalid_channel", value: channelCell ?? "" };
+  const raw = row.cells[mapping.addressColumn] ?? "";
+  const n = normalizeAddress(ch, raw, region);
+  if (!n.ok) return { ok: false, error: n.reason, value: raw };
+  return {
+    ok: true,
+    channel: ch,
+    address: n.address,
+    ...reasonOf(row.cells[mapping.reasonColumn ?? -1], codes),
+  };
+}
+
+/**
+ * The preview of a draft import: the first rows with what each becomes (the same normalization
+ * as the bulk door, with the current default country), and the valid/invalid counts of the first
+ * PREVIEW_CHECK_ROWS data rows. Reads nothing but the file. Null when there is no such draft.
+ */
+export async function previewImport(
+  db: Db,
+  id: string,
+  env: Pick<Env, "dataDir">,
+): Promise<ImportPreview | null> {
+  const job = await getImportJob(db, id);
+  if (!job || job.status !== "draft") return null;
+  const filePath = filePathOf(env, job);
+  const region = await refreshPhoneRegion(db);
+  const base: ImportPreview = {
+    job,
+    fileAvailable: fs.existsSync(filePath),
+    headerRow: null,
+    width: 0,
+    rows: [],
+    counts: { checked: 0, valid: 0, invalid: 0, byError: {}, more: false },
+    phoneRegion: region ?? null,
+    problem: null,
+  };
+  if (!base.fileAvailable) return base;
+  const mapping = job.options;
+  let sample: Awaited<ReturnType<typeof firstRows>>;
+  try {
+    sample = await firstRows(
+      filePath,
+      job.format,
+      { delimiter: mapping.delimiter, encoding: mapping.encoding },
+      PREVIEW_CHECK_ROWS + 2,
+    );
+  } catch (e) {
+    if (e instanceof ImportFileError) return { ...base, problem: e.message };
+    throw e;
+  }
+  const codes = await reasonCodes(db);
+  const headerRow = mapping.header && sample.length ? sample[0]!.cells : null;
+  const body = mapping.header ? sample.slice(1) : sample;
+  const checked = body.slice(0, PREVIEW_CHECK_ROWS);
+  const counts: ImportPreview["counts"] = {
+    checked: checked.length,
+    valid: 0,
+    invalid: 0,
+    byError: {},
+    more: body.length > PREVIEW_CHECK_ROWS,
+  };
+  const rows: PreviewRow[] = [];
+  for (const row of checked) {
+    const result = previewRowResult(row, mapping, job.channel, codes, region);
+    if (result.ok) counts.valid++;
+    else {
+      counts.invalid++;
+      counts.byError[result.error] = (counts.byError[result.error] ?? 0) + 1;
+    }
+    if (rows.length < PREVIEW_ROWS) rows.push({ line: row.line, cells: row.cells, result });
+  }
+  const width = Math.max(0, ...sample.slice(0, PREVIEW_ROWS + 1).map((r) => r.cells.length));
+  return { ...base, headerRow, width, rows, counts };
+}
+
+export type RemapInput = {
+  /** 0-based column indexes (null: no such column). */
+  addressColumn: number;
+  reasonColumn: number | null;
+  channelColumn: number | null;
+  /** The job's channel; null: each row's channel column. */
+  channel: Channel | null;
+  header: boolean;
+  /** CSV only. */
+  encoding?: ImportEncoding | null;
+};
+
+/**
+ * The operator's choices in the preview: columns, channel, header row and (CSV) encoding. Only a
+ * draft changes; the confirmation's audit row records the final mapping. Throws ImportFileError
+ * for a choice that does not fit the file.
+ */
+export async function remapImport(
+  db: Db,
+  id: string,
+  input: RemapInput,
+  env: Pick<Env, "dataDir">,
+): Promise<ImportJob | null> {
+  const job = await getImportJob(db, id);
+  if (!job || job.status !== "draft") return null;
+  const filePath = filePathOf(env, job);
+  const text: Pick<ImportMapping, "delimiter" | "encoding" | "detectedEncoding"> = {};
+  if (job.format === "csv") {
+    const encoding = input.encoding ?? job.options.encoding ?? "utf-8";
+    text.encoding = encoding;
+    text.detectedEncoding = job.options.detectedEncoding;
+    text.delimiter =
+      encoding === job.options.encoding && job.options.delimiter
+        ? job.options.delimiter
+        : await csvDelimiter(filePath, encoding);
+  }
+  const rows = await firstRows(filePath, job.format, text, 1);
+  const first = rows[0]?.cells ?? [];
+  const width = Math.max(first.length, 1);
+  const inRange = (i: number | null) => i === null || (Number.isInteger(i) && i >= 0 && i < 1000);
+  if (
+    !inRange(input.addressColumn) ||
+    !inRange(input.reasonColumn) ||
+    !inRange(input.channelColumn)
+  ) {
+    throw new ImportFileError("Choose columns of the file.");
+  }
+  if (input.channel === null && input.channelColumn === null) {
+    throw new ImportFileError(
+      "Choose the column that names each row's channel, or one channel for every row.",
+    );
+  }
+  if (input.reasonColumn !== null && input.reasonColumn === input.addressColumn) {
+    throw new ImportFileError("The reason column cannot be the address column.");
+  }
+  void width;
+  const mapping: ImportMapping = {
+    ...mappingFor(first, input.header, {
+      addressColumn: input.addressColumn,
+      channelColumn: input.channel === null ? input.channelColumn : null,
+      reasonColumn: input.reasonColumn,
+    }),
+    ...text,
+  };
+  return withImportTables(db)
+    .updateTable("import_jobs")
+    .set({ options: JSON.stringify(mapping), channel: input.channel, updated_at: sql<Date>`now()` })
+    .where("id", "=", job.id)
+    .where("status", "=", "draft")
+    .returningAll()
+    .executeTakeFirst()
+    .then((r) => r ?? null);
+}
+
+/**
+ * The operator confirms a draft: it becomes `queued` (the worker picks it up) and the audit row
+ * records the file and the final mapping. Null when there is no such draft (already confirmed,
+ * cancelled or expired).
+ */
+export async function confirmImport(
+  db: Db,
+  id: string,
+  by: AuditContext,
+): Promise<ImportJob | null> {
+  if (!isUuid(id)) return null;
+  const draft = await getImportJob(db, id);
+  if (draft?.status === "draft" && draft.options.unconfirmedAddress) {
+    throw new ImportFileError("Choose the address column, then confirm.");
+  }
+  return inTransaction(db, async (trx) => {
+    const job = await withImportTables(trx)
+      .updateTable("import_jobs")
+      .set({ status: "queued", updated_at: sql<Date>`now()` })
+      .where("id", "=", id)
+      .where("status", "=", "draft")
+      .returningAll()
+      .executeTakeFirst();
+    if (!job) return null;
+    await audit(trx, {
+      ...by,
+      action: "import.create",
+      target: { type: "import", id: job.id },
+      details: {
+        file_name: job.file_name,
+        size: job.file_size,
+        format: job.format,
+        channel: job.channel ?? "per row",
+        columns: job.options.labels,
+        ...(job.options.encoding ? { encoding: job.options.encoding } : {}),
+      },
+    });
+    return job;
+  });
+}
+
+/** The operator cancels a draft: the job and its file are deleted (audited). */
+export async function cancelImport(
+  db: Db,
+  id: string,
+  env: Pick<Env, "dataDir">,
+  by: AuditContext,
+): Promise<boolean> {
+  if (!isUuid(id)) return false;
+  const job = await inTransaction(db, async (trx) => {
+    const row = await withImportTables(trx)
+      .deleteFrom("import_jobs")
+      .where("id", "=", id)
+      .where("status", "=", "draft")
+      .returningAll()
+      .executeTakeFirst();
+    if (row) {
+      await audit(trx, {
+        ...by,
+        action: "import.cancel",
+        target: { type: "import", id: row.id },
+        details: { file_name: row.file_name },
+      });
+    }
+    return row;
+  });
+  if (!job) return false;
+  await fs.promises.rm(filePathOf(env, job), { force: true });
+  return true;
 }
 
 export async function getImportJob(db: Db, id: string): Promise<ImportJob | undefined> {
@@ -326,7 +686,7 @@ class StopRequested extends Error {
   }
 }
 
-function filePathOf(env: RunnerOptions["env"], job: Pick<ImportJob, "stored_file">): string {
+function filePathOf(env: Pick<Env, "dataDir">, job: Pick<ImportJob, "stored_file">): string {
   return path.join(importsDir(env), path.basename(job.stored_file));
 }
 
@@ -361,10 +721,17 @@ async function checkWholeFile(
   await lease.setPhase("checking");
   const header = job.options.header ? 1 : 0;
   const renew = () => lease.renew();
-  const rows =
-    job.format === "csv"
-      ? Math.max(0, (await countLines(filePath, renew)) - header)
-      : (await scanZip(filePath, job.format, limits, renew)).rows - header;
+  let rows: number;
+  if (job.format === "csv") {
+    rows = Math.max(0, (await countLines(filePath, renew, job.options.encoding)) - header);
+  } else if (job.format === "xls") {
+    // A sheet has at most 65,536 rows: count them by reading it (in the bounded worker).
+    rows = -header;
+    for await (const batch of readRows(filePath, "xls")) rows += batch.length;
+    rows = Math.max(0, rows);
+  } else {
+    rows = (await scanZip(filePath, job.format, limits, renew)).rows - header;
+  }
   if (rows > limits.maxRows) {
     throw new ImportFileError(
       `The file has about ${rows.toLocaleString("en")} rows; at most ${limits.maxRows.toLocaleString("en")} are allowed (IMPORT_MAX_ROWS). Split it into smaller files.`,
@@ -388,11 +755,23 @@ async function commitBatch(
   context: { ledgerFloor: number | null; actor: BulkUnsubscribeOptions["actor"] },
 ): Promise<ImportJob> {
   const updated = await db.transaction().execute(async (trx) => {
+    // An import batch need not wait for its commit to reach the disk: nobody is answered on the
+    // strength of it, and the batch's consent changes and the job's progress are one transaction,
+    // so a crash loses both together (at most the last few batches) and the job resumes after the
+    // last batch that did reach the disk. Never crashes into a state where they disagree.
+    await sql`select set_config('synchronous_commit', 'off', true)`.execute(trx);
     const result = await applyPreparedBulkUnsubscribe(trx, batch.prepared, {
       source: "import",
       importId: job.id,
       note: job.note,
       ledgerFloor: context.ledgerFloor,
+      actor: context.actor,
+    });
+    // A re-import adds a reason that an earlier import (or unsubscribe) did not have.
+    const reasonsAdded = await addMissingReasons(trx, batch.prepared, {
+      source: "import",
+      importId: job.id,
+      note: job.note,
       actor: context.actor,
     });
     const errors = {
@@ -421,6 +800,7 @@ async function commitBatch(
       alreadySuppressed: result.alreadySuppressed,
       duplicates: result.duplicates,
       invalid: errors.lines.length,
+      reasonsAdded,
     });
   });
   lease.renewed();
@@ -475,6 +855,8 @@ export async function runImportJob(
     else if (job.phase !== "importing") await lease.setPhase("importing");
 
     const reasons = await reasonCodes(db);
+    // The default country for numbers without a country code (the bulk door reads it).
+    await refreshPhoneRegion(db);
     const context = {
       actor: job.created_by
         ? { type: "admin_user" as const, id: job.created_by }
@@ -485,7 +867,11 @@ export async function runImportJob(
       ledgerFloor: job.rows_read === 0 ? await bulkLedgerFloor(db) : null,
     };
     const mapping = job.options;
-    const batches = rowBatches(readRows(filePath, job.format, { delimiter: mapping.delimiter }), {
+    const rowsOfFile = readRows(filePath, job.format, {
+      delimiter: mapping.delimiter,
+      encoding: mapping.encoding,
+    });
+    const batches = rowBatches(rowsOfFile, {
       header: mapping.header,
       skip: job.rows_read,
       maxRows: limits.maxRows,
@@ -615,6 +1001,16 @@ export async function removeStrayUploads(
   olderThanMs = 24 * 60 * 60_000,
 ) {
   const dir = importsDir(env);
+  // Drafts nobody confirmed within a day are dropped with their files.
+  const expired = await withImportTables(db)
+    .deleteFrom("import_jobs")
+    .where("status", "=", "draft")
+    .where("created_at", "<", sql<Date>`now() - ${`${olderThanMs} milliseconds`}::interval`)
+    .returning("stored_file")
+    .execute();
+  for (const row of expired) {
+    await fs.promises.rm(path.join(dir, path.basename(row.stored_file)), { force: true });
+  }
   let names: string[];
   try {
     names = await fs.promises.readdir(dir);
@@ -626,7 +1022,7 @@ export async function removeStrayUploads(
       await withImportTables(db)
         .selectFrom("import_jobs")
         .select("stored_file")
-        .where("status", "in", ["queued", "running"])
+        .where("status", "in", ["draft", "queued", "running"])
         .execute()
     ).map((r) => r.stored_file),
   );

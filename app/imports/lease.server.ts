@@ -121,6 +121,7 @@ export type BatchProgress = {
   alreadySuppressed: number;
   duplicates: number;
   invalid: number;
+  reasonsAdded?: number;
 };
 
 /** A worker's hold on one claimed job, and the writes to the job that need it. */
@@ -189,6 +190,7 @@ export class ImportLease {
         already_suppressed: sql<number>`already_suppressed + ${batch.alreadySuppressed}`,
         duplicates: sql<number>`duplicates + ${batch.duplicates}`,
         invalid: sql<number>`invalid + ${batch.invalid}`,
+        reasons_added: sql<number>`reasons_added + ${batch.reasonsAdded ?? 0}`,
         locked_until: leaseEnd(this.leaseMs),
         updated_at: sql<Date>`now()`,
       })

@@ -6,13 +6,23 @@ import ExcelJS from "exceljs";
 import { SaxesParser } from "saxes";
 import yauzl from "yauzl";
 import { detectDelimiter } from "~/imports/detect";
-import type { ImportFormat } from "~/imports/schema";
+import {
+  decodeStream,
+  decodeText,
+  detectEncoding,
+  looksLikeUtf16,
+  type DetectedEncoding,
+} from "~/imports/encoding.server";
+import type { ImportEncoding, ImportFormat } from "~/imports/schema";
+import { readXls } from "~/imports/xls.server";
+import { boundXlsxExpansion } from "~/imports/xlsx-bound.server";
 
 /**
  * Streaming readers for uploaded files. Nothing here holds a whole file in memory: CSV goes
- * through csv-parse, XLSX through exceljs's streaming WorkbookReader, ODS through yauzl (a
- * streamed zip entry) and saxes (a streaming XML parser) over content.xml. Zip files are checked
- * for bombs before any reader decompresses them (checkZip, scanZip).
+ * through iconv-lite (from its detected or chosen encoding) and csv-parse, XLSX through exceljs's
+ * streaming WorkbookReader, ODS through yauzl (a streamed zip entry) and saxes (a streaming XML
+ * parser) over content.xml. Zip files are checked for bombs before any reader decompresses them
+ * (checkZip, scanZip). Legacy XLS is parsed, bounded, in a worker thread (xls.server.ts).
  */
 
 /** A problem with the file itself, shown to the operator as is. */
@@ -61,21 +71,18 @@ export async function sniffFormat(filePath: string, fileName: string): Promise<I
     if (names.includes("content.xml") && names.includes("mimetype")) return "ods";
     if (names.some((n) => /^xl\/worksheets\/sheet\d+\.xml$/.test(n))) return "xlsx";
     throw new ImportFileError(
-      "Unknown format: this zip file is neither an XLSX nor an ODS spreadsheet. Upload a CSV, XLSX or ODS file.",
+      "Unknown format: this zip file is neither an XLSX nor an ODS spreadsheet. Upload a CSV, XLSX, ODS or XLS file.",
     );
   }
   if (head[0] === 0xd0 && head[1] === 0xcf && head[2] === 0x11 && head[3] === 0xe0) {
-    throw new ImportFileError(
-      "Unknown format: old Excel (.xls) files are not supported. Save the sheet as XLSX or CSV and upload it again.",
-    );
+    // A Compound File: an Excel 97-2003 workbook (or another Office document, which the XLS
+    // reader then refuses with its own message).
+    return "xls";
   }
-  if (
-    head.includes(0) ||
-    (head[0] === 0xff && head[1] === 0xfe) ||
-    (head[0] === 0xfe && head[1] === 0xff)
-  ) {
+  if (looksLikeUtf16(head)) return "csv";
+  if (head.includes(0)) {
     throw new ImportFileError(
-      `Unknown format: ${fileName ? `"${fileName}"` : "the file"} is not a UTF-8 text (CSV), XLSX or ODS file.`,
+      `Unknown format: ${fileName ? `"${fileName}"` : "the file"} is not a text (CSV), XLSX, ODS or XLS file.`,
     );
   }
   return "csv";
@@ -291,20 +298,31 @@ export async function scanZip(
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-async function readHead(filePath: string, bytes: number): Promise<string> {
+async function readHeadBytes(filePath: string, bytes: number): Promise<Buffer> {
   const fd = await fs.promises.open(filePath, "r");
   try {
     const buf = Buffer.alloc(bytes);
     const { bytesRead } = await fd.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead).toString("utf8");
+    return buf.subarray(0, bytesRead);
   } finally {
     await fd.close();
   }
 }
 
-/** The CSV's delimiter, from its first line (a UTF-8 BOM is ignored). */
-export async function csvDelimiter(filePath: string): Promise<string> {
-  const head = (await readHead(filePath, 64 * 1024)).replace(/^\uFEFF/, "");
+/** The text encoding of a CSV file, from its first 64 KB (encoding.server.ts). */
+export async function csvEncoding(filePath: string): Promise<DetectedEncoding> {
+  return detectEncoding(await readHeadBytes(filePath, 64 * 1024));
+}
+
+/** The CSV's delimiter, from its first line read in its encoding (a byte order mark is ignored). */
+export async function csvDelimiter(
+  filePath: string,
+  encoding: ImportEncoding = "utf-8",
+): Promise<string> {
+  const head = decodeText(await readHeadBytes(filePath, 64 * 1024), encoding).replace(
+    /^\uFEFF/,
+    "",
+  );
   const firstLine = head.split(/\r?\n/, 1)[0] ?? "";
   return detectDelimiter(firstLine);
 }
@@ -313,7 +331,11 @@ export async function csvDelimiter(filePath: string): Promise<string> {
 export async function countLines(
   filePath: string,
   onProgress?: () => Promise<void>,
+  encoding: ImportEncoding = "utf-8",
 ): Promise<number> {
+  if (encoding === "utf-16le" || encoding === "utf-16be") {
+    return countUtf16Lines(filePath, encoding, onProgress);
+  }
   let lines = 0;
   let last = 0x0a;
   let lastProgress = Date.now();
@@ -328,6 +350,29 @@ export async function countLines(
     }
   }
   return last === 0x0a ? lines : lines + 1;
+}
+
+/** UTF-16 has two bytes per line break: count the decoded text's. */
+async function countUtf16Lines(
+  filePath: string,
+  encoding: ImportEncoding,
+  onProgress?: () => Promise<void>,
+): Promise<number> {
+  let lines = 0;
+  let last = "\n";
+  let lastProgress = Date.now();
+  const text = fs
+    .createReadStream(filePath, { highWaterMark: 1024 * 1024 })
+    .pipe(decodeStream(encoding));
+  for await (const chunk of text as AsyncIterable<string>) {
+    for (let i = chunk.indexOf("\n"); i !== -1; i = chunk.indexOf("\n", i + 1)) lines++;
+    if (chunk.length) last = chunk[chunk.length - 1]!;
+    if (onProgress && Date.now() - lastProgress > 5_000) {
+      lastProgress = Date.now();
+      await onProgress();
+    }
+  }
+  return last === "\n" ? lines : lines + 1;
 }
 
 const isBlank = (cells: string[]) => cells.every((c) => c.trim() === "");
@@ -368,9 +413,16 @@ async function* objectBatches<T>(stream: Readable, size: number): AsyncGenerator
   }
 }
 
-async function* readCsv(filePath: string, delimiter: string): AsyncGenerator<SheetRow[]> {
+async function* readCsv(
+  filePath: string,
+  delimiter: string,
+  encoding: ImportEncoding,
+): AsyncGenerator<SheetRow[]> {
   const input = fs.createReadStream(filePath, { highWaterMark: 256 * 1024 });
-  const parser = input.pipe(
+  // UTF-8 goes to csv-parse as bytes (it drops a BOM itself); other encodings through iconv-lite.
+  const decoded = encoding === "utf-8" ? null : input.pipe(decodeStream(encoding));
+  if (decoded) input.on("error", (e) => decoded.emit("error", e));
+  const parser = (decoded ?? input).pipe(
     parseCsv({
       delimiter,
       bom: true,
@@ -382,6 +434,7 @@ async function* readCsv(filePath: string, delimiter: string): AsyncGenerator<She
     }),
   );
   input.on("error", (e) => parser.destroy(e));
+  decoded?.on("error", (e: Error) => parser.destroy(e));
   try {
     for await (const records of objectBatches<{ record: string[]; info: { lines: number } }>(
       parser,
@@ -436,6 +489,8 @@ function cellText(v: CellValue): string {
 type SheetEvents = AsyncIterable<{ eventType: string; value: unknown }[]>;
 
 async function* readXlsx(filePath: string): AsyncGenerator<SheetRow[]> {
+  // exceljs's unzip trusts the archive: count what it would really expand first (issue 11.7).
+  await boundXlsxExpansion(filePath);
   const input = fs.createReadStream(filePath);
   const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
     sharedStrings: "cache",
@@ -602,26 +657,39 @@ async function* parseOdsContent(stream: Readable): AsyncGenerator<SheetRow[]> {
 
 // ---------------------------------------------------------------------------------------------
 
+export type ReadOptions = {
+  /** CSV: the field delimiter. */
+  delimiter?: string;
+  /** CSV: the text encoding (UTF-8 when absent). */
+  encoding?: ImportEncoding;
+  /** XLS: the most rows to parse (the whole sheet when absent: at most 65,536). */
+  maxRows?: number;
+};
+
 /** Every non-empty row of the file's first sheet, in order, in batches. */
 export function readRows(
   filePath: string,
   format: ImportFormat,
-  options: { delimiter?: string } = {},
+  options: ReadOptions = {},
 ): AsyncGenerator<SheetRow[]> {
-  if (format === "csv") return readCsv(filePath, options.delimiter ?? ",");
+  if (format === "csv") {
+    return readCsv(filePath, options.delimiter ?? ",", options.encoding ?? "utf-8");
+  }
   if (format === "xlsx") return readXlsx(filePath);
+  if (format === "xls") return readXls(filePath, { maxRows: options.maxRows ?? 65_536 });
   return readOds(filePath);
 }
 
-/** The first `count` non-empty rows (for column detection when a file is uploaded). */
+/** The first `count` non-empty rows (for column detection and the preview). */
 export async function firstRows(
   filePath: string,
   format: ImportFormat,
-  options: { delimiter?: string },
+  options: ReadOptions,
   count = 50,
 ): Promise<SheetRow[]> {
   const rows: SheetRow[] = [];
-  const it = readRows(filePath, format, options);
+  // An XLS sheet is parsed whole: ask for a few more rows than needed (blank rows are skipped).
+  const it = readRows(filePath, format, { ...options, maxRows: options.maxRows ?? count * 4 });
   try {
     for await (const batch of it) {
       rows.push(...batch.slice(0, count - rows.length));

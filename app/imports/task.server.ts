@@ -2,6 +2,7 @@ import type { Db } from "~/db/db.server";
 import type { Env } from "~/env.server";
 import type { Logger } from "pino";
 import { removeStrayUploads, runPendingImports } from "~/imports/jobs.server";
+import { refreshPhoneRegion } from "~/settings/phone-region.server";
 
 /**
  * The background task that runs import jobs (app/server/background.server.ts). Each server
@@ -34,6 +35,8 @@ export function createImportTask() {
     everyMs: 1_500,
     async run(ctx: { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger }) {
       listenForShutdown();
+      // Keeps this process's copy of the default phone country fresh (it changes in the admin area).
+      await refreshPhoneRegion(ctx.db);
       await runPendingImports(ctx.db, {
         env: ctx.env,
         singleProcess: ctx.dbKind === "pglite",

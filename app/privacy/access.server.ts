@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { hashAddress, normalizeEmail, normalizePhone } from "~/consent/address.server";
+import { ledgerProofFor, type LedgerProof } from "~/consent/chain.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { isUuid } from "~/db/ids";
 import type { Channel } from "~/db/schema";
@@ -34,6 +35,8 @@ export const SUBJECT_TABLES = {
   outbox: "messages",
   inbound_messages: "inboundMessages",
   undeliverable_events: "undeliverableEvents",
+  frequency_consent: "frequency",
+  send_log: "sendLog",
 } as const;
 
 /**
@@ -71,26 +74,26 @@ export type SubjectExport = {
   generatedAt: string;
   contact: Row;
   addresses: SubjectAddress[];
-  /**
-   * The frequency chosen per channel (issue 16.1, "features"). HOOK: null until the frequency
-   * table lands; then read it here per address (the schema walk in the test fails until its
-   * table is in SUBJECT_TABLES).
-   */
-  frequency: Row[] | null;
+  /** The frequency chosen per address (with the option's labels, `option_labels`). */
+  frequency: Row[];
+  /** Sends recorded by checks with `record: true` (what the frequency cap counts). */
+  sendLog: Row[];
   ledger: Row[];
   confirmations: Row[];
   mailtoCodes: Row[];
   messages: Row[];
   inboundMessages: Row[];
   undeliverableEvents: Row[];
+  /** The names of the topics named above, in every language the operator gave. */
+  topicNames: Record<string, Record<string, string>>;
   /** Operators' actions on this contact (from the audit log): what, when, not who. */
   operatorActions: Row[];
   /**
-   * What a third party needs to verify this person's ledger history (issue 16.5, the ledger hash
-   * chain in app/consent/chain.server.ts). HOOK for the lead: null until that proof function
-   * lands; then `proof = await ledgerProof(db, targets)` in collectSubjectData.
+   * What a third party needs to verify this person's ledger history: every chain of their
+   * addresses, each row as the exact text hashed, the algorithm and the latest checkpoint
+   * (ledgerProofFor, app/consent/chain.server.ts; docs/consent.md).
    */
-  proof: unknown;
+  proof: LedgerProof;
 };
 
 type Target = { channel: Channel; hash: string };
@@ -149,6 +152,8 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     inbound,
     undeliverableEvents,
     operatorActions,
+    frequency,
+    sendLog,
   ] = await Promise.all([
     rows(sql`select * from channel_consent where ${mine}`),
     rows(sql`select * from topic_consent where ${mine} order by channel, topic`),
@@ -169,6 +174,13 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
       sql`select occurred_at, action, details from audit_log
         where target_type = 'contact' and target_id = ${contactId} order by id`,
     ),
+    rows(
+      sql`select f.*, o.labels as option_labels from frequency_consent f
+        left join frequency_options o on o.channel = f.channel and o.key = f.frequency
+        where (f.channel, f.address_hash) in (select * from unnest(${channels}::text[], ${hashes}::text[]))
+        order by f.channel`,
+    ),
+    rows(sql`select * from send_log where ${mine} order by sent_at, campaign`),
   ]);
   for (const r of consent) {
     add(r.channel as Channel, r.address_hash as string, r.address as string | null);
@@ -191,6 +203,19 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
           and lower(recipient) = any(${[...recipients]}::text[]) order by id`,
       )
     : [];
+
+  const topicKeys = [
+    ...new Set([...topics, ...ledger].map((r) => r.topic).filter((k): k is string => !!k)),
+  ];
+  const topicNames: Record<string, Record<string, string>> = {};
+  if (topicKeys.length) {
+    const named = await db
+      .selectFrom("topics")
+      .select(["key", "names"])
+      .where("key", "in", topicKeys)
+      .execute();
+    for (const r of named) topicNames[r.key] = r.names;
+  }
 
   const keyOf = (r: Row) => `${String(r.channel)}\u0000${String(r.address_hash)}`;
   const addresses: SubjectAddress[] = [...targets.values()]
@@ -216,15 +241,17 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     generatedAt: new Date().toISOString(),
     contact: contact as unknown as Row,
     addresses,
-    frequency: null,
+    frequency,
+    sendLog,
     ledger,
     confirmations,
     mailtoCodes,
     messages,
     inboundMessages: inbound,
     undeliverableEvents,
+    topicNames,
     operatorActions,
-    proof: null,
+    proof: await ledgerProofFor(db, [...new Set(hashes)]),
   };
 }
 

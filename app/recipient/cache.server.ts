@@ -1,5 +1,6 @@
 import type { Db } from "~/db/db.server";
 import type { Channel, LocalizedText } from "~/db/schema";
+import { getMailSettings, type MailSettings } from "~/mail/notices.server";
 import {
   DEFAULT_BRANDING,
   getBranding,
@@ -121,4 +122,9 @@ export function cachedFrequencyOptions(db: Db): Promise<FrequencyOptionInfo[]> {
       windowDays: r.window_days,
     }));
   });
+}
+
+/** The operator's mail settings ("you have been unsubscribed" email on or off). */
+export function cachedMailSettings(db: Db): Promise<MailSettings> {
+  return cached(db, "mail", () => getMailSettings(db));
 }

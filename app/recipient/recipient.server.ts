@@ -1,21 +1,25 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
 import { normalizeAddress } from "~/consent/address.server";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 
 import {
+  ADDRESS_HASH_RE,
   addressKey,
   applyConsentChanges,
   ConsentError,
   readConsent,
+  readConsentByHash,
   type ChangeResult,
   type ConsentChange,
 } from "~/consent/consent.server";
+import { unsubscribeByLinkStatement } from "~/consent/link-unsubscribe.server";
+import { sql } from "kysely";
 
 import type { Db, Trx } from "~/db/db.server";
 
 import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
-import { getEnv } from "~/env.server";
 
 import { DEFAULT_LOCALE, type Locale } from "~/i18n/config";
 
@@ -23,6 +27,7 @@ import { queueUnsubscribedNotice } from "~/mail/notices.server";
 
 import {
   cachedFrequencyOptions,
+  cachedMailSettings,
   cachedReasons,
   cachedTopics,
   type TopicInfo,
@@ -59,7 +64,7 @@ export async function loadContact(db: Db, contactId: string): Promise<RecipientC
 export function contactAddress(contact: RecipientContact, channel: Channel): string | null {
   const raw = channel === "email" ? contact.email : contact.phone;
   if (!raw) return null;
-  const n = normalizeAddress(channel, raw, getEnv().DEFAULT_PHONE_REGION);
+  const n = normalizeAddress(channel, raw, defaultPhoneRegion());
   return n.ok ? n.address : null;
 }
 
@@ -94,6 +99,11 @@ export type FrequencyView = {
   options: { key: string; label: string; windowDays: number | null }[];
   /** The option the address chose (null: none yet, or one the operator has since removed). */
   chosen: string | null;
+  /**
+   * The option the page shows as selected: the chosen one, else the one without a limit ("every
+   * message": what an address that never chose gets). Submitting it unchanged records nothing.
+   */
+  selected: string | null;
 };
 
 function topicName(t: TopicInfo, locale: Locale) {
@@ -160,12 +170,18 @@ export async function loadChannels(
           description: localized(t.descriptions, locale),
           subscribed: c.topics[t.key] ? c.topics[t.key] === "opted_in" : t.defaultOptIn,
         })),
-      frequency: {
-        options,
-        chosen: options.some((o) => o.key === c.frequency) ? c.frequency : null,
-      },
+      frequency: frequencyView(options, c.frequency),
     };
   });
+}
+
+export function frequencyView(
+  options: FrequencyView["options"],
+  recorded: string | null,
+): FrequencyView {
+  const chosen = options.some((o) => o.key === recorded) ? recorded : null;
+  const selected = chosen ?? options.find((o) => o.windowDays === null)?.key ?? null;
+  return { options, chosen, selected };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,7 +307,7 @@ export function planPreferences(
         break;
     }
     // The frequency choice (its own section of the page): recorded when it changes.
-    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.chosen) {
+    if (asked.frequency && topicsEditable(ch.state) && asked.frequency !== ch.frequency.selected) {
       if (!ch.frequency.options.some((o) => o.key === asked.frequency))
         return { ok: false, error: "stale" };
       changes.push({ ...target, action: "frequency", frequency: asked.frequency });
@@ -378,7 +394,7 @@ function summarize(results: readonly ChangeResult[]): ChangeSummary[] {
 async function startResubscriptions(
   db: Db,
   channels: readonly ChannelView[],
-  actor: Actor,
+  actor: Omit<Actor, "contactId"> & { contactId: string | null },
   locale: Locale,
   source: ConsentSource,
 ): Promise<ChangeSummary[]> {
@@ -458,8 +474,12 @@ export async function savePreferences(
 
 export type UnsubscribeTarget = {
   channel: Channel;
-  address: string;
-  display: string;
+  /** The keyed hash of the address the link was sent to: what the unsubscribe applies to. */
+  addressHash: string;
+  /** That address, normalized, when Heed still knows it (null: deleted or erased contact). */
+  address: string | null;
+  /** For the page; null when the address is not known any more. */
+  display: string | null;
   /** The topic the link is for (null: the whole channel, or a topic that no longer exists). */
   topic: { key: string; name: string } | null;
   /** Already unsubscribed from what the link is for. */
@@ -468,61 +488,125 @@ export type UnsubscribeTarget = {
   channelUnsubscribed: boolean;
 };
 
-/** What an unsubscribe link stands for, read-only: two queries plus the cached topics. */
+/**
+ * The address an unsubscribe link stands for (docs/links.md): the keyed hash the token carries
+ * (`ah`), whatever happened to the contact since (deleted, re-created, erased, another address);
+ * for a link signed before tokens carried it, the contact's current address, else (the contact
+ * was deleted or erased) the last address its ledger rows name on the channel, or their hash.
+ * One query, or two for an old link whose contact is gone. Null when nothing names an address.
+ */
+export async function unsubscribeLinkAddress(
+  db: Db,
+  claims: { sub: string; ch: Channel; ah?: string },
+  contact: RecipientContact | null,
+): Promise<{ addressHash: string; address: string | null } | null> {
+  const current = contact ? contactAddress(contact, claims.ch) : null;
+  if (claims.ah) {
+    if (!ADDRESS_HASH_RE.test(claims.ah)) return null;
+    const same = current !== null && addressKey(current) === claims.ah;
+    return { addressHash: claims.ah, address: same ? current : null };
+  }
+  if (current) return { addressHash: addressKey(current), address: current };
+  if (!isUuid(claims.sub)) return null;
+  const { rows } = await sql<{ address_hash: string; address: string | null }>`
+    select address_hash, address from consent_ledger
+    where contact_id = ${claims.sub}::uuid and channel = ${claims.ch}
+    order by id desc limit 1`.execute(db);
+  return rows[0] ? { addressHash: rows[0].address_hash, address: rows[0].address } : null;
+}
+
+/**
+ * What an unsubscribe link stands for, read-only: one query plus the cached topics. `link`
+ * names the address by its hash (from unsubscribeLinkAddress); without it, the contact's
+ * current address on the channel.
+ */
 export async function loadUnsubscribeTarget(
   db: Db,
-  contact: RecipientContact,
-  link: { channel: Channel; topic?: string | null },
+  contact: RecipientContact | null,
+  link: {
+    channel: Channel;
+    topic?: string | null;
+    addressHash?: string | null;
+    address?: string | null;
+  },
   locale: Locale,
 ): Promise<UnsubscribeTarget | null> {
-  const address = contactAddress(contact, link.channel);
-  if (!address) return null;
-  const [[consent], topics] = await Promise.all([
-    readConsent(db, [{ channel: link.channel, address }]),
+  let hash = link.addressHash ?? null;
+  let address = link.address ?? null;
+  if (!hash) {
+    address = contact ? contactAddress(contact, link.channel) : null;
+    if (!address) return null;
+    hash = addressKey(address);
+  }
+  const [consent, topics] = await Promise.all([
+    readConsentByHash(db, link.channel, hash),
     cachedTopics(db),
   ]);
+  address ??= consent.address;
   const info = link.topic ? topics.find((t) => t.key === link.topic) : undefined;
-  const channelUnsubscribed = consent!.status === "unsubscribed";
+  const channelUnsubscribed = consent.status === "unsubscribed";
   return {
     channel: link.channel,
+    addressHash: hash,
     address,
-    display: displayAddress(link.channel, address),
+    display: address ? displayAddress(link.channel, address) : null,
     topic: info ? { key: info.key, name: topicName(info, locale) } : null,
-    done: channelUnsubscribed || (info ? consent!.topics[info.key] === "opted_out" : false),
+    done: channelUnsubscribed || (info ? consent.topics[info.key] === "opted_out" : false),
     channelUnsubscribed,
   };
 }
 
 /**
- * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel.
- * Idempotent: a repeat changes nothing and writes no ledger row.
+ * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel, by
+ * the address's hash (so it works after the contact was deleted or erased). Idempotent: a
+ * repeat changes nothing and writes no ledger row. One statement (the one door's
+ * unsubscribeByLinkStatement), unless the operator's "you have been unsubscribed" email may
+ * apply: then in a transaction with that email.
  */
 export async function unsubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & {
+  args: Omit<Actor, "contactId"> & {
+    contactId: string | null;
     source: Extract<ConsentSource, "link" | "one_click">;
     reasonCode?: string | null;
     reasonText?: string | null;
     /** The language of the optional "you have been unsubscribed" email. */
     locale?: string | null;
+    /** False when the contact is gone: no "you have been unsubscribed" email (it links to /p). */
+    notice?: boolean;
   },
 ): Promise<{ changed: boolean }> {
+  const change = {
+    channel: target.channel,
+    address: target.address,
+    addressHash: target.addressHash,
+    topic: target.topic?.key ?? null,
+    source: args.source,
+    contactId: args.contactId,
+    campaign: args.campaign ?? null,
+    reasonCode: args.reasonCode ?? null,
+    reasonText: args.reasonText ?? null,
+    ip: args.ip ?? null,
+    userAgent: args.userAgent ?? null,
+  };
+  const noticeMayApply =
+    target.channel === "email" &&
+    !target.topic &&
+    target.address !== null &&
+    args.contactId !== null &&
+    args.notice !== false &&
+    (await cachedMailSettings(db)).unsubscribeConfirmation;
+  if (!noticeMayApply) {
+    const res = await unsubscribeByLinkStatement(db, change);
+    return { changed: res.changed };
+  }
   const result = await db.transaction().execute(async (trx) => {
     const applied = await applyConsentChanges(trx, [
       {
-        channel: target.channel,
-        address: target.address,
+        ...change,
         action: target.topic ? "topic_opt_out" : "unsubscribe",
-        topic: target.topic?.key ?? null,
-        source: args.source,
-        contactId: args.contactId,
-        campaign: args.campaign ?? null,
-        reasonCode: args.reasonCode ?? null,
-        reasonText: args.reasonText ?? null,
         actor: { type: "recipient", id: args.contactId },
-        ip: args.ip ?? null,
-        userAgent: args.userAgent ?? null,
       },
     ]);
     await queueUnsubscribedNotices(trx, applied, args.contactId, args.locale ?? null);
@@ -544,7 +628,7 @@ async function queueUnsubscribedNotices(
 ): Promise<void> {
   if (!contactId) return;
   for (const r of results) {
-    if (r.changed && r.channel === "email" && r.action === "unsubscribe") {
+    if (r.changed && r.channel === "email" && r.action === "unsubscribe" && r.address) {
       await queueUnsubscribedNotice(trx, { contactId, address: r.address, locale });
     }
   }
@@ -557,13 +641,14 @@ async function queueUnsubscribedNotices(
 export async function resubscribeByLink(
   db: Db,
   target: UnsubscribeTarget,
-  args: Actor & { locale: Locale },
+  args: Omit<Actor, "contactId"> & { contactId: string | null; locale: Locale },
 ): Promise<ChangeSummary> {
   if (target.topic && !target.channelUnsubscribed) {
     await applyConsentChanges(db, [
       {
         channel: target.channel,
         address: target.address,
+        addressHash: target.addressHash,
         action: "topic_opt_in",
         topic: target.topic.key,
         source: "link",
@@ -580,6 +665,10 @@ export async function resubscribeByLink(
       topic: target.topic.key,
       pausedUntil: null,
     };
+  }
+  if (!target.address || !target.display) {
+    // A channel comes back only through a confirmation sent to the address (rule 5).
+    throw new ConsentError("invalid_address", "The link's address is not known any more");
   }
   const view = {
     channel: target.channel,

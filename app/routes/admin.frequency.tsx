@@ -63,7 +63,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const input = { ...fields, channel: text(formData, "channel"), key: text(formData, "key") };
       const parsed = parseForm(NewFrequencySchema, input);
       if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: "create" });
-      await createFrequencyOption(db, input, by);
+      await createFrequencyOption(db, { ...input, channel: parsed.data.channel }, by);
       return json({ ok: true as const, message: `Option “${parsed.data.key}” added.` });
     }
     if (!target.success) return formError("Unknown option.");

@@ -1,7 +1,15 @@
-import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData, useRevalidator } from "@remix-run/react";
+import {
+  json,
+  redirect,
+  type ActionFunctionArgs,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+} from "@remix-run/node";
+import { Link, useActionData, useLoaderData, useRevalidator } from "@remix-run/react";
 import { useEffect } from "react";
-import { requireRole } from "~/admin/auth.server";
+import { z } from "zod";
+import { operator, requireAction, requireRole } from "~/admin/auth.server";
+import { formError } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -11,22 +19,131 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
-import { getImportJob, listImportErrors } from "~/imports/jobs.server";
+import { getEnv } from "~/env.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import {
+  cancelImport,
+  confirmImport,
+  getImportJob,
+  listImportErrors,
+  previewImport,
+  remapImport,
+} from "~/imports/jobs.server";
+import { ImportPreview, type PreviewData } from "~/imports/preview";
+import { ImportFileError } from "~/imports/read.server";
+import { IMPORT_ENCODINGS } from "~/imports/schema";
 import { ERROR_LABEL, ImportStatusBadge } from "~/imports/ui";
 import { NO_STORE } from "~/http/headers";
+import { callingCode } from "~/settings/phone-region.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.job.fileName ?? "Import"} · Imports · Heed admin` },
+  {
+    title: `${(data?.kind === "preview" ? data.preview.fileName : data?.job.fileName) ?? "Import"} · Imports · Heed admin`,
+  },
 ];
+
+const Column = z
+  .string()
+  .regex(/^\d{1,3}$/)
+  .transform(Number);
+const RemapSchema = z.object({
+  addressColumn: Column,
+  reasonColumn: z.union([Column, z.literal("").transform(() => null)]),
+  channelColumn: z.union([Column, z.literal("").transform(() => null)]),
+  channel: z.enum(["email", "sms", "whatsapp", "file"]),
+  encoding: z.enum(IMPORT_ENCODINGS).optional(),
+  header: z.literal("on").optional(),
+});
+
+export async function action({ request, params, context }: ActionFunctionArgs) {
+  const { user, formData } = await requireAction(request, "admin");
+  const db = getDb();
+  const env = getEnv();
+  const id = params.id ?? "";
+  const t = getFixedT(negotiateLocale(request), "imports");
+  const by = operator(user, request, context);
+  const intent = formData.get("intent");
+  try {
+    if (intent === "confirm") {
+      const job = await confirmImport(db, id, by);
+      if (!job) return formError(t("preview.gone"), {}, 409);
+      return redirect(`/admin/imports/${job.id}`);
+    }
+    if (intent === "cancel") {
+      await cancelImport(db, id, env, by);
+      return redirect("/admin/imports?cancelled=1");
+    }
+    if (intent === "remap") {
+      const parsed = RemapSchema.safeParse(Object.fromEntries(formData));
+      if (!parsed.success) return formError(t("upload.not_imported"), {}, 400);
+      const d = parsed.data;
+      const job = await remapImport(
+        db,
+        id,
+        {
+          addressColumn: d.addressColumn,
+          reasonColumn: d.reasonColumn,
+          channelColumn: d.channelColumn,
+          channel: d.channel === "file" ? null : d.channel,
+          header: d.header === "on",
+          encoding: d.encoding ?? null,
+        },
+        env,
+      );
+      if (!job) return formError(t("preview.gone"), {}, 409);
+      return redirect(`/admin/imports/${job.id}`);
+    }
+  } catch (e) {
+    if (e instanceof ImportFileError) return formError(e.message, {}, 400);
+    throw e;
+  }
+  return formError("Unknown action.", {}, 400);
+}
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const db = getDb();
   const job = await getImportJob(db, params.id ?? "");
   if (!job) throw new Response("There is no import with this id.", { status: 404 });
+  const i18n = i18nPayload(negotiateLocale(request), ["imports"]);
+  if (job.status === "draft") {
+    const p = await previewImport(db, job.id, getEnv());
+    if (p) {
+      const m = p.job.options;
+      const preview: PreviewData = {
+        id: p.job.id,
+        fileName: p.job.file_name,
+        format: p.job.format,
+        fileSize: p.job.file_size,
+        channel: p.job.channel,
+        fileAvailable: p.fileAvailable,
+        fileHost: p.job.file_host,
+        mapping: {
+          header: m.header,
+          addressColumn: m.addressColumn,
+          channelColumn: m.channelColumn,
+          reasonColumn: m.reasonColumn,
+          delimiter: m.delimiter ?? null,
+          encoding: m.encoding ?? null,
+          detectedEncoding: m.detectedEncoding ?? null,
+          unconfirmedAddress: m.unconfirmedAddress ?? false,
+        },
+        headerRow: p.headerRow,
+        width: p.width,
+        rows: p.rows,
+        counts: p.counts,
+        phoneRegion: p.phoneRegion,
+        phoneCode: p.phoneRegion ? callingCode(p.phoneRegion) : "",
+        problem: p.problem,
+      };
+      return json({ kind: "preview" as const, i18n, preview }, { headers: NO_STORE });
+    }
+  }
   const errors = job.invalid > 0 ? await listImportErrors(db, job.id, 20) : [];
   return json(
     {
+      kind: "job" as const,
+      i18n,
       job: {
         id: job.id,
         fileName: job.file_name,
@@ -44,6 +161,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         alreadySuppressed: job.already_suppressed,
         duplicates: job.duplicates,
         invalid: job.invalid,
+        reasonsAdded: job.reasons_added,
         error: job.error,
         attempts: job.attempts,
         createdAt: job.created_at,
@@ -69,8 +187,23 @@ function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export default function ImportProgress() {
-  const { job, errors } = useLoaderData<typeof loader>();
+export default function ImportPage() {
+  const data = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  if (data.kind === "preview") {
+    return (
+      <ImportPreview
+        preview={data.preview}
+        error={actionData && !actionData.ok ? actionData.message : null}
+      />
+    );
+  }
+  return <ImportProgress job={data.job} errors={data.errors} />;
+}
+
+type JobData = Extract<ReturnType<typeof useLoaderData<typeof loader>>, { kind: "job" }>;
+
+function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
   const active = job.status === "queued" || job.status === "running";
   const revalidator = useRevalidator();
   // With JavaScript: poll the loader while the job runs. Without: the <noscript> refresh below.
@@ -153,6 +286,9 @@ export default function ImportProgress() {
           />
           <Count label="Repeated in the file" value={job.duplicates} name="duplicates" />
           <Count label="Invalid" value={job.invalid} name="invalid" />
+          {job.reasonsAdded > 0 ? (
+            <Count label="Reasons added" value={job.reasonsAdded} name="reasons_added" />
+          ) : null}
         </dl>
       </Section>
 

@@ -25,12 +25,14 @@ import {
 import { useAdminLayout } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
-import { importLimits, importsDir, listImportJobs, queueImport } from "~/imports/jobs.server";
+import { importLimits, importsDir, listImportJobs, uploadImport } from "~/imports/jobs.server";
 import { ImportFileError } from "~/imports/read.server";
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 import { ImportStatusBadge } from "~/imports/ui";
 import { discardUpload, receiveImportUpload, type ReceivedUpload } from "~/imports/upload.server";
 import { NO_STORE } from "~/http/headers";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 
 export const meta: MetaFunction = () => [{ title: "Imports · Heed admin" }];
 
@@ -39,6 +41,9 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const jobs = await listImportJobs(getDb(), 50);
   return json(
     {
+      cancelled: new URL(request.url).searchParams.get("cancelled") === "1",
+      // The import pages speak the operator's browser language (the rest of the admin area is English).
+      i18n: i18nPayload(negotiateLocale(request), ["imports"]),
       maxFileMb: getEnv().IMPORT_MAX_FILE_MB,
       jobs: jobs.map((j) => ({
         id: j.id,
@@ -72,6 +77,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   verifyCsrfToken(request, new URL(request.url).searchParams.get("csrf"), session);
   const env = getEnv();
   const limits = importLimits(env);
+  const t = getFixedT(negotiateLocale(request), "imports");
   let upload: ReceivedUpload | null = null;
   try {
     upload = await receiveImportUpload(request, {
@@ -84,11 +90,9 @@ export async function action({ request, context }: ActionFunctionArgs) {
       return formError(parsed.message, parsed.fieldErrors);
     }
     if (!upload.file) {
-      return formError("The file was not imported.", {
-        file: "Choose a CSV, XLSX or ODS file to upload.",
-      });
+      return formError(t("upload.not_imported"), { file: t("upload.choose_file") });
     }
-    const job = await queueImport(
+    const job = await uploadImport(
       getDb(),
       {
         id: upload.id,
@@ -106,7 +110,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     await discardUpload(upload);
     if (e instanceof ImportFileError) {
       return formError(
-        "The file was not imported.",
+        t("upload.not_imported"),
         { file: e.message },
         /too large/.test(e.message) ? 413 : 400,
       );
@@ -116,25 +120,30 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Imports() {
-  const { jobs, maxFileMb } = useLoaderData<typeof loader>();
+  const { jobs, maxFileMb, cancelled } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const csrf = useAdminLayout()?.csrfToken ?? "";
   const busy = useNavigation().state === "submitting";
+  const t = useT("imports");
+  const tc = useT("common");
+  const locale = useLocale();
   const errors: Record<string, string> = actionData && !actionData.ok ? actionData.fieldErrors : {};
   const described = (name: string, hint?: string) =>
     [errors[name] ? `${name}-error` : null, hint].filter(Boolean).join(" ") || undefined;
+  const n = (x: number) => x.toLocaleString(locale);
   return (
     <div>
-      <PageHeader
-        title="Import suppressions"
-        description="Unsubscribe every address of a CSV, XLSX or ODS file, for example when moving from another tool. Addresses that are already suppressed stay as they are; importing the same file again changes nothing."
-      >
+      <PageHeader title={t("title")} description={t("description")}>
+        <Link to="/admin/phone-numbers" className={buttonClass.secondary}>
+          {t("phone_link")}
+        </Link>
         <Link to="/admin/exports" className={buttonClass.secondary}>
-          Export suppressions
+          {t("export_link")}
         </Link>
       </PageHeader>
 
-      <Section title="Upload a file" id="upload">
+      {cancelled ? <Notice kind="success">{t("preview.cancelled")}</Notice> : null}
+      <Section title={t("upload.title")} id="upload">
         {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
         <Form
           method="post"
@@ -144,27 +153,26 @@ export default function Imports() {
         >
           <div className="md:col-span-2">
             <label htmlFor="file" className={labelClass}>
-              File (CSV, XLSX or ODS, at most {maxFileMb} MB)
+              {t("upload.file_label", { mb: maxFileMb })}
             </label>
             <input
               id="file"
               name="file"
               type="file"
               required
-              accept=".csv,.txt,.xlsx,.ods,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.oasis.opendocument.spreadsheet"
+              accept=".csv,.txt,.xlsx,.ods,.xls,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.oasis.opendocument.spreadsheet,application/vnd.ms-excel"
               aria-describedby={described("file", "file-hint")}
               aria-invalid={errors.file ? true : undefined}
               className="mt-1 block w-full text-sm text-slate-900 file:mr-3 file:rounded-md file:border file:border-slate-400 file:bg-white file:px-3 file:py-2 file:text-sm file:font-medium file:text-slate-800 hover:file:bg-slate-100"
             />
             <p id="file-hint" className={hintClass}>
-              One address per row. The address column is found by its header (email, phone, address,
-              …) or by its content; CSV files may use <code>,</code> or <code>;</code>.
+              {t("upload.file_hint")}
             </p>
             <FieldError id="file-error" message={errors.file} />
           </div>
           <div>
             <label htmlFor="channel" className={labelClass}>
-              Channel
+              {t("upload.channel")}
             </label>
             <select
               id="channel"
@@ -173,19 +181,19 @@ export default function Imports() {
               aria-describedby={described("channel", "channel-hint")}
               className={`mt-1 ${inputClass}`}
             >
-              <option value="email">Email</option>
-              <option value="sms">SMS</option>
-              <option value="whatsapp">WhatsApp</option>
-              <option value="file">From the file&apos;s “channel” column</option>
+              <option value="email">{tc("channels.email")}</option>
+              <option value="sms">{tc("channels.sms")}</option>
+              <option value="whatsapp">{tc("channels.whatsapp")}</option>
+              <option value="file">{t("upload.channel_file")}</option>
             </select>
             <p id="channel-hint" className={hintClass}>
-              With “from the file”, each row names its channel: email, sms or whatsapp.
+              {t("upload.channel_hint")}
             </p>
             <FieldError id="channel-error" message={errors.channel} />
           </div>
           <div>
             <label htmlFor="note" className={labelClass}>
-              Note
+              {t("upload.note")}
             </label>
             <input
               id="note"
@@ -196,82 +204,81 @@ export default function Imports() {
               className={`mt-1 ${inputClass}`}
             />
             <p id="note-hint" className={hintClass}>
-              Kept with every suppression of this import. Empty: “{DEFAULT_IMPORT_NOTE}”.
+              {t("upload.note_hint", { note: DEFAULT_IMPORT_NOTE })}
             </p>
             <FieldError id="note-error" message={errors.note} />
           </div>
           <div>
             <label htmlFor="addressColumn" className={labelClass}>
-              Address column (optional)
+              {t("upload.address_column")}
             </label>
             <input
               id="addressColumn"
               name="addressColumn"
               maxLength={100}
-              placeholder="detect"
+              placeholder={t("upload.detect")}
               aria-describedby={described("addressColumn", "addressColumn-hint")}
               className={`mt-1 ${inputClass}`}
             />
             <p id="addressColumn-hint" className={hintClass}>
-              A header name, a column letter (B) or a number (2).
+              {t("upload.address_column_hint")}
             </p>
             <FieldError id="addressColumn-error" message={errors.addressColumn} />
           </div>
           <div>
             <label htmlFor="reasonColumn" className={labelClass}>
-              Reason column (optional)
+              {t("upload.reason_column")}
             </label>
             <input
               id="reasonColumn"
               name="reasonColumn"
               maxLength={100}
-              placeholder="a column named “reason”"
+              placeholder={t("upload.detect")}
               aria-describedby={described("reasonColumn", "reasonColumn-hint")}
               className={`mt-1 ${inputClass}`}
             />
             <p id="reasonColumn-hint" className={hintClass}>
-              A reason code (too_frequent, …) is kept as the reason; other text as a free-text
-              reason.
+              {t("upload.reason_column_hint")}
             </p>
             <FieldError id="reasonColumn-error" message={errors.reasonColumn} />
           </div>
           <div className="md:col-span-2">
             <button type="submit" className={buttonClass.primary} disabled={busy}>
-              {busy ? "Uploading…" : "Upload and import"}
+              {busy ? t("upload.submitting") : t("upload.submit")}
             </button>
           </div>
         </Form>
       </Section>
 
-      <Section title="Recent imports" id="recent">
+      <Section title={t("recent.title")} id="recent">
         {jobs.length === 0 ? (
-          <p className="text-sm text-slate-700">No imports yet.</p>
+          <p className="text-sm text-slate-700">{t("recent.none")}</p>
         ) : (
           <div className="overflow-x-auto">
             <table className="min-w-full divide-y divide-slate-200 text-sm">
-              <caption className="sr-only">Recent imports</caption>
+              <caption className="sr-only">{t("recent.title")}</caption>
               <thead className="bg-slate-50 text-left text-slate-700">
                 <tr>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    File
+                    {t("recent.file")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    Status
+                    {t("recent.state")}
                   </th>
                   <th scope="col" className="px-3 py-2 text-right font-medium">
-                    Rows
+                    {t("recent.rows")}
                   </th>
                   <th scope="col" className="px-3 py-2 text-right font-medium">
-                    Imported
+                    {t("recent.imported")}
                   </th>
                   <th scope="col" className="px-3 py-2 text-right font-medium">
-                    Already
+                    {t("recent.already")}
                   </th>
                   <th scope="col" className="px-3 py-2 text-right font-medium">
-                    Invalid
+                    {t("recent.invalid")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    When
+                    {t("recent.when")}
                   </th>
                 </tr>
               </thead>
@@ -283,25 +290,18 @@ export default function Imports() {
                         {j.fileName}
                       </Link>
                       <span className="block text-xs text-slate-600">
-                        {j.format.toUpperCase()} · {j.channel ?? "channel per row"}
+                        {j.format.toUpperCase()} ·{" "}
+                        {j.channel ? tc(`channels.${j.channel}`) : t("recent.per_row")}
                         {j.createdBy ? ` · ${j.createdBy}` : ""}
                       </span>
                     </td>
                     <td className="px-3 py-2">
-                      <ImportStatusBadge status={j.status} />
+                      <ImportStatusBadge status={j.status} label={t(`status.${j.status}`)} />
                     </td>
-                    <td className="px-3 py-2 text-right tabular-nums">
-                      {j.rowsRead.toLocaleString("en")}
-                    </td>
-                    <td className="px-3 py-2 text-right tabular-nums">
-                      {j.imported.toLocaleString("en")}
-                    </td>
-                    <td className="px-3 py-2 text-right tabular-nums">
-                      {j.alreadySuppressed.toLocaleString("en")}
-                    </td>
-                    <td className="px-3 py-2 text-right tabular-nums">
-                      {j.invalid.toLocaleString("en")}
-                    </td>
+                    <td className="px-3 py-2 text-right tabular-nums">{n(j.rowsRead)}</td>
+                    <td className="px-3 py-2 text-right tabular-nums">{n(j.imported)}</td>
+                    <td className="px-3 py-2 text-right tabular-nums">{n(j.alreadySuppressed)}</td>
+                    <td className="px-3 py-2 text-right tabular-nums">{n(j.invalid)}</td>
                     <td className="whitespace-nowrap px-3 py-2 text-slate-700">
                       <Time value={j.createdAt} />
                     </td>

@@ -68,7 +68,7 @@ export default function Ledger() {
             The ledger does not verify: {report.problemCount.toLocaleString("en")} problems.
           </Notice>
         )}
-        <dl className="mt-3 grid grid-cols-2 gap-x-6 gap-y-1 text-sm sm:grid-cols-3">
+        <dl className="mt-3 grid max-w-xl grid-cols-[1fr_auto] gap-x-6 gap-y-1 text-sm">
           <dt className="text-slate-600">Rows</dt>
           <dd>{report.rows.toLocaleString("en")}</dd>
           <dt className="text-slate-600">Chains (addresses)</dt>

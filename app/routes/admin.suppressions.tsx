@@ -102,7 +102,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   } catch (e) {
     if (e instanceof ConsentError) {
       const message =
-        e.code === "invalid_address"
+        e.code === "invalid_address" && e.details?.reason !== "missing_country_code"
           ? scope === "all"
             ? "This is neither a valid email address nor a valid phone number."
             : `This is not a valid ${scope === "email" ? "email address" : "phone number"} for ${CHANNEL_LABELS[scope]}.`

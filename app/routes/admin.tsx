@@ -35,6 +35,7 @@ const NAV: NavItem[] = [
   { to: "/admin/reasons", label: "Reasons", role: "admin" },
   { to: "/admin/frequency", label: "Frequency", role: "admin" },
   { to: "/admin/branding", label: "Branding", role: "admin" },
+  { to: "/admin/phone-numbers", label: "Phone numbers", role: "admin" },
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/api-keys", label: "API keys", role: "admin" },
   { to: "/admin/webhooks", label: "Webhooks", role: "admin" },

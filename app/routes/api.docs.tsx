@@ -197,18 +197,18 @@ export default function ApiDocs() {
           <code>consent.unsubscribe</code>, <code>consent.subscribe</code>,{" "}
           <code>consent.pause</code>, <code>consent.resume</code>,{" "}
           <code>consent.topic_opt_out</code>, <code>consent.topic_opt_in</code>,{" "}
-          <code>consent.signup_pending</code>). Every consent change of those types is POSTed as{" "}
-          <code>{"{type, timestamp, data}"}</code>, where <code>data</code> is the same event object
-          as in <code>GET /api/v1/events</code>, signed per Standard Webhooks with the
-          endpoint&apos;s secret (<code>webhook-id</code>, <code>webhook-timestamp</code>,{" "}
-          <code>webhook-signature</code>). Verify with any Standard Webhooks library, e.g.{" "}
-          <code>new Webhook(secret).verify(rawBody, headers)</code>. Answer 2xx to acknowledge.
-          Other answers, timeouts and network errors are retried {schedule}, never sooner than a{" "}
-          <code>Retry-After</code> you send (seconds or an HTTP date, up to 24 hours); 429, 502, 503
-          and 504 also pause every delivery to the endpoint for that long. Redirects are not
-          followed. 410 Gone disables the endpoint, and so does failing for the whole schedule (the
-          admins get an email). The <code>webhook-id</code> is random, the same for every endpoint
-          that gets the event and on every retry: use it to ignore duplicates.
+          <code>consent.signup_pending</code>, <code>consent.frequency</code>). Every consent change
+          of those types is POSTed as <code>{"{type, timestamp, data}"}</code>, where{" "}
+          <code>data</code> is the same event object as in <code>GET /api/v1/events</code>, signed
+          per Standard Webhooks with the endpoint&apos;s secret (<code>webhook-id</code>,{" "}
+          <code>webhook-timestamp</code>, <code>webhook-signature</code>). Verify with any Standard
+          Webhooks library, e.g. <code>new Webhook(secret).verify(rawBody, headers)</code>. Answer
+          2xx to acknowledge. Other answers, timeouts and network errors are retried {schedule},
+          never sooner than a <code>Retry-After</code> you send (seconds or an HTTP date, up to 24
+          hours); 429, 502, 503 and 504 also pause every delivery to the endpoint for that long.
+          Redirects are not followed. 410 Gone disables the endpoint, and so does failing for the
+          whole schedule (the admins get an email). The <code>webhook-id</code> is random, the same
+          for every endpoint that gets the event and on every retry: use it to ignore duplicates.
         </p>
       </section>
 

@@ -196,7 +196,7 @@ function Preferences({ data, actionData }: { data: PageData; actionData?: Action
       c.state,
       c.pausedLabel,
       c.topics.map((tp) => tp.subscribed),
-      c.frequency.chosen,
+      c.frequency.selected,
     ]),
   );
   const anySubscribed = data.channels.some((c) => c.state !== "unsubscribed");
@@ -414,7 +414,11 @@ function ChannelCard({ c }: { c: ChannelData }) {
         </div>
       </fieldset>
       {c.topicsEditable ? (
-        <FrequencyFieldset channel={ch} options={c.frequency.options} chosen={c.frequency.chosen} />
+        <FrequencyFieldset
+          channel={ch}
+          options={c.frequency.options}
+          selected={c.frequency.selected}
+        />
       ) : null}
       {!c.topicsEditable ? (
         <p className="mt-4 text-sm text-slate-700">{t("preferences.topicsHidden")}</p>

@@ -11,7 +11,7 @@ import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { signLinkToken } from "~/links/tokens.server";
+import { signLinkTokenSync } from "~/links/tokens.server";
 import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
 import {
@@ -20,6 +20,7 @@ import {
   resolveReason,
   resubscribeByLink,
   unsubscribeByLink,
+  unsubscribeLinkAddress,
   type RecipientContact,
   type UnsubscribeTarget,
 } from "~/recipient/recipient.server";
@@ -41,7 +42,8 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Unsubscribe" },
 ];
 
-type Link = { contact: RecipientContact; target: UnsubscribeTarget };
+/** The contact is null when it was deleted or erased: the link still works for its address. */
+type Link = { contact: RecipientContact | null; target: UnsubscribeTarget };
 
 function resolve(request: Request, token: string) {
   return resolveLinkToken<Link>(getDb(), request, token, "unsubscribe", {
@@ -49,9 +51,10 @@ function resolve(request: Request, token: string) {
     async load(claims, localeOf) {
       const db = getDb();
       const contact = await loadContact(db, claims.sub);
-      if (!contact) return null;
-      const locale = localeOf(contact.locale);
-      const link = { channel: claims.ch, topic: claims.tp };
+      const at = await unsubscribeLinkAddress(db, claims, contact);
+      if (!at) return null;
+      const locale = localeOf(contact?.locale);
+      const link = { channel: claims.ch, topic: claims.tp, ...at };
       const target = await loadUnsubscribeTarget(db, contact, link, locale);
       return target ? { contact, target, locale } : null;
     },
@@ -66,16 +69,19 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
   const db = getDb();
-  const [page, reasons, preferencesToken] = await Promise.all([
+  const [page, reasons] = await Promise.all([
     publicPageData(db, r.locale, ["recipient"]),
     reasonOptions(db, r.locale),
-    signLinkToken({
-      contactId: r.contact.id,
-      channel: r.claims.ch,
-      campaign: r.claims.cp,
-      purpose: "preferences",
-    }),
   ]);
+  // A deleted or erased contact has no preference page: "email me my link" instead.
+  const preferencesUrl = r.contact
+    ? `/p/${signLinkTokenSync({
+        contactId: r.contact.id,
+        channel: r.claims.ch,
+        campaign: r.claims.cp,
+        purpose: "preferences",
+      })}`
+    : "/manage";
   const title = getFixedT(r.locale, "recipient")("meta.unsubscribe", {
     organization: page.branding.organizationName,
   });
@@ -90,7 +96,7 @@ async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: tr
       channelUnsubscribed: r.target.channelUnsubscribed,
     },
     reasons,
-    preferencesUrl: `/p/${preferencesToken}`,
+    preferencesUrl,
   };
 }
 type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
@@ -106,7 +112,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const db = getDb();
   const who = clientInfo(request, context);
   const actor = {
-    contactId: r.contact.id,
+    // The ledger names the link's contact even when it was deleted since (its history).
+    contactId: r.contact?.id ?? r.claims.sub,
     campaign: r.claims.cp ?? null,
     ip: who.ip,
     userAgent: who.userAgent,
@@ -122,6 +129,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       ...actor,
       source: "one_click",
       locale: r.locale,
+      notice: r.contact !== null,
     });
     return reply({ result: "unsubscribed", changed: res.changed, oneClick: true });
   }
@@ -129,8 +137,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const parsed = parseUnsubscribeForm(form);
   if (!parsed) return reply({ result: "error", error: "form" }, 400);
   if (parsed.intent === "resubscribe") {
+    // A channel comes back only through a confirmation sent to its address (rule 5).
+    if (!resubscribable(r.target)) return reply({ result: "error", error: "form" }, 400);
     const summary = await resubscribeByLink(db, r.target, {
       ...actor,
+      contactId: r.contact?.id ?? null,
       locale: r.locale,
     });
     return reply({
@@ -147,8 +158,13 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     reasonCode: reason.code,
     reasonText: reason.text,
     locale: r.locale,
+    notice: r.contact !== null,
   });
   return reply({ result: "unsubscribed", changed: res.changed, oneClick: false });
+}
+
+function resubscribable(t: { topic: unknown; channelUnsubscribed: boolean; display: unknown }) {
+  return (t.topic !== null && !t.channelUnsubscribed) || t.display !== null;
 }
 
 export default function UnsubscribePage() {
@@ -165,7 +181,7 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
   const t = useT("recipient");
   const tc = useT("common");
   const { target } = data;
-  const vars = { address: target.display, topic: target.topic ?? "" };
+  const vars = { address: target.display ?? "", topic: target.topic ?? "" };
   const ch = target.channel as Channel;
   const phone = ch !== "email";
 
@@ -223,15 +239,17 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
               : t("unsubscribe.alreadyTitle")}
           </h1>
           <p className="mt-3 text-slate-800">
-            {t(
-              target.topic && !target.channelUnsubscribed
-                ? "unsubscribe.doneTopic"
-                : "unsubscribe.done",
-              {
-                ...vars,
-                context: ch,
-              },
-            )}
+            {target.display === null
+              ? t("unsubscribe.doneUnknown")
+              : t(
+                  target.topic && !target.channelUnsubscribed
+                    ? "unsubscribe.doneTopic"
+                    : "unsubscribe.done",
+                  {
+                    ...vars,
+                    context: ch,
+                  },
+                )}
           </p>
           {justUnsubscribed ? (
             <p className="mt-2 text-slate-700">{t("unsubscribe.thanks")}</p>
@@ -242,22 +260,24 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
             </a>
           </p>
         </AnnouncedIf>
-        <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
-          <h2 id="mistake-title" className={ui.h2}>
-            {t("unsubscribe.mistakeTitle")}
-          </h2>
-          <Form method="post" className="mt-4 space-y-3">
-            <input type="hidden" name="intent" value="resubscribe" />
-            {target.topic && !target.channelUnsubscribed ? null : (
-              <p className="text-slate-700">{t("unsubscribe.resubscribeHint")}</p>
-            )}
-            <button type="submit" className={ui.secondaryButton}>
-              {target.topic && !target.channelUnsubscribed
-                ? t("unsubscribe.topicBack", vars)
-                : t("unsubscribe.resubscribe")}
-            </button>
-          </Form>
-        </section>
+        {resubscribable(target) ? (
+          <section aria-labelledby="mistake-title" className={`${ui.card} mt-6`}>
+            <h2 id="mistake-title" className={ui.h2}>
+              {t("unsubscribe.mistakeTitle")}
+            </h2>
+            <Form method="post" className="mt-4 space-y-3">
+              <input type="hidden" name="intent" value="resubscribe" />
+              {target.topic && !target.channelUnsubscribed ? null : (
+                <p className="text-slate-700">{t("unsubscribe.resubscribeHint")}</p>
+              )}
+              <button type="submit" className={ui.secondaryButton}>
+                {target.topic && !target.channelUnsubscribed
+                  ? t("unsubscribe.topicBack", vars)
+                  : t("unsubscribe.resubscribe")}
+              </button>
+            </Form>
+          </section>
+        ) : null}
       </>
     );
   } else {
@@ -269,7 +289,12 @@ function Unsubscribe({ data, actionData }: { data: PageData; actionData?: Action
       <div className={ui.card}>
         <h1 className={ui.h1}>{t("unsubscribe.title")}</h1>
         <p className="mt-2 text-slate-800">
-          {t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", { ...vars, context: ch })}
+          {target.display === null
+            ? t("unsubscribe.whatUnknown")
+            : t(target.topic ? "unsubscribe.whatTopic" : "unsubscribe.what", {
+                ...vars,
+                context: ch,
+              })}
         </p>
         {error ? (
           <Announcement

@@ -3,6 +3,7 @@ import express from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import type { Logger } from "pino";
+import { Readable } from "node:stream";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import type { Env } from "~/env.server";
@@ -10,7 +11,9 @@ import { refuseCrossSiteAdminWrites } from "~/admin/provenance-middleware.server
 import { apiEdge } from "~/api/edge.server";
 import { withDatabaseFaultHandling } from "~/http/database-faults.server";
 import { isLoopbackClient } from "~/http/dev-access.server";
+import { inputEdge, withInputGuard } from "~/http/input-guard.server";
 import { redactPath } from "~/server/logger.server";
+import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
 
 export type AppLoadContext = {
   nonce: string;
@@ -45,6 +48,10 @@ export function createHttpApp(options: {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", env.TRUST_PROXY);
+
+  // RFC 8058 one-click POSTs are answered first, off the page path (app/server/one-click.server.ts):
+  // no request log line, CSP nonce or Remix; the answer carries its own token-page headers.
+  app.use(oneClickFastPath(logger));
 
   app.use((req, res, next) => {
     const incoming = req.get("x-request-id");
@@ -135,6 +142,10 @@ export function createHttpApp(options: {
     next();
   });
 
+  // Unknown methods (405), a NUL in the URL (400) and declared bodies over the path's cap (413),
+  // before anything reads the request (app/http/input-guard.server.ts).
+  app.use(inputEdge(env));
+
   app.use(
     "/build",
     express.static(assetsDir, { immutable: true, maxAge: "1y", index: false, fallthrough: false }),
@@ -147,19 +158,35 @@ export function createHttpApp(options: {
   // Under /api/, methods that no route handles still answer the API's JSON error shape.
   app.use("/api", apiEdge);
 
-  app.all(
-    "*",
-    createRequestHandler({
-      // Database faults answer 503 + Retry-After (or 400 for refused values) on every route.
-      build: withDatabaseFaultHandling(build),
-      mode: env.isProduction ? "production" : build.mode,
-      getLoadContext: (req, res): AppLoadContext => ({
-        nonce: res.locals.cspNonce as string,
-        requestId: res.locals.requestId as string,
-        clientIp: req.ip ?? null,
-        loopbackClient: isLoopbackClient(req, env.TRUST_PROXY),
-      }),
-    }),
-  );
+  // Bodies read under their cap and checked for NUL before an action sees them.
+  const remixBuild = withDatabaseFaultHandling(withInputGuard(build, env));
+  const mode = env.isProduction ? "production" : build.mode;
+  const getLoadContext = (req: express.Request, res: express.Response): AppLoadContext => ({
+    nonce: res.locals.cspNonce as string,
+    requestId: res.locals.requestId as string,
+    clientIp: req.ip ?? null,
+    loopbackClient: isLoopbackClient(req, env.TRUST_PROXY),
+  });
+  // Database faults answer 503 + Retry-After (or 400 for refused values) on every route.
+  const remix = createRequestHandler({ build: remixBuild, mode, getLoadContext });
+  app.all("*", (req, res, next) => {
+    const body = replayedBody(res);
+    if (!body) return remix(req, res, next);
+    // A POST to /u/{token} whose body the one-click fast path read (it was not a one-click):
+    // Remix gets the same request with that body. @remix-run/express reads the body as a stream
+    // from the request object: this one is the buffered body as a stream for stream methods, and
+    // the request itself for everything else (URL, method, headers, socket, ip, get, ...).
+    const stream = Readable.from([body]);
+    const replay = new Proxy(stream, {
+      get(target, prop) {
+        if (prop in target) return Reflect.get(target, prop, target) as unknown;
+        const value = Reflect.get(req, prop, req) as unknown;
+        return typeof value === "function"
+          ? (value as (...a: unknown[]) => unknown).bind(req)
+          : value;
+      },
+    });
+    return remix(replay as unknown as express.Request, res, next);
+  });
   return app;
 }

@@ -1,3 +1,4 @@
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 import { normalizeAddress } from "~/consent/address.server";
 import {
@@ -217,11 +218,7 @@ export async function handleInboundSms(db: Db, msg: InboundSms): Promise<Inbound
     const byButton = classifySms(button);
     if (byButton.decision === "revoke") classification = byButton;
   }
-  const n = normalizeAddress(
-    channel,
-    msg.from.replace(/^whatsapp:/i, ""),
-    getEnv().DEFAULT_PHONE_REGION,
-  );
+  const n = normalizeAddress(channel, msg.from.replace(/^whatsapp:/i, ""), defaultPhoneRegion());
   const address = n.ok ? n.address : null;
   const to = msg.to ? storableText(msg.to.replace(/^whatsapp:/i, ""), 64) : null;
 

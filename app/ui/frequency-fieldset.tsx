@@ -7,20 +7,21 @@ export type FrequencyChoice = { key: string; label: string; windowDays: number |
  * "How often?" on the preference page (docs/recipient-pages.md): one radio per frequency option
  * the operator offers on this channel. The chosen one is checked; with none chosen yet, the
  * option without a limit ("every message") is. Sent as frequency.<channel>; saving records the
- * choice through the consent core only when it changed.
+ * choice through the consent core only when it differs from the one checked on load.
  */
 export function FrequencyFieldset({
   channel,
   options,
-  chosen,
+  selected,
 }: {
   channel: string;
   options: readonly FrequencyChoice[];
-  chosen: string | null;
+  /** The chosen option, else the unlimited one (recipient.server.ts frequencyView). */
+  selected: string | null;
 }) {
   const t = useT("recipient");
   if (options.length === 0) return null;
-  const checked = chosen ?? options.find((o) => o.windowDays === null)?.key ?? null;
+  const checked = selected;
   const id = `ch-${channel}-frequency`;
   return (
     <fieldset className="mt-5 border-t border-slate-200 pt-4" data-testid={id}>

@@ -930,12 +930,14 @@ export interface operations {
                 [key: string]: unknown;
               } | null;
             }[];
-            /** @description Frequency choices per channel (null: not offered by this server). */
-            frequency:
-              | {
-                  [key: string]: unknown;
-                }[]
-              | null;
+            /** @description The frequency chosen per address, with the option's labels. */
+            frequency: {
+              [key: string]: unknown;
+            }[];
+            /** @description Sends recorded by checks with `record: true` (the frequency cap). */
+            sendLog: {
+              [key: string]: unknown;
+            }[];
             /** @description Every consent ledger row, oldest first, with its evidence. */
             ledger: {
               [key: string]: unknown;
@@ -957,11 +959,19 @@ export interface operations {
             undeliverableEvents: {
               [key: string]: unknown;
             }[];
+            /** @description Topic key → its name per language. */
+            topicNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
             operatorActions: {
               [key: string]: unknown;
             }[];
-            /** @description What a third party needs to verify this person's ledger history (null when the ledger is not chained on this server). */
-            proof: unknown;
+            /** @description What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint. */
+            proof: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -2088,6 +2098,8 @@ export interface operations {
               reasonCode: string | null;
               reasonText: string | null;
               pausedUntil: string | null;
+              /** @description `consent.frequency`: the key of the frequency option chosen. */
+              frequency: string | null;
               /** @description The contact's external id, if any. */
               externalId: string | null;
               actor: {

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFrequencyOption, deleteFrequencyOption } from "~/admin/frequency.server";
+import { loadEvent } from "~/api/events.server";
 import { createApiKey } from "~/api/keys.server";
 import * as S from "~/api/schemas";
 import { verifyLedgerChain } from "~/consent/chain.server";
@@ -99,6 +100,12 @@ describe("choosing a frequency", () => {
     const [state] = await readConsent(db, [{ channel: "email", address: a }]);
     expect(state!.frequency).toBe("monthly");
     expect((await verifyLedgerChain(db)).ok).toBe(true);
+    // The events feed and webhooks carry the choice.
+    expect(await loadEvent(db, first.ledgerId!)).toMatchObject({
+      type: "consent.frequency",
+      action: "frequency",
+      frequency: "weekly",
+    });
   });
 
   it("refuses an option the channel does not offer", async () => {

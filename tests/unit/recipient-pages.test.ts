@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isOneClick, parsePreferencesForm, parseUnsubscribeForm } from "~/recipient/forms.server";
-import { planPreferences, type ChannelView } from "~/recipient/recipient.server";
+import { frequencyView, planPreferences, type ChannelView } from "~/recipient/recipient.server";
 import { accentCss, accentPalette, contrastRatio } from "~/ui/accent";
 
 const form = (entries: [string, string][]) => {
@@ -109,13 +109,13 @@ describe("planning a preference save", () => {
       { key: "news", name: "News", description: "", subscribed: true },
       { key: "offers", name: "Offers", description: "", subscribed: false },
     ],
-    frequency: {
-      options: [
+    frequency: frequencyView(
+      [
         { key: "every", label: "Every message", windowDays: null },
         { key: "weekly", label: "At most weekly", windowDays: 7 },
       ],
-      chosen: null,
-    },
+      null,
+    ),
     ...over,
   });
   const actor = { contactId: "c1", campaign: "spring" };
@@ -133,12 +133,15 @@ describe("planning a preference save", () => {
       expect.objectContaining({ action: "frequency", frequency: "weekly", channel: "email" }),
     ]);
     const same = planPreferences(
-      [channel({ frequency: { ...channel({}).frequency, chosen: "weekly" } })],
+      [channel({ frequency: frequencyView(channel({}).frequency.options, "weekly") })],
       input("weekly"),
       actor,
       reason,
     );
     expect(same.ok && same.plan.changes).toEqual([]);
+    // Never chosen: "every message" is what the page shows checked; saving it records nothing.
+    const untouched = planPreferences([channel({})], input("every"), actor, reason);
+    expect(untouched.ok && untouched.plan.changes).toEqual([]);
     expect(planPreferences([channel({})], input("daily"), actor, reason)).toEqual({
       ok: false,
       error: "stale",

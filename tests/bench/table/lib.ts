@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import crypto from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 // @ts-expect-error autocannon ships no type declarations (and @types/autocannon is not installed)
@@ -113,6 +114,36 @@ export function median(xs: readonly number[]): number {
 export function round(x: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/**
+ * CPU time, in ms, used so far by this process (every thread: PGlite's worker too) and by the
+ * PostgreSQL backends connected to `database` (read from /proc: the server runs on this machine).
+ * Unlike wall time, it hardly depends on what else the machine is doing.
+ */
+export async function cpuMs(pgUrl: string | null): Promise<{ node: number; db: number }> {
+  const u = process.cpuUsage();
+  let db = 0;
+  if (pgUrl) {
+    const name = new URL(pgUrl).pathname.slice(1);
+    const c = new pg.Client({ connectionString: pgUrl });
+    await c.connect();
+    const { rows } = await c.query<{ pid: number }>(
+      "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+      [name],
+    );
+    await c.end();
+    for (const { pid } of rows) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        db += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 100 Hz
+      } catch {
+        /* the backend ended */
+      }
+    }
+  }
+  return { node: (u.user + u.system) / 1000, db };
 }
 
 /** A new empty PostgreSQL database next to the admin URL's; drop() removes it. */

@@ -15,6 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {
   cannon,
+  cpuMs,
   httpDetails,
   median,
   round,
@@ -58,7 +59,9 @@ const sendCheck = row({
     const recipients = checkRecipients(s.suppressed);
     const runs = s.options.quick ? 9 : 21;
     const times: number[] = [];
+    let cpu0 = await cpuMs(s.pgUrl);
     for (let i = 0; i < runs + 2; i++) {
+      if (i === 2) cpu0 = await cpuMs(s.pgUrl);
       const t = performance.now();
       const res = await decideSendMany(s.db, {
         channel: "email",
@@ -71,6 +74,7 @@ const sendCheck = row({
         throw new Error(`send check answered ${res.length} decisions, ${denied} denied`);
       }
     }
+    const cpu1 = await cpuMs(s.pgUrl);
     const p50 = median(times);
     return {
       id: "check",
@@ -83,6 +87,9 @@ const sendCheck = row({
         worst_ms: round(Math.max(...times)),
         runs,
         suppressed: s.suppressed,
+        // CPU per check (Node, and the PostgreSQL backends): hardly depends on the machine's load.
+        node_cpu_ms: round((cpu1.node - cpu0.node) / runs),
+        db_cpu_ms: round((cpu1.db - cpu0.db) / runs),
       },
       goal: "p50 ≤ 50 ms vs 1,000,000 suppressed",
       met: p50 <= 50 && s.suppressed >= 1_000_000,
@@ -112,9 +119,10 @@ function writeCsv(file: string, rows: number) {
 async function importFile(
   s: ImportStage,
   handle: Awaited<ReturnType<ImportStage["freshDatabase"]>>["handle"],
+  url: string | null,
   file: string,
   rows: number,
-): Promise<number> {
+) {
   const env = { ...getEnv(), dataDir: s.work, IMPORT_MAX_ROWS: Math.max(rows, 5_000_000) };
   const id = crypto.randomUUID();
   fs.mkdirSync(jobs.importsDir(env), { recursive: true });
@@ -134,6 +142,7 @@ async function importFile(
     channel: "email",
     createdBy: null,
   });
+  const cpu0 = await cpuMs(url);
   const t = performance.now();
   await jobs.runPendingImports(handle.db, {
     env,
@@ -142,11 +151,12 @@ async function importFile(
     ...(handle.kind === "pglite" ? { batchSize: PGLITE_IMPORT_BATCH } : {}),
   });
   const seconds = (performance.now() - t) / 1000;
+  const cpu1 = await cpuMs(url);
   const job = (await jobs.getImportJob(handle.db, id))!;
   if (job.status !== "completed" || job.imported !== rows) {
     throw new Error(`import did not complete: ${job.status} ${job.error ?? ""} (${job.imported})`);
   }
-  return seconds;
+  return { seconds, nodeCpuS: (cpu1.node - cpu0.node) / 1000, dbCpuS: (cpu1.db - cpu0.db) / 1000 };
 }
 
 const importRow = row({
@@ -178,7 +188,7 @@ const importRow = row({
       if (r.status !== 0) throw new Error("psql \\copy failed");
       psql("drop table plain_copy");
     }
-    const seconds = await importFile(s, db.handle, file, rows);
+    const { seconds, nodeCpuS, dbCpuS } = await importFile(s, db.handle, db.url, file, rows);
     await db.drop();
     const perSecond = rows / seconds;
     return {
@@ -187,7 +197,12 @@ const importRow = row({
       what: `import of ${rows.toLocaleString("en")} rows (CSV)`,
       figure: round(seconds, 2),
       unit: "s",
-      details: { rows_per_s: Math.round(perSecond), rows },
+      details: {
+        rows_per_s: Math.round(perSecond),
+        rows,
+        node_cpu_s: round(nodeCpuS, 2),
+        db_cpu_s: round(dbCpuS, 2),
+      },
       ...(copySeconds !== null
         ? {
             baseline: {
@@ -451,8 +466,10 @@ const apiSuppressions = row({
         ? {
             baseline: { what: "the import (same run)", figure: importRate, unit: "rows/s" },
             ratio: round(perSecond / importRate, 2),
-            goal: "≥ the import's rate (PGlite)",
-            met: perSecond >= importRate,
+            // The goal is PGlite's (issue 14); on PostgreSQL the ratio is shown for information.
+            ...(s.kind === "pglite"
+              ? { goal: "≥ the import's rate (PGlite)", met: perSecond >= importRate }
+              : { goal: "(the goal is PGlite's)" }),
           }
         : { goal: "≥ the import's rate (run the import row too)" }),
     };

@@ -9,6 +9,7 @@
  *               database: contacts with external ids (links batch, one-click, token pages) and an
  *               API key with every scope.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -21,7 +22,55 @@ const { openPglite, openPostgres } = await import("~/db/db.server");
 const { migrateToLatest } = await import("~/db/migrate.server");
 const { addressKey } = await import("~/consent/consent.server");
 const { createApiKey } = await import("~/api/keys.server");
-const { startServer } = await import("../../integration/server.helpers");
+const { serverBuild } = await import("../../integration/server.helpers");
+
+/**
+ * The production build as its own process (NODE_ENV=production), waited for until /healthz
+ * answers (up to 3 minutes: the machine may be busy); stopped again if it never does.
+ */
+async function startServer(env: Record<string, string>) {
+  const entry = await serverBuild();
+  const child = spawn(process.execPath, [entry], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: "production",
+      HOST: "127.0.0.1",
+      ALLOW_INSECURE_PUBLIC_URL: "1",
+      MAIL_FROM: "Heed bench <no-reply@heed.test>",
+      ...env,
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise((r) => child.once("exit", r));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const url = `http://127.0.0.1:${env.PORT}`;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited while starting:\n${err}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.body?.cancel();
+      if (res.status === 200) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`the server did not answer /healthz within 3 minutes:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, stop };
+}
 
 type Handle = Awaited<ReturnType<typeof openPglite>>;
 export type Db = Handle["db"];
@@ -38,6 +87,8 @@ export type CheckStage = StageBase & {
   db: Db;
   /** How many suppressed addresses the database holds; address i is `suppressed{i}@bench.example`. */
   suppressed: number;
+  /** The PostgreSQL database (null on PGlite). */
+  pgUrl: string | null;
 };
 
 export type ImportStage = StageBase & {
@@ -118,7 +169,7 @@ export async function withStage<N extends StageName>(
       console.log(
         `  [${kind}] seeded ${suppressed.toLocaleString("en")} suppressed addresses in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
-      await fn({ ...base, db: o.handle.db, suppressed } as Stages[N]);
+      await fn({ ...base, db: o.handle.db, suppressed, pgUrl: o.url } as Stages[N]);
     } finally {
       await o.drop();
     }

@@ -1,0 +1,79 @@
+import { sql } from "kysely";
+import type { PreparedBulkUnsubscribe, BulkUnsubscribeOptions } from "~/consent/bulk.server";
+import { inTransaction, type Db } from "~/db/db.server";
+
+/**
+ * A re-import adds a reason that was missing (docs/consent.md, "Imports and reasons"): an address
+ * that is unsubscribed already, whose current unsubscribe carries no reason (no code and no free
+ * text), gets a new `unsubscribe` ledger row with the file's reason, and its state row points at
+ * it. Nothing else changes: the status stays `unsubscribed`, no webhook is sent (no consent
+ * changed), and a reason that is already there is never replaced. An erased address (hash only)
+ * is left alone, so that its address is never written again.
+ *
+ * One statement per batch, over the batch the bulk door prepared (the same normalized addresses
+ * and hashes, in the same (channel, hash) order, so the row locks are taken in the order every
+ * consent write uses). Run it after the bulk door's statement, in the same transaction.
+ */
+export async function addMissingReasons(
+  db: Db,
+  prepared: PreparedBulkUnsubscribe,
+  options: Pick<BulkUnsubscribeOptions, "source" | "actor" | "importId" | "note">,
+): Promise<number> {
+  const { p } = prepared;
+  const keep = p.hashes.map((_, i) => p.reasonCodes[i] !== null || p.reasonTexts[i] !== null);
+  if (!keep.some(Boolean)) return 0;
+  const pick = <T>(values: T[]) => values.filter((_, i) => keep[i]);
+  const details = JSON.stringify({
+    ...(options.importId ? { import_id: options.importId } : {}),
+    ...(options.note ? { note: options.note } : {}),
+    reason_added: true,
+  });
+  return inTransaction(db, async (trx) => {
+    const { rows } = await sql<{ added: number; updated: number }>`
+      with input as (
+        select * from unnest(
+          ${pick(p.channels)}::text[], ${pick(p.hashes)}::text[],
+          ${pick(p.reasonCodes)}::text[], ${pick(p.reasonTexts)}::text[]
+        ) with ordinality as t(channel, address_hash, reason_code, reason_text, n)
+      ),
+      cur as (
+        select i.channel, i.address_hash, i.reason_code, i.reason_text, c.address, c.last_ledger_id
+        from input i
+        join lateral (
+          select cc.address, cc.last_ledger_id from channel_consent cc
+          where cc.channel = i.channel and cc.address_hash = i.address_hash
+            and cc.status = 'unsubscribed' and cc.address is not null
+          for update
+        ) c on true
+        order by i.n
+      ),
+      missing as (
+        select cur.* from cur
+        join consent_ledger l on l.id = cur.last_ledger_id
+        where l.action = 'unsubscribe' and l.reason_code is null and l.reason_text is null
+      ),
+      led as (
+        insert into consent_ledger (
+          channel, address_hash, address, action, source, reason_code, reason_text,
+          actor_type, actor_id, details)
+        select channel, address_hash, address, 'unsubscribe', ${options.source},
+          reason_code, reason_text, ${options.actor?.type ?? null}, ${options.actor?.id ?? null},
+          ${details}::jsonb
+        from missing
+        returning id, channel, address_hash
+      ),
+      st as (
+        update channel_consent cc set last_ledger_id = led.id, updated_at = now()
+        from led
+        where cc.channel = led.channel and cc.address_hash = led.address_hash
+        returning 1
+      )
+      select (select count(*) from led)::int as added, (select count(*) from st)::int as updated
+    `.execute(trx);
+    const r = rows[0]!;
+    if (r.added !== r.updated) {
+      throw new Error(`addMissingReasons: ${r.added} ledger rows but ${r.updated} state rows`);
+    }
+    return r.added;
+  });
+}
