@@ -56,6 +56,21 @@ async function tampered(
   return report!;
 }
 
+/**
+ * Seals checkpoints until every row is in one. A checkpoint only takes transactions older than
+ * every transaction still running on the server (on a shared PostgreSQL server, other databases'
+ * too), so it may have to wait for someone else's transaction. Returns the rows sealed.
+ */
+async function sealAll(): Promise<number> {
+  let rows = 0;
+  for (let i = 0; i < 300; i++) {
+    rows += (await createLedgerCheckpoint(db))?.rows ?? 0;
+    if ((await verifyLedgerChain(db)).uncheckpointed === 0) return rows;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the checkpoint horizon never passed this test's rows");
+}
+
 async function ledgerIds(address: string): Promise<number[]> {
   const rows = await db
     .selectFrom("consent_ledger")
@@ -184,8 +199,7 @@ describe("the chained ledger", () => {
   });
 
   it("a checkpoint catches a deleted last row, and a rewritten chain", async () => {
-    const cp = await createLedgerCheckpoint(db);
-    expect(cp?.rows).toBe(6);
+    expect(await sealAll()).toBe(6);
     expect(await createLedgerCheckpoint(db)).toBeNull();
     expect((await verifyLedgerChain(db)).ok).toBe(true);
     const ids = await ledgerIds("chain.a@example.org");
@@ -194,7 +208,7 @@ describe("the chained ledger", () => {
     const deleted = await tampered((trx) =>
       sql`delete from consent_ledger where id = ${last}`.execute(trx),
     );
-    expect(deleted.problems).toEqual([{ id: cp!.id, problem: "checkpoint" }]);
+    expect(deleted.problems).toEqual([{ id: expect.any(Number), problem: "checkpoint" }]);
     // Rewriting a row and recomputing its hash (and no later row): the chain itself agrees, the
     // checkpoint does not.
     const rewritten = await tampered((trx) =>
@@ -204,7 +218,7 @@ describe("the chained ledger", () => {
             paused_until, frequency, evidence_hash)
         where id = ${last}`.execute(trx),
     );
-    expect(rewritten.problems).toEqual([{ id: cp!.id, problem: "checkpoint" }]);
+    expect(rewritten.problems).toEqual([{ id: expect.any(Number), problem: "checkpoint" }]);
   });
 
   it("gives a third party a proof that verifies on its own, and fails when edited", async () => {
@@ -251,7 +265,7 @@ describe("the chained ledger", () => {
       source: "link",
       reasonText: "my old address was chain.erase@example.org",
     });
-    await createLedgerCheckpoint(db);
+    await sealAll();
     await eraseContact(db, contact!.id, admin);
     const report = await verifyLedgerChain(db);
     expect(report).toMatchObject({ ok: true, problemCount: 0 });
