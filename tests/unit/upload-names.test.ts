@@ -16,7 +16,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 async function upload(name: string, data: Uint8Array) {
   const form = new FormData();
   form.set("channel", "email");
-  form.set("file", new Blob([data]), name);
+  form.set("file", new Blob([new Uint8Array(data)]), name);
   const request = new Request("http://localhost/admin/imports", { method: "POST", body: form });
   return receiveImportUpload(request, { dir, maxBytes: 50 * 1024 * 1024 });
 }
