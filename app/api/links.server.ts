@@ -56,16 +56,19 @@ export async function assertTopicExists(
 
 /**
  * The keyed hash of the address a link is sent to (the unsubscribe token's `ah`, docs/links.md):
- * what the link unsubscribes for its whole life, whatever becomes of the contact. A phone number
- * already in E.164 form is its own normalized form (libphonenumber's parse is the costly part
- * of a batch); anything else is normalized first. Null when the address does not normalize.
+ * what the link unsubscribes for its whole life, whatever becomes of the contact. An address already
+ * in normalized form (a lower-case ASCII email, an E.164 number) is hashed as it is (parsing is
+ * the costly part of a batch); anything else is normalized first. Null when the address does not normalize.
  */
 function linkAddressHash(channel: Channel, raw: string, region: string | undefined): string | null {
-  if (channel !== "email" && E164.test(raw)) return addressKey(raw);
+  // Already in normalized form (what the API stores): normalizing would give it back unchanged
+  // (an invalid one is never looked up by hash: the send check refuses it as invalid first).
+  if (channel === "email" ? PLAIN_EMAIL.test(raw) : E164.test(raw)) return addressKey(raw);
   const n = normalizeAddress(channel, raw, region);
   return n.ok ? addressKey(n.address) : null;
 }
 const E164 = /^\+[1-9][0-9]{6,14}$/;
+const PLAIN_EMAIL = /^[a-z0-9._%+-]{1,64}@[a-z0-9-]+(\.[a-z0-9-]+)+$/;
 
 // Signed synchronously with node:crypto (app/links/tokens.server.ts): a batch signs 20,000 tokens.
 function signedLinks(contactId: string, addressHash: string | null, o: LinkOptions, now: Date) {

@@ -408,11 +408,10 @@ export const SubjectExport = z
     ),
     frequency: z
       .array(StoredRow)
-      .meta({ description: "Frequency choices per channel: the option's key and window." }),
-    sends: z.array(StoredRow).meta({
-      description:
-        "Sends recorded for the person's addresses by checks with `record` (campaign, time).",
-    }),
+      .meta({ description: "The frequency chosen per address, with the option's labels." }),
+    sendLog: z
+      .array(StoredRow)
+      .meta({ description: "Sends recorded by checks with `record: true` (the frequency cap)." }),
     ledger: z
       .array(StoredRow)
       .meta({ description: "Every consent ledger row, oldest first, with its evidence." }),
@@ -425,32 +424,16 @@ export const SubjectExport = z
       .meta({ description: "Messages to the person's addresses in the outbox (queued or sent)." }),
     inboundMessages: z.array(StoredRow),
     undeliverableEvents: z.array(StoredRow),
+    topicNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Topic key → its name per language." }),
+    reasonNames: z
+      .record(z.string(), z.record(z.string(), z.string()))
+      .meta({ description: "Unsubscribe reason code → its label per language." }),
     operatorActions: z.array(StoredRow),
-    proof: z
-      .object({
-        version: z.literal("heed-ledger-v1"),
-        generatedAt: z.string(),
-        algorithm: z.string().meta({ description: "How to recompute every hash." }),
-        chains: z.array(
-          z.object({
-            channel: z.string(),
-            addressHash: z.string(),
-            head: z.string().nullable(),
-            rows: z.array(z.record(z.string(), z.unknown())),
-          }),
-        ),
-        latestCheckpoint: z
-          .object({
-            id: z.number(),
-            createdAt: z.string(),
-            lastLedgerId: z.number().nullable(),
-            digest: z.string(),
-          })
-          .nullable(),
-      })
-      .meta({
-        description:
-          "What a third party needs to verify this person's ledger history: each chain of their addresses with every field as the text hashed (docs/consent.md#proof-of-consent).",
-      }),
+    proof: z.record(z.string(), z.unknown()).meta({
+      description:
+        "What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint.",
+    }),
   })
   .meta({ description: "Everything Heed holds about one person (GDPR art. 15 and 20)." });

@@ -69,7 +69,6 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
         channel,
         address,
         reasonCode: input.reason ?? null,
-        reasonText: input.note ?? null,
       });
     }
   }
@@ -79,6 +78,9 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
   const result = await inTransaction(db, (trx) =>
     bulkUnsubscribe(trx, items, {
       source: "api",
+      // The caller's note is an operator's note (details.note, the export's `note` column), not
+      // the recipient's words (reason_text).
+      note: input.note ?? null,
       campaign: input.campaign ?? null,
       actor: input.actor,
       ip: input.ip,

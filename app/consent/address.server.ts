@@ -67,14 +67,14 @@ export function normalizePhone(raw: string, defaultRegion?: string): Normalized 
   return { ok: false, reason: "invalid_phone" };
 }
 
-/** "4.20777111222E+11" → "420777111222" when the mantissa holds every digit; else null. */
+/** "4.20777111222E+11" → "420777111222" when the mantissa shows every digit; else null. */
 function expandScientific(value: string): string | null {
   const m = /^(\d)(?:[.,](\d+))?e\+?(\d{1,2})$/i.exec(value);
   if (!m) return null;
+  // Only when every digit is shown: "4.20777E+11" lost six digits (a narrow Excel column).
   const fraction = m[2] ?? "";
-  const exponent = Number(m[3]);
-  if (fraction.length > exponent) return null;
-  return m[1]! + fraction + "0".repeat(exponent - fraction.length);
+  if (fraction.length !== Number(m[3])) return null;
+  return m[1]! + fraction;
 }
 
 export function normalizeAddress(

@@ -39,12 +39,16 @@ export async function addMissingReasons(
       cur as (
         select i.channel, i.address_hash, i.reason_code, i.reason_text, c.address, c.last_ledger_id
         from input i
+        -- One primary-key probe per address (LIMIT keeps the status test out of the probe: with
+        -- it inside, the planner used the export's partial index of every suppressed address
+        -- and scanned it for each row, which made a batch take seconds per thousand rows).
         join lateral (
-          select cc.address, cc.last_ledger_id from channel_consent cc
+          select cc.address, cc.last_ledger_id, cc.status from channel_consent cc
           where cc.channel = i.channel and cc.address_hash = i.address_hash
-            and cc.status = 'unsubscribed' and cc.address is not null
+          limit 1
           for update
         ) c on true
+        where c.status = 'unsubscribed' and c.address is not null
         order by i.n
       ),
       missing as (

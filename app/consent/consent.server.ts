@@ -157,7 +157,14 @@ function prepare(change: ConsentChange): Prepared {
       throw new ConsentError("invalid_pause", "A pause needs an end date in the future");
     }
   }
-  if (change.source === "admin" && change.action === "subscribe" && !change.reasonText?.trim()) {
+  // An operator's note is kept in details.note (older callers passed it as reasonText).
+  const note = typeof change.details?.note === "string" ? change.details.note : "";
+  if (
+    change.source === "admin" &&
+    change.action === "subscribe" &&
+    !note.trim() &&
+    !change.reasonText?.trim()
+  ) {
     throw new ConsentError("note_required", "Removing a suppression needs a note");
   }
   return {

@@ -20,3 +20,14 @@ export function sourceLabel(source: string): string {
 export function channelLabel(channel: string): string {
   return CHANNEL_LABELS[channel as Channel] ?? channel;
 }
+
+/**
+ * Sources whose ledger rows are written by an operator (a support agent, a sending system): their
+ * free text is the operator's note, never the recipient's words. Notes are kept in the row's
+ * details (`note`); rows written before that kept them as reason_text.
+ */
+export const OPERATOR_NOTE_SOURCES: readonly string[] = ["admin", "api"];
+
+export function isOperatorSource(source: string): boolean {
+  return OPERATOR_NOTE_SOURCES.includes(source);
+}

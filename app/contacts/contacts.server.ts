@@ -3,6 +3,7 @@ import { sql, type Expression, type SqlBool } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { normalizeEmail, normalizePhone } from "~/consent/address.server";
 import { addressKey, readConsent } from "~/consent/consent.server";
+import { isOperatorSource } from "~/consent/labels";
 import { inTransaction, type Db } from "~/db/db.server";
 import type { ActorType, Channel, ChannelStatus, ConsentSource, LedgerAction } from "~/db/schema";
 import { listTopics } from "~/topics/topics.server";
@@ -229,6 +230,8 @@ export type TimelineEntry = {
   campaign: string | null;
   reasonCode: string | null;
   reasonText: string | null;
+  /** An operator's note: an agent's, an API caller's, an import's (details.note). */
+  note: string | null;
   actorType: ActorType | null;
   actorId: string | null;
   /** The admin user's email or the API key's name, when the actor is one. */
@@ -276,6 +279,7 @@ export async function ledgerTimeline(
       "l.campaign",
       "l.reason_code",
       "l.reason_text",
+      sql<string | null>`l.details ->> 'note'`.as("note"),
       "l.actor_type",
       "l.actor_id",
       "l.ip",
@@ -307,7 +311,11 @@ export async function ledgerTimeline(
     source: r.source,
     campaign: r.campaign,
     reasonCode: r.reason_code,
-    reasonText: r.reason_text,
+    // Rows written before notes moved to details (an agent's or an API caller's note was once
+    // stored as reason_text): in those sources the text is the operator's note.
+    ...(isOperatorSource(r.source)
+      ? { reasonText: null, note: r.note ?? r.reason_text }
+      : { reasonText: r.reason_text, note: r.note }),
     actorType: r.actor_type,
     actorId: r.actor_id,
     actorLabel: r.admin_email ?? r.api_key_name ?? null,

@@ -16,7 +16,7 @@ import { NOTE_MAX } from "~/contacts/notes";
 /**
  * Manual suppression by operators (docs/admin.md). The unsubscribed list is address-level: an address
  * can be suppressed whether or not a contact holds it. Every change goes through the consent core
- * (source `admin`, the operator as actor, the note as reason text) and is audited in the same
+ * (source `admin`, the operator as actor, the note in the ledger row's details) and is audited in the same
  * transaction. Removing a suppression (admins only, enforced by the routes) needs a note too.
  */
 
@@ -105,7 +105,8 @@ async function change(db: Db, input: Input, kind: "add" | "remove"): Promise<Cha
         action: kind === "add" ? ("unsubscribe" as const) : ("subscribe" as const),
         source: "admin" as const,
         contactId: input.contactId ?? null,
-        reasonText: note,
+        // The note is the operator's, kept in details (never in reason_text: that is the
+        // recipient's own words, which reports quote).
         actor: { type: "admin_user" as const, id: actorId ?? null },
         ip: input.by.ip ?? null,
         userAgent: input.by.userAgent ?? null,

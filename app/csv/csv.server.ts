@@ -23,16 +23,28 @@ export function defuseFormula(value: string): string {
  * unless `raw` (values Heed made itself, or an address: a phone number starts with +); numbers are
  * written as they are (a negative number is not a formula).
  */
-export function csvCell(value: CsvCell, raw = false): string {
+export function csvCell(value: CsvCell, raw = false, delimiter: CsvDelimiter = ","): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return String(value);
   const v = raw ? value : defuseFormula(value);
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  const special = delimiter === "," ? /[",\r\n]/ : /[",;\r\n]/;
+  return special.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
+/**
+ * The field separator: `,` (RFC 4180), or `;`, which Excel expects where the decimal separator is
+ * a comma (Czech, German, French, Polish, Spanish, Portuguese locales).
+ */
+export type CsvDelimiter = "," | ";";
+export const CSV_DELIMITERS: readonly CsvDelimiter[] = [",", ";"];
+
 /** One line, ending with CRLF. `rawColumns`: the indexes of cells that are not defused. */
-export function csvLine(cells: readonly CsvCell[], rawColumns: readonly number[] = []): string {
-  return `${cells.map((c, i) => csvCell(c, rawColumns.includes(i))).join(",")}\r\n`;
+export function csvLine(
+  cells: readonly CsvCell[],
+  rawColumns: readonly number[] = [],
+  delimiter: CsvDelimiter = ",",
+): string {
+  return `${cells.map((c, i) => csvCell(c, rawColumns.includes(i), delimiter)).join(delimiter)}\r\n`;
 }
 
 /**

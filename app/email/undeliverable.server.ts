@@ -424,7 +424,9 @@ export async function undeliverableTimeline(
     source: r.action === "mark" ? UNDELIVERABLE_SOURCE : ("admin" as const),
     campaign: r.campaign,
     reasonCode: r.action === "mark" ? `${r.reason}${r.provider ? ` (${r.provider})` : ""}` : null,
-    reasonText: r.detail,
+    // A mark's detail is the provider's diagnostic; a clear's is the agent's note.
+    reasonText: r.action === "mark" ? r.detail : null,
+    note: r.action === "mark" ? null : r.detail,
     actorType: (r.actor_type as "admin_user" | "system" | null) ?? null,
     actorId: r.actor_id,
     actorLabel: r.admin_email ?? (r.action === "mark" ? (r.provider ?? null) : null),

@@ -20,6 +20,12 @@ export const ExportQuery = z
       .optional(),
     from: z.union([day, z.literal("")]).optional(),
     to: z.union([day, z.literal("")]).optional(),
+    /** The field separator for a spreadsheet: `comma` (default) or `semicolon`. */
+    separator: z
+      .union([z.enum(["comma", "semicolon"]), z.literal("")], "Pick a separator.")
+      .optional(),
+    /** A random id the page sends to learn that the download started (the export-started cookie). */
+    progress: z.union([z.string().regex(/^[A-Za-z0-9]{8,40}$/), z.literal("")]).optional(),
   })
   .refine((q) => !q.from || !q.to || q.from <= q.to, {
     message: "The start date is after the end date.",
@@ -27,6 +33,22 @@ export const ExportQuery = z
   });
 
 export type ExportQueryValues = z.infer<typeof ExportQuery>;
+
+/** The query parameters of the export form. */
+export const EXPORT_QUERY_KEYS = [
+  "channel",
+  "source",
+  "from",
+  "to",
+  "separator",
+  "progress",
+] as const;
+
+/**
+ * The cookie the download sets to the form's `progress` id once the file starts, so that the page
+ * can tell the operator that work is done (a download does not navigate, so nothing else tells).
+ */
+export const EXPORT_STARTED_COOKIE = "heed_export_started";
 
 export function exportFilterOf(q: ExportQueryValues) {
   return {

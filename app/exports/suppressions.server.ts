@@ -1,6 +1,7 @@
+import { domainToUnicode } from "node:url";
 import { sql } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
-import { csvDownloadHeaders, csvLine, csvStream } from "~/csv/csv.server";
+import { csvDownloadHeaders, csvLine, csvStream, type CsvDelimiter } from "~/csv/csv.server";
 import type { Db } from "~/db/db.server";
 import { inBackgroundLane } from "~/db/priority.server";
 import type { Channel, ConsentSource } from "~/db/schema";
@@ -23,8 +24,14 @@ import { UNDELIVERABLE_SOURCE } from "~/email/constants";
  * a page into a scan of the whole table either: pages may come back short, never slow.
  *
  * Columns: address, channel, date (of the latest unsubscribe, ISO 8601 UTC), source, reason
- * (code), reason_text (free text), campaign, note. Erased addresses exist only as a keyed hash
- * and are not exported (there is nothing a sender could match them with).
+ * (code), reason_text (free text: the recipient's words), campaign, note (an operator's note: an
+ * agent's, an API caller's, an import's). Erased addresses exist only as a keyed hash and are not
+ * exported (there is nothing a sender could match them with).
+ *
+ * For people (the admin download, `forPeople`): a UTF-8 byte order mark and the separator they
+ * choose, so that Excel opens the file right; internationalized domains in Unicode
+ * (`jan@müller.de`), with the stored ASCII (punycode) form in an extra last column,
+ * `address_ascii`. Machines (the API) get the stored form, comma-separated, without a BOM.
  */
 
 export type SuppressionExportFilter = {
@@ -47,7 +54,17 @@ export type SuppressionCsvOptions = {
   spreadsheetSafe?: boolean;
   /** Write the header row (default true). */
   header?: boolean;
+  /** For a spreadsheet: BOM, this separator, Unicode domains plus an `address_ascii` column. */
+  forPeople?: { delimiter: CsvDelimiter } | null;
 };
+
+/** An email address with an internationalized (punycode) domain, in Unicode; others as they are. */
+export function unicodeAddress(address: string): string {
+  const at = address.lastIndexOf("@");
+  if (at < 0 || !address.slice(at + 1).includes("xn--")) return address;
+  const domain = domainToUnicode(address.slice(at + 1));
+  return domain ? `${address.slice(0, at + 1)}${domain}` : address;
+}
 
 export const SUPPRESSION_CSV_COLUMNS = [
   "address",
@@ -59,6 +76,14 @@ export const SUPPRESSION_CSV_COLUMNS = [
   "campaign",
   "note",
 ] as const;
+/** The admin download's columns: the address in Unicode, its stored ASCII form last. */
+export const SUPPRESSION_CSV_COLUMNS_FOR_PEOPLE = [
+  ...SUPPRESSION_CSV_COLUMNS,
+  "address_ascii",
+] as const;
+
+/** Sources whose free text is an operator's note (rows written before notes moved to details). */
+const NOTE_SOURCES = sql`('admin', 'api')`;
 
 export type SuppressionRow = {
   address: string;
@@ -118,7 +143,11 @@ export async function suppressionPage(
     note: string | null;
   }>`
     select cc.channel, cc.address, cc.address_hash, u.occurred_at, u.source,
-      u.reason_code, u.reason_text, u.campaign, u.details ->> 'note' as note
+      u.reason_code,
+      case when u.source in ${NOTE_SOURCES} then null else u.reason_text end as reason_text,
+      u.campaign,
+      coalesce(u.details ->> 'note',
+        case when u.source in ${NOTE_SOURCES} then u.reason_text end) as note
     from (
       select channel, address, address_hash
       from channel_consent
@@ -214,7 +243,28 @@ async function undeliverablePage(
   };
 }
 
-export function suppressionCsvLine(row: SuppressionRow, spreadsheetSafe = true): string {
+export function suppressionCsvLine(
+  row: SuppressionRow,
+  spreadsheetSafe = true,
+  forPeople: { delimiter: CsvDelimiter } | null = null,
+): string {
+  if (forPeople) {
+    return csvLine(
+      [
+        unicodeAddress(row.address),
+        row.channel,
+        row.date ? row.date.toISOString() : "",
+        row.source ?? "",
+        row.reason,
+        row.reasonText,
+        row.campaign,
+        row.note,
+        row.address,
+      ],
+      spreadsheetSafe ? [0, 1, 2, 3, 8] : [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      forPeople.delimiter,
+    );
+  }
   return csvLine(
     [
       row.address,
@@ -247,7 +297,12 @@ export async function* suppressionCsvChunks(
 ): AsyncGenerator<string> {
   const limit = Math.min(Math.max(options.batchSize ?? PAGE_ROWS, 1), 50_000);
   const safe = options.spreadsheetSafe ?? true;
-  if (options.header ?? true) yield `${SUPPRESSION_CSV_COLUMNS.join(",")}\r\n`;
+  const people = options.forPeople ?? null;
+  if (options.header ?? true) {
+    yield people
+      ? `${SUPPRESSION_CSV_COLUMNS_FOR_PEOPLE.join(people.delimiter)}\r\n`
+      : `${SUPPRESSION_CSV_COLUMNS.join(",")}\r\n`;
+  }
   let after: SuppressionCursor | null = null;
   for (;;) {
     // Requests waiting for the database go first (PGlite has one session).
@@ -256,7 +311,7 @@ export async function* suppressionCsvChunks(
       suppressionPage(db, filter, from, limit),
     );
     if (page.rows.length > 0) {
-      yield page.rows.map((r) => suppressionCsvLine(r, safe)).join("");
+      yield page.rows.map((r) => suppressionCsvLine(r, safe, people)).join("");
     }
     if (!page.next) return;
     after = page.next;
@@ -277,7 +332,7 @@ export function suppressionCsvStream(
   filter: SuppressionExportFilter = {},
   options: SuppressionCsvOptions = {},
 ): ReadableStream<Uint8Array> {
-  return csvStream(suppressionCsvChunks(db, filter, options));
+  return csvStream(suppressionCsvChunks(db, filter, options), { bom: Boolean(options.forPeople) });
 }
 
 /** An admin downloads the suppressions export: audited (with the filter), then streamed. */
@@ -286,9 +341,10 @@ export async function exportSuppressions(
   filter: SuppressionExportFilter,
   by: AuditContext,
   details: Record<string, unknown>,
+  options: SuppressionCsvOptions = {},
 ): Promise<ReadableStream<Uint8Array>> {
   await audit(db, { ...by, action: "suppressions.export", details });
-  return suppressionCsvStream(db, filter);
+  return suppressionCsvStream(db, filter, options);
 }
 
 export function suppressionCsvFilename(filter: SuppressionExportFilter, now = new Date()): string {

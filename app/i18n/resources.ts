@@ -59,6 +59,13 @@ import esImports from "./locales/es/imports.json";
 import frImports from "./locales/fr/imports.json";
 import plImports from "./locales/pl/imports.json";
 import ptImports from "./locales/pt/imports.json";
+import csAccess from "./locales/cs/access.json";
+import deAccess from "./locales/de/access.json";
+import enAccess from "./locales/en/access.json";
+import esAccess from "./locales/es/access.json";
+import frAccess from "./locales/fr/access.json";
+import plAccess from "./locales/pl/access.json";
+import ptAccess from "./locales/pt/access.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -71,6 +78,7 @@ export const resources = {
     manage: enManage,
     labels: enLabels,
     imports: enImports,
+    access: enAccess,
   },
   pl: {
     common: plCommon,
@@ -81,6 +89,7 @@ export const resources = {
     manage: plManage,
     labels: plLabels,
     imports: plImports,
+    access: plAccess,
   },
   pt: {
     common: ptCommon,
@@ -91,6 +100,7 @@ export const resources = {
     manage: ptManage,
     labels: ptLabels,
     imports: ptImports,
+    access: ptAccess,
   },
   cs: {
     common: csCommon,
@@ -101,6 +111,7 @@ export const resources = {
     manage: csManage,
     labels: csLabels,
     imports: csImports,
+    access: csAccess,
   },
   de: {
     common: deCommon,
@@ -111,6 +122,7 @@ export const resources = {
     manage: deManage,
     labels: deLabels,
     imports: deImports,
+    access: deAccess,
   },
   es: {
     common: esCommon,
@@ -121,6 +133,7 @@ export const resources = {
     manage: esManage,
     labels: esLabels,
     imports: esImports,
+    access: esAccess,
   },
   fr: {
     common: frCommon,
@@ -131,6 +144,7 @@ export const resources = {
     manage: frManage,
     labels: frLabels,
     imports: frImports,
+    access: frAccess,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

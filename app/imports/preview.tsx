@@ -212,13 +212,21 @@ export function ImportPreview({
       </Section>
 
       <Section title={t("preview.rows")} id="rows">
-        <div className="overflow-x-auto">
-          <table className="min-w-full divide-y divide-slate-200 text-sm">
+        {/* Focusable, so that keyboard users can scroll a wide table on a phone. */}
+        <div className="overflow-x-auto" tabIndex={0} role="group" aria-label={t("preview.rows")}>
+          <table
+            className="min-w-full divide-y divide-slate-200 text-sm"
+            data-testid="preview-rows"
+          >
             <caption className="sr-only">{t("preview.rows")}</caption>
             <thead className="bg-slate-50 text-left align-bottom text-slate-700">
               <tr>
                 <th scope="col" className="px-2 py-2 font-medium">
                   {t("preview.line")}
+                </th>
+                {/* What the row becomes comes first: on a phone it is what shows without scrolling. */}
+                <th scope="col" className="px-2 py-2 font-medium">
+                  {t("preview.result")}
                 </th>
                 {columns.map((i) => {
                   const r = role(i);
@@ -238,9 +246,6 @@ export function ImportPreview({
                     </th>
                   );
                 })}
-                <th scope="col" className="px-2 py-2 font-medium">
-                  {t("preview.result")}
-                </th>
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100">
@@ -251,15 +256,6 @@ export function ImportPreview({
                   className={row.result.ok ? "" : "bg-red-50"}
                 >
                   <td className="px-2 py-1.5 tabular-nums text-slate-600">{row.line}</td>
-                  {columns.map((i) => (
-                    <td
-                      key={i}
-                      className={`max-w-[14rem] truncate px-2 py-1.5 ${role(i) ? "bg-blue-50/60" : ""}`}
-                      title={row.cells[i] ?? ""}
-                    >
-                      {row.cells[i] ?? ""}
-                    </td>
-                  ))}
                   <td className="px-2 py-1.5">
                     {row.result.ok ? (
                       <span className="whitespace-nowrap">
@@ -278,6 +274,15 @@ export function ImportPreview({
                       </span>
                     )}
                   </td>
+                  {columns.map((i) => (
+                    <td
+                      key={i}
+                      className={`max-w-[14rem] truncate px-2 py-1.5 ${role(i) ? "bg-blue-50/60" : ""}`}
+                      title={row.cells[i] ?? ""}
+                    >
+                      {row.cells[i] ?? ""}
+                    </td>
+                  ))}
                 </tr>
               ))}
             </tbody>

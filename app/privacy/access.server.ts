@@ -36,7 +36,7 @@ export const SUBJECT_TABLES = {
   inbound_messages: "inboundMessages",
   undeliverable_events: "undeliverableEvents",
   frequency_consent: "frequency",
-  send_log: "sends",
+  send_log: "sendLog",
 } as const;
 
 /**
@@ -74,22 +74,26 @@ export type SubjectExport = {
   generatedAt: string;
   contact: Row;
   addresses: SubjectAddress[];
-  /** The frequency chosen per channel (docs/consent.md#frequency): key, window, ledger row. */
+  /** The frequency chosen per address (with the option's labels, `option_labels`). */
   frequency: Row[];
-  /** Sends recorded for the person's addresses by checks with `record` (frequency capping). */
-  sends: Row[];
+  /** Sends recorded by checks with `record: true` (what the frequency cap counts). */
+  sendLog: Row[];
   ledger: Row[];
   confirmations: Row[];
   mailtoCodes: Row[];
   messages: Row[];
   inboundMessages: Row[];
   undeliverableEvents: Row[];
+  /** The names of the topics named above, in every language the operator gave. */
+  topicNames: Record<string, Record<string, string>>;
+  /** The labels of the unsubscribe reasons named above, in every language the operator gave. */
+  reasonNames: Record<string, Record<string, string>>;
   /** Operators' actions on this contact (from the audit log): what, when, not who. */
   operatorActions: Row[];
   /**
    * What a third party needs to verify this person's ledger history: every chain of their
-   * address hashes, each field as the text hashed, and the latest checkpoint
-   * (docs/consent.md#proof-of-consent; verifyLedgerProof in app/consent/chain.server.ts).
+   * addresses, each row as the exact text hashed, the algorithm and the latest checkpoint
+   * (ledgerProofFor, app/consent/chain.server.ts; docs/consent.md).
    */
   proof: LedgerProof;
 };
@@ -137,16 +141,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
   const hashes = list.map((t) => t.hash);
   const mine = sql`(channel, address_hash) in (select * from unnest(${channels}::text[], ${hashes}::text[]))`;
   const byContact = sql`contact_id = ${contactId}::uuid`;
-  // Binary columns (the ledger's chain hashes) as lower-case hex, as the proof writes them.
-  const hex = (r: Row): Row =>
-    Object.fromEntries(
-      Object.entries(r).map(([k, v]) => [
-        k,
-        v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v,
-      ]),
-    );
-  const rows = async (query: ReturnType<typeof sql>) =>
-    (await sql<Row>`${query}`.execute(db)).rows.map(hex);
+  const rows = async (query: ReturnType<typeof sql>) => (await sql<Row>`${query}`.execute(db)).rows;
 
   const [
     consent,
@@ -160,8 +155,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     undeliverableEvents,
     operatorActions,
     frequency,
-    sends,
-    proof,
+    sendLog,
   ] = await Promise.all([
     rows(sql`select * from channel_consent where ${mine}`),
     rows(sql`select * from topic_consent where ${mine} order by channel, topic`),
@@ -182,9 +176,13 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
       sql`select occurred_at, action, details from audit_log
         where target_type = 'contact' and target_id = ${contactId} order by id`,
     ),
-    rows(sql`select * from frequency_consent where ${mine} order by channel`),
+    rows(
+      sql`select f.*, o.labels as option_labels from frequency_consent f
+        left join frequency_options o on o.channel = f.channel and o.key = f.frequency
+        where (f.channel, f.address_hash) in (select * from unnest(${channels}::text[], ${hashes}::text[]))
+        order by f.channel`,
+    ),
     rows(sql`select * from send_log where ${mine} order by sent_at, campaign`),
-    ledgerProofFor(db, hashes),
   ]);
   for (const r of consent) {
     add(r.channel as Channel, r.address_hash as string, r.address as string | null);
@@ -207,6 +205,32 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
           and lower(recipient) = any(${[...recipients]}::text[]) order by id`,
       )
     : [];
+
+  const topicKeys = [
+    ...new Set([...topics, ...ledger].map((r) => r.topic).filter((k): k is string => !!k)),
+  ];
+  const topicNames: Record<string, Record<string, string>> = {};
+  if (topicKeys.length) {
+    const named = await db
+      .selectFrom("topics")
+      .select(["key", "names"])
+      .where("key", "in", topicKeys)
+      .execute();
+    for (const r of named) topicNames[r.key] = r.names;
+  }
+
+  const reasonCodes = [
+    ...new Set(ledger.map((r) => r.reason_code).filter((k): k is string => !!k)),
+  ];
+  const reasonNames: Record<string, Record<string, string>> = {};
+  if (reasonCodes.length) {
+    const named = await db
+      .selectFrom("unsubscribe_reasons")
+      .select(["code", "labels"])
+      .where("code", "in", reasonCodes)
+      .execute();
+    for (const r of named) reasonNames[r.code] = r.labels;
+  }
 
   const keyOf = (r: Row) => `${String(r.channel)}\u0000${String(r.address_hash)}`;
   const addresses: SubjectAddress[] = [...targets.values()]
@@ -233,15 +257,17 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
     contact: contact as unknown as Row,
     addresses,
     frequency,
-    sends,
+    sendLog,
     ledger,
     confirmations,
     mailtoCodes,
     messages,
     inboundMessages: inbound,
     undeliverableEvents,
+    topicNames,
+    reasonNames,
     operatorActions,
-    proof,
+    proof: await ledgerProofFor(db, [...new Set(hashes)]),
   };
 }
 

@@ -148,8 +148,8 @@ export async function reportCsv(
       );
     case "channels":
       return one(
-        ["channel", "unsubscribes", "topic_opt_outs", "total"],
-        d.byChannel.map((r) => [r.channel, r.unsubscribes, r.topicOptOuts, r.total]),
+        ["channel", "people_leaving", "unsubscribes", "topic_opt_outs", "changes"],
+        d.byChannel.map((r) => [r.channel, r.people, r.unsubscribes, r.topicOptOuts, r.total]),
       );
     case "topics":
       return one(

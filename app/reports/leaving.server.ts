@@ -21,3 +21,17 @@ export const NOT_COUNTED_SOURCES = ["import", "system"] as const;
 export function isCountedSource(source: string): boolean {
   return !(NOT_COUNTED_SOURCES as readonly string[]).includes(source);
 }
+
+/**
+ * A person, for counting people rather than rows: the contact when the ledger row names one, else
+ * the address (its keyed hash, which survives erasure). One person who leaves email, SMS and
+ * WhatsApp at once is one person leaving.
+ */
+export const PERSON = sql`coalesce('c:' || l.contact_id::text, 'a:' || l.address_hash)`;
+
+/**
+ * Rows whose free text is the recipient's own words. In rows an operator wrote (a support agent
+ * in the admin area, a sending system through the API) the text is the operator's note.
+ */
+export const OPERATOR_SOURCES = ["admin", "api", "import", "system"] as const;
+export const RECIPIENT_WORDS = sql`l.source not in ('admin', 'api', 'import', 'system')`;

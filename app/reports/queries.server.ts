@@ -2,7 +2,13 @@ import { sql } from "kysely";
 import { inTransaction, type Db } from "~/db/db.server";
 import { CHANNELS, type Channel } from "~/db/schema";
 import { addDays, filterInstants, type ReportFilter } from "~/reports/filters";
-import { BY_PEOPLE, isCountedSource, LEAVING } from "~/reports/leaving.server";
+import {
+  BY_PEOPLE,
+  isCountedSource,
+  LEAVING,
+  PERSON,
+  RECIPIENT_WORDS,
+} from "~/reports/leaving.server";
 import { campaignsInRange, type CampaignRate } from "~/reports/campaigns.server";
 import { labelOf, NO_TOPIC, reasonLabels, reasonOrder, share } from "~/reports/labels.server";
 import type { RateRules } from "~/reports/rates";
@@ -12,6 +18,11 @@ import { loadRollupView, type RollupView } from "~/reports/rollup.server";
  * The figures of /admin/reports, aggregated in SQL. "People leaving" is defined in
  * leaving.server.ts (unsubscribes and topic opt-outs, imports and system rows excluded).
  *
+ * - People, not rows: one person who leaves three channels at once is one person leaving (with
+ *   one per channel in the channel breakdown), so "people" figures (the total, over time, by
+ *   channel, topic and reason) count distinct people (leaving.server.ts: the contact when Heed
+ *   knows it, else the address), read from the ledger. The changes themselves (channel
+ *   unsubscribes, topic opt-outs, rows by source) are counted as rows.
  * - Over time, by channel, topic, source and reason: ledger rows in the date range (UTC days).
  *   A channel-wide unsubscribe counts for the topic of the campaign it came from, if any.
  * - Per campaign: the campaigns registered in the range with their rates (campaigns.server.ts).
@@ -23,8 +34,11 @@ import { loadRollupView, type RollupView } from "~/reports/rollup.server";
 export type TimeRow = { bucket: string; total: number } & Record<Channel, number>;
 export type ChannelRow = {
   channel: Channel;
+  /** Distinct people who left on this channel. */
+  people: number;
   unsubscribes: number;
   topicOptOuts: number;
+  /** Changes: channel unsubscribes + topic opt-outs. */
   total: number;
 };
 export type TopicRow = { topic: string | null; name: string; count: number; share: number };
@@ -42,7 +56,14 @@ export type FreeTextRow = {
 
 export type Dashboard = {
   filter: ReportFilter;
-  totals: { leaving: number; unsubscribes: number; topicOptOuts: number; notCounted: number };
+  /** leaving: distinct people; changes: their rows (unsubscribes + topic opt-outs). */
+  totals: {
+    leaving: number;
+    changes: number;
+    unsubscribes: number;
+    topicOptOuts: number;
+    notCounted: number;
+  };
   overTime: TimeRow[];
   byChannel: ChannelRow[];
   byTopic: TopicRow[];
@@ -139,6 +160,49 @@ async function rangeAggregates(db: Db, filter: ReportFilter, view: RollupView): 
   });
 }
 
+type PeopleRow = {
+  dim: "all" | "channel" | "time" | "time_channel" | "topic" | "reason";
+  bucket: string | null;
+  channel: Channel | null;
+  topic: string | null;
+  reason_code: string | null;
+  people: number;
+};
+
+/**
+ * Distinct people leaving in the range, in one pass over the leaving rows (the partial index by
+ * time): in all, per channel, per bucket, per bucket and channel, per topic and per reason.
+ * Distinct counts do not add up across days, so they come from the ledger, not the rollups.
+ */
+async function peopleAggregates(db: Db, filter: ReportFilter): Promise<PeopleRow[]> {
+  const { start, end } = filterInstants(filter);
+  const channel = filter.channel ? sql`and l.channel = ${filter.channel}` : sql``;
+  const { rows } = await sql<PeopleRow>`
+    with p as (
+      select date_trunc(${filter.granularity}, l.occurred_at at time zone 'UTC') as bucket,
+        l.channel, coalesce(l.topic, c.topic) as topic, l.reason_code, ${PERSON} as person
+      from consent_ledger l
+      left join campaigns c on c.key = l.campaign
+      where ${LEAVING} and ${BY_PEOPLE} and l.occurred_at >= ${start} and l.occurred_at < ${end}
+        ${channel}
+    )
+    select
+      case
+        when grouping(bucket) = 0 and grouping(channel) = 0 then 'time_channel'
+        when grouping(bucket) = 0 then 'time'
+        when grouping(channel) = 0 then 'channel'
+        when grouping(topic) = 0 then 'topic'
+        when grouping(reason_code) = 0 then 'reason'
+        else 'all'
+      end as dim,
+      to_char(bucket, 'YYYY-MM-DD') as bucket, channel, topic, reason_code,
+      count(distinct person)::int as people
+    from p
+    group by grouping sets ((), (channel), (bucket), (bucket, channel), (topic), (reason_code))
+  `.execute(db);
+  return rows;
+}
+
 export async function getDashboard(
   db: Db,
   filter: ReportFilter,
@@ -147,8 +211,9 @@ export async function getDashboard(
 ): Promise<Dashboard> {
   const campaignLimit = options.campaignLimit ?? 100;
   const view = await loadRollupView(db);
-  const [rows, labels, topics, campaigns, freeText] = await Promise.all([
+  const [rows, people, labels, topics, campaigns, freeText] = await Promise.all([
     rangeAggregates(db, filter, view),
+    peopleAggregates(db, filter),
     reasonLabels(db),
     topicNames(db),
     campaignsInRange(db, filter, rules, { limit: campaignLimit, view }),
@@ -158,16 +223,20 @@ export async function getDashboard(
   const channels = filter.channel ? [filter.channel] : [...CHANNELS];
   const byBucket = new Map<string, TimeRow>();
   const byChannel = new Map<Channel, ChannelRow>(
-    channels.map((c) => [c, { channel: c, unsubscribes: 0, topicOptOuts: 0, total: 0 }]),
+    channels.map((c) => [c, { channel: c, people: 0, unsubscribes: 0, topicOptOuts: 0, total: 0 }]),
   );
   const byTopic: TopicRow[] = [];
   const bySource: SourceRow[] = [];
   const byReason: ReasonRow[] = [];
   let notCounted = 0;
 
-  for (const r of rows) {
-    if (r.dim === "time") {
-      if (r.leaving === 0) continue;
+  let leaving = 0;
+  for (const r of people) {
+    if (r.dim === "all") leaving = r.people;
+    else if (r.dim === "channel") {
+      const row = byChannel.get(r.channel!);
+      if (row) row.people = r.people;
+    } else if (r.dim === "time" || r.dim === "time_channel") {
       const row = byBucket.get(r.bucket!) ?? {
         bucket: r.bucket!,
         total: 0,
@@ -175,10 +244,27 @@ export async function getDashboard(
         sms: 0,
         whatsapp: 0,
       };
-      row[r.channel!] += r.leaving;
-      row.total += r.leaving;
+      if (r.dim === "time") row.total = r.people;
+      else row[r.channel!] = r.people;
       byBucket.set(r.bucket!, row);
-    } else if (r.dim === "channel") {
+    } else if (r.dim === "topic") {
+      byTopic.push({
+        topic: r.topic,
+        name: r.topic === null ? NO_TOPIC : (topics.get(r.topic) ?? r.topic),
+        count: r.people,
+        share: 0,
+      });
+    } else {
+      byReason.push({
+        code: r.reason_code,
+        label: labelOf(labels, r.reason_code),
+        count: r.people,
+        share: 0,
+      });
+    }
+  }
+  for (const r of rows) {
+    if (r.dim === "channel") {
       const row = byChannel.get(r.channel!);
       if (!row) continue;
       if (r.action === "unsubscribe") row.unsubscribes += r.leaving;
@@ -188,28 +274,13 @@ export async function getDashboard(
       const counted = isCountedSource(r.source!);
       bySource.push({ source: r.source!, count: r.all_rows, counted });
       if (!counted) notCounted += r.all_rows;
-    } else if (r.dim === "topic") {
-      if (r.leaving === 0) continue;
-      byTopic.push({
-        topic: r.topic,
-        name: r.topic === null ? NO_TOPIC : (topics.get(r.topic) ?? r.topic),
-        count: r.leaving,
-        share: 0,
-      });
-    } else if (r.leaving > 0) {
-      byReason.push({
-        code: r.reason_code,
-        label: labelOf(labels, r.reason_code),
-        count: r.leaving,
-        share: 0,
-      });
     }
   }
 
   const channelRows = [...byChannel.values()];
   const unsubscribes = channelRows.reduce((a, r) => a + r.unsubscribes, 0);
   const topicOptOuts = channelRows.reduce((a, r) => a + r.topicOptOuts, 0);
-  const leaving = unsubscribes + topicOptOuts;
+  const changes = unsubscribes + topicOptOuts;
   for (const r of byTopic) r.share = share(r.count, leaving);
   for (const r of byReason) r.share = share(r.count, leaving);
   const byCount = <T extends { count: number }>(a: T, b: T) => b.count - a.count;
@@ -223,7 +294,7 @@ export async function getDashboard(
 
   return {
     filter,
-    totals: { leaving, unsubscribes, topicOptOuts, notCounted },
+    totals: { leaving, changes, unsubscribes, topicOptOuts, notCounted },
     overTime: [...byBucket.values()].sort((a, b) => a.bucket.localeCompare(b.bucket)),
     byChannel: channelRows,
     byTopic,
@@ -240,7 +311,10 @@ export function fillBuckets(rows: TimeRow[], buckets: string[]): TimeRow[] {
   return buckets.map((b) => found.get(b) ?? { bucket: b, total: 0, email: 0, sms: 0, whatsapp: 0 });
 }
 
-/** The free-text reasons people wrote in the range, newest first; `before` pages on. */
+/**
+ * The free-text reasons people wrote in the range, newest first; `before` pages on. Only what
+ * recipients wrote: an agent's or an API caller's note is not their words (RECIPIENT_WORDS).
+ */
 export async function freeTextPage(
   db: Db,
   filter: ReportFilter,
@@ -264,7 +338,7 @@ export async function freeTextPage(
     }>`
       select l.id, l.occurred_at, l.channel, l.campaign, l.reason_code, l.reason_text
       from consent_ledger l
-      where l.reason_text is not null and ${LEAVING} and ${BY_PEOPLE}
+      where l.reason_text is not null and ${LEAVING} and ${BY_PEOPLE} and ${RECIPIENT_WORDS}
         and l.occurred_at >= ${start} and l.occurred_at < ${end} ${channel} ${after}
       order by l.occurred_at desc, l.id desc
       limit ${limit}

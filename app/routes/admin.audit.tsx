@@ -38,21 +38,60 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json({ filter, before, ...page }, { headers: NO_STORE });
 }
 
-function detailText(details: Record<string, unknown>): string {
-  const parts: string[] = [];
+/** "ledgerIds" → "Ledger ids", "unsubscribeConfirmation" → "Unsubscribe confirmation". */
+function keyLabel(key: string): string {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .replace(/[_.]+/g, " ")
+    .toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function valueText(v: unknown): string {
+  if (v === null || v === undefined || v === "") return "—";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  if (Array.isArray(v)) return v.map(valueText).join(", ");
+  if (typeof v === "object" && "from" in v && "to" in v) {
+    const c = v as { from: unknown; to: unknown };
+    return `${valueText(c.from)} → ${valueText(c.to)}`;
+  }
+  return Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${keyLabel(k)}: ${valueText(x)}`)
+    .join("; ");
+}
+
+/** An entry's details as a readable list: one line per field, changes as "from → to". */
+function Details({ details }: { details: Record<string, unknown> }) {
+  const rows: [string, string][] = [];
   for (const [k, v] of Object.entries(details)) {
     if (k === "ledgerIds") continue;
     if (k === "targets" && Array.isArray(v)) {
-      parts.push(
+      rows.push([
+        "Addresses",
         (v as { channel: string; address: string; changed: boolean }[])
           .map((t) => `${t.channel} ${t.address}${t.changed ? "" : " (no change)"}`)
           .join(", "),
-      );
-      continue;
+      ]);
+    } else if (k === "changes" && v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [field, change] of Object.entries(v as Record<string, unknown>)) {
+        rows.push([keyLabel(field), valueText(change)]);
+      }
+    } else {
+      rows.push([keyLabel(k), valueText(v)]);
     }
-    parts.push(`${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
   }
-  return parts.join(" · ");
+  if (rows.length === 0) return <span className="text-slate-500">—</span>;
+  return (
+    <dl className="grid grid-cols-[max-content_1fr] gap-x-2 gap-y-0.5">
+      {rows.map(([k, v], i) => (
+        <div key={`${k}-${i}`} className="contents">
+          <dt className="text-slate-600">{k}</dt>
+          <dd className="break-words">{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
 }
 
 function targetLink(type: string | null, id: string | null) {
@@ -177,13 +216,15 @@ export default function AuditLog() {
                   <td className="whitespace-nowrap px-3 py-2 text-slate-700">
                     <Time value={e.occurredAt} />
                   </td>
-                  <td className="px-3 py-2 break-all">{e.actorLabel ?? e.actorType}</td>
-                  <td className="px-3 py-2 font-medium">
+                  <td className="min-w-[12rem] px-3 py-2 break-words">
+                    {e.actorLabel ?? e.actorType}
+                  </td>
+                  <td className="whitespace-nowrap px-3 py-2 font-medium">
                     <code>{e.action}</code>
                   </td>
                   <td className="px-3 py-2">{targetLink(e.targetType, e.targetId)}</td>
-                  <td className="max-w-md px-3 py-2 text-slate-800 break-words">
-                    {detailText(e.details)}
+                  <td className="min-w-[16rem] max-w-md px-3 py-2 text-slate-800">
+                    <Details details={e.details} />
                   </td>
                   <td className="px-3 py-2 text-slate-700" title={e.userAgent ?? undefined}>
                     {e.ip ?? "—"}

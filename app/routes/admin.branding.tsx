@@ -21,7 +21,7 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getMailSettings } from "~/mail/notices.server";
-import { BrandingSchema, getBranding, type Branding } from "~/settings/settings.server";
+import { BrandingFormSchema, getBranding, type Branding } from "~/settings/settings.server";
 import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Branding · Heed admin" }];
@@ -50,7 +50,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     (typeof FIELDS)[number],
     string
   >;
-  const parsed = parseForm(BrandingSchema, input);
+  const parsed = parseForm(BrandingFormSchema, input);
   if (!parsed.ok) {
     return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
   }
@@ -119,6 +119,18 @@ export default function BrandingPage() {
           placeholder: "https://…",
           hint: "An https:// image, shown at the top of recipient pages. Leave empty for none.",
         })}
+        {branding.logoUrl ? (
+          <figure className="rounded-md border border-slate-200 bg-slate-50 p-3">
+            <img
+              src={branding.logoUrl}
+              alt={`The current logo of ${branding.organizationName}`}
+              className="max-h-16 max-w-full object-contain"
+            />
+            <figcaption className={hintClass}>
+              The current logo, as recipient pages show it.
+            </figcaption>
+          </figure>
+        ) : null}
         {field("accentColor", "Accent colour", {
           type: "color",
           hint: "Buttons and links; text on it is chosen for contrast.",

@@ -369,6 +369,17 @@ export default function ContactPage() {
             </Link>
             .
           </p>
+          <p className="mt-2 text-sm text-slate-700">
+            Everything Heed holds about this person (GDPR art. 15 and 20), in their language:{" "}
+            <a
+              className={buttonClass.link}
+              href={`/admin/contacts/${contact.id}/export`}
+              data-testid="contact-export"
+            >
+              Export personal data
+            </a>
+            .
+          </p>
         </Section>
       ) : null}
     </div>

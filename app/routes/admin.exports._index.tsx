@@ -1,5 +1,6 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
+import { useEffect, useRef, useState } from "react";
 import { requireRole } from "~/admin/auth.server";
 import { fieldErrorsOf } from "~/admin/forms.server";
 import {
@@ -17,7 +18,7 @@ import { getDb } from "~/db/db.server";
 import { sourceLabel } from "~/consent/labels";
 import { CONSENT_SOURCES } from "~/db/schema";
 import { UNDELIVERABLE_SOURCE } from "~/email/constants";
-import { ExportQuery } from "~/exports/filter";
+import { EXPORT_QUERY_KEYS, EXPORT_STARTED_COOKIE, ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
 import { NO_STORE } from "~/http/headers";
 
@@ -28,10 +29,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   // The download route sends a bad filter back here (?error=1&...) so the form can show why.
   const values = Object.fromEntries(
-    ["channel", "source", "from", "to"].map((k) => [
-      k,
-      (url.searchParams.get(k) ?? "").slice(0, 40),
-    ]),
+    EXPORT_QUERY_KEYS.map((k) => [k, (url.searchParams.get(k) ?? "").slice(0, 40)]),
   );
   const parsed = ExportQuery.safeParse(values);
   const fieldErrors =
@@ -42,15 +40,57 @@ export async function loader({ request }: LoaderFunctionArgs) {
   );
 }
 
+type DownloadState = "idle" | "preparing" | "started";
+
+/**
+ * The download's progress. A download does not navigate, so without this nothing shows that
+ * the export is being prepared: on submit the button says so (and is not pressed twice), and the
+ * route answers with a cookie holding this submit's random id as soon as the file starts.
+ * Without JavaScript the form simply downloads.
+ */
+function useDownloadProgress() {
+  const [state, setState] = useState<DownloadState>("idle");
+  const [progress, setProgress] = useState("");
+  const timer = useRef<ReturnType<typeof setInterval> | null>(null);
+  useEffect(
+    () => () => {
+      if (timer.current) clearInterval(timer.current);
+    },
+    [],
+  );
+  const start = () => {
+    const id = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) =>
+      (b % 36).toString(36),
+    ).join("");
+    setProgress(id);
+    setState("preparing");
+    const began = Date.now();
+    if (timer.current) clearInterval(timer.current);
+    timer.current = setInterval(() => {
+      const done = document.cookie.split("; ").some((c) => c === `${EXPORT_STARTED_COOKIE}=${id}`);
+      // Two minutes without a start: the download failed or was refused; let them try again.
+      if (done || Date.now() - began > 120_000) {
+        if (timer.current) clearInterval(timer.current);
+        timer.current = null;
+        setState(done ? "started" : "idle");
+      }
+    }, 250);
+    return id;
+  };
+  return { state, progress, start };
+}
+
 export default function Exports() {
   const { counts, values, fieldErrors } = useLoaderData<typeof loader>();
   const total = counts.email + counts.sms + counts.whatsapp;
   const hasErrors = Object.keys(fieldErrors).length > 0;
+  const download = useDownloadProgress();
+  const formRef = useRef<HTMLFormElement>(null);
   return (
     <div>
       <PageHeader
         title="Export suppressions"
-        description="Download the suppressed addresses as CSV (address, channel, date, source, reason, free-text reason, campaign, note), streamed straight from the database."
+        description="Download the suppressed addresses as CSV (address, channel, date, source, reason, the person's own words, campaign, operator's note, ASCII address), streamed straight from the database."
       >
         <Link to="/admin/imports" className={buttonClass.secondary}>
           Import suppressions
@@ -83,11 +123,23 @@ export default function Exports() {
       <Section title="Download" id="download">
         {hasErrors ? <Notice kind="error">Please correct the fields marked below.</Notice> : null}
         <Form
+          ref={formRef}
           method="get"
           action="/admin/exports/suppressions.csv"
           reloadDocument
-          className="grid gap-4 sm:grid-cols-2 lg:grid-cols-5"
+          className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4"
+          onSubmit={(e) => {
+            if (download.state === "preparing") {
+              e.preventDefault();
+              return;
+            }
+            const id = download.start();
+            // The id goes with this very submit (state updates render only after it).
+            const input = formRef.current?.elements.namedItem("progress");
+            if (input instanceof HTMLInputElement) input.value = id;
+          }}
         >
+          <input type="hidden" name="progress" value={download.progress} />
           <div>
             <label htmlFor="channel" className={labelClass}>
               Channel
@@ -152,14 +204,66 @@ export default function Exports() {
             />
             <FieldError id="to-error" message={fieldErrors.to} />
           </div>
-          <div className="flex items-end">
-            <button type="submit" className={buttonClass.primary}>
-              Download CSV
-            </button>
-          </div>
-          <p id="dates-hint" className={`${hintClass} sm:col-span-2 lg:col-span-5`}>
+          <p id="dates-hint" className={`${hintClass} sm:col-span-2 lg:col-span-4`}>
             Dates are whole days in UTC, both included. Leave them empty for everything.
           </p>
+          <fieldset className="sm:col-span-2 lg:col-span-4" aria-describedby="separator-hint">
+            <legend className={labelClass}>Separator</legend>
+            <div className="mt-1 flex flex-wrap gap-x-6 gap-y-2 text-sm">
+              <label className="flex items-center gap-2">
+                <input
+                  type="radio"
+                  name="separator"
+                  value="comma"
+                  defaultChecked={values.separator !== "semicolon"}
+                  className="h-4 w-4"
+                />
+                Comma ( , )
+              </label>
+              <label className="flex items-center gap-2">
+                <input
+                  type="radio"
+                  name="separator"
+                  value="semicolon"
+                  defaultChecked={values.separator === "semicolon"}
+                  className="h-4 w-4"
+                />
+                Semicolon ( ; ) for Excel in Czech, German, French, Polish, Spanish or Portuguese
+              </label>
+            </div>
+            <p id="separator-hint" className={hintClass}>
+              The file is UTF-8 with a byte order mark, so accents open right in Excel.
+              Internationalized domains are shown readable (müller.de); the last column,
+              address_ascii, has the form mail systems use (xn--mller-kva.de).
+            </p>
+          </fieldset>
+          <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
+            <button
+              type="submit"
+              className={buttonClass.primary}
+              aria-disabled={download.state === "preparing" ? true : undefined}
+              aria-describedby="download-status"
+            >
+              {download.state === "preparing" ? (
+                <span className="inline-flex items-center gap-2">
+                  <span
+                    aria-hidden="true"
+                    className="h-4 w-4 animate-spin rounded-full border-2 border-white border-t-transparent"
+                  />
+                  Preparing the CSV…
+                </span>
+              ) : (
+                "Download CSV"
+              )}
+            </button>
+            <p id="download-status" role="status" aria-live="polite" className="text-sm">
+              {download.state === "preparing"
+                ? "Preparing the export. The download starts in a moment."
+                : download.state === "started"
+                  ? "The download has started: the file is saved by your browser."
+                  : ""}
+            </p>
+          </div>
         </Form>
       </Section>
     </div>

@@ -34,6 +34,7 @@ import { ImportFileError } from "~/imports/read.server";
 import { IMPORT_ENCODINGS } from "~/imports/schema";
 import { ERROR_LABEL, ImportStatusBadge } from "~/imports/ui";
 import { NO_STORE } from "~/http/headers";
+import { useLocale, useT } from "~/i18n/react";
 import { callingCode } from "~/settings/phone-region.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
@@ -162,6 +163,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         duplicates: job.duplicates,
         invalid: job.invalid,
         reasonsAdded: job.reasons_added,
+        encoding: job.options.encoding ?? null,
         error: job.error,
         attempts: job.attempts,
         createdAt: job.created_at,
@@ -173,13 +175,6 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
     { headers: NO_STORE },
   );
 }
-
-const PHASE_TEXT: Record<string, string> = {
-  waiting: "Waiting for a worker to start the import…",
-  checking: "Checking the whole file before importing…",
-  importing: "Importing…",
-  done: "",
-};
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -204,6 +199,9 @@ export default function ImportPage() {
 type JobData = Extract<ReturnType<typeof useLoaderData<typeof loader>>, { kind: "job" }>;
 
 function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
+  const t = useT("imports");
+  const tc = useT("common");
+  const locale = useLocale();
   const active = job.status === "queued" || job.status === "running";
   const revalidator = useRevalidator();
   // With JavaScript: poll the loader while the job runs. Without: the <noscript> refresh below.
@@ -222,7 +220,13 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
   const value = job.status === "completed" ? max : Math.min(job.rowsRead, max);
   const percent = Math.floor((value / max) * 100);
   const nothingChanged = job.status === "completed" && job.imported === 0;
-  const n = (x: number) => x.toLocaleString("en");
+  const n = (x: number) => x.toLocaleString(locale);
+  const phaseText: Record<string, string> = {
+    waiting: t("job.waiting"),
+    checking: t("job.checking"),
+    importing: t("job.importing"),
+    done: "",
+  };
 
   return (
     <div>
@@ -232,68 +236,78 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
         </noscript>
       ) : null}
       <PageHeader
-        title={`Import: ${job.fileName}`}
+        title={t("job.title", { file: job.fileName })}
         description={`${job.format.toUpperCase()} · ${formatBytes(job.fileSize)}`}
       >
         <Link to="/admin/imports" className={buttonClass.secondary}>
-          All imports
+          {t("job.all")}
         </Link>
       </PageHeader>
 
       {job.status === "failed" ? (
         <Notice kind="error">
-          <strong>The import failed.</strong> {job.error}
+          <strong>{t("job.failed")}</strong> {job.error}
         </Notice>
       ) : null}
       {nothingChanged ? (
-        <Notice kind="info">
-          Nothing changed: every valid address in this file was already suppressed.
-        </Notice>
+        <Notice kind="info">{t("job.nothing_changed")}</Notice>
       ) : job.status === "completed" ? (
-        <Notice kind="success">
-          Done: {n(job.imported)} {job.imported === 1 ? "address" : "addresses"} suppressed.
-        </Notice>
+        <Notice kind="success">{t("job.done", { count: n(job.imported) })}</Notice>
       ) : null}
 
-      <Section title="Progress" id="progress" actions={<ImportStatusBadge status={job.status} />}>
+      <Section
+        title={t("job.progress")}
+        id="progress"
+        actions={<ImportStatusBadge status={job.status} label={t(`status.${job.status}`)} />}
+      >
         <div aria-live="polite">
           <div className="flex items-baseline justify-between gap-2 text-sm text-slate-800">
             <span>
-              {active ? PHASE_TEXT[job.phase] : job.status === "completed" ? "Finished" : "Stopped"}
+              {active
+                ? phaseText[job.phase]
+                : job.status === "completed"
+                  ? t("job.finished")
+                  : t("job.stopped")}
             </span>
             <span className="tabular-nums">
               {job.phase === "checking" || job.status === "queued"
                 ? ""
                 : job.status === "completed"
-                  ? `100% · ${n(job.rowsRead)} rows`
-                  : `${percent}%${total ? ` · ${n(job.rowsRead)} of about ${n(total)} rows` : ""}`}
+                  ? t("job.rows_done", { rows: n(job.rowsRead) })
+                  : total
+                    ? t("job.rows_progress", { percent, rows: n(job.rowsRead), total: n(total) })
+                    : `${percent} %`}
             </span>
           </div>
           <progress
             className="mt-2 h-3 w-full overflow-hidden rounded-full [&::-moz-progress-bar]:bg-blue-700 [&::-webkit-progress-bar]:bg-slate-200 [&::-webkit-progress-value]:bg-blue-700"
-            aria-label="Rows imported"
+            aria-label={t("job.rows_label")}
             max={max}
             value={job.phase === "checking" || job.status === "queued" ? undefined : value}
           />
         </div>
         <dl className="mt-4 grid grid-cols-2 gap-3 sm:grid-cols-5">
-          <Count label="Rows read" value={job.rowsRead} name="rows_read" />
-          <Count label="Imported" value={job.imported} name="imported" />
+          <Count label={t("job.rows_read")} value={n(job.rowsRead)} name="rows_read" />
+          <Count label={t("job.imported")} value={n(job.imported)} name="imported" />
           <Count
-            label="Already suppressed"
-            value={job.alreadySuppressed}
+            label={t("job.already")}
+            value={n(job.alreadySuppressed)}
             name="already_suppressed"
           />
-          <Count label="Repeated in the file" value={job.duplicates} name="duplicates" />
-          <Count label="Invalid" value={job.invalid} name="invalid" />
+          <Count label={t("job.duplicates")} value={n(job.duplicates)} name="duplicates" />
+          <Count label={t("job.invalid")} value={n(job.invalid)} name="invalid" />
           {job.reasonsAdded > 0 ? (
-            <Count label="Reasons added" value={job.reasonsAdded} name="reasons_added" />
+            <Count
+              label={t("job.reasons_added")}
+              value={n(job.reasonsAdded)}
+              name="reasons_added"
+            />
           ) : null}
         </dl>
       </Section>
 
       <Section
-        title="Error report"
+        title={t("job.errors")}
         id="errors"
         actions={
           job.invalid > 0 ? (
@@ -302,35 +316,33 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
               className={buttonClass.secondary}
               download
             >
-              Download error report (CSV)
+              {t("job.download")}
             </a>
           ) : null
         }
       >
         {job.invalid === 0 ? (
-          <p className="text-sm text-slate-700">
-            {active ? "No invalid rows so far." : "No invalid rows."}
-          </p>
+          <p className="text-sm text-slate-700">{active ? t("job.none_so_far") : t("job.none")}</p>
         ) : (
           <>
             <p className="mb-2 text-sm text-slate-700">
               {job.invalid > errors.length
-                ? `The first ${errors.length} of ${n(job.invalid)} invalid rows; the report lists them all.`
-                : "These rows were not imported:"}
+                ? t("job.first_of", { shown: n(errors.length), total: n(job.invalid) })
+                : t("job.not_imported")}
             </p>
             <div className="overflow-x-auto">
               <table className="min-w-full divide-y divide-slate-200 text-sm">
-                <caption className="sr-only">Invalid rows</caption>
+                <caption className="sr-only">{t("job.errors")}</caption>
                 <thead className="bg-slate-50 text-left text-slate-700">
                   <tr>
                     <th scope="col" className="px-3 py-2 font-medium">
-                      Line
+                      {t("job.line")}
                     </th>
                     <th scope="col" className="px-3 py-2 font-medium">
-                      Value
+                      {t("job.value")}
                     </th>
                     <th scope="col" className="px-3 py-2 font-medium">
-                      Why
+                      {t("job.why")}
                     </th>
                   </tr>
                 </thead>
@@ -342,10 +354,12 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
                         {e.value ? (
                           <code>{e.value}</code>
                         ) : (
-                          <span className="text-slate-600">(empty)</span>
+                          <span className="text-slate-600">{t("job.empty_value")}</span>
                         )}
                       </td>
-                      <td className="px-3 py-1.5">{ERROR_LABEL[e.reason] ?? e.reason}</td>
+                      <td className="px-3 py-1.5">
+                        {ERROR_LABEL[e.reason] ? t(`errors.${e.reason}`) : e.reason}
+                      </td>
                     </tr>
                   ))}
                 </tbody>
@@ -355,33 +369,41 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
         )}
       </Section>
 
-      <Section title="Details" id="details">
+      <Section title={t("job.details")} id="details">
         <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
-          <dt className="font-medium text-slate-700">Channel</dt>
-          <dd>{job.channel ?? `per row, from the “${job.columns.channel ?? "channel"}” column`}</dd>
-          <dt className="font-medium text-slate-700">Address column</dt>
+          <dt className="font-medium text-slate-700">{t("job.channel")}</dt>
+          <dd>
+            {job.channel
+              ? tc(`channels.${job.channel}`)
+              : t("job.per_row", { column: job.columns.channel ?? "channel" })}
+          </dd>
+          <dt className="font-medium text-slate-700">{t("job.address_column")}</dt>
           <dd>
             {job.columns.address}
-            {job.header ? "" : " (the file has no header row)"}
+            {job.header ? "" : ` ${t("job.no_header")}`}
           </dd>
-          <dt className="font-medium text-slate-700">Reason column</dt>
-          <dd>{job.columns.reason ?? "none"}</dd>
-          <dt className="font-medium text-slate-700">Note</dt>
+          <dt className="font-medium text-slate-700">{t("job.reason_column")}</dt>
+          <dd>{job.columns.reason ?? t("job.no_reason")}</dd>
+          {job.encoding ? (
+            <>
+              <dt className="font-medium text-slate-700">{t("job.encoding")}</dt>
+              <dd>{job.encoding}</dd>
+            </>
+          ) : null}
+          <dt className="font-medium text-slate-700">{t("job.note")}</dt>
           <dd className="break-words">{job.note}</dd>
-          <dt className="font-medium text-slate-700">Uploaded</dt>
+          <dt className="font-medium text-slate-700">{t("job.uploaded")}</dt>
           <dd>
             <Time value={job.createdAt} />
           </dd>
-          <dt className="font-medium text-slate-700">Finished</dt>
+          <dt className="font-medium text-slate-700">{t("job.finished_at")}</dt>
           <dd>
             <Time value={job.finishedAt} />
           </dd>
           {job.attempts > 1 ? (
             <>
-              <dt className="font-medium text-slate-700">Resumed</dt>
-              <dd>
-                {job.attempts - 1} time(s), after an interruption, from the last committed batch
-              </dd>
+              <dt className="font-medium text-slate-700">{t("job.resumed")}</dt>
+              <dd>{t("job.resumed_text", { count: job.attempts - 1 })}</dd>
             </>
           ) : null}
         </dl>
@@ -390,12 +412,12 @@ function ImportProgress({ job, errors }: Pick<JobData, "job" | "errors">) {
   );
 }
 
-function Count({ label, value, name }: { label: string; value: number; name: string }) {
+function Count({ label, value, name }: { label: string; value: string; name: string }) {
   return (
     <div className="rounded-md border border-slate-200 p-3">
       <dt className="text-xs font-medium uppercase tracking-wide text-slate-700">{label}</dt>
       <dd className="mt-1 text-xl font-semibold tabular-nums text-slate-900" data-count={name}>
-        {value.toLocaleString("en")}
+        {value}
       </dd>
     </div>
   );

@@ -118,7 +118,7 @@ export default function Reports() {
     <div>
       <PageHeader
         title="Reports"
-        description="Why people leave: unsubscribes and topic opt-outs over time, by channel, topic, source, reason and campaign. Days are UTC."
+        description="Why people leave: unsubscribes and topic opt-outs over time, by channel, topic, source, reason and campaign. People are counted once, however many channels they leave; days are UTC."
       >
         <Link to="/admin/reports/alerts" className={buttonClass.secondary}>
           Alerts{data.isAdmin ? " and settings" : ""}
@@ -252,7 +252,14 @@ export default function Reports() {
         <Stat
           label="People leaving"
           value={fmt(totals.leaving)}
-          hint={`${filter.from} to ${filter.to}`}
+          hint={`${filter.from} to ${filter.to}${
+            totals.leaving > 0
+              ? ` · ${data.byChannel
+                  .filter((r) => r.people > 0)
+                  .map((r) => `${CHANNEL_LABELS[r.channel]} ${fmt(r.people)}`)
+                  .join(", ")}`
+              : ""
+          }`}
         />
         <Stat label="Channel unsubscribes" value={fmt(totals.unsubscribes)} />
         <Stat label="Topic opt-outs" value={fmt(totals.topicOptOuts)} />
@@ -298,7 +305,7 @@ export default function Reports() {
             ...(channels.length > 1
               ? [
                   {
-                    header: "Total",
+                    header: "People (all channels)",
                     cell: (r: (typeof data.overTime)[number]) => fmt(r.total),
                     numeric: true,
                   },
@@ -320,9 +327,10 @@ export default function Reports() {
           rowKey={(r) => r.channel}
           columns={[
             { header: "Channel", cell: (r) => CHANNEL_LABELS[r.channel], rowHeader: true },
+            { header: "People leaving", cell: (r) => fmt(r.people), numeric: true },
             { header: "Channel unsubscribes", cell: (r) => fmt(r.unsubscribes), numeric: true },
             { header: "Topic opt-outs", cell: (r) => fmt(r.topicOptOuts), numeric: true },
-            { header: "Total", cell: (r) => fmt(r.total), numeric: true },
+            { header: "Changes", cell: (r) => fmt(r.total), numeric: true },
           ]}
         />
       </Section>

@@ -421,6 +421,7 @@ type PreviewData = {
     format: string;
     delimiter?: string;
     header?: boolean;
+    encoding?: string;
     suggested: {
       records: string;
       address: string;
@@ -466,7 +467,7 @@ function MappingForm({
           </>
         ) : null}
         {preview.preview.format === "csv"
-          ? ` · delimiter “${preview.preview.delimiter === "\t" ? "tab" : preview.preview.delimiter}” · ${preview.preview.header ? "first row names the columns" : "no header row"}`
+          ? ` · ${preview.preview.encoding ?? "utf-8"} · delimiter “${preview.preview.delimiter === "\t" ? "tab" : preview.preview.delimiter}” · ${preview.preview.header ? "first row names the columns" : "no header row"}`
           : ""}
         . The first ones:
       </p>

@@ -173,17 +173,18 @@ export function createHttpApp(options: {
     const body = replayedBody(res);
     if (!body) return remix(req, res, next);
     // A POST to /u/{token} whose body the one-click fast path read (it was not a one-click):
-    // Remix gets the same request with that body. @remix-run/express reads the body from the
-    // request stream and the URL, method and headers from these fields (createRemixRequest).
-    const replay = Object.assign(Readable.from([body]), {
-      method: req.method,
-      headers: req.headers,
-      originalUrl: req.originalUrl,
-      protocol: req.protocol,
-      hostname: req.hostname,
-      ip: req.ip,
-      socket: req.socket, // getLoadContext: whether the client is on this machine
-      get: req.get.bind(req),
+    // Remix gets the same request with that body. @remix-run/express reads the body as a stream
+    // from the request object: this one is the buffered body as a stream for stream methods, and
+    // the request itself for everything else (URL, method, headers, socket, ip, get, ...).
+    const stream = Readable.from([body]);
+    const replay = new Proxy(stream, {
+      get(target, prop) {
+        if (prop in target) return Reflect.get(target, prop, target) as unknown;
+        const value = Reflect.get(req, prop, req) as unknown;
+        return typeof value === "function"
+          ? (value as (...a: unknown[]) => unknown).bind(req)
+          : value;
+      },
     });
     return remix(replay as unknown as express.Request, res, next);
   });

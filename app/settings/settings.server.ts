@@ -25,6 +25,20 @@ export const BrandingSchema = z.object({
 });
 export type Branding = z.infer<typeof BrandingSchema>;
 
+/**
+ * The branding form: as BrandingSchema, but a logo URL must be https:// (recipient pages are
+ * served over https; an http:// image is mixed content the browser blocks or flags). Stored
+ * settings are read with BrandingSchema, so an older http:// logo does not lose the branding.
+ */
+export const BrandingFormSchema = BrandingSchema.extend({
+  logoUrl: z
+    .union([
+      z.url({ protocol: /^https$/, error: "Use an https:// address for the logo." }),
+      z.literal(""),
+    ])
+    .default(""),
+});
+
 export const DEFAULT_BRANDING: Branding = {
   organizationName: "Heed",
   logoUrl: "",

@@ -208,6 +208,9 @@ async function confirmWaitingRequests(
 }
 
 export async function handleInboundSms(db: Db, msg: InboundSms): Promise<InboundSmsResult> {
+  // The 5 minutes of a confirmation count from the STOP's arrival (or the provider's send time),
+  // not from when a busy server got round to queueing the reply.
+  const receivedAt = Date.now();
   const text = storableText(msg.text);
   const button = msg.buttonPayload ? storableText(msg.buttonPayload, 256) : null;
   const channel: Channel = msg.channel;
@@ -291,7 +294,9 @@ export async function handleInboundSms(db: Db, msg: InboundSms): Promise<Inbound
             reasonText: text.slice(0, 1000) || button,
           });
           // Exactly one confirmation per opt-out: a repeated STOP changes nothing and sends nothing.
-          const replyId = r.changed ? await reply("stop", confirmationDeadline(msg.sentAt)) : null;
+          const replyId = r.changed
+            ? await reply("stop", confirmationDeadline(msg.sentAt, receivedAt))
+            : null;
           return {
             ...common,
             decision: r.changed ? "applied" : "unchanged",

@@ -60,6 +60,7 @@ export type SourceRunnerOptions = {
 export async function claimDueSource(
   db: Db,
   workerId: string = WORKER_ID,
+  leaseMs: number = SOURCE_LEASE_MS,
 ): Promise<{
   source: DataSource;
   trigger: "schedule" | "manual";
@@ -90,7 +91,7 @@ export async function claimDueSource(
       .updateTable("data_sources")
       .set({
         locked_by: workerId,
-        locked_until: sql<Date>`now() + ${`${SOURCE_LEASE_MS} milliseconds`}::interval`,
+        locked_until: sql<Date>`now() + ${`${leaseMs} milliseconds`}::interval`,
         run_requested_at: null,
         run_requested_by: null,
         // A due source's schedule moves on (from now, so a server that was down does not run a
@@ -279,7 +280,12 @@ export async function runDueSources(
   const runs: DataSourceRun[] = [];
   try {
     for (;;) {
-      const claimed = await claimDueSource(db, options.workerId);
+      // The lease outlives the longest fetch (DATA_SOURCE_TIMEOUT_SECONDS) with room to convert.
+      const leaseMs = Math.max(
+        SOURCE_LEASE_MS,
+        options.env.DATA_SOURCE_TIMEOUT_SECONDS * 1000 + 5 * 60_000,
+      );
+      const claimed = await claimDueSource(db, options.workerId, leaseMs);
       if (!claimed) return runs;
       runs.push(await runSource(db, claimed, options));
     }

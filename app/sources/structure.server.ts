@@ -2,14 +2,22 @@ import fs from "node:fs";
 import { StringDecoder } from "node:string_decoder";
 import { SaxesParser } from "saxes";
 import { detectColumns } from "~/imports/detect";
-import { csvDelimiter, firstRows, ImportFileError, readRows } from "~/imports/read.server";
+import {
+  csvDelimiter,
+  csvEncoding,
+  firstRows,
+  ImportFileError,
+  readRows,
+} from "~/imports/read.server";
+import type { ImportEncoding } from "~/imports/schema";
 import type { SourceFormat, SourceMapping } from "~/sources/schema";
 
 /**
  * What a fetched data source holds, read from its file: its structure for the preview (which
  * lists of records it has, their fields and a sample) and its records, streamed.
  *
- * - CSV: the imports' own streaming reader (csv-parse) and delimiter detection.
+ * - CSV: the imports' own streaming reader (csv-parse), encoding detection (a list in
+ *   Windows-1250 or UTF-16 reads right) and delimiter detection, on every run.
  * - XML: saxes, a streaming parser that reads no DTD and resolves no external entity (no XXE, no
  *   entity expansion bomb): an undefined entity is an error.
  * - JSON: parsed whole (JSON.parse): the file is capped by DATA_SOURCE_MAX_MB before it is read,
@@ -33,6 +41,7 @@ export type SourcePreview = {
   /** CSV only. */
   delimiter?: string;
   header?: boolean;
+  encoding?: ImportEncoding;
   /** A mapping guessed from the field names and values (the importer's detectColumns). */
   suggested: SourceMapping | null;
 };
@@ -59,8 +68,9 @@ function csvFields(header: boolean, firstRow: string[], width: number): string[]
 }
 
 async function previewCsv(filePath: string): Promise<SourcePreview> {
-  const delimiter = await csvDelimiter(filePath);
-  const rows = await firstRows(filePath, "csv", { delimiter }, 50);
+  const { encoding } = await csvEncoding(filePath);
+  const delimiter = await csvDelimiter(filePath, encoding);
+  const rows = await firstRows(filePath, "csv", { delimiter, encoding }, 50);
   if (rows.length === 0) throw new SourceFormatError("The file is empty: it has no rows.");
   const cells = rows.map((r) => r.cells);
   const detected = detectColumns(cells, { channelFromFile: false });
@@ -70,10 +80,13 @@ async function previewCsv(filePath: string): Promise<SourcePreview> {
   const body = header ? cells.slice(1) : cells;
   const sample = body.slice(0, SAMPLE).map((r) => recordOf(fields, r));
   let count = 0;
-  for await (const batch of readRows(filePath, "csv", { delimiter })) count += batch.length;
+  for await (const batch of readRows(filePath, "csv", { delimiter, encoding })) {
+    count += batch.length;
+  }
   return {
     format: "csv",
     delimiter,
+    encoding,
     header,
     lists: [{ records: "", count: header ? count - 1 : count, fields, sample }],
     suggested: suggest("", fields, body.slice(0, 50), { delimiter, header }),
@@ -91,8 +104,11 @@ async function* csvRecords(
   mapping: SourceMapping,
 ): AsyncGenerator<SourceRecord[]> {
   let fields: string[] | null = null;
-  const delimiter = mapping.delimiter ?? (await csvDelimiter(filePath));
-  for await (const batch of readRows(filePath, "csv", { delimiter })) {
+  // The encoding is detected on every run (the list's producer may change it); the delimiter and
+  // the header row are the mapping's.
+  const { encoding } = await csvEncoding(filePath);
+  const delimiter = mapping.delimiter ?? (await csvDelimiter(filePath, encoding));
+  for await (const batch of readRows(filePath, "csv", { delimiter, encoding })) {
     const out: SourceRecord[] = [];
     for (const row of batch) {
       if (!fields) {

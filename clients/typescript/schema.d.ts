@@ -930,12 +930,12 @@ export interface operations {
                 [key: string]: unknown;
               } | null;
             }[];
-            /** @description Frequency choices per channel: the option's key and window. */
+            /** @description The frequency chosen per address, with the option's labels. */
             frequency: {
               [key: string]: unknown;
             }[];
-            /** @description Sends recorded for the person's addresses by checks with `record` (campaign, time). */
-            sends: {
+            /** @description Sends recorded by checks with `record: true` (the frequency cap). */
+            sendLog: {
               [key: string]: unknown;
             }[];
             /** @description Every consent ledger row, oldest first, with its evidence. */
@@ -959,30 +959,24 @@ export interface operations {
             undeliverableEvents: {
               [key: string]: unknown;
             }[];
+            /** @description Topic key → its name per language. */
+            topicNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
+            /** @description Unsubscribe reason code → its label per language. */
+            reasonNames: {
+              [key: string]: {
+                [key: string]: string;
+              };
+            };
             operatorActions: {
               [key: string]: unknown;
             }[];
-            /** @description What a third party needs to verify this person's ledger history: each chain of their addresses with every field as the text hashed (docs/consent.md#proof-of-consent). */
+            /** @description What a third party needs to verify this person's ledger history: every hash chain of their addresses (each row as the exact text hashed), the algorithm and the latest checkpoint. */
             proof: {
-              /** @constant */
-              version: "heed-ledger-v1";
-              generatedAt: string;
-              /** @description How to recompute every hash. */
-              algorithm: string;
-              chains: {
-                channel: string;
-                addressHash: string;
-                head: string | null;
-                rows: {
-                  [key: string]: unknown;
-                }[];
-              }[];
-              latestCheckpoint: {
-                id: number;
-                createdAt: string;
-                lastLedgerId: number | null;
-                digest: string;
-              } | null;
+              [key: string]: unknown;
             };
           };
         };

@@ -178,5 +178,27 @@ fs.writeFileSync(
     2,
   )}\n`,
 );
-console.log(`\nwritten to ${out}`);
+// The same table as Markdown, for README.md's Performance section.
+const md = [
+  "| database | row | figure | p99 | baseline (same run) | ratio | goal | met |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+  ...results
+    .map((r) =>
+      [
+        r.db === "postgres" ? "PostgreSQL" : "PGlite",
+        r.what,
+        `${fmt(r.figure)} ${r.unit}`,
+        r.details?.p99_ms !== undefined ? `${String(r.details.p99_ms)} ms` : "",
+        r.baseline ? `${r.baseline.what}: ${fmt(r.baseline.figure)} ${r.baseline.unit}` : "",
+        r.ratio ?? "",
+        r.goal ?? "",
+        r.met === undefined ? "" : r.met ? "yes" : "no",
+      ]
+        .map((c) => String(c).replace(/\|/g, "\\|"))
+        .join(" | "),
+    )
+    .map((l) => `| ${l} |`),
+].join("\n");
+fs.writeFileSync(out.replace(/\.json$/, "") + ".md", `${md}\n`);
+console.log(`\nwritten to ${out} (and .md)`);
 process.exit(failures.length > 0 ? 1 : 0);

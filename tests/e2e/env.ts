@@ -26,4 +26,7 @@ export const E2E_ENV: Record<string, string> = {
   // Email provider webhooks (tests/e2e/email.spec.ts): Postmark's basic auth credentials.
   POSTMARK_WEBHOOK_USERNAME: "heed-e2e",
   POSTMARK_WEBHOOK_PASSWORD: "e2e-postmark-password-1",
+  // Data sources (tests/e2e/sources.spec.ts) fetch from the spec's own server on 127.0.0.1 over
+  // http: a test-only allowance of the SSRF guard (refused in production).
+  DATA_SOURCES_TEST_ALLOW_LOCAL: "1",
 };

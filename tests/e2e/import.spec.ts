@@ -44,15 +44,22 @@ const CSV =
 const EXPECTED_REPORT =
   "line,value,error\r\n123,not an address,invalid_email\r\n124,,empty\r\n125,imports-e2e@bad,invalid_email\r\n";
 
+/** Uploads a file; unless `preview` is asked for, confirms the preview that follows. */
 async function upload(
   page: Page,
   file: { name: string; mimeType: string; buffer: Buffer },
   note?: string,
+  options: { confirm?: boolean } = {},
 ) {
   await page.goto("/admin/imports");
-  await page.getByLabel("File (CSV, XLSX or ODS").setInputFiles(file);
+  await page.getByLabel("File (CSV, XLSX, ODS or XLS").setInputFiles(file);
   if (note) await page.getByLabel("Note").fill(note);
-  await page.getByRole("button", { name: "Upload and import" }).click();
+  await page.getByRole("button", { name: "Upload and preview" }).click();
+  if (options.confirm === false) return;
+  const confirm = page.getByRole("button", { name: "Confirm and import" });
+  const refused = page.locator("#file-error");
+  await expect(confirm.or(refused)).toBeVisible();
+  if (await confirm.isVisible()) await confirm.click();
 }
 
 const count = (page: Page, name: string) => page.locator(`[data-count="${name}"]`);
@@ -86,7 +93,7 @@ test("an admin imports a CSV: the progress page updates itself to the end, with 
   await expect(count(page, "already_suppressed")).toHaveText("0");
   await expect(count(page, "duplicates")).toHaveText("1");
   await expect(count(page, "invalid")).toHaveText("3");
-  await expect(page.getByText("Done: 120 addresses suppressed.")).toBeVisible();
+  await expect(page.getByText("Done. Addresses suppressed: 120.")).toBeVisible();
   await expect(page.getByRole("region", { name: "Error report" })).toContainText("not an address");
   await expectNoAxeViolations(page, "import progress page");
   await shot(page, "import-done");
@@ -127,13 +134,17 @@ test("without JavaScript an XLSX upload works and the progress page refreshes it
   ws.addRow(["+48 601 444 003", "fax"]);
   const buffer = Buffer.from(await wb.xlsx.writeBuffer());
   await page.goto("/admin/imports");
-  await page.getByLabel("File (CSV, XLSX or ODS").setInputFiles({
+  await page.getByLabel("File (CSV, XLSX, ODS or XLS").setInputFiles({
     name: "phones.xlsx",
     mimeType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     buffer,
   });
   await page.getByLabel("Channel").selectOption("file");
-  await page.getByRole("button", { name: "Upload and import" }).click();
+  await page.getByRole("button", { name: "Upload and preview" }).click();
+  await expect(page).toHaveURL(/\/admin\/imports\/[0-9a-f-]{36}$/);
+  // The preview works without JavaScript too: plain forms.
+  await expect(page.locator('[data-count="valid"]')).toHaveText("2");
+  await page.getByRole("button", { name: "Confirm and import" }).click();
   await expect(page).toHaveURL(/\/admin\/imports\/[0-9a-f-]{36}$/);
   const html = await page.content();
   if (!html.includes('data-status="completed"')) {
@@ -148,7 +159,7 @@ test("without JavaScript an XLSX upload works and the progress page refreshes it
   await context.close();
 });
 
-test("a zip bomb, an unknown format and a file without addresses are refused on the form with a clear message", async ({
+test("a zip bomb and an unknown format are refused on the form with a clear message; a file without addresses asks for the column", async ({
   page,
 }) => {
   await loginAs(page, fx().admin);
@@ -162,7 +173,10 @@ test("a zip bomb, an unknown format and a file without addresses are refused on 
   await expect(page.locator("#file-error")).toContainText(
     "Refused as a possible zip bomb: xl/worksheets/sheet1.xml expands",
   );
-  await expect(page.getByLabel("File (CSV, XLSX or ODS")).toHaveAttribute("aria-invalid", "true");
+  await expect(page.getByLabel("File (CSV, XLSX, ODS or XLS")).toHaveAttribute(
+    "aria-invalid",
+    "true",
+  );
   await expect(page).toHaveURL(/\/admin\/imports(\?|$)/);
 
   await upload(page, {
@@ -172,14 +186,24 @@ test("a zip bomb, an unknown format and a file without addresses are refused on 
   });
   await expect(page.locator("#file-error")).toContainText("Unknown format");
 
-  await upload(page, {
-    name: "people.csv",
-    mimeType: "text/csv",
-    buffer: Buffer.from("name,city\nAda,London\nAlan,Wilmslow\n"),
-  });
-  await expect(page.locator("#file-error")).toContainText("No address column found");
   await expectNoAxeViolations(page, "imports page with an error");
   await shot(page, "import-refused");
+
+  // A file without addresses gets a preview that asks for the address column.
+  await upload(
+    page,
+    {
+      name: "people.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("name,city\nAda,London\nAlan,Wilmslow\n"),
+    },
+    undefined,
+    { confirm: false },
+  );
+  await expect(page.getByText("No address column was found.")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Confirm and import" })).toBeDisabled();
+  await page.getByRole("button", { name: "Cancel and delete the file" }).click();
+  await expect(page.getByText("The import was cancelled and its file deleted.")).toBeVisible();
 });
 
 test("an admin exports the suppressions as CSV, filtered by channel and source", async ({

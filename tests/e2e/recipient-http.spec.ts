@@ -36,6 +36,16 @@ function expectTokenPageHeaders(res: APIResponse) {
   expect(h["set-cookie"]).toBeUndefined();
 }
 
+/** A one-click answer (RFC 8058, answered before Remix): a tiny document that loads nothing. */
+function expectOneClickHeaders(res: APIResponse) {
+  const h = res.headers();
+  expect(h["cache-control"]).toBe("no-store");
+  expect(h["referrer-policy"]).toBe("no-referrer");
+  expect(h["x-robots-tag"]).toMatch(/^noindex/);
+  expect(h["content-security-policy"]).toMatch(/default-src 'none'/);
+  expect(h["set-cookie"]).toBeUndefined();
+}
+
 test("the exact Gmail one-click request unsubscribes with 200, no Location, no Set-Cookie; a repeat changes nothing", async ({
   request,
 }) => {
@@ -53,7 +63,7 @@ test("the exact Gmail one-click request unsubscribes with 200, no Location, no S
   expect(res.status()).toBe(200);
   expect(res.headers()["location"]).toBeUndefined();
   expect(res.headers()["set-cookie"]).toBeUndefined();
-  expectTokenPageHeaders(res);
+  expectOneClickHeaders(res);
   expect(await h1(res)).toBe("You are unsubscribed");
 
   const again = await post();

@@ -143,7 +143,7 @@ describe("contact search", () => {
 });
 
 describe("manual suppression", () => {
-  it("suppresses one channel of a contact with the agent as actor and the note as reason; others stay", async () => {
+  it("suppresses one channel of a contact with the agent as actor and the note kept as a note; others stay", async () => {
     const c = await contact({
       external_id: "SUP-1",
       email: "sup1@example.com",
@@ -198,7 +198,8 @@ describe("manual suppression", () => {
       channel: "sms",
       action: "unsubscribe",
       source: "admin",
-      reasonText: "Asked by phone to stop texts",
+      reasonText: null,
+      note: "Asked by phone to stop texts",
       actorType: "admin_user",
       actorId: agent.id,
       actorLabel: agent.email,
@@ -278,7 +279,7 @@ describe("manual suppression", () => {
       ).allowed,
     ).toBe(true);
     const entries = (await ledgerTimeline(db, { targets })).entries;
-    expect(entries.map((e) => [e.action, e.source, e.reasonText])).toEqual([
+    expect(entries.map((e) => [e.action, e.source, e.note])).toEqual([
       ["subscribe", "admin", "Customer asked in writing, ticket 42"],
       ["unsubscribe", "admin", "Bounced complaint"],
     ]);
@@ -329,7 +330,7 @@ describe("manual suppression", () => {
       await unsuppressAddresses(db, { targets, note: `undo ${i}`, by });
     }
     const first = await ledgerTimeline(db, { targets, limit: 5 });
-    expect(first.entries.map((e) => e.reasonText)).toEqual([
+    expect(first.entries.map((e) => e.note)).toEqual([
       "undo 6",
       "round 6",
       "undo 5",
@@ -344,7 +345,7 @@ describe("manual suppression", () => {
         limit: 5,
         before,
       });
-      all.push(...page.entries.map((e) => e.reasonText ?? ""));
+      all.push(...page.entries.map((e) => e.note ?? ""));
       before = page.nextBefore;
     } while (before);
     expect(all).toHaveLength(14);

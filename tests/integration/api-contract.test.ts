@@ -207,6 +207,11 @@ const CASES: Record<string, Record<string, Case[]>> = {
     400: [as({ id: "x".repeat(201) })],
     404: [as({ id: "c-nobody" })],
   },
+  exportContact: {
+    200: [as({})],
+    400: [as({ id: "x".repeat(201) })],
+    404: [as({ id: "c-nobody" })],
+  },
   patchPreferences: {
     200: [as({ id: "c-phone", body: { channels: { sms: { topics: { news: false } } } } })],
     400: [badJson, as({ body: { channels: { email: { status: "maybe" } } } })],

@@ -842,7 +842,9 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
           source: "api",
           actor_type: "api_key",
           actor_id: keyId,
-          reason_text: "bounced",
+          // The caller's note is a note (the export's `note` column), not the person's words.
+          reason_text: null,
+          details: { note: "bounced" },
           reason_code: "never_signed_up",
           campaign: "camp-x",
         }),
@@ -957,7 +959,7 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
       string
     >;
     const rows = parse(await res.text(), { columns: true }) as CsvRow[];
-    // The same columns as Admin → Exports.
+    // The columns of Admin → Exports (which adds address_ascii, the domain in ASCII, last).
     expect(Object.keys(rows[0]!)).toEqual([
       "address",
       "channel",

@@ -86,6 +86,15 @@ function routes(req: http.IncomingMessage, res: http.ServerResponse) {
           <entry id="2"><address><![CDATA[xml-two@example.com]]></address><kind>e-mail</kind></entry>
         </suppressions>`,
       );
+    case "/latin1.csv":
+      // Windows-1252 (a Western European spreadsheet's "CSV"): é, ç, á are one byte each.
+      res.writeHead(200, { "Content-Type": "text/csv" });
+      return res.end(
+        Buffer.from(
+          "email;reason;city\r\nlatin1@example.com;Trop fréquent, déçu;Málaga\r\nautre@example.com;Reçu trop souvent;Besançon\r\n",
+          "latin1",
+        ),
+      );
     case "/basic.csv":
       if (
         req.headers.authorization !==
@@ -264,6 +273,25 @@ describe("data sources", () => {
     // The run by hand left the schedule alone; a second run changes nothing (already suppressed).
     const again = await runNow(source);
     expect(again).toMatchObject({ imported: 0, already_suppressed: 2 });
+  });
+
+  it("CSV in a legacy code page (Windows-1252): the importer's encoding detection reads it right", async () => {
+    const source = await addSource({ path: "/latin1.csv" });
+    const { preview } = await mapFromPreview(source);
+    expect(preview.encoding).toBe("windows-1252");
+    expect(preview.lists[0]!.sample[0]).toMatchObject({
+      reason: "Trop fréquent, déçu",
+      city: "Málaga",
+    });
+    const run = await runNow(source);
+    expect(run).toMatchObject({ status: "imported", imported: 2 });
+    const rows = await db
+      .selectFrom("consent_ledger")
+      .select(["reason_text"])
+      .where(sql<string>`details ->> 'import_id'`, "=", run.import_job_id!)
+      .orderBy("id")
+      .execute();
+    expect(rows.map((r) => r.reason_text)).toEqual(["Trop fréquent, déçu", "Reçu trop souvent"]);
   });
 
   it("JSON: finds the nested list, nested fields and the channel per record", async () => {

@@ -292,11 +292,18 @@ describe.each([
   it("every channel, by day: totals, channels, series, sources, topics and reasons", async () => {
     const d = await dashboard();
     // Rows 1–7, 10–12, 15 count; the two imports are shown but not counted; 13, 14 are outside.
-    expect(d.totals).toEqual({ leaving: 11, unsubscribes: 9, topicOptOuts: 2, notCounted: 2 });
+    // 11 changes by 10 people: a2 left twice (a topic, then the channel) and is one person.
+    expect(d.totals).toEqual({
+      leaving: 10,
+      changes: 11,
+      unsubscribes: 9,
+      topicOptOuts: 2,
+      notCounted: 2,
+    });
     expect(d.byChannel).toEqual([
-      { channel: "email", unsubscribes: 6, topicOptOuts: 2, total: 8 },
-      { channel: "sms", unsubscribes: 2, topicOptOuts: 0, total: 2 },
-      { channel: "whatsapp", unsubscribes: 1, topicOptOuts: 0, total: 1 },
+      { channel: "email", people: 7, unsubscribes: 6, topicOptOuts: 2, total: 8 },
+      { channel: "sms", people: 2, unsubscribes: 2, topicOptOuts: 0, total: 2 },
+      { channel: "whatsapp", people: 1, unsubscribes: 1, topicOptOuts: 0, total: 1 },
     ]);
     expect(d.overTime).toEqual([
       { bucket: "2026-11-02", email: 2, sms: 0, whatsapp: 0, total: 2 },
@@ -330,12 +337,13 @@ describe.each([
     ]);
     // A channel-wide unsubscribe counts for its campaign's topic: news-1 → newsletter (1–4),
     // promo-1 → promotions (5, 12); sms-1 has none, nor have rows without a campaign (6, 7, 10, 11, 15).
+    // People: the newsletter lost a1, a2 (twice: one person) and a3.
     expect(d.byTopic.map((r) => [r.topic, r.name, r.count])).toEqual([
       [null, "No topic (whole channel)", 5],
-      ["newsletter", "Newsletter", 4],
+      ["newsletter", "Newsletter", 3],
       ["promotions", "Promotions", 2],
     ]);
-    expect(d.byTopic[1]!.share).toBeCloseTo(4 / 11, 10);
+    expect(d.byTopic[1]!.share).toBeCloseTo(3 / 10, 10);
     expect(d.byReason.map((r) => [r.code, r.label, r.count])).toEqual([
       ["other", "Other", 2],
       ["never_signed_up", "Never signed up", 1],
@@ -374,8 +382,16 @@ describe.each([
 
   it("the channel filter keeps that channel's rows, campaigns and free text only", async () => {
     const d = await dashboard({ channel: "email" });
-    expect(d.totals).toEqual({ leaving: 8, unsubscribes: 6, topicOptOuts: 2, notCounted: 2 });
-    expect(d.byChannel).toEqual([{ channel: "email", unsubscribes: 6, topicOptOuts: 2, total: 8 }]);
+    expect(d.totals).toEqual({
+      leaving: 7,
+      changes: 8,
+      unsubscribes: 6,
+      topicOptOuts: 2,
+      notCounted: 2,
+    });
+    expect(d.byChannel).toEqual([
+      { channel: "email", people: 7, unsubscribes: 6, topicOptOuts: 2, total: 8 },
+    ]);
     expect(d.overTime.map((r) => [r.bucket, r.email, r.total])).toEqual([
       ["2026-11-02", 2, 2],
       ["2026-11-03", 1, 1],
@@ -396,7 +412,13 @@ describe.each([
     expect(d.campaigns.rows.map((c) => c.key)).toEqual(["promo-1", "news-1"]);
 
     const sms = await dashboard({ channel: "sms" });
-    expect(sms.totals).toEqual({ leaving: 2, unsubscribes: 2, topicOptOuts: 0, notCounted: 0 });
+    expect(sms.totals).toEqual({
+      leaving: 2,
+      changes: 2,
+      unsubscribes: 2,
+      topicOptOuts: 0,
+      notCounted: 0,
+    });
     expect(sms.byReason).toEqual([{ code: null, label: "No reason given", count: 2, share: 1 }]);
     expect(sms.campaigns.rows.map((c) => [c.key, c.unsubscribes])).toEqual([["sms-1", 2]]);
     expect(sms.freeText).toEqual([]);
@@ -405,7 +427,13 @@ describe.each([
   it("the date range includes both whole days (UTC) and nothing outside them", async () => {
     const d = await dashboard({ from: "2026-11-03", to: "2026-11-09" });
     // Rows 3, 4, 5 (row 2 is one second before the 3rd; row 16 is a subscribe).
-    expect(d.totals).toEqual({ leaving: 3, unsubscribes: 3, topicOptOuts: 0, notCounted: 0 });
+    expect(d.totals).toEqual({
+      leaving: 3,
+      changes: 3,
+      unsubscribes: 3,
+      topicOptOuts: 0,
+      notCounted: 0,
+    });
     expect(d.overTime.map((r) => [r.bucket, r.total])).toEqual([
       ["2026-11-03", 1],
       ["2026-11-04", 1],
@@ -425,7 +453,8 @@ describe.each([
   it("by week: ISO weeks starting on Monday", async () => {
     const d = await dashboard({ granularity: "week" });
     expect(d.overTime).toEqual([
-      { bucket: "2026-11-02", email: 4, sms: 0, whatsapp: 0, total: 4 },
+      // Four changes in the first week by three people (a2 twice).
+      { bucket: "2026-11-02", email: 3, sms: 0, whatsapp: 0, total: 3 },
       { bucket: "2026-11-09", email: 4, sms: 2, whatsapp: 1, total: 7 },
     ]);
     expect(bucketsOf(d.filter)).toEqual(["2026-11-02", "2026-11-09"]);
@@ -548,15 +577,21 @@ describe("rollups stay exact", () => {
         /^\uFEFF/,
         "",
       );
-    // The late row of "rollups stay exact" is in (2026-11-05, too frequent).
+    // The late row of "rollups stay exact" is in (2026-11-05, too frequent): 11 people, the
+    // first week's 5 changes by 4 people (a2 twice). A share is of the people leaving (a2 gave
+    // two reasons, so the shares add up to more than 100 %).
     expect(await read("over-time")).toBe(
-      "week_starting,email,sms,whatsapp,total\r\n2026-11-02,5,0,0,5\r\n2026-11-09,4,2,1,7\r\n",
+      "week_starting,email,sms,whatsapp,total\r\n2026-11-02,4,0,0,4\r\n2026-11-09,4,2,1,7\r\n",
     );
     expect(await read("reasons")).toBe(
       "reason_code,reason,people_leaving,share_percent\r\n" +
-        "other,Other,2,16.67\r\ntoo_frequent,Too frequent,2,16.67\r\n" +
-        "never_signed_up,Never signed up,1,8.33\r\nnot_relevant,Not relevant,1,8.33\r\n" +
-        ",No reason given,6,50.00\r\n",
+        "other,Other,2,18.18\r\ntoo_frequent,Too frequent,2,18.18\r\n" +
+        "never_signed_up,Never signed up,1,9.09\r\nnot_relevant,Not relevant,1,9.09\r\n" +
+        ",No reason given,6,54.55\r\n",
+    );
+    expect(await read("channels")).toBe(
+      "channel,people_leaving,unsubscribes,topic_opt_outs,changes\r\n" +
+        "email,8,7,2,9\r\nsms,2,2,0,2\r\nwhatsapp,1,1,0,1\r\n",
     );
     const campaigns = (await read("campaigns")).split("\r\n");
     expect(campaigns[0]).toBe(

@@ -41,16 +41,25 @@ describe("phone normalization", () => {
     ["whatsapp:+48601234567", undefined, "+48601234567"],
     ["+1 (415) 555-2671", undefined, "+14155552671"],
     ["+44 7911 123456", undefined, "+447911123456"],
+    // Without "+": how a spreadsheet stores a number, 00 dropped, Excel's scientific notation.
+    ["420777111222", undefined, "+420777111222"],
+    ["420777111222", "CZ", "+420777111222"],
+    ["00420 777 111 222", undefined, "+420777111222"],
+    ["4.20777111222E+11", undefined, "+420777111222"],
+    ["777 111 222", "CZ", "+420777111222"],
+    ["48601234567", "CZ", "+48601234567"],
   ])("normalizes %j (region %s) to E.164 %j", (input, region, expected) => {
     expect(normalizePhone(input, region)).toEqual({ ok: true, address: expected });
   });
 
   it.each([
     ["", "empty"],
-    ["601234567", "invalid_phone"], // no country and no default region
+    ["601234567", "missing_country_code"], // no country and no default region
     ["+48 12", "invalid_phone"],
     ["+999 1234567", "invalid_phone"],
     ["call me maybe", "invalid_phone"],
+    ["777 111 222", "missing_country_code"],
+    ["4.2E+11", "invalid_phone"], // digits lost: not expanded
   ])("rejects %j as %s", (input, reason) => {
     expect(normalizePhone(input)).toEqual({ ok: false, reason });
   });

@@ -16,6 +16,20 @@ describe("configuration", () => {
     expect(() => parseEnv({ DEFAULT_PHONE_REGION: "poland" })).toThrow(/DEFAULT_PHONE_REGION/);
   });
 
+  it("refuses the data sources' test-only allowance in production", () => {
+    expect(() =>
+      parseEnv({
+        NODE_ENV: "production",
+        PUBLIC_URL: "https://prefs.acme.example",
+        DATA_SOURCES_TEST_ALLOW_LOCAL: "1",
+      }),
+    ).toThrow(/DATA_SOURCES_TEST_ALLOW_LOCAL: for tests only/);
+    expect(parseEnv({ DATA_SOURCES_TEST_ALLOW_LOCAL: "1" }).DATA_SOURCES_TEST_ALLOW_LOCAL).toBe(
+      true,
+    );
+    expect(parseEnv({}).DATA_SOURCE_MAX_MB).toBe(50);
+  });
+
   it("treats empty values as unset and applies defaults", () => {
     const env = parseEnv({ PORT: "", NODE_ENV: "development" });
     expect(env.PORT).toBe(3000);

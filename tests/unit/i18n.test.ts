@@ -51,6 +51,12 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "labels:sources.system": ["pl", "de"],
   "labels:sources.double_opt_in": ["fr"],
   "imports:preview.no": ["es"],
+  "imports:job.title": ["pl", "cs", "de"],
+  "access:fields.text": ["cs", "de"],
+  "access:fields.status": ["de"],
+  "access:fields.date": ["fr"],
+  "access:fields.kind": ["fr"],
+  "access:evidence.userAgent": ["de"],
 };
 
 const ns = (locale: string) => resources[locale as keyof typeof resources] as Record<string, Tree>;

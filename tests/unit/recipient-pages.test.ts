@@ -219,3 +219,15 @@ describe("planning a preference save", () => {
     ).toEqual({ ok: false, error: "stale" });
   });
 });
+
+describe("/manage tells an email address from a phone number", () => {
+  it("an @ makes an email address; digits with + ( ) . - / and spaces a phone number; else neither", async () => {
+    const { addressKind } = await import("~/mail/preferences-link.server");
+    expect(addressKind("name@example.com")).toBe("email");
+    expect(addressKind(" a@b ")).toBe("email");
+    for (const phone of ["+420 777 111 222", "00420777111222", "(0)777-111.222", "420/777111222"])
+      expect(addressKind(phone), phone).toBe("phone");
+    for (const other of ["hello", "12 34", "+4", "call me maybe", ""])
+      expect(addressKind(other), other).toBeNull();
+  });
+});

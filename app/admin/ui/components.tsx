@@ -30,8 +30,9 @@ export function PageHeader({
 }) {
   return (
     <div className="mb-6 flex flex-wrap items-end justify-between gap-3">
-      <div>
-        <h1 className="text-2xl font-semibold text-slate-900">{title}</h1>
+      <div className="min-w-0">
+        {/* A long file name in a title wraps instead of widening a phone's page. */}
+        <h1 className="text-2xl font-semibold text-slate-900 [overflow-wrap:anywhere]">{title}</h1>
         {description ? <p className="mt-1 text-sm text-slate-700">{description}</p> : null}
       </div>
       {children ? <div className="flex flex-wrap gap-2">{children}</div> : null}

@@ -466,8 +466,10 @@ const apiSuppressions = row({
         ? {
             baseline: { what: "the import (same run)", figure: importRate, unit: "rows/s" },
             ratio: round(perSecond / importRate, 2),
-            goal: "≥ the import's rate (PGlite)",
-            met: perSecond >= importRate,
+            // The goal is PGlite's (issue 14); on PostgreSQL the ratio is shown for information.
+            ...(s.kind === "pglite"
+              ? { goal: "≥ the import's rate (PGlite)", met: perSecond >= importRate }
+              : { goal: "(the goal is PGlite's)" }),
           }
         : { goal: "≥ the import's rate (run the import row too)" }),
     };

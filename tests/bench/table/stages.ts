@@ -225,7 +225,13 @@ export async function withStage<N extends StageName>(
     API_RATE_LIMIT_PER_MINUTE: "100000000",
     ...(o.url ? { DATABASE_URL: o.url } : { HEED_DATA_DIR: o.dataDir! }),
   };
-  const server = await startServer(env);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(env);
+  } catch (e) {
+    await o.drop();
+    throw e;
+  }
   try {
     await fn({
       ...base,
