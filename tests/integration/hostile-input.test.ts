@@ -403,6 +403,8 @@ function routeUrls(): Record<string, string[] | null> {
     "admin.contacts._index.tsx": ["/admin/contacts?q=hostile"],
     "admin.contacts.$id.tsx": [`/admin/contacts/${c}`],
     "admin.contacts.$id_.erase.tsx": [`/admin/contacts/${c}/erase`],
+    "admin_.contacts.$id.export.tsx": [`/admin/contacts/${c}/export`],
+    "admin_.contacts.$id.export[.json].ts": [`/admin/contacts/${c}/export.json`],
     "admin.email.tsx": ["/admin/email"],
     "admin.frequency.tsx": ["/admin/frequency"],
     "admin.ledger.tsx": ["/admin/ledger"],

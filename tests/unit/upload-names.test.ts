@@ -13,7 +13,7 @@ import { receiveImportUpload } from "~/imports/upload.server";
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-upload-names-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-async function upload(name: string, data: Uint8Array) {
+async function upload(name: string, data: Uint8Array<ArrayBuffer>) {
   const form = new FormData();
   form.set("channel", "email");
   form.set("file", new Blob([new Uint8Array(data)]), name);
