@@ -893,7 +893,9 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
           address,
           actor_type: "api_key",
           actor_id: keyId,
-          reason_text: "list cleanup",
+          // The caller's note is an operator's note, not the recipient's words.
+          reason_text: null,
+          details: expect.objectContaining({ note: "list cleanup" }),
           user_agent: "api-test/1",
         }),
       );

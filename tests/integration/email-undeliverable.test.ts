@@ -129,7 +129,9 @@ describe("undeliverable", () => {
       ["undeliverable_cleared", "admin", "admin_user", null],
       ["undeliverable", "undeliverable", "system", "postmark"],
     ]);
-    expect(entries[0]!.reasonText).toBe("Mailbox fixed, confirmed by phone (ticket 123)");
+    // The agent's words are an operator's note, never the recipient's reason text.
+    expect(entries[0]!.note).toBe("Mailbox fixed, confirmed by phone (ticket 123)");
+    expect(entries[0]!.reasonText).toBeNull();
   });
 
   it("soft bounces count only when the operator set N in a row; a delivery resets the count", async () => {

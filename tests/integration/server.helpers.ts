@@ -227,5 +227,21 @@ export async function adminUploadImport(base: string, cookie: string, csv: Blob)
   if (res.status !== 302 || !where) {
     throw new Error(`import upload failed: ${res.status} ${await res.text()}`);
   }
-  return where.split("/").pop()!;
+  const id = where.split("/").pop()!;
+  // The upload is a draft with a preview until the admin confirms it, as a person would.
+  const preview = await (
+    await fetch(`${base}/admin/imports/${id}`, { headers: { Cookie: cookie } })
+  ).text();
+  const token = /name="csrf" value="([^"]+)"/.exec(preview)?.[1];
+  if (!token) throw new Error(`no CSRF token on the preview of import ${id}`);
+  const confirm = await fetch(`${base}/admin/imports/${id}`, {
+    method: "POST",
+    headers: { Cookie: cookie, "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ csrf: token, intent: "confirm" }),
+    redirect: "manual",
+  });
+  if (confirm.status !== 302) {
+    throw new Error(`import confirm failed: ${confirm.status} ${await confirm.text()}`);
+  }
+  return id;
 }
