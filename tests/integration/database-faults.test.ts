@@ -304,7 +304,16 @@ describe.skipIf(!onPostgres)("the server when PostgreSQL drops its connections",
       expect(health.headers.get("retry-after")).toMatch(/^\d+$/);
       await health.body?.cancel();
 
-      // Background work keeps failing quietly: one line per task for the whole outage.
+      // Background work keeps failing quietly: one line per task for the whole outage. (Waits
+      // for the outbox worker's next poll, however late a busy machine runs it, then a little
+      // longer, so that a second line would show.)
+      await until("the outbox worker to notice the outage", async () =>
+        server
+          .output()
+          .slice(logBefore)
+          .split("\n")
+          .some((l) => l.includes('"task":"outbox"') && l.includes("database unavailable")),
+      );
       await new Promise((r) => setTimeout(r, 3_000));
       expect(server.alive()).toBe(true);
     } finally {
