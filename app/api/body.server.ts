@@ -1,3 +1,4 @@
+import { readCappedBody } from "~/http/capped-body.server";
 import { ApiError } from "~/api/errors.server";
 import { findBadText } from "~/http/text-check";
 
@@ -15,23 +16,7 @@ function tooLarge(max: number): ApiError {
 }
 
 export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
-  const declared = request.headers.get("content-length");
-  if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return (await readCappedBody(request, maxBytes, () => tooLarge(maxBytes))).toString("utf8");
 }
 
 export async function readJsonBody(

@@ -1,3 +1,4 @@
+import { readCappedBody } from "~/http/capped-body.server";
 import { ApiError, errorResponse, jsonResponse } from "~/api/errors.server";
 
 /**
@@ -31,30 +32,17 @@ export function badPayload(message: string): WebhookRefusal {
   return new WebhookRefusal(400, "invalid_payload", message);
 }
 
-export async function readRawBody(request: Request, maxBytes: number): Promise<Buffer> {
-  const tooLarge = () =>
-    new WebhookRefusal(
-      413,
-      "payload_too_large",
-      `The request body is larger than ${maxBytes} bytes`,
-    );
-  const declared = request.headers.get("content-length");
-  if (declared && Number(declared) > maxBytes) throw tooLarge();
-  if (!request.body) return Buffer.alloc(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+export function readRawBody(request: Request, maxBytes: number): Promise<Buffer> {
+  return readCappedBody(
+    request,
+    maxBytes,
+    () =>
+      new WebhookRefusal(
+        413,
+        "payload_too_large",
+        `The request body is larger than ${maxBytes} bytes`,
+      ),
+  );
 }
 
 export function parseJson(raw: Buffer): unknown {

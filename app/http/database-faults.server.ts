@@ -15,6 +15,7 @@ import {
 import { i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { lastKnownBranding } from "~/recipient/cache.server";
 import type { FaultPageData } from "~/ui/fault-page";
+import { NO_STORE, TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * Requests that meet a database fault, answered in one place for every route.
@@ -34,8 +35,6 @@ import type { FaultPageData } from "~/ui/fault-page";
  *
  * Nothing in a request that met a fault is reported as done: the route did not return.
  */
-
-const NO_STORE = { "Cache-Control": "no-store" } as const;
 
 function isApi(url: URL): boolean {
   return url.pathname === "/api" || url.pathname.startsWith("/api/");
@@ -85,7 +84,7 @@ export function databaseFaultResponse(
       : "Bad request: a value was refused.\n",
     {
       status,
-      headers: { "Content-Type": "text/plain; charset=utf-8", ...NO_STORE, ...retryAfter(fault) },
+      headers: { ...TEXT_NO_STORE, ...retryAfter(fault) },
     },
   );
 }

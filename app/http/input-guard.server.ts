@@ -7,7 +7,9 @@ import type { Env } from "~/env.server";
 import { i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { lastKnownBranding } from "~/recipient/cache.server";
 import type { FaultPageData } from "~/ui/fault-page";
+import { readCappedBody } from "~/http/capped-body.server";
 import { badText, findBadText } from "~/http/text-check";
+import { NO_STORE, TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * What the server accepts before any route reads a request (issue 11, items 6, 7 and 10), in one
@@ -71,8 +73,6 @@ function isApi(pathname: string): boolean {
   return pathname === "/api" || pathname.startsWith("/api/");
 }
 
-const NO_STORE = { "Cache-Control": "no-store" } as const;
-
 /** Methods that routes answer; anything else is 405 (outside /api, whose edge answers JSON). */
 const ROUTED_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
@@ -86,7 +86,7 @@ function sendPlain(
   headers: Record<string, string> = {},
 ): void {
   res.status(status);
-  res.set({ "Content-Type": "text/plain; charset=utf-8", ...NO_STORE, ...headers });
+  res.set({ ...TEXT_NO_STORE, ...headers });
   res.end(text);
 }
 
@@ -172,29 +172,17 @@ export class RefusedInput extends Error {
   }
 }
 
-/** Reads a body, counting, and stops at the cap (413). */
-export async function readCapped(
-  request: Request,
-  maxBytes: number,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = request.headers.get("content-length");
-  if (declared && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return new Uint8Array(new ArrayBuffer(0));
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      chunks.length = 0;
+/** Reads a body, counting, and stops at the cap (413), draining the rest (discardRest). */
+export function readCapped(request: Request, maxBytes: number): Promise<Buffer<ArrayBuffer>> {
+  return readCappedBody(
+    request,
+    maxBytes,
+    () => tooLarge(maxBytes),
+    (reader) => {
       void discardRest(reader);
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+      return Promise.resolve();
+    },
+  );
 }
 
 /** How long the rest of a refused body is read and dropped so the client sees the answer. */
@@ -318,7 +306,7 @@ export function refusedInputResponse(
     `${refusal.status === 413 ? "Payload too large" : "Bad request"}: ${refusal.message}\n`,
     {
       status: refusal.status,
-      headers: { "Content-Type": "text/plain; charset=utf-8", ...NO_STORE },
+      headers: TEXT_NO_STORE,
     },
   );
 }
@@ -340,7 +328,7 @@ function guardAction(
     const contentType = request.headers.get("content-type");
     const limit = bodyLimit(new URL(request.url).pathname, contentType, env);
     if (limit.reader === "own") return action(args);
-    let bytes: Uint8Array<ArrayBuffer>;
+    let bytes: Buffer<ArrayBuffer>;
     try {
       bytes = await readCapped(request, limit.maxBytes);
       await checkBodyText(bytes, contentType);

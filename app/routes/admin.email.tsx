@@ -25,6 +25,7 @@ import { getDb } from "~/db/db.server";
 import { listenerStatus, providerStatus, recentEmailEvents } from "~/email/status.server";
 import { getBounceSettings, saveBounceSettings } from "~/email/undeliverable.server";
 import { getEnv } from "~/env.server";
+import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction = () => [{ title: "Email providers · Heed admin" }];
 
@@ -45,7 +46,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
       bounces,
       events,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

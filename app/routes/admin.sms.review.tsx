@@ -24,6 +24,7 @@ import { CHANNEL_LABELS } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
 import { providerLabel } from "~/sms/admin-views";
 import { listReviewQueue, resolveReview, REVIEW_BUSINESS_DAYS } from "~/sms/review.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * /admin/sms/review: SMS/WhatsApp replies that contain a stop word without clearly saying stop.
@@ -66,7 +67,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
           : null,
       notice,
     },
-    { headers: { "Cache-Control": "no-store" } },
+    { headers: NO_STORE },
   );
 }
 

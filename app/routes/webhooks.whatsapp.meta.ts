@@ -2,6 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { getEnv } from "~/env.server";
 import { metaInbound, verifyMetaHandshake } from "~/sms/providers/meta.server";
 import { runSmsWebhook } from "~/sms/webhook-route.server";
+import { NO_STORE, TEXT_NO_STORE } from "~/http/headers";
 
 /**
  * GET /webhooks/whatsapp/meta: Meta's subscription handshake (hub.verify_token must equal
@@ -16,13 +17,13 @@ export function loader({ request }: LoaderFunctionArgs) {
       JSON.stringify({ error: { code: "forbidden", message: "Forbidden: verify token mismatch" } }),
       {
         status: 403,
-        headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+        headers: { "Content-Type": "application/json; charset=utf-8", ...NO_STORE },
       },
     );
   }
   return new Response(challenge, {
     status: 200,
-    headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    headers: TEXT_NO_STORE,
   });
 }
 

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { getDb } from "~/db/db.server";
 import { databaseFault } from "~/db/faults.server";
 import { oneClickBody, oneClickUnsubscribe } from "~/recipient/one-click.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * RFC 8058 one-click off the page path (issue 14.1): a `List-Unsubscribe=One-Click` POST to
@@ -24,7 +25,7 @@ const PATH = /^\/u\/([A-Za-z0-9_.-]{1,2048})\/?$/;
 
 const HEADERS = {
   "Content-Type": "text/html; charset=utf-8",
-  "Cache-Control": "no-store",
+  ...NO_STORE,
   "Referrer-Policy": "no-referrer",
   "X-Robots-Tag": "noindex, nofollow",
   "X-Content-Type-Options": "nosniff",

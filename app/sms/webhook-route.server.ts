@@ -1,7 +1,9 @@
+import { readCappedBody } from "~/http/capped-body.server";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { handleInboundSms } from "~/sms/inbound.server";
 import { BadPayload, type InboundAdapter } from "~/sms/providers/shared.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * The HTTP edge of every SMS/WhatsApp provider webhook (the routes are one line each):
@@ -28,7 +30,7 @@ function jsonError(
     status,
     headers: {
       "Content-Type": "application/json; charset=utf-8",
-      "Cache-Control": "no-store",
+      ...NO_STORE,
       ...headers,
     },
   });
@@ -40,24 +42,8 @@ export function methodNotAllowed(allow: string, what: string) {
 
 class TooLarge extends Error {}
 
-async function readRaw(request: Request, max: number): Promise<Buffer> {
-  const declared = Number(request.headers.get("content-length") ?? "");
-  if (Number.isFinite(declared) && declared > max) throw new TooLarge();
-  if (!request.body) return Buffer.alloc(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new TooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+function readRaw(request: Request, max: number): Promise<Buffer> {
+  return readCappedBody(request, max, () => new TooLarge());
 }
 
 export async function runSmsWebhook(request: Request, adapter: InboundAdapter): Promise<Response> {
@@ -115,7 +101,7 @@ export async function runSmsWebhook(request: Request, adapter: InboundAdapter): 
     adapter.ok?.() ??
     new Response(JSON.stringify({ received: messages.length }), {
       status: 200,
-      headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+      headers: { "Content-Type": "application/json; charset=utf-8", ...NO_STORE },
     })
   );
 }

@@ -9,6 +9,7 @@ import {
   type InboundAdapter,
   type OutboundProvider,
 } from "./shared.server";
+import { NO_STORE } from "~/http/headers";
 
 /**
  * Twilio request signatures (X-Twilio-Signature): base64(HMAC-SHA1(auth token, URL + each POST
@@ -117,7 +118,7 @@ export const twilioInbound: InboundAdapter = {
   ok: () =>
     new Response(twiml(), {
       status: 200,
-      headers: { "Content-Type": "text/xml; charset=utf-8", "Cache-Control": "no-store" },
+      headers: { "Content-Type": "text/xml; charset=utf-8", ...NO_STORE },
     }),
 };
 
