@@ -9,6 +9,7 @@ import { addressKey } from "~/consent/consent.server";
 import { createMailtoAddresses, mailtoConfig } from "~/email/mailto.server";
 import { newShortCode } from "~/links/short-links.server";
 import { LINK_TTL_SECONDS, signLinkTokenSync } from "~/links/tokens.server";
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 
 /**
  * Links for messages (docs/links.md): a preferences link and an unsubscribe link signed for the
@@ -166,7 +167,7 @@ export async function createLinks(db: Db, contact: Contact, o: LinkOptions): Pro
   }
   await assertTopicExists(db, o.topic, o.channel);
   const now = new Date();
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const tokens = signedLinks(contact.id, linkAddressHash(o.channel, address, region), o, now);
   let code: string | undefined;
   if (o.channel !== "email") {
@@ -198,7 +199,7 @@ export async function createLinksBatch(
     .execute();
   const byExternal = new Map(rows.map((r) => [r.external_id!, r]));
   const now = new Date();
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const signed = new Map<string, { preferences: string; unsubscribe: string }>();
   for (const r of rows) {
     const address = (r as Record<string, unknown>)[column];

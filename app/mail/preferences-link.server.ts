@@ -16,6 +16,7 @@ import {
   renderPreferencesEmail,
   renderPreferencesSms,
 } from "./templates.server";
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 
 /**
  * "Send me my link" (/manage, docs/recipient-pages.md): mails a fresh preferences link to an email
@@ -194,7 +195,7 @@ export async function requestPreferencesLink(
   const n =
     kind === "email"
       ? normalizeEmail(input.address)
-      : normalizePhone(input.address, getEnv().DEFAULT_PHONE_REGION);
+      : normalizePhone(input.address, defaultPhoneRegion());
   if (!n.ok) return { status: kind === "email" ? "invalid_email" : "invalid_phone" };
   const address = n.address;
 

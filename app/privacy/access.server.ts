@@ -5,8 +5,8 @@ import { ledgerProofFor, type LedgerProof } from "~/consent/chain.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { isUuid } from "~/db/ids";
 import type { Channel } from "~/db/schema";
-import { getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
+import { defaultPhoneRegion } from "~/settings/phone-region.server";
 
 /**
  * Access and portability (GDPR art. 15 and 20; docs/consent.md, rule 10): everything Heed holds
@@ -111,7 +111,7 @@ export async function collectSubjectData(db: Db, contactId: string): Promise<Sub
   if (!contact) return null;
 
   const key = getSecrets().addressHashKey;
-  const region = getEnv().DEFAULT_PHONE_REGION;
+  const region = defaultPhoneRegion();
   const targets = new Map<string, Target>();
   const clear = new Map<string, string>(); // channel\0hash → address
   const add = (channel: Channel, hash: string, address?: string | null) => {
