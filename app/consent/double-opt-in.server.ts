@@ -227,11 +227,13 @@ export async function startDoubleOptIn(
     const requestId = crypto.randomUUID();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + CONFIRM_TTL_SECONDS * 1000);
-
-    // After an SMS/WhatsApp opt-out nothing else is texted to the number until it texts START
-    // (carriers block it anyway: Twilio answers 21610). The request waits for that START.
-    if (input.channel !== "email" && row?.status === "unsubscribed") {
-      await trx
+    // The request row, with the evidence of what was sent (none while it waits for START).
+    const storeRequest = (sent: {
+      message_hash: string | null;
+      template_version: string;
+      first_signup?: boolean;
+    }) =>
+      trx
         .insertInto("double_opt_in_requests")
         .values({
           id: requestId,
@@ -244,12 +246,16 @@ export async function startDoubleOptIn(
           source: input.source,
           ip: input.ip ?? null,
           user_agent: input.userAgent ?? null,
-          message_hash: null,
-          template_version: KEYWORD_TEMPLATE,
           created_at: now,
           expires_at: expiresAt,
+          ...sent,
         })
         .execute();
+
+    // After an SMS/WhatsApp opt-out nothing else is texted to the number until it texts START
+    // (carriers block it anyway: Twilio answers 21610). The request waits for that START.
+    if (input.channel !== "email" && row?.status === "unsubscribed") {
+      await storeRequest({ message_hash: null, template_version: KEYWORD_TEMPLATE });
       return {
         requestId,
         status: "keyword_required",
@@ -301,26 +307,11 @@ export async function startDoubleOptIn(
       evidence = { messageHash: hashOfBody, templateVersion: sms.templateVersion };
     }
 
-    await trx
-      .insertInto("double_opt_in_requests")
-      .values({
-        id: requestId,
-        channel: input.channel,
-        address_hash: hash,
-        address,
-        contact_id: contact.id,
-        topics,
-        locale,
-        source: input.source,
-        ip: input.ip ?? null,
-        user_agent: input.userAgent ?? null,
-        message_hash: evidence.messageHash,
-        template_version: evidence.templateVersion,
-        created_at: now,
-        expires_at: expiresAt,
-        first_signup: firstSignup,
-      })
-      .execute();
+    await storeRequest({
+      message_hash: evidence.messageHash,
+      template_version: evidence.templateVersion,
+      first_signup: firstSignup,
+    });
     return { requestId, status: "sent" };
   });
 }

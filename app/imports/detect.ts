@@ -264,7 +264,8 @@ export type DetectOptions = {
 
 export type DetectResult = { ok: true; mapping: ImportMapping } | { ok: false; error: string };
 
-function columnLetter(index: number): string {
+/** A spreadsheet column's letter: 0 → A, 25 → Z, 26 → AA. */
+export function columnLetter(index: number): string {
   let n = index + 1;
   let s = "";
   while (n > 0) {

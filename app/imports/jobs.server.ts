@@ -53,6 +53,7 @@ import {
 } from "~/imports/schema";
 import { isUuid } from "~/db/ids";
 import { refreshPhoneRegion } from "~/settings/phone-region.server";
+import type { PreviewRow } from "~/imports/schema";
 
 /**
  * Bulk import of suppressions as background jobs (docs/admin.md).
@@ -302,20 +303,7 @@ export async function uploadImport(
 export const PREVIEW_ROWS = 20;
 export const PREVIEW_CHECK_ROWS = 1_000;
 
-export type PreviewRow = {
-  line: number;
-  cells: string[];
-  /** What the row becomes: the normalized address, or why it cannot be imported. */
-  result:
-    | {
-        ok: true;
-        channel: Channel;
-        address: string;
-        reasonCode: string | null;
-        reasonText: string | null;
-      }
-    | { ok: false; error: ImportErrorReason; value: string };
-};
+export type { PreviewRow };
 
 export type ImportPreview = {
   job: ImportJob;

@@ -16,7 +16,9 @@ import {
   type ImportEncoding,
   type ImportErrorReason,
   type ImportFormat,
+  type PreviewRow,
 } from "~/imports/schema";
+import { columnLetter } from "~/imports/detect";
 
 /**
  * The preview of a draft import (/admin/imports/{id} while the job is a draft): what was found
@@ -44,19 +46,7 @@ export type PreviewData = {
   };
   headerRow: string[] | null;
   width: number;
-  rows: {
-    line: number;
-    cells: string[];
-    result:
-      | {
-          ok: true;
-          channel: Channel;
-          address: string;
-          reasonCode: string | null;
-          reasonText: string | null;
-        }
-      | { ok: false; error: ImportErrorReason; value: string };
-  }[];
+  rows: PreviewRow[];
   counts: {
     checked: number;
     valid: number;
@@ -68,17 +58,6 @@ export type PreviewData = {
   phoneCode: string;
   problem: string | null;
 };
-
-function columnLetter(index: number): string {
-  let n = index + 1;
-  let s = "";
-  while (n > 0) {
-    const r = (n - 1) % 26;
-    s = String.fromCharCode(65 + r) + s;
-    n = Math.floor((n - 1) / 26);
-  }
-  return s;
-}
 
 const ENCODING_NAMES: Record<ImportEncoding, { name: string; group?: "central" | "western" }> = {
   "utf-8": { name: "UTF-8" },

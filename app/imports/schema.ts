@@ -118,3 +118,19 @@ export type ImportDb = Kysely<Database & ImportTables>;
 export function withImportTables(db: Db): Kysely<Database & ImportTables> {
   return db.withTables<ImportTables>();
 }
+
+/** A row of an import preview: its cells and what it becomes. */
+export type PreviewRow = {
+  line: number;
+  cells: string[];
+  /** What the row becomes: the normalized address, or why it cannot be imported. */
+  result:
+    | {
+        ok: true;
+        channel: Channel;
+        address: string;
+        reasonCode: string | null;
+        reasonText: string | null;
+      }
+    | { ok: false; error: ImportErrorReason; value: string };
+};
