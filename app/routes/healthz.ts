@@ -1,15 +1,12 @@
 import { json } from "@remix-run/node";
-import { getDatabase, pingDatabase } from "~/db/db.server";
-import { NO_STORE } from "~/http/headers";
+import { databaseHealth, healthHeaders } from "~/http/health.server";
 
-/** Liveness and readiness: 200 with the database status, 503 when the database does not answer. */
+/**
+ * Liveness and readiness: 200 with the database status, 503 when the database does not answer.
+ * The server answers /healthz before express (app/http/health.server.ts); this route is the same
+ * answer for anything that runs the Remix build without that server (tests, other adapters).
+ */
 export async function loader() {
-  const handle = getDatabase();
-  const started = performance.now();
-  const ok = await pingDatabase(handle.db);
-  const latencyMs = Math.round((performance.now() - started) * 10) / 10;
-  return json(
-    { status: ok ? "ok" : "unavailable", database: { kind: handle.kind, ok, latencyMs } },
-    { status: ok ? 200 : 503, headers: NO_STORE },
-  );
+  const health = await databaseHealth();
+  return json(health.body, { status: health.status, headers: healthHeaders(health) });
 }

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Server, ServerResponse } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import * as build from "@remix-run/dev/server-build";
 import { broadcastDevReady, type ServerBuild } from "@remix-run/node";
 import {
@@ -17,6 +17,7 @@ import { setDatabase } from "~/db/db.server";
 import { ConfigError, getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
 import { createHttpApp } from "~/server/http.server";
+import { answerHealthz } from "~/http/health.server";
 import { createLogger } from "~/server/logger.server";
 import { isDatabaseUnavailable } from "~/db/faults.server";
 import type { Logger } from "pino";
@@ -60,7 +61,11 @@ async function main(): Promise<void> {
   const smtpOptions = inboundSmtpOptions(env);
   const smtp = smtpOptions ? await startInboundSmtp(handle.db, smtpOptions, logger) : null;
 
-  const server: Server = app.listen(env.PORT, env.HOST, () => {
+  // /healthz is answered before express (app/http/health.server.ts): monitors poll it hard.
+  const server: Server = createServer((req, res) => {
+    if (!answerHealthz(req, res)) app(req, res);
+  });
+  server.listen(env.PORT, env.HOST, () => {
     printStartBanner(logger, env, { admin, demo });
     if (process.env.REMIX_DEV_ORIGIN) void broadcastDevReady(build as unknown as ServerBuild);
   });

@@ -30,7 +30,11 @@ const { serverBuild } = await import("../../integration/server.helpers");
  */
 async function startServer(env: Record<string, string>) {
   const entry = await serverBuild();
-  const child = spawn(process.execPath, [entry], {
+  // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env.BENCH_PROFILE_DIR
+    ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(process.env.BENCH_PROFILE_DIR)]
+    : [];
+  const child = spawn(process.execPath, [...profile, entry], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
