@@ -12,24 +12,21 @@ import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
 import type { Locale } from "~/i18n/config";
 import { formatDate, getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
+import { readForm } from "~/recipient/page.server";
 import { parsePreferencesForm } from "~/recipient/forms.server";
 import {
-  choicesFor,
   loadChannels,
-  loadContact,
   savePreferences,
-  topicsEditable,
   type ChangeSummary,
   type Choice,
   type FrequencyView,
-  type RecipientContact,
 } from "~/recipient/recipient.server";
 import { Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { FrequencyFieldset } from "~/ui/frequency-fieldset";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
+import { preferencesPage, resolvePreferencesLink } from "~/recipient/token-pages.server";
 
 /**
  * /p/{token}: the preference center (docs/recipient-pages.md). Every channel the contact has an address on with
@@ -44,47 +41,10 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Preferences" },
 ];
 
-function resolve(request: Request, token: string) {
-  return resolveLinkToken<{ contact: RecipientContact }>(getDb(), request, token, "preferences", {
-    namespaces: ["recipient"],
-    async load(claims, localeOf) {
-      const contact = await loadContact(getDb(), claims.sub);
-      return contact ? { contact, locale: localeOf(contact.locale) } : null;
-    },
-  });
-}
-
 export async function loader({ request, params }: LoaderFunctionArgs) {
-  const r = await resolve(request, params.token ?? "");
-  if (!r.ok) return r.response;
-  const db = getDb();
-  const [page, channels, reasons] = await Promise.all([
-    publicPageData(db, r.locale, ["recipient"]),
-    loadChannels(db, r.contact, r.locale),
-    reasonOptions(db, r.locale),
-  ]);
-  const title = getFixedT(r.locale, "recipient")("meta.preferences", {
-    organization: page.branding.organizationName,
-  });
-  return json(
-    {
-      ...page,
-      title,
-      channels: channels.map((c) => ({
-        channel: c.channel,
-        display: c.display,
-        state: c.state,
-        pausedLabel: c.pausedUntil ? formatDate(r.locale, c.pausedUntil) : null,
-        confirmationPending: c.confirmationPending,
-        choices: choicesFor(c.state),
-        topicsEditable: topicsEditable(c.state),
-        topics: c.topics,
-        frequency: c.frequency,
-      })),
-      reasons,
-    },
-    { headers: TOKEN_PAGE_HEADERS },
-  );
+  const page = await preferencesPage(request, params.token ?? "");
+  if (!page.ok) return page.response;
+  return json(page.data, { headers: TOKEN_PAGE_HEADERS });
 }
 
 type ActionResult =
@@ -138,7 +98,7 @@ function describe(
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
-  const r = await resolve(request, params.token ?? "");
+  const r = await resolvePreferencesLink(request, params.token ?? "");
   if (!r.ok) return r.response;
   const db = getDb();
   const reply = (body: ActionResult, status = 200) =>

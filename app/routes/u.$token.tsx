@@ -9,25 +9,15 @@ import { Form, useLoaderData } from "@remix-run/react";
 import { getDb } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { clientInfo, TOKEN_PAGE_HEADERS } from "~/http/request.server";
-import { getFixedT } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
-import { signLinkTokenSync } from "~/links/tokens.server";
-import { publicPageData, readForm, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
+import { readForm } from "~/recipient/page.server";
 import { isOneClick, parseUnsubscribeForm } from "~/recipient/forms.server";
-import {
-  loadContact,
-  loadUnsubscribeTarget,
-  resolveReason,
-  resubscribeByLink,
-  unsubscribeByLink,
-  unsubscribeLinkAddress,
-  type RecipientContact,
-  type UnsubscribeTarget,
-} from "~/recipient/recipient.server";
+import { resolveReason, resubscribeByLink, unsubscribeByLink } from "~/recipient/recipient.server";
 import { AnnouncedIf, Announcement, useSettledActionData } from "~/ui/announce";
 import { PublicLayout, ui } from "~/ui/public-layout";
 import { ReasonFieldset } from "~/ui/reason-fieldset";
 import { TokenErrorPage } from "~/ui/token-error";
+import { resolveUnsubscribeLink, unsubscribePage } from "~/recipient/token-pages.server";
 
 /**
  * /u/{token}: the unsubscribe page for the token's channel (and topic). GET only reads (link
@@ -42,63 +32,12 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data && "title" in data ? data.title : "Unsubscribe" },
 ];
 
-/** The contact is null when it was deleted or erased: the link still works for its address. */
-type Link = { contact: RecipientContact | null; target: UnsubscribeTarget };
-
-function resolve(request: Request, token: string) {
-  return resolveLinkToken<Link>(getDb(), request, token, "unsubscribe", {
-    namespaces: ["recipient"],
-    async load(claims, localeOf) {
-      const db = getDb();
-      const contact = await loadContact(db, claims.sub);
-      const at = await unsubscribeLinkAddress(db, claims, contact);
-      if (!at) return null;
-      const locale = localeOf(contact?.locale);
-      const link = { channel: claims.ch, topic: claims.tp, ...at };
-      const target = await loadUnsubscribeTarget(db, contact, link, locale);
-      return target ? { contact, target, locale } : null;
-    },
-  });
-}
-
 export async function loader({ request, params }: LoaderFunctionArgs) {
-  const r = await resolve(request, params.token ?? "");
-  if (!r.ok) return r.response;
-  return json(await pageData(r), { headers: TOKEN_PAGE_HEADERS });
+  const page = await unsubscribePage(request, params.token ?? "");
+  if (!page.ok) return page.response;
+  return json(page.data, { headers: TOKEN_PAGE_HEADERS });
 }
 
-async function pageData(r: Extract<Awaited<ReturnType<typeof resolve>>, { ok: true }>) {
-  const db = getDb();
-  const [page, reasons] = await Promise.all([
-    publicPageData(db, r.locale, ["recipient"]),
-    reasonOptions(db, r.locale),
-  ]);
-  // A deleted or erased contact has no preference page: "email me my link" instead.
-  const preferencesUrl = r.contact
-    ? `/p/${signLinkTokenSync({
-        contactId: r.contact.id,
-        channel: r.claims.ch,
-        campaign: r.claims.cp,
-        purpose: "preferences",
-      })}`
-    : "/manage";
-  const title = getFixedT(r.locale, "recipient")("meta.unsubscribe", {
-    organization: page.branding.organizationName,
-  });
-  return {
-    ...page,
-    title,
-    target: {
-      channel: r.target.channel,
-      display: r.target.display,
-      topic: r.target.topic?.name ?? null,
-      done: r.target.done,
-      channelUnsubscribed: r.target.channelUnsubscribed,
-    },
-    reasons,
-    preferencesUrl,
-  };
-}
 type PageData = Exclude<SerializeFrom<typeof loader>, { tokenError: string }>;
 
 type ActionResult =
@@ -107,7 +46,7 @@ type ActionResult =
   | { result: "error"; error: "form" | "reason" };
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
-  const r = await resolve(request, params.token ?? "");
+  const r = await resolveUnsubscribeLink(request, params.token ?? "");
   if (!r.ok) return r.response;
   const db = getDb();
   const who = clientInfo(request, context);

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
@@ -14,6 +15,8 @@ import { isLoopbackClient } from "~/http/dev-access.server";
 import { inputEdge, withInputGuard } from "~/http/input-guard.server";
 import { redactPath } from "~/server/logger.server";
 import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
+import { tokenPageFastPath } from "~/server/token-pages.server";
+import { answerHealthz } from "~/http/health.server";
 
 export type AppLoadContext = {
   nonce: string;
@@ -34,6 +37,26 @@ declare module "@remix-run/node" {
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
+/**
+ * The server's request listener: /healthz and the token pages' GETs are answered before express
+ * (app/http/health.server.ts, app/server/token-pages.server.ts); everything else goes through
+ * the express app around Remix (request ids, logs, security headers, static files).
+ */
+export function createRequestListener(options: Parameters<typeof createHttpApp>[0]) {
+  const { app, tokenPages } = createHttpApp(options);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (answerHealthz(req, res)) return;
+    tokenPages(req, res).then(
+      (answered) => {
+        if (!answered) app(req, res);
+      },
+      () => {
+        if (!res.headersSent) app(req, res);
+      },
+    );
+  };
+}
+
 /** The express app around Remix: request ids, logs, security headers, static files. */
 export function createHttpApp(options: {
   build: ServerBuild;
@@ -43,7 +66,7 @@ export function createHttpApp(options: {
   publicDir: string;
   /** The browser build (fingerprinted, served under /build/). */
   assetsDir: string;
-}): express.Express {
+}) {
   const { build, env, logger, publicDir, assetsDir } = options;
   const app = express();
   app.disable("x-powered-by");
@@ -108,34 +131,33 @@ export function createHttpApp(options: {
   );
 
   const devOrigin = process.env.REMIX_DEV_ORIGIN;
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          "default-src": ["'self'"],
-          "base-uri": ["'none'"],
-          "object-src": ["'none'"],
-          "frame-ancestors": ["'none'"],
-          "form-action": ["'self'"],
-          "img-src": ["'self'", "https:", "data:"],
-          "style-src": [
-            "'self'",
-            (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
-          ],
-          "script-src": [
-            "'strict-dynamic'",
-            (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
-          ],
-          "connect-src": ["'self'", ...(devOrigin ? [devOrigin.replace(/^http/, "ws")] : [])],
-          "upgrade-insecure-requests": env.isProduction ? [] : null,
-        },
+  const securityHeaders = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        "default-src": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "img-src": ["'self'", "https:", "data:"],
+        "style-src": [
+          "'self'",
+          (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
+        ],
+        "script-src": [
+          "'strict-dynamic'",
+          (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce}'`,
+        ],
+        "connect-src": ["'self'", ...(devOrigin ? [devOrigin.replace(/^http/, "ws")] : [])],
+        "upgrade-insecure-requests": env.isProduction ? [] : null,
       },
-      referrerPolicy: { policy: "no-referrer" },
-      crossOriginEmbedderPolicy: false,
-      strictTransportSecurity: env.isProduction,
-    }),
-  );
+    },
+    referrerPolicy: { policy: "no-referrer" },
+    crossOriginEmbedderPolicy: false,
+    strictTransportSecurity: env.isProduction,
+  });
+  app.use(securityHeaders);
   // Heed's pages are personal: never indexed.
   app.use((_req, res, next) => {
     res.setHeader("X-Robots-Tag", "noindex, nofollow");
@@ -188,5 +210,22 @@ export function createHttpApp(options: {
     });
     return remix(replay as unknown as express.Request, res, next);
   });
-  return app;
+
+  const tokenPages = tokenPageFastPath({
+    build,
+    mode,
+    securityHeaders(req, res, nonce) {
+      (res as unknown as { locals: object }).locals = { cspNonce: nonce };
+      securityHeaders(req, res, () => {});
+      res.setHeader("X-Robots-Tag", "noindex, nofollow");
+    },
+    loadContext: (req, nonce, requestId) => ({
+      nonce,
+      requestId,
+      // The token pages' loaders read no client address (only their actions do, on the normal path).
+      clientIp: null,
+      loopbackClient: false,
+    }),
+  });
+  return { app, tokenPages };
 }

@@ -16,8 +16,7 @@ import {
 import { setDatabase } from "~/db/db.server";
 import { ConfigError, getEnv } from "~/env.server";
 import { getSecrets } from "~/secrets.server";
-import { createHttpApp } from "~/server/http.server";
-import { answerHealthz } from "~/http/health.server";
+import { createRequestListener } from "~/server/http.server";
 import { createLogger } from "~/server/logger.server";
 import { isDatabaseUnavailable } from "~/db/faults.server";
 import type { Logger } from "pino";
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
   const demoEnabled = env.DEMO_DATA ?? env.NODE_ENV === "development";
   const demo = demoEnabled && !env.isProduction ? await ensureDemoData(handle.db, env) : undefined;
 
-  const app = createHttpApp({
+  const listener = createRequestListener({
     build: build as unknown as ServerBuild,
     env,
     logger,
@@ -61,10 +60,7 @@ async function main(): Promise<void> {
   const smtpOptions = inboundSmtpOptions(env);
   const smtp = smtpOptions ? await startInboundSmtp(handle.db, smtpOptions, logger) : null;
 
-  // /healthz is answered before express (app/http/health.server.ts): monitors poll it hard.
-  const server: Server = createServer((req, res) => {
-    if (!answerHealthz(req, res)) app(req, res);
-  });
+  const server: Server = createServer(listener);
   server.listen(env.PORT, env.HOST, () => {
     printStartBanner(logger, env, { admin, demo });
     if (process.env.REMIX_DEV_ORIGIN) void broadcastDevReady(build as unknown as ServerBuild);

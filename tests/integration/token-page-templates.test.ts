@@ -1,0 +1,227 @@
+/**
+ * The token pages' GETs answered from rendered templates before express and Remix (issue 14.2,
+ * app/server/token-pages.server.ts). Functional only: over real HTTP, against the built server
+ * in production mode on the test project's database, each page served that way is byte for byte
+ * the document Remix renders for the same request (`/u/T?`, an empty query string, takes the
+ * normal path and renders the same URL), for recipients whose addresses need escaping, in
+ * several languages and consent states; two recipients sharing a template each see only their
+ * own address and links; a change shows at once; refused links still get their error pages.
+ */
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openPglite, type Db } from "~/db/db.server";
+import { signLinkToken } from "~/links/tokens.server";
+import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { startServer, type RunningServer } from "./server.helpers";
+
+const kind = process.env.HEED_TEST_DB ?? "pglite";
+
+let server: RunningServer;
+let pgTest: TestDatabase | null = null;
+let dataDir: string;
+
+type Person = { email: string; phone?: string; locale: string | null };
+const PEOPLE = {
+  quote: { email: "o'neil+news@example.com", locale: null },
+  plain: { email: "plain@example.com", locale: null },
+  plain2: { email: "second.person@example.org", locale: null },
+  czech: { email: "jana.novakova@example.cz", phone: "+420777111222", locale: "cs" },
+  polish: { email: "jan.kowalski@zażółć.pl", locale: "pl" },
+} satisfies Record<string, Person>;
+type Name = keyof typeof PEOPLE;
+const links = {} as Record<Name, { u: string; p: string; sms: string | null }>;
+
+async function seed(db: Db) {
+  for (const [name, person] of Object.entries(PEOPLE) as [Name, Person][]) {
+    const contact = await db
+      .insertInto("contacts")
+      .values({ email: person.email, phone: person.phone ?? null, locale: person.locale })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const sign = (purpose: "unsubscribe" | "preferences", channel: "email" | "sms" = "email") =>
+      signLinkToken({ contactId: contact.id, channel, purpose });
+    links[name] = {
+      u: await sign("unsubscribe"),
+      p: await sign("preferences"),
+      sms: person.phone ? await sign("unsubscribe", "sms") : null,
+    };
+  }
+}
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-templates-"));
+  const env: Record<string, string> = { HEED_DATA_DIR: dataDir };
+  if (kind === "pglite") {
+    const handle = await openPglite(dataDir, {
+      loadDataDir: new Blob([fs.readFileSync(inject("pgliteTemplate"))]),
+    });
+    try {
+      await seed(handle.db);
+    } finally {
+      await handle.close();
+    }
+  } else {
+    pgTest = await createTestDatabase();
+    await seed(pgTest.db);
+    env.DATABASE_URL = pgTest.url!;
+  }
+  server = await startServer(env);
+}, 240_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await pgTest?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A GET sent as written (fetch would drop an empty query string). */
+function get(pathname: string, headers: Record<string, string> = {}) {
+  return new Promise<{ res: { status: number; headers: Headers }; html: string }>(
+    (resolve, reject) => {
+      const req = http.get(
+        { host: "127.0.0.1", port: server.port, path: pathname, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const h = new Headers();
+            for (const [name, value] of Object.entries(res.headers)) {
+              if (value !== undefined) h.set(name, Array.isArray(value) ? value.join(", ") : value);
+            }
+            resolve({
+              res: { status: res.statusCode ?? 0, headers: h },
+              html: Buffer.concat(chunks).toString("utf8"),
+            });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+    },
+  );
+}
+
+/**
+ * The nonce differs per request, and so may the preferences link that /u signs for each request
+ * (its `iat` is the second it was signed in); the rest of the document must not.
+ */
+function withoutNonce(html: string) {
+  return html.replace(/nonce="[^"]*"/g, 'nonce="N"').replace(/\/p\/[\w.-]+/g, "/p/SIGNED");
+}
+
+/** The contact a link in the page is for (its token's `sub`). */
+function linkSubjects(html: string, page: "u" | "p") {
+  const tokens = [...html.matchAll(new RegExp(`/${page}/([\\w-]+\\.[\\w-]+\\.[\\w-]+)`, "g"))];
+  return new Set(
+    tokens.map(
+      (m) =>
+        (JSON.parse(Buffer.from(m[1]!.split(".")[1]!, "base64url").toString()) as { sub: string })
+          .sub,
+    ),
+  );
+}
+const subjectOf = (token: string) => [...linkSubjects(`/u/${token}`, "u")][0];
+
+const VOLATILE = new Set([
+  ...["date", "x-request-id", "content-security-policy", "server-timing"],
+  ...["content-length", "transfer-encoding"], // one is written whole, the other streamed
+]);
+function stableHeaders(res: { headers: Headers }) {
+  return [...res.headers.entries()].filter(([name]) => !VOLATILE.has(name));
+}
+
+/** The fast path's answer and the normal path's answer for the same page. */
+async function both(pathname: string, headers: Record<string, string> = {}) {
+  const normal = await get(`${pathname}?`, headers);
+  const fast = await get(pathname, headers);
+  expect(normal.res.status).toBe(200);
+  expect(fast.res.headers.get("server-timing")).toBe('page;desc="template"');
+  expect(normal.res.headers.get("server-timing")).toBeNull();
+  return { fast, normal };
+}
+
+describe("token pages from templates", () => {
+  const pages: [string, Name, "u" | "p" | "sms", Record<string, string>][] = [
+    ["/u, an address that needs escaping", "quote", "u", {}],
+    ["/p, an address that needs escaping", "quote", "p", {}],
+    ["/u, Czech by the contact's locale", "czech", "u", {}],
+    ["/p, email and SMS, Czech", "czech", "p", {}],
+    ["/u for SMS", "czech", "sms", {}],
+    ["/u, Polish address and page", "polish", "u", {}],
+    ["/p, German by Accept-Language", "plain", "p", { "Accept-Language": "de-DE,de;q=0.9" }],
+  ];
+  for (const [title, name, page, headers] of pages) {
+    it(`is the document Remix renders: ${title}`, async () => {
+      const token = page === "sms" ? links[name].sms! : links[name][page];
+      const pathname = `/${page === "p" ? "p" : "u"}/${token}`;
+      const { fast, normal } = await both(pathname, headers);
+      expect(fast.res.status).toBe(200);
+      expect(normal.res.status).toBe(200);
+      expect(withoutNonce(fast.html)).toBe(withoutNonce(normal.html));
+      expect(stableHeaders(fast.res)).toEqual(stableHeaders(normal.res));
+      // The CSP nonce of the answer is the one its scripts carry, and fresh on each request.
+      const nonce = /script-src[^;]*'nonce-([^']+)'/.exec(
+        fast.res.headers.get("content-security-policy") ?? "",
+      )?.[1];
+      expect(nonce).toBeTruthy();
+      expect(fast.html).toContain(`nonce="${nonce}"`);
+      const again = await get(pathname, headers);
+      expect(again.html).not.toContain(`nonce="${nonce}"`);
+    });
+  }
+
+  it("shows each recipient only their own address and links when they share a template", async () => {
+    const a = await get(`/p/${links.plain.p}`);
+    const b = await get(`/p/${links.plain2.p}`);
+    expect(a.res.headers.get("server-timing")).toBe('page;desc="template"');
+    expect(b.res.headers.get("server-timing")).toBe('page;desc="template"');
+    expect(a.html).toContain(PEOPLE.plain.email);
+    expect(a.html).not.toContain(PEOPLE.plain2.email);
+    expect(a.html).not.toContain(links.plain2.p);
+    expect(b.html).toContain(PEOPLE.plain2.email);
+    expect(b.html).not.toContain(PEOPLE.plain.email);
+    expect(b.html).not.toContain(links.plain.p);
+    // On /u, the preferences link each page offers is its own recipient's.
+    const ua = await get(`/u/${links.plain.u}`);
+    const ub = await get(`/u/${links.plain2.u}`);
+    expect(ua.res.headers.get("server-timing")).toBe('page;desc="template"');
+    expect(linkSubjects(ua.html, "p")).toEqual(new Set([subjectOf(links.plain.u)]));
+    expect(linkSubjects(ub.html, "p")).toEqual(new Set([subjectOf(links.plain2.u)]));
+    expect(linkSubjects(ua.html, "u")).toEqual(new Set([subjectOf(links.plain.u)]));
+    // Apart from the address, the token and the nonce, the two documents are the same.
+    const neutral = (html: string, person: Person, token: string) =>
+      withoutNonce(html).replaceAll(person.email, "ADDRESS").replaceAll(token, "TOKEN");
+    expect(neutral(a.html, PEOPLE.plain, links.plain.p)).toBe(
+      neutral(b.html, PEOPLE.plain2, links.plain2.p),
+    );
+  });
+
+  it("shows a change at once (the consent state is read on every request)", async () => {
+    const before = await both(`/u/${links.plain2.u}`);
+    expect(withoutNonce(before.fast.html)).toBe(withoutNonce(before.normal.html));
+    const post = await fetch(`${server.url}/u/${links.plain2.u}`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ intent: "unsubscribe" }),
+      redirect: "manual",
+    });
+    expect(post.status).toBeLessThan(400);
+    await post.body?.cancel();
+    const after = await both(`/u/${links.plain2.u}`);
+    expect(withoutNonce(after.fast.html)).toBe(withoutNonce(after.normal.html));
+    expect(withoutNonce(after.fast.html)).not.toBe(withoutNonce(before.fast.html));
+  });
+
+  it("leaves refused links to the normal path: their error pages and statuses", async () => {
+    const forged = `${links.plain.u.slice(0, -3)}AAA`;
+    const bad = await get(`/u/${forged}`);
+    expect(bad.res.status).toBe(400);
+    expect(bad.res.headers.get("server-timing")).toBeNull();
+    const wrongPurpose = await get(`/p/${links.plain.u}`);
+    expect(wrongPurpose.res.status).toBe(400);
+    expect(wrongPurpose.res.headers.get("server-timing")).toBeNull();
+  });
+});
