@@ -571,11 +571,7 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       // The first chunk was hashed while the tables statement ran.
       tables ??= await tablesAnswer;
       lookups.push(
-        lookupSendStates(
-          db,
-          { channel, category, topic, campaign, hashes: chunk, tables },
-          byHash,
-        ),
+        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk, tables }, byHash),
       );
     }
   }

@@ -88,7 +88,11 @@ function midstate(block: Uint8Array): Int32Array {
   const state = IV.slice();
   const m = new Int32Array(16);
   for (let i = 0; i < 16; i++) {
-    m[i] = (block[i * 4]! << 24) | (block[i * 4 + 1]! << 16) | (block[i * 4 + 2]! << 8) | block[i * 4 + 3]!;
+    m[i] =
+      (block[i * 4]! << 24) |
+      (block[i * 4 + 1]! << 16) |
+      (block[i * 4 + 2]! << 8) |
+      block[i * 4 + 3]!;
   }
   compress(state, m, 0);
   return state;

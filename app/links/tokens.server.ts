@@ -115,6 +115,8 @@ export function signLinkTokenSync(input: SignInput, keys?: readonly SigningKey[]
   return `${input64}.${hmac(ring.signer.key, input64).toString("base64url")}`;
 }
 
+let scratch = Buffer.allocUnsafe(1024);
+
 /** Characters a JSON string holds as they are (no escape needed). */
 const JSON_PLAIN = /^[A-Za-z0-9_.:/-]*$/;
 const jsonString = (v: string) => (JSON_PLAIN.test(v) ? `"${v}"` : JSON.stringify(v));
@@ -145,7 +147,10 @@ export function linkTokenSigner(
   return (contactId, addressHash) => {
     const ah = addressHash ? `,"ah":${jsonString(addressHash)}` : "";
     const json = `${head}${ah}${middle}${jsonString(contactId)}${tail}`;
-    const input64 = prefix + Buffer.from(json, "utf8").toString("base64url");
+    // Encoded in a buffer reused for every token (no Buffer per token for the collector).
+    if (scratch.length < json.length * 3) scratch = Buffer.allocUnsafe(json.length * 3);
+    const n = scratch.write(json, 0, "utf8");
+    const input64 = prefix + scratch.toString("base64url", 0, n);
     return `${input64}.${crypto.createHmac("sha256", key).update(input64).digest("base64url")}`;
   };
 }

@@ -189,7 +189,7 @@ describe("link tokens", () => {
       for (const [id, hash] of [
         [contactId, "h".repeat(43)],
         [contactId, null],
-        ["sub-with-\"quote", "a_b-c"],
+        ['sub-with-"quote', "a_b-c"],
       ] as const) {
         const batch = sign(id, hash);
         const single = signLinkTokenSync(
