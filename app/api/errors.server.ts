@@ -28,7 +28,12 @@ export const API_HEADERS = {
 } as const;
 
 export function jsonResponse(body: unknown, status = 200, headers: Record<string, string> = {}) {
-  return new Response(JSON.stringify(body), { status, headers: { ...API_HEADERS, ...headers } });
+  return jsonTextResponse(JSON.stringify(body), status, headers);
+}
+
+/** A JSON answer whose text is already written (a large answer built without an object tree). */
+export function jsonTextResponse(text: string, status = 200, headers: Record<string, string> = {}) {
+  return new Response(text, { status, headers: { ...API_HEADERS, ...headers } });
 }
 
 export function errorResponse(error: ApiError): Response {

@@ -8,7 +8,7 @@ import { normalizeAddress, normalizeEmail } from "~/consent/address.server";
 import { addressKey } from "~/consent/consent.server";
 import { createMailtoAddresses, mailtoConfig } from "~/email/mailto.server";
 import { newShortCode } from "~/links/short-links.server";
-import { LINK_TTL_SECONDS, signLinkTokenSync } from "~/links/tokens.server";
+import { LINK_TTL_SECONDS, linkTokenSigner, signLinkTokenSync } from "~/links/tokens.server";
 import { defaultPhoneRegion } from "~/settings/phone-region.server";
 
 /**
@@ -182,12 +182,26 @@ export type BatchEntry =
   | (LinksJson & { externalId: string })
   | { externalId: string; error: { code: string; message: string } };
 
-/** Links for many contacts of one campaign, in request order. */
-export async function createLinksBatch(
+/** What the batch made for one external id: its links, or why there are none. */
+type BatchLinks =
+  | { preferences: string; unsubscribe: string; shortCode?: string; mailto?: string }
+  | "no_address"
+  | "contact_not_found";
+
+const NO_ADDRESS_MESSAGE = (channel: Channel) => `The contact has no address on ${channel}`;
+const NOT_FOUND_MESSAGE = "No contact has this external id";
+
+/**
+ * The links of many contacts of one campaign, in request order. Set-based: one statement reads
+ * the contacts, one (per 2,000) stores SMS short links, one stores email mailto codes; the tokens
+ * are signed in memory (linkTokenSigner: the payload's JSON around the contact id and address hash
+ * is built once per batch).
+ */
+async function batchLinks(
   db: Db,
   externalIds: readonly string[],
   o: LinkOptions,
-): Promise<BatchEntry[]> {
+): Promise<BatchLinks[]> {
   await assertTopicExists(db, o.topic, o.channel);
   const unique = [...new Set(externalIds)];
   const column = o.channel === "email" ? "email" : "phone";
@@ -197,55 +211,100 @@ export async function createLinksBatch(
     .where(sql<boolean>`external_id = any(${unique}::text[])`)
     .where("erased_at", "is", null)
     .execute();
-  const byExternal = new Map(rows.map((r) => [r.external_id!, r]));
   const now = new Date();
   const region = defaultPhoneRegion();
-  const signed = new Map<string, { preferences: string; unsubscribe: string }>();
+  const common = { channel: o.channel, campaign: o.campaign ?? null, now };
+  const signPreferences = linkTokenSigner({ ...common, purpose: "preferences" });
+  const signUnsubscribe = linkTokenSigner({
+    ...common,
+    purpose: "unsubscribe",
+    topic: o.topic ?? null,
+  });
+  type Made = { preferences: string; unsubscribe: string; shortCode?: string; mailto?: string };
+  const byExternal = new Map<string, Made | "no_address">();
+  const made: { externalId: string; contactId: string; address: string; links: Made }[] = [];
   for (const r of rows) {
     const address = (r as Record<string, unknown>)[column];
     if (typeof address === "string" && address) {
       const hash = linkAddressHash(o.channel, address, region);
-      signed.set(r.external_id!, signedLinks(r.id, hash, o, now));
+      const links: Made = {
+        preferences: signPreferences(r.id),
+        unsubscribe: signUnsubscribe(r.id, hash),
+      };
+      byExternal.set(r.external_id!, links);
+      made.push({ externalId: r.external_id!, contactId: r.id, address, links });
+    } else {
+      byExternal.set(r.external_id!, "no_address");
     }
   }
-  const codes = new Map<string, string>();
-  if (o.channel !== "email" && signed.size > 0) {
-    const ids = [...signed.keys()];
+  if (o.channel !== "email" && made.length > 0) {
     const expiresAt = new Date(now.getTime() + LINK_TTL_SECONDS * 1000);
-    const list = await createShortLinks(
+    const codes = await createShortLinks(
       db,
-      ids.map((id) => `/u/${signed.get(id)!.unsubscribe}`),
+      made.map((m) => `/u/${m.links.unsubscribe}`),
       expiresAt,
     );
-    ids.forEach((id, i) => codes.set(id, list[i]!));
+    made.forEach((m, i) => (m.links.shortCode = codes[i]));
   }
-  const mailtos = new Map<string, string>();
-  if (o.channel === "email" && signed.size > 0) {
-    const links = [...signed.keys()].flatMap((id) => {
-      const r = byExternal.get(id)!;
-      const address = contactAddress(r as Contact, "email");
-      return address ? [{ externalId: id, contactId: r.id, address }] : [];
-    });
-    const list = await mailtoFor(db, o, links);
-    links.forEach((l, i) => {
-      if (list[i]) mailtos.set(l.externalId, list[i]!);
+  if (o.channel === "email" && made.length > 0) {
+    const mailtos = await mailtoFor(db, o, made);
+    made.forEach((m, i) => {
+      if (mailtos[i]) m.links.mailto = mailtos[i];
     });
   }
-  return externalIds.map((externalId) => {
-    const tokens = signed.get(externalId);
-    if (tokens)
-      return {
-        externalId,
-        ...buildJson(o, tokens, codes.get(externalId), mailtos.get(externalId)),
-      };
-    return byExternal.has(externalId)
-      ? {
-          externalId,
-          error: { code: "no_address", message: `The contact has no address on ${o.channel}` },
-        }
-      : {
-          externalId,
-          error: { code: "contact_not_found", message: "No contact has this external id" },
-        };
+  return externalIds.map((id) => byExternal.get(id) ?? "contact_not_found");
+}
+
+/** Links for many contacts of one campaign, in request order. */
+export async function createLinksBatch(
+  db: Db,
+  externalIds: readonly string[],
+  o: LinkOptions,
+): Promise<BatchEntry[]> {
+  const links = await batchLinks(db, externalIds, o);
+  return externalIds.map((externalId, i): BatchEntry => {
+    const l = links[i]!;
+    if (l === "no_address")
+      return { externalId, error: { code: "no_address", message: NO_ADDRESS_MESSAGE(o.channel) } };
+    if (l === "contact_not_found")
+      return { externalId, error: { code: "contact_not_found", message: NOT_FOUND_MESSAGE } };
+    return { externalId, ...buildJson(o, l, l.shortCode, l.mailto) };
   });
+}
+
+/**
+ * The same answer as createLinksBatch, as the JSON text `{"results":[…]}` (what the API route
+ * sends): written straight from the tokens, without building and serializing 10,000 objects
+ * (the same members in the same order as JSON.stringify of createLinksBatch's entries; a test
+ * compares the two).
+ */
+export async function createLinksBatchJson(
+  db: Db,
+  externalIds: readonly string[],
+  o: LinkOptions,
+): Promise<string> {
+  const links = await batchLinks(db, externalIds, o);
+  const base = JSON.stringify(getEnv().publicUrl).slice(1, -1);
+  const email = o.channel === "email";
+  const noAddress = `,"error":${JSON.stringify({ code: "no_address", message: NO_ADDRESS_MESSAGE(o.channel) })}}`;
+  const notFound = `,"error":${JSON.stringify({ code: "contact_not_found", message: NOT_FOUND_MESSAGE })}}`;
+  const parts: string[] = new Array<string>(externalIds.length);
+  for (let i = 0; i < externalIds.length; i++) {
+    const l = links[i]!;
+    // Tokens, short codes and mailto codes are URL-safe ASCII: nothing in them needs escaping.
+    let entry = `{"externalId":${JSON.stringify(externalIds[i])}`;
+    if (l === "no_address") entry += noAddress;
+    else if (l === "contact_not_found") entry += notFound;
+    else {
+      const unsubscribeUrl = `${base}/u/${l.unsubscribe}`;
+      entry += `,"preferencesUrl":"${base}/p/${l.preferences}","unsubscribeUrl":"${unsubscribeUrl}"`;
+      if (l.shortCode) entry += `,"shortUrl":"${base}/s/${l.shortCode}"`;
+      if (email) {
+        const mailto = l.mailto ? `, <mailto:${l.mailto}?subject=unsubscribe>` : "";
+        entry += `,"headers":{"List-Unsubscribe":"<${unsubscribeUrl}>${mailto}","List-Unsubscribe-Post":"List-Unsubscribe=One-Click"}}`;
+      } else entry += "}";
+    }
+    parts[i] = entry;
+  }
+  return `{"results":[${parts.join(",")}]}`;
 }

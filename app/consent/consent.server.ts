@@ -525,26 +525,24 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   const { channel, category, addresses } = input;
   const topic = input.topic ?? null;
   const campaign = input.campaign ?? null;
-  let topicDefaultIn = true;
-  if (topic) {
-    const row = await db
-      .selectFrom("topics")
-      .select("default_opt_in")
-      .where("key", "=", topic)
-      .executeTakeFirst();
-    if (!row)
-      throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
-    topicDefaultIn = row.default_opt_in;
-  }
   const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
-  if (category === "transactional") {
-    // Transactional mail only needs the undeliverable marks, and most installs have none on most
-    // channels: one index probe tells, and then there is nothing to hash or look up.
-    const marks = await sql<{ any: boolean }>`
-      select exists (select 1 from undeliverable_addresses where channel = ${channel}) as any
-    `.execute(db);
-    if (marks.rows[0]?.any !== true) {
+  // What the lookups need to know first, in one statement: the topic's default, and whether the
+  // channel has any undeliverable mark or frequency choice at all (most installs have none on
+  // most channels, and then the lookups do not probe those tables address by address).
+  const tablesAnswer = sendCheckTables(db, channel, topic);
+  let tables: SendCheckTables | null = null;
+  let topicDefaultIn = true;
+  if (topic || category === "transactional") {
+    tables = await tablesAnswer;
+    if (topic) {
+      if (tables.topicDefaultIn === null)
+        throw new ConsentError("unknown_topic", `Unknown topic: ${topic}`, { topics: [topic] });
+      topicDefaultIn = tables.topicDefaultIn;
+    }
+    if (category === "transactional" && !tables.undeliverable) {
+      // Transactional mail only needs the undeliverable marks: with none on the channel there
+      // is nothing to hash or look up.
       return addresses.map((address) =>
         normalizeAddress(channel, address, region).ok
           ? { address, allowed: true }
@@ -570,11 +568,15 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       if (h !== "") chunk.push(h);
     }
     if (chunk.length > 0) {
+      // The first chunk was hashed while the tables statement ran.
+      tables ??= await tablesAnswer;
       lookups.push(
-        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk }, byHash),
+        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk, tables }, byHash),
       );
     }
   }
+  // Nothing was looked up (every address invalid): the tables statement is still awaited.
+  tables ??= await tablesAnswer;
   await Promise.all(lookups);
   const decisions = addresses.map((address, i): SendDecision => {
     if (!normalized[i]!.ok) return { address, allowed: false, reason: "invalid_address" };
@@ -599,13 +601,55 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   return decisions;
 }
 
+type SendCheckTables = {
+  /** The topic's default_opt_in; null when there is no such topic (or no topic was asked). */
+  topicDefaultIn: boolean | null;
+  /** The channel has at least one undeliverable mark. */
+  undeliverable: boolean;
+  /** At least one address chose a frequency on the channel. */
+  frequency: boolean;
+};
+
+/** What a send check needs to know before its lookups, in one statement (index probes only). */
+async function sendCheckTables(
+  db: Db,
+  channel: Channel,
+  topic: string | null,
+): Promise<SendCheckTables> {
+  const { rows } = await sql<{
+    topic_default: boolean | null;
+    undeliverable: boolean;
+    frequency: boolean;
+  }>`
+    select (select default_opt_in from topics where key = ${topic}::text) as topic_default,
+      exists (select 1 from undeliverable_addresses where channel = ${channel}) as undeliverable,
+      exists (select 1 from frequency_consent where channel = ${channel}) as frequency
+  `.execute(db);
+  const r = rows[0]!;
+  return {
+    topicDefaultIn: r.topic_default ?? null,
+    undeliverable: r.undeliverable === true,
+    frequency: r.frequency === true,
+  };
+}
+
 /** Addresses per lookup statement of a send check (see decideSendMany). */
 const CHECK_CHUNK = 2_500;
 
 /**
  * What Heed holds for these hashes (only the addresses it holds something for come back), into
  * `out`. One statement; each address is an index probe (LATERAL … LIMIT 1), never a hash join
- * over the whole table, however many addresses the tables hold.
+ * over the whole table, however many addresses the tables hold
+ * (docs/decisions/0095-send-check-hashing-and-covering-key.md):
+ *
+ * - the hashes travel as one text parameter (`h1,h2,…`: base64url has no comma), which the
+ *   database splits, instead of an array literal that node-postgres escapes and the database
+ *   parses element by element;
+ * - channel_consent is probed through its key (address_hash, channel) INCLUDE (status,
+ *   paused_until): an index-only scan;
+ * - the tables most installs hold nothing in for the channel (undeliverable marks, frequency
+ *   choices) are joined only when they hold a row for it (sendCheckTables): no probe per address
+ *   into an empty index, and a statement the planner costs low enough not to JIT-compile.
  */
 async function lookupSendStates(
   db: Db,
@@ -615,17 +659,19 @@ async function lookupSendStates(
     topic: string | null;
     campaign: string | null;
     hashes: string[];
+    tables: SendCheckTables;
   },
   out: Map<string, SendState>,
 ): Promise<void> {
-  const { channel, topic, campaign, hashes } = input;
+  const { channel, topic, campaign, hashes, tables } = input;
+  const list = hashes.join(",");
   if (input.category === "transactional") {
     const rows = await sql<{ h: string }>`
       select i.h
-      from unnest(${hashes}::text[]) as i(h)
+      from unnest(string_to_array(${list}::text, ',')) as i(h)
       cross join lateral (
         select 1 from undeliverable_addresses ua
-        where ua.channel = ${channel} and ua.address_hash = i.h
+        where ua.address_hash = i.h and ua.channel = ${channel}
         limit 1
       ) ua
     `.execute(db);
@@ -649,12 +695,13 @@ async function lookupSendStates(
     topic_status: TopicStatus | null;
     capped: boolean;
   }>`
-    select i.h, ua.x is not null as undeliverable, cc.status, cc.paused, tc.status as topic_status,
-      sl.capped is not null as capped
-    from unnest(${hashes}::text[]) as i(h)
+    select i.h, cc.status, cc.paused_until > now() as paused, tc.status as topic_status,
+      ${tables.undeliverable ? sql`ua.x is not null` : sql`false`} as undeliverable,
+      ${tables.frequency ? sql`sl.capped is not null` : sql`false`} as capped
+    from unnest(string_to_array(${list}::text, ',')) as i(h)
     left join lateral (
-      select c.status, c.paused_until > now() as paused from channel_consent c
-      where c.channel = ${channel} and c.address_hash = i.h
+      select c.status, c.paused_until from channel_consent c
+      where c.address_hash = i.h and c.channel = ${channel}
       limit 1
     ) cc on true
     left join lateral (
@@ -663,12 +710,18 @@ async function lookupSendStates(
         and t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
       limit 1
     ) tc on true
-    left join lateral (
+    ${
+      tables.undeliverable
+        ? sql`left join lateral (
       select 1 as x from undeliverable_addresses u
       where u.channel = ${channel} and u.address_hash = i.h
       limit 1
-    ) ua on true
-    left join lateral (
+    ) ua on true`
+        : sql``
+    }
+    ${
+      tables.frequency
+        ? sql`left join lateral (
       select f.window_days from frequency_consent f
       where f.channel = ${channel} and f.address_hash = i.h and f.window_days is not null
       limit 1
@@ -679,9 +732,12 @@ async function lookupSendStates(
         and s.address_hash = i.h and s.campaign is distinct from ${campaign}::text
         and s.sent_at > now() - make_interval(days => fc.window_days)
       limit 1
-    ) sl on true
-    where cc.status is not null or tc.status is not null or ua.x is not null
-      or fc.window_days is not null
+    ) sl on true`
+        : sql``
+    }
+    where cc.status is not null or tc.status is not null
+      ${tables.undeliverable ? sql`or ua.x is not null` : sql``}
+      ${tables.frequency ? sql`or fc.window_days is not null` : sql``}
   `.execute(db);
   for (const r of rows.rows) {
     out.set(r.h, {

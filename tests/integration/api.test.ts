@@ -1,9 +1,10 @@
 import { parse } from "csv-parse/sync";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { createApiKey, revokeApiKey } from "~/api/keys.server";
 import { MAX_JSON_BODY_BYTES } from "~/api/body.server";
+import { createLinksBatch, createLinksBatchJson } from "~/api/links.server";
 import * as S from "~/api/schemas";
 import { addressKey, applyConsentChange, decideSend } from "~/consent/consent.server";
 import { setDatabase, type Db } from "~/db/db.server";
@@ -670,6 +671,55 @@ describe("POST /api/v1/links and /api/v1/links/batch", () => {
       400,
       "invalid_request",
     );
+  });
+});
+
+describe("the links batch's JSON text", () => {
+  // The route writes its answer as text straight from the tokens (createLinksBatchJson); it must
+  // be exactly JSON.stringify of createLinksBatch's entries: the same members, order and values.
+  it("is JSON.stringify of the entries: email (with and without mailto, topic, errors) and SMS", async () => {
+    const prefix = uniq("batchjson");
+    const ids = Array.from({ length: 30 }, (_, i) => `${prefix}-${i}`);
+    await db
+      .insertInto("contacts")
+      .values([
+        ...ids.map((e, i) => ({
+          external_id: e,
+          email: i % 5 === 4 ? null : i % 3 ? `${e}@example.com` : ` Mixed.${i}@Example.COM `,
+          phone: i % 2 ? "+48601444555" : null,
+        })),
+        { external_id: `${prefix}-"quoted\\`, email: `${prefix}-q@example.com` },
+      ])
+      .execute();
+    const request = [...ids, "missing", ids[0]!, `${prefix}-"quoted\\`];
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-05-06T07:08:09Z"));
+    try {
+      for (const mailto of [null, "unsubscribe@sender.example"]) {
+        if (mailto) process.env.UNSUBSCRIBE_MAILTO = mailto;
+        resetEnvForTests();
+        for (const o of [
+          { channel: "email" as const, campaign: "c/1:x", topic: "news" },
+          { channel: "email" as const },
+        ]) {
+          const text = await createLinksBatchJson(db, request, o);
+          const entries = await createLinksBatch(db, request, o);
+          expect(text).toBe(JSON.stringify({ results: entries }));
+        }
+        delete process.env.UNSUBSCRIBE_MAILTO;
+        resetEnvForTests();
+      }
+      // SMS short codes are random per call: compared with the codes blanked out.
+      const blank = (s: string) => s.replace(/\/s\/[A-Za-z0-9_-]+/g, "/s/CODE");
+      const text = await createLinksBatchJson(db, request, { channel: "sms", campaign: "s" });
+      const entries = await createLinksBatch(db, request, { channel: "sms", campaign: "s" });
+      expect(blank(text)).toBe(blank(JSON.stringify({ results: entries })));
+      expect(text).toContain('"shortUrl":');
+    } finally {
+      vi.useRealTimers();
+      delete process.env.UNSUBSCRIBE_MAILTO;
+      resetEnvForTests();
+    }
   });
 });
 

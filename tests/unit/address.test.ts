@@ -3,6 +3,7 @@ import {
   hashAddress,
   normalizeAddress,
   normalizeEmail,
+  normalizeEmailFully,
   normalizePhone,
 } from "~/consent/address.server";
 
@@ -30,6 +31,56 @@ describe("email normalization", () => {
     [`${"x".repeat(65)}@example.com`, "invalid_email"],
   ])("rejects %j as %s", (input, reason) => {
     expect(normalizeEmail(input)).toEqual({ ok: false, reason });
+  });
+});
+
+describe("email normalization of addresses already normalized (the shortcut)", () => {
+  // normalizeEmail answers an address that is already in normalized form without the full path
+  // (NFC, trim, lower-case, punycode, the schema): both must agree on everything.
+  const samples = [
+    "jane.doe@example.com",
+    "a+tag@sub.example.co.uk",
+    "a_b-c@x-y.example.org",
+    "user@xn--bcher-kva.de",
+    "user@xn--invalid-.de",
+    "user@xn--a.com",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@-example.com",
+    "a@example-.com",
+    "a@ab--cd.com",
+    "a@example.c",
+    "a@example.c0m",
+    "a@123.456.com",
+    "a@example.com.",
+    "o'brien@example.ie",
+    `${"x".repeat(64)}@example.com`,
+    `${"x".repeat(65)}@example.com`,
+    `a@${"l".repeat(63)}.com`,
+    `a@${"l".repeat(64)}.com`,
+    `a@${"l".repeat(200)}.com`,
+    `${"x".repeat(60)}@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(60)}.com`,
+    `${"x".repeat(60)}@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(66)}.com`,
+    "a@b.co",
+    "Jane@example.com",
+    " jane@example.com",
+  ];
+  it.each(samples)("%j: the shortcut and the full path agree", (address) => {
+    expect(normalizeEmail(address)).toEqual(normalizeEmailFully(address));
+  });
+
+  it("agrees on generated addresses", () => {
+    const alphabet = "abz09._+-@xn";
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 20_000; i++) {
+      const n = 3 + (next() % 30);
+      let s = "";
+      for (let j = 0; j < n; j++) s += alphabet[next() % alphabet.length];
+      const address = `${s}.com`;
+      expect(normalizeEmail(address), address).toEqual(normalizeEmailFully(address));
+    }
   });
 });
 

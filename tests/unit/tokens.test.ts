@@ -5,10 +5,12 @@ import {
   CONFIRM_TTL_SECONDS,
   LINK_TTL_SECONDS,
   genuineClaims,
+  linkTokenSigner,
   signLinkToken,
   signLinkTokenSync,
   tokenFailureStatus,
   verifyLinkToken,
+  verifyLinkTokenSync,
 } from "~/links/tokens.server";
 
 const oldKeys = parseSigningKeys("k1:first-secret-0123456789abcdef0123456789");
@@ -170,6 +172,41 @@ describe("link tokens", () => {
       ok: false,
       reason: "invalid",
     });
+  });
+
+  it("the batch signer (one JSON template per batch) signs byte for byte what signLinkTokenSync signs, and jose verifies it", async () => {
+    const now = new Date("2026-03-04T05:06:07Z");
+    const shapes = [
+      { channel: "email", purpose: "unsubscribe", topic: "news", campaign: "c-1" },
+      { channel: "email", purpose: "preferences", campaign: "2026/11:bf.x" },
+      { channel: "sms", purpose: "unsubscribe" },
+      { channel: "whatsapp", purpose: "preferences", topic: null, campaign: null },
+      // Values a JSON string must escape go through JSON.stringify.
+      { channel: "email", purpose: "unsubscribe", campaign: 'odd "campaign" \\ é' },
+    ] as const;
+    for (const shape of shapes) {
+      const sign = linkTokenSigner({ ...shape, now }, rotated);
+      for (const [id, hash] of [
+        [contactId, "h".repeat(43)],
+        [contactId, null],
+        ['sub-with-"quote', "a_b-c"],
+      ] as const) {
+        const batch = sign(id, hash);
+        const single = signLinkTokenSync(
+          { ...shape, contactId: id, addressHash: hash, now },
+          rotated,
+        );
+        expect(batch).toBe(single);
+        const { payload } = await jwtVerify(batch, rotated[0]!.secret, {
+          algorithms: ["HS256"],
+          currentDate: now,
+        });
+        expect(payload.sub).toBe(id);
+        expect(verifyLinkTokenSync(batch, shape.purpose, { keys: rotated, now })).toMatchObject({
+          ok: true,
+        });
+      }
+    }
   });
 
   it("tokens are standard JWS: jose verifies what Heed signs, Heed verifies what jose signed (links already sent)", async () => {

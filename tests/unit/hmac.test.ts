@@ -1,0 +1,54 @@
+import crypto from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { hmacSha256 } from "~/consent/hmac.server";
+
+// app/consent/hmac.server.ts computes HMAC-SHA256 itself (from precomputed pad states): it must
+// give exactly what node:crypto gives, for every message length around the block boundaries,
+// for ASCII and non-ASCII input, and for keys shorter than, as long as and longer than a block.
+const reference = (key: string | Uint8Array, message: string) =>
+  crypto.createHmac("sha256", key).update(message, "utf8").digest("base64url");
+
+const KEYS: (string | Uint8Array)[] = [
+  "",
+  "k",
+  "bench-address-hash-key-0123456789abcdef01234567",
+  "x".repeat(64),
+  "y".repeat(65),
+  "ключ-🔑-".repeat(10),
+  crypto.randomBytes(32),
+  crypto.randomBytes(100),
+];
+
+describe("hmacSha256", () => {
+  it("matches node:crypto for every length from 0 to 300 bytes, ASCII and not", () => {
+    for (const key of KEYS) {
+      const mac = hmacSha256(key);
+      for (let n = 0; n <= 300; n++) {
+        const ascii = "abcdefghijklmnopqrstuvwxyz0123456789@.+-_".repeat(8).slice(0, n);
+        expect(mac(ascii)).toBe(reference(key, ascii));
+        const mixed = `${"é".repeat(n % 7)}${ascii.slice(0, Math.max(0, n - 10))}ž😀`;
+        expect(mac(mixed)).toBe(reference(key, mixed));
+      }
+    }
+  });
+
+  it("matches node:crypto for random strings, and a long one after short ones", () => {
+    const key = crypto.randomBytes(48).toString("base64");
+    const mac = hmacSha256(key);
+    for (let i = 0; i < 2000; i++) {
+      const s = crypto.randomBytes(i % 97).toString(i % 2 ? "base64url" : "latin1");
+      expect(mac(s)).toBe(reference(key, s));
+    }
+    const long = "z".repeat(100_000);
+    expect(mac(long)).toBe(reference(key, long));
+    expect(mac("after")).toBe(reference(key, "after"));
+  });
+
+  it("keeps one key's state apart from another's", () => {
+    const a = hmacSha256("key-a");
+    const b = hmacSha256("key-b");
+    expect(a("m")).toBe(reference("key-a", "m"));
+    expect(b("m")).toBe(reference("key-b", "m"));
+    expect(a("m")).not.toBe(b("m"));
+  });
+});
