@@ -156,8 +156,10 @@ async function writeBatch(
   trx: Trx,
   p: Prepared,
   options: BulkUnsubscribeOptions,
-): Promise<Omit<BulkUnsubscribeResult, "invalid">> {
-  if (p.hashes.length === 0) return { imported: 0, alreadySuppressed: 0, duplicates: 0 };
+): Promise<Omit<BulkUnsubscribeResult, "invalid"> & { unsubscribedBefore: number[] }> {
+  if (p.hashes.length === 0) {
+    return { imported: 0, alreadySuppressed: 0, duplicates: 0, unsubscribedBefore: [] };
+  }
   const details = JSON.stringify({
     ...options.details,
     ...(options.importId ? { import_id: options.importId } : {}),
@@ -185,12 +187,13 @@ async function writeBatch(
     state_rows: number;
     already: number;
     repeated: number;
+    unsubscribed_before: number[] | null;
   }>`
     with input as (
       select * from unnest(
         ${p.channels}::text[], ${p.hashes}::text[], ${p.addresses}::text[],
         ${p.reasonCodes}::text[], ${p.reasonTexts}::text[]
-      ) as t(channel, address_hash, address, reason_code, reason_text)
+      ) with ordinality as t(channel, address_hash, address, reason_code, reason_text, n)
     ),
     seen as (
       select f.*, c.status, c.last_ledger_id
@@ -202,7 +205,7 @@ async function writeBatch(
       ) c on true
     ),
     cur as (
-      select s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
+      select s.n, s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
         coalesce(k.status, s.status) as status,
         case when s.status = 'unsubscribed' and ${importId}::text is not null
           and (${floor}::bigint is null or s.last_ledger_id > ${floor}::bigint) then (
@@ -249,7 +252,8 @@ async function writeBatch(
       (select count(*) from cur where status = 'unsubscribed'
         and (${importId}::text is null or last_import is distinct from ${importId}::text))::int as already,
       (select count(*) from cur where status = 'unsubscribed'
-        and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated
+        and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated,
+      (select array_agg(n::int - 1) from cur where status = 'unsubscribed') as unsubscribed_before
   `.execute(trx);
   const r = rows[0]!;
   if (r.imported !== r.state_rows) {
@@ -260,6 +264,7 @@ async function writeBatch(
     imported: r.imported,
     alreadySuppressed: r.already,
     duplicates: r.repeated,
+    unsubscribedBefore: (r.unsubscribed_before ?? []).map(Number),
   };
 }
 
@@ -295,18 +300,28 @@ export function prepareBulkUnsubscribe(
   return prepare(items, 0, items.length);
 }
 
+/**
+ * What applyPreparedBulkUnsubscribe did, and which of the prepared batch's addresses were
+ * unsubscribed before it (their positions in the prepared arrays): the only ones a re-import can
+ * add a missing reason to (addMissingReasons), since every other address just got the file's.
+ */
+export type PreparedBulkUnsubscribeResult = BulkUnsubscribeResult & {
+  unsubscribedBefore: number[];
+};
+
 /** The database half of a prepared batch: one statement, in the caller's transaction (or its own). */
 export async function applyPreparedBulkUnsubscribe(
   db: Db,
   prepared: PreparedBulkUnsubscribe,
   options: BulkUnsubscribeOptions,
-): Promise<BulkUnsubscribeResult> {
+): Promise<PreparedBulkUnsubscribeResult> {
   const counts = await inTransaction(db, (trx) => writeBatch(trx, prepared.p, options));
   return {
     imported: counts.imported,
     alreadySuppressed: counts.alreadySuppressed,
     duplicates: counts.duplicates + prepared.repeated,
     invalid: [...prepared.invalid],
+    unsubscribedBefore: counts.unsubscribedBefore,
   };
 }
 

@@ -756,12 +756,12 @@ async function commitBatch(
       actor: context.actor,
     });
     // A re-import adds a reason that an earlier import (or unsubscribe) did not have.
-    const reasonsAdded = await addMissingReasons(trx, batch.prepared, {
-      source: "import",
-      importId: job.id,
-      note: job.note,
-      actor: context.actor,
-    });
+    const reasonsAdded = await addMissingReasons(
+      trx,
+      batch.prepared,
+      { source: "import", importId: job.id, note: job.note, actor: context.actor },
+      result.unsubscribedBefore,
+    );
     const errors = {
       lines: [...batch.errors.lines],
       values: [...batch.errors.values],
