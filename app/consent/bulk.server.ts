@@ -10,6 +10,7 @@ import type { ActorType, Channel, ConsentSource } from "~/db/schema";
 import { getSecrets } from "~/secrets.server";
 
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { evidenceHashOf, rowHashOf } from "~/consent/chain.server";
 
 /**
  * The consent core's bulk door (imports, and any caller with thousands of addresses): the same
@@ -152,6 +153,56 @@ function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: num
   return { p: sorted, invalid, repeated };
 }
 
+/**
+ * Each row's evidence and row hash as the first row of its chain (prev_hash null), with the id
+ * reserved for it and the transaction's time: what the chain trigger would compute for a new
+ * address (chain.server.ts holds the documented algorithm, shared with third-party verification).
+ */
+function chainHashes(
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+  given: { at: string; details: string; ids: string[] },
+): { evidence: string[]; row: string[] } {
+  const evidence: string[] = [];
+  const row: string[] = [];
+  const ip = options.ip ?? null;
+  const userAgent = options.userAgent ?? null;
+  const campaign = options.campaign ?? null;
+  const actorType = options.actor?.type ?? null;
+  const actorId = options.actor?.id ?? null;
+  for (let i = 0; i < p.hashes.length; i++) {
+    const evidenceHash = evidenceHashOf({
+      address: p.addresses[i]!,
+      ip,
+      userAgent,
+      reasonText: p.reasonTexts[i]!,
+      details: given.details,
+    });
+    evidence.push(evidenceHash);
+    row.push(
+      rowHashOf({
+        prevHash: null,
+        id: given.ids[i]!,
+        occurredAt: given.at,
+        channel: p.channels[i]!,
+        addressHash: p.hashes[i]!,
+        contactId: null,
+        topic: null,
+        action: "unsubscribe",
+        source: options.source,
+        campaign,
+        reasonCode: p.reasonCodes[i]!,
+        actorType,
+        actorId,
+        pausedUntil: null,
+        frequency: null,
+        evidenceHash,
+      }),
+    );
+  }
+  return { evidence, row };
+}
+
 async function writeBatch(
   trx: Trx,
   p: Prepared,
@@ -169,9 +220,21 @@ async function writeBatch(
   const floor = importId === null ? null : (options.ledgerFloor ?? null);
   // The batch's CTEs hold a few MB; keep them in memory (the default 4 MB spills to disk). JIT
   // compilation costs more than it saves on this statement (it is one pass over the batch).
-  await sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)`.execute(
-    trx,
-  );
+  // The ledger rows are hashed here (decisions/0098): ids reserved from the ledger's sequence, the
+  // transaction's time and the details as PostgreSQL prints them, then each row's hashes as the
+  // first row of its chain; the chain trigger keeps them when the address has no ledger row yet and
+  // hashes the row itself otherwise (heed.chain_given, migration 2026-11-30T1200).
+  const {
+    rows: [given],
+  } = await sql<{ at: string; details: string; ids: string[] }>`
+    select heed_chain_time(now()) as at, ${details}::jsonb::text as details,
+      (select array_agg(nextval(q.seq) order by g)
+        from (select pg_get_serial_sequence('consent_ledger', 'id')::regclass as seq offset 0) q,
+          generate_series(1, ${p.hashes.length}::int) g)::text[] as ids,
+      set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+      set_config('heed.chain_given', 'on', true)
+  `.execute(trx);
+  const chain = chainHashes(p, options, given!);
   // One statement:
   //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
   //    turned into a hash join over the whole table). An address that is unsubscribed already
@@ -192,8 +255,10 @@ async function writeBatch(
     with input as (
       select * from unnest(
         ${p.channels}::text[], ${p.hashes}::text[], ${p.addresses}::text[],
-        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[]
-      ) with ordinality as t(channel, address_hash, address, reason_code, reason_text, n)
+        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[], ${given!.ids}::bigint[],
+        ${chain.evidence}::text[], ${chain.row}::text[]
+      ) with ordinality as t(channel, address_hash, address, reason_code, reason_text, id,
+        evidence_hash, row_hash, n)
     ),
     seen as (
       select f.*, c.status, c.last_ledger_id
@@ -206,6 +271,7 @@ async function writeBatch(
     ),
     cur as (
       select s.n, s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
+        s.id, s.evidence_hash, s.row_hash,
         coalesce(k.status, s.status) as status,
         case when s.status = 'unsubscribed' and ${importId}::text is not null
           and (${floor}::bigint is null or s.last_ledger_id > ${floor}::bigint) then (
@@ -224,12 +290,14 @@ async function writeBatch(
     ),
     led as (
       insert into consent_ledger (
-        channel, address_hash, address, action, source, campaign, reason_code, reason_text,
-        actor_type, actor_id, ip, user_agent, details)
-      select channel, address_hash, address, 'unsubscribe', ${options.source},
+        id, channel, address_hash, address, action, source, campaign, reason_code, reason_text,
+        actor_type, actor_id, ip, user_agent, details, evidence_hash, row_hash)
+      overriding system value
+      select id, channel, address_hash, address, 'unsubscribe', ${options.source},
         ${options.campaign ?? null}, reason_code, reason_text,
         ${options.actor?.type ?? null}, ${options.actor?.id ?? null},
-        ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb
+        ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb,
+        decode(evidence_hash, 'hex'), decode(row_hash, 'hex')
       from todo
       returning id, channel, address_hash, address
     ),
