@@ -153,10 +153,48 @@ function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: num
   return { p: sorted, invalid, repeated };
 }
 
+function detailsOf(options: BulkUnsubscribeOptions): string {
+  return JSON.stringify({
+    ...options.details,
+    ...(options.importId ? { import_id: options.importId } : {}),
+    ...(options.note ? { note: options.note } : {}),
+  });
+}
+
+/** A batch's ledger rows hashed ahead (see chainHashes), aligned with the prepared arrays. */
+type ChainGiven = {
+  /** occurred_at of every row, as heed_chain_time prints it (UTC, microseconds). */
+  at: string;
+  ids: string[];
+  evidence: string[];
+  row: string[];
+};
+
+/**
+ * Reserves an id for every address of the batch (the ones that end up not written leave gaps,
+ * as any rolled-back insert does), takes the time and the details as PostgreSQL prints them
+ * (jsonb's own key order and spacing), and hashes every row (chainHashes). One round trip.
+ */
+async function reserveChain(
+  db: Db,
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+): Promise<ChainGiven> {
+  const {
+    rows: [r],
+  } = await sql<{ at: string; details: string; ids: string[] }>`
+    select heed_chain_time(clock_timestamp()) as at, ${detailsOf(options)}::jsonb::text as details,
+      (select array_agg(nextval(q.seq) order by g)
+        from (select pg_get_serial_sequence('consent_ledger', 'id')::regclass as seq offset 0) q,
+          generate_series(1, ${p.hashes.length}::int) g)::text[] as ids
+  `.execute(db);
+  return { at: r!.at, ids: r!.ids, ...chainHashes(p, options, r!) };
+}
+
 /**
  * Each row's evidence and row hash as the first row of its chain (prev_hash null), with the id
- * reserved for it and the transaction's time: what the chain trigger would compute for a new
- * address (chain.server.ts holds the documented algorithm, shared with third-party verification).
+ * reserved for it and the given time: what the chain trigger would compute for a new address
+ * (chain.server.ts holds the documented algorithm, shared with third-party verification).
  */
 function chainHashes(
   p: Prepared,
@@ -207,34 +245,24 @@ async function writeBatch(
   trx: Trx,
   p: Prepared,
   options: BulkUnsubscribeOptions,
+  given?: ChainGiven | null,
 ): Promise<Omit<BulkUnsubscribeResult, "invalid"> & { unsubscribedBefore: number[] }> {
   if (p.hashes.length === 0) {
     return { imported: 0, alreadySuppressed: 0, duplicates: 0, unsubscribedBefore: [] };
   }
-  const details = JSON.stringify({
-    ...options.details,
-    ...(options.importId ? { import_id: options.importId } : {}),
-    ...(options.note ? { note: options.note } : {}),
-  });
+  const details = detailsOf(options);
   const importId = options.importId ?? null;
   const floor = importId === null ? null : (options.ledgerFloor ?? null);
   // The batch's CTEs hold a few MB; keep them in memory (the default 4 MB spills to disk). JIT
   // compilation costs more than it saves on this statement (it is one pass over the batch).
-  // The ledger rows are hashed here (decisions/0098): ids reserved from the ledger's sequence, the
-  // transaction's time and the details as PostgreSQL prints them, then each row's hashes as the
-  // first row of its chain; the chain trigger keeps them when the address has no ledger row yet and
-  // hashes the row itself otherwise (heed.chain_given, migration 2026-11-30T1200).
-  const {
-    rows: [given],
-  } = await sql<{ at: string; details: string; ids: string[] }>`
-    select heed_chain_time(now()) as at, ${details}::jsonb::text as details,
-      (select array_agg(nextval(q.seq) order by g)
-        from (select pg_get_serial_sequence('consent_ledger', 'id')::regclass as seq offset 0) q,
-          generate_series(1, ${p.hashes.length}::int) g)::text[] as ids,
-      set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
-      set_config('heed.chain_given', 'on', true)
-  `.execute(trx);
-  const chain = chainHashes(p, options, given!);
+  // The ledger rows are hashed in Node (decisions/0098): ids reserved from the ledger's sequence,
+  // a time and the details as PostgreSQL prints them, then each row's hashes as the first row of
+  // its chain; the chain trigger keeps them when the address has no ledger row yet and hashes the
+  // row itself otherwise (heed.chain_given, migration 2026-11-30T1200). Done before the
+  // transaction by chainPreparedBulkUnsubscribe (the import), or here.
+  await sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+    set_config('heed.chain_given', 'on', true)`.execute(trx);
+  const chain = given ?? (await reserveChain(trx, p, options));
   // One statement:
   //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
   //    turned into a hash join over the whole table). An address that is unsubscribed already
@@ -255,7 +283,7 @@ async function writeBatch(
     with input as (
       select * from unnest(
         ${p.channels}::text[], ${p.hashes}::text[], ${p.addresses}::text[],
-        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[], ${given!.ids}::bigint[],
+        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[], ${chain.ids}::bigint[],
         ${chain.evidence}::text[], ${chain.row}::text[]
       ) with ordinality as t(channel, address_hash, address, reason_code, reason_text, id,
         evidence_hash, row_hash, n)
@@ -290,10 +318,11 @@ async function writeBatch(
     ),
     led as (
       insert into consent_ledger (
-        id, channel, address_hash, address, action, source, campaign, reason_code, reason_text,
-        actor_type, actor_id, ip, user_agent, details, evidence_hash, row_hash)
+        id, occurred_at, channel, address_hash, address, action, source, campaign, reason_code,
+        reason_text, actor_type, actor_id, ip, user_agent, details, evidence_hash, row_hash)
       overriding system value
-      select id, channel, address_hash, address, 'unsubscribe', ${options.source},
+      select id, ${chain.at}::timestamptz, channel, address_hash, address, 'unsubscribe',
+        ${options.source},
         ${options.campaign ?? null}, reason_code, reason_text,
         ${options.actor?.type ?? null}, ${options.actor?.id ?? null},
         ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb,
@@ -353,6 +382,8 @@ export type PreparedBulkUnsubscribe = {
   readonly p: Prepared;
   readonly invalid: BulkUnsubscribeResult["invalid"];
   readonly repeated: number;
+  /** Its ledger rows hashed ahead (chainPreparedBulkUnsubscribe); otherwise done when written. */
+  readonly chain?: ChainGiven | null;
 };
 
 /**
@@ -366,6 +397,21 @@ export function prepareBulkUnsubscribe(
     throw new Error(`prepareBulkUnsubscribe takes at most ${BULK_BATCH_SIZE} items`);
   }
   return prepare(items, 0, items.length);
+}
+
+/**
+ * Hashes a prepared batch's ledger rows ahead, outside the transaction that writes them (one round
+ * trip for the ids, then Node's CPU), so that a streaming caller does it while the previous batch
+ * is written. The rows' occurred_at is then the time of this call. `options` must be the ones the
+ * batch is applied with (the hashes cover source, campaign, actor, ip, user agent and details).
+ */
+export async function chainPreparedBulkUnsubscribe(
+  db: Db,
+  prepared: PreparedBulkUnsubscribe,
+  options: BulkUnsubscribeOptions,
+): Promise<PreparedBulkUnsubscribe> {
+  if (prepared.p.hashes.length === 0) return prepared;
+  return { ...prepared, chain: await reserveChain(db, prepared.p, options) };
 }
 
 /**
@@ -383,7 +429,9 @@ export async function applyPreparedBulkUnsubscribe(
   prepared: PreparedBulkUnsubscribe,
   options: BulkUnsubscribeOptions,
 ): Promise<PreparedBulkUnsubscribeResult> {
-  const counts = await inTransaction(db, (trx) => writeBatch(trx, prepared.p, options));
+  const counts = await inTransaction(db, (trx) =>
+    writeBatch(trx, prepared.p, options, prepared.chain),
+  );
   return {
     imported: counts.imported,
     alreadySuppressed: counts.alreadySuppressed,
