@@ -17,6 +17,7 @@ import * as m20261129T1600 from "./2026-11-29T1600_frequency";
 import * as m20261129T1601 from "./2026-11-29T1601_ledger_chain";
 import * as m20261129T1700 from "./2026-11-29T1700_data_sources";
 import * as m20261130T1100 from "./2026-11-30T1100_consent_lookup_key";
+import * as m20261130T1200 from "./2026-11-30T1200_ledger_chain_given";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-29T1601_ledger_chain": m20261129T1601,
   "2026-11-29T1700_data_sources": m20261129T1700,
   "2026-11-30T1100_consent_lookup_key": m20261130T1100,
+  "2026-11-30T1200_ledger_chain_given": m20261130T1200,
 };

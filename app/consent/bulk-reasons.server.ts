@@ -18,9 +18,20 @@ export async function addMissingReasons(
   db: Db,
   prepared: PreparedBulkUnsubscribe,
   options: Pick<BulkUnsubscribeOptions, "source" | "actor" | "importId" | "note">,
+  /**
+   * The positions (in the prepared arrays) of the addresses that were unsubscribed before the
+   * bulk door's statement (its `unsubscribedBefore`): the others just got the file's reason. A
+   * first import of new addresses then costs no statement here at all. Omitted: every address.
+   */
+  only?: readonly number[],
 ): Promise<number> {
   const { p } = prepared;
-  const keep = p.hashes.map((_, i) => p.reasonCodes[i] !== null || p.reasonTexts[i] !== null);
+  const candidate = only ? new Set(only) : null;
+  const keep = p.hashes.map(
+    (_, i) =>
+      (candidate === null || candidate.has(i)) &&
+      (p.reasonCodes[i] !== null || p.reasonTexts[i] !== null),
+  );
   if (!keep.some(Boolean)) return 0;
   const pick = <T>(values: T[]) => values.filter((_, i) => keep[i]);
   const details = JSON.stringify({
@@ -51,9 +62,16 @@ export async function addMissingReasons(
         where c.status = 'unsubscribed' and c.address is not null
         order by i.n
       ),
+      -- One primary-key probe per address for its latest ledger row (LIMIT keeps it a probe: as a
+      -- plain join, stale statistics once made the planner scan the ledger's reason-less rows and
+      -- compare each with every address of the batch, 68 s for a batch of 2,500).
       missing as (
         select cur.* from cur
-        join consent_ledger l on l.id = cur.last_ledger_id
+        cross join lateral (
+          select l.action, l.reason_code, l.reason_text from consent_ledger l
+          where l.id = cur.last_ledger_id
+          limit 1
+        ) l
         where l.action = 'unsubscribe' and l.reason_code is null and l.reason_text is null
       ),
       led as (

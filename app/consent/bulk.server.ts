@@ -10,6 +10,7 @@ import type { ActorType, Channel, ConsentSource } from "~/db/schema";
 import { getSecrets } from "~/secrets.server";
 
 import { hashAddress, normalizeAddress, type InvalidReason } from "~/consent/address.server";
+import { evidenceHashOf, rowHashOf } from "~/consent/chain.server";
 
 /**
  * The consent core's bulk door (imports, and any caller with thousands of addresses): the same
@@ -152,24 +153,116 @@ function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: num
   return { p: sorted, invalid, repeated };
 }
 
-async function writeBatch(
-  trx: Trx,
-  p: Prepared,
-  options: BulkUnsubscribeOptions,
-): Promise<Omit<BulkUnsubscribeResult, "invalid">> {
-  if (p.hashes.length === 0) return { imported: 0, alreadySuppressed: 0, duplicates: 0 };
-  const details = JSON.stringify({
+function detailsOf(options: BulkUnsubscribeOptions): string {
+  return JSON.stringify({
     ...options.details,
     ...(options.importId ? { import_id: options.importId } : {}),
     ...(options.note ? { note: options.note } : {}),
   });
+}
+
+/** A batch's ledger rows hashed ahead (see chainHashes), aligned with the prepared arrays. */
+type ChainGiven = {
+  /** occurred_at of every row, as heed_chain_time prints it (UTC, microseconds). */
+  at: string;
+  ids: string[];
+  evidence: string[];
+  row: string[];
+};
+
+/**
+ * Reserves an id for every address of the batch (the ones that end up not written leave gaps,
+ * as any rolled-back insert does), takes the time and the details as PostgreSQL prints them
+ * (jsonb's own key order and spacing), and hashes every row (chainHashes). One round trip.
+ */
+async function reserveChain(
+  db: Db,
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+): Promise<ChainGiven> {
+  const {
+    rows: [r],
+  } = await sql<{ at: string; details: string; ids: string[] }>`
+    select heed_chain_time(clock_timestamp()) as at, ${detailsOf(options)}::jsonb::text as details,
+      (select array_agg(nextval(q.seq) order by g)
+        from (select pg_get_serial_sequence('consent_ledger', 'id')::regclass as seq offset 0) q,
+          generate_series(1, ${p.hashes.length}::int) g)::text[] as ids
+  `.execute(db);
+  return { at: r!.at, ids: r!.ids, ...chainHashes(p, options, r!) };
+}
+
+/**
+ * Each row's evidence and row hash as the first row of its chain (prev_hash null), with the id
+ * reserved for it and the given time: what the chain trigger would compute for a new address
+ * (chain.server.ts holds the documented algorithm, shared with third-party verification).
+ */
+function chainHashes(
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+  given: { at: string; details: string; ids: string[] },
+): { evidence: string[]; row: string[] } {
+  const evidence: string[] = [];
+  const row: string[] = [];
+  const ip = options.ip ?? null;
+  const userAgent = options.userAgent ?? null;
+  const campaign = options.campaign ?? null;
+  const actorType = options.actor?.type ?? null;
+  const actorId = options.actor?.id ?? null;
+  for (let i = 0; i < p.hashes.length; i++) {
+    const evidenceHash = evidenceHashOf({
+      address: p.addresses[i]!,
+      ip,
+      userAgent,
+      reasonText: p.reasonTexts[i]!,
+      details: given.details,
+    });
+    evidence.push(evidenceHash);
+    row.push(
+      rowHashOf({
+        prevHash: null,
+        id: given.ids[i]!,
+        occurredAt: given.at,
+        channel: p.channels[i]!,
+        addressHash: p.hashes[i]!,
+        contactId: null,
+        topic: null,
+        action: "unsubscribe",
+        source: options.source,
+        campaign,
+        reasonCode: p.reasonCodes[i]!,
+        actorType,
+        actorId,
+        pausedUntil: null,
+        frequency: null,
+        evidenceHash,
+      }),
+    );
+  }
+  return { evidence, row };
+}
+
+async function writeBatch(
+  trx: Trx,
+  p: Prepared,
+  options: BulkUnsubscribeOptions,
+  given?: ChainGiven | null,
+): Promise<Omit<BulkUnsubscribeResult, "invalid"> & { unsubscribedBefore: number[] }> {
+  if (p.hashes.length === 0) {
+    return { imported: 0, alreadySuppressed: 0, duplicates: 0, unsubscribedBefore: [] };
+  }
+  const details = detailsOf(options);
   const importId = options.importId ?? null;
   const floor = importId === null ? null : (options.ledgerFloor ?? null);
   // The batch's CTEs hold a few MB; keep them in memory (the default 4 MB spills to disk). JIT
   // compilation costs more than it saves on this statement (it is one pass over the batch).
-  await sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true)`.execute(
-    trx,
-  );
+  // The ledger rows are hashed in Node (decisions/0098): ids reserved from the ledger's sequence,
+  // a time and the details as PostgreSQL prints them, then each row's hashes as the first row of
+  // its chain; the chain trigger keeps them when the address has no ledger row yet and hashes the
+  // row itself otherwise (heed.chain_given, migration 2026-11-30T1200). Done before the
+  // transaction by chainPreparedBulkUnsubscribe (the import), or here.
+  await sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+    set_config('heed.chain_given', 'on', true)`.execute(trx);
+  const chain = given ?? (await reserveChain(trx, p, options));
   // One statement:
   //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
   //    turned into a hash join over the whole table). An address that is unsubscribed already
@@ -185,12 +278,15 @@ async function writeBatch(
     state_rows: number;
     already: number;
     repeated: number;
+    unsubscribed_before: number[] | null;
   }>`
     with input as (
       select * from unnest(
         ${p.channels}::text[], ${p.hashes}::text[], ${p.addresses}::text[],
-        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[]
-      ) as t(channel, address_hash, address, reason_code, reason_text)
+        ${p.reasonCodes}::text[], ${p.reasonTexts}::text[], ${chain.ids}::bigint[],
+        ${chain.evidence}::text[], ${chain.row}::text[]
+      ) with ordinality as t(channel, address_hash, address, reason_code, reason_text, id,
+        evidence_hash, row_hash, n)
     ),
     seen as (
       select f.*, c.status, c.last_ledger_id
@@ -202,7 +298,8 @@ async function writeBatch(
       ) c on true
     ),
     cur as (
-      select s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
+      select s.n, s.channel, s.address_hash, s.address, s.reason_code, s.reason_text,
+        s.id, s.evidence_hash, s.row_hash,
         coalesce(k.status, s.status) as status,
         case when s.status = 'unsubscribed' and ${importId}::text is not null
           and (${floor}::bigint is null or s.last_ledger_id > ${floor}::bigint) then (
@@ -221,12 +318,15 @@ async function writeBatch(
     ),
     led as (
       insert into consent_ledger (
-        channel, address_hash, address, action, source, campaign, reason_code, reason_text,
-        actor_type, actor_id, ip, user_agent, details)
-      select channel, address_hash, address, 'unsubscribe', ${options.source},
+        id, occurred_at, channel, address_hash, address, action, source, campaign, reason_code,
+        reason_text, actor_type, actor_id, ip, user_agent, details, evidence_hash, row_hash)
+      overriding system value
+      select id, ${chain.at}::timestamptz, channel, address_hash, address, 'unsubscribe',
+        ${options.source},
         ${options.campaign ?? null}, reason_code, reason_text,
         ${options.actor?.type ?? null}, ${options.actor?.id ?? null},
-        ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb
+        ${options.ip ?? null}::text, ${options.userAgent ?? null}::text, ${details}::jsonb,
+        decode(evidence_hash, 'hex'), decode(row_hash, 'hex')
       from todo
       returning id, channel, address_hash, address
     ),
@@ -249,7 +349,8 @@ async function writeBatch(
       (select count(*) from cur where status = 'unsubscribed'
         and (${importId}::text is null or last_import is distinct from ${importId}::text))::int as already,
       (select count(*) from cur where status = 'unsubscribed'
-        and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated
+        and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated,
+      (select array_agg(n::int - 1) from cur where status = 'unsubscribed') as unsubscribed_before
   `.execute(trx);
   const r = rows[0]!;
   if (r.imported !== r.state_rows) {
@@ -260,6 +361,7 @@ async function writeBatch(
     imported: r.imported,
     alreadySuppressed: r.already,
     duplicates: r.repeated,
+    unsubscribedBefore: (r.unsubscribed_before ?? []).map(Number),
   };
 }
 
@@ -280,6 +382,8 @@ export type PreparedBulkUnsubscribe = {
   readonly p: Prepared;
   readonly invalid: BulkUnsubscribeResult["invalid"];
   readonly repeated: number;
+  /** Its ledger rows hashed ahead (chainPreparedBulkUnsubscribe); otherwise done when written. */
+  readonly chain?: ChainGiven | null;
 };
 
 /**
@@ -295,18 +399,45 @@ export function prepareBulkUnsubscribe(
   return prepare(items, 0, items.length);
 }
 
+/**
+ * Hashes a prepared batch's ledger rows ahead, outside the transaction that writes them (one round
+ * trip for the ids, then Node's CPU), so that a streaming caller does it while the previous batch
+ * is written. The rows' occurred_at is then the time of this call. `options` must be the ones the
+ * batch is applied with (the hashes cover source, campaign, actor, ip, user agent and details).
+ */
+export async function chainPreparedBulkUnsubscribe(
+  db: Db,
+  prepared: PreparedBulkUnsubscribe,
+  options: BulkUnsubscribeOptions,
+): Promise<PreparedBulkUnsubscribe> {
+  if (prepared.p.hashes.length === 0) return prepared;
+  return { ...prepared, chain: await reserveChain(db, prepared.p, options) };
+}
+
+/**
+ * What applyPreparedBulkUnsubscribe did, and which of the prepared batch's addresses were
+ * unsubscribed before it (their positions in the prepared arrays): the only ones a re-import can
+ * add a missing reason to (addMissingReasons), since every other address just got the file's.
+ */
+export type PreparedBulkUnsubscribeResult = BulkUnsubscribeResult & {
+  unsubscribedBefore: number[];
+};
+
 /** The database half of a prepared batch: one statement, in the caller's transaction (or its own). */
 export async function applyPreparedBulkUnsubscribe(
   db: Db,
   prepared: PreparedBulkUnsubscribe,
   options: BulkUnsubscribeOptions,
-): Promise<BulkUnsubscribeResult> {
-  const counts = await inTransaction(db, (trx) => writeBatch(trx, prepared.p, options));
+): Promise<PreparedBulkUnsubscribeResult> {
+  const counts = await inTransaction(db, (trx) =>
+    writeBatch(trx, prepared.p, options, prepared.chain),
+  );
   return {
     imported: counts.imported,
     alreadySuppressed: counts.alreadySuppressed,
     duplicates: counts.duplicates + prepared.repeated,
     invalid: [...prepared.invalid],
+    unsubscribedBefore: counts.unsubscribedBefore,
   };
 }
 

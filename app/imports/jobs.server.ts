@@ -9,6 +9,7 @@ import {
   applyPreparedBulkUnsubscribe,
   BULK_BATCH_SIZE,
   bulkLedgerFloor,
+  chainPreparedBulkUnsubscribe,
   prepareBulkUnsubscribe,
   type BulkUnsubscribeOptions,
   type PreparedBulkUnsubscribe,
@@ -731,6 +732,20 @@ async function checkWholeFile(
 /** A batch of rows, turned into items and prepared by the bulk door (the CPU half of a batch). */
 type PreparedBatch = RowItems & { prepared: PreparedBulkUnsubscribe };
 
+/** The bulk door's options for an import's batches (the same for hashing ahead and writing). */
+function bulkOptions(
+  job: ImportJob,
+  context: { ledgerFloor: number | null; actor: BulkUnsubscribeOptions["actor"] },
+): BulkUnsubscribeOptions {
+  return {
+    source: "import",
+    importId: job.id,
+    note: job.note,
+    ledgerFloor: context.ledgerFloor,
+    actor: context.actor,
+  };
+}
+
 /**
  * The database half of a batch, in one transaction: the consent changes (through the bulk door),
  * the rows that could not be imported, and the job's progress under the lease.
@@ -748,20 +763,18 @@ async function commitBatch(
     // so a crash loses both together (at most the last few batches) and the job resumes after the
     // last batch that did reach the disk. Never crashes into a state where they disagree.
     await sql`select set_config('synchronous_commit', 'off', true)`.execute(trx);
-    const result = await applyPreparedBulkUnsubscribe(trx, batch.prepared, {
-      source: "import",
-      importId: job.id,
-      note: job.note,
-      ledgerFloor: context.ledgerFloor,
-      actor: context.actor,
-    });
+    const result = await applyPreparedBulkUnsubscribe(
+      trx,
+      batch.prepared,
+      bulkOptions(job, context),
+    );
     // A re-import adds a reason that an earlier import (or unsubscribe) did not have.
-    const reasonsAdded = await addMissingReasons(trx, batch.prepared, {
-      source: "import",
-      importId: job.id,
-      note: job.note,
-      actor: context.actor,
-    });
+    const reasonsAdded = await addMissingReasons(
+      trx,
+      batch.prepared,
+      { source: "import", importId: job.id, note: job.note, actor: context.actor },
+      result.unsubscribedBefore,
+    );
     const errors = {
       lines: [...batch.errors.lines],
       values: [...batch.errors.values],
@@ -868,7 +881,13 @@ export async function runImportJob(
     });
     for await (const rows of batches) {
       const items = rowsToItems(rows, { mapping, channel: job.channel, reasonCodes: reasons });
-      const batch = { ...items, prepared: prepareBulkUnsubscribe(items.items) };
+      let prepared = prepareBulkUnsubscribe(items.items);
+      // PostgreSQL: the ledger rows are hashed now, while the previous batch is written (one more
+      // connection for a moment). PGlite has one session: hashed in the batch's transaction.
+      if (!options.singleProcess) {
+        prepared = await chainPreparedBulkUnsubscribe(db, prepared, bulkOptions(job, context));
+      }
+      const batch = { ...items, prepared };
       if (writing) await writing;
       if (options.shouldStop?.()) throw new StopRequested();
       writing = commitBatch(db, job, lease, batch, context).then(async (updated) => {

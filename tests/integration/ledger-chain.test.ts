@@ -1,6 +1,12 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bulkUnsubscribe } from "~/consent/bulk.server";
+import {
+  applyPreparedBulkUnsubscribe,
+  bulkUnsubscribe,
+  chainPreparedBulkUnsubscribe,
+  prepareBulkUnsubscribe,
+  type BulkUnsubscribeOptions,
+} from "~/consent/bulk.server";
 import {
   createLedgerCheckpoint,
   ledgerProofFor,
@@ -282,5 +288,84 @@ describe("the chained ledger", () => {
           where address_hash = ${addressKey("chain.erase@example.org")}`.execute(trx);
       }),
     ).rejects.toThrow(/only blank personal columns/);
+  });
+});
+
+describe("the bulk door's own hashes (decisions/0098)", () => {
+  it("keeps them for a chain's first row and lets the database hash an address with history", async () => {
+    // History: the database chains these rows itself.
+    await applyConsentChange(db, {
+      channel: "email",
+      address: "given.old@example.org",
+      action: "pause",
+      pausedUntil: new Date(Date.now() + 30 * 86_400_000),
+      source: "preference_page",
+    });
+    const options: BulkUnsubscribeOptions = {
+      source: "api",
+      campaign: "spring",
+      actor: { type: "api_key", id: "key-1" },
+      note: "given hashes",
+      ip: "198.51.100.4",
+      userAgent: "Test/1.0 (ü)",
+      details: { batch: 7 },
+    };
+    const items = [
+      { channel: "email" as const, address: "Given.New@Example.org", reasonText: "zu viele, ça" },
+      { channel: "email" as const, address: "given.old@example.org", reasonCode: "too_frequent" },
+      { channel: "sms" as const, address: "+48601000222" },
+    ];
+    // Hashed ahead (what the import does on PostgreSQL), and hashed inside the transaction.
+    const ahead = await chainPreparedBulkUnsubscribe(db, prepareBulkUnsubscribe(items), options);
+    expect(ahead.chain?.ids).toHaveLength(3);
+    const r = await applyPreparedBulkUnsubscribe(db, ahead, options);
+    expect(r).toMatchObject({ imported: 3, alreadySuppressed: 0 });
+    await bulkUnsubscribe(db, [{ channel: "whatsapp", address: "+48601000333" }], options);
+
+    const old = await db
+      .selectFrom("consent_ledger")
+      .select(["action", "prev_hash", "row_hash"])
+      .where("address_hash", "=", addressKey("given.old@example.org"))
+      .orderBy("id")
+      .execute();
+    expect(old.map((x) => x.action)).toEqual(["pause", "unsubscribe"]);
+    expect(Buffer.from(old[1]!.prev_hash!).equals(Buffer.from(old[0]!.row_hash))).toBe(true);
+    const fresh = await db
+      .selectFrom("consent_ledger")
+      .select(["prev_hash", "address"])
+      .where("address_hash", "=", addressKey("given.new@example.org"))
+      .executeTakeFirstOrThrow();
+    expect(fresh).toMatchObject({ prev_hash: null, address: "given.new@example.org" });
+    const report = await verifyLedgerChain(db);
+    expect(report).toMatchObject({ ok: true, problemCount: 0 });
+    const proof = await ledgerProofFor(db, [
+      addressKey("given.new@example.org"),
+      addressKey("given.old@example.org"),
+    ]);
+    expect(verifyLedgerProof(proof)).toMatchObject({ ok: true, rows: 3, redacted: 0 });
+  });
+
+  it("ignores given hashes unless the writer asks for it, and never for an address with history", async () => {
+    const hash = addressKey("given.forged@example.org");
+    const insert = (trx: Db, prev: boolean) =>
+      sql<{ row_hash: Buffer }>`insert into consent_ledger
+          (channel, address_hash, action, source, evidence_hash, row_hash)
+        values ('email', ${hash}, 'unsubscribe', 'import', '\x01'::bytea, '\x02'::bytea)
+        returning row_hash, ${prev}::boolean as prev`.execute(trx);
+    await db
+      .transaction()
+      .execute(async (trx) => {
+        // Without heed.chain_given the database hashes the row.
+        const a = await insert(trx, false);
+        expect(Buffer.from(a.rows[0]!.row_hash).toString("hex")).not.toBe("02");
+        // With it, the address now has a row: hashed by the database again.
+        await sql`select set_config('heed.chain_given', 'on', true)`.execute(trx);
+        const b = await insert(trx, true);
+        expect(Buffer.from(b.rows[0]!.row_hash).toString("hex")).not.toBe("02");
+        throw new Rollback();
+      })
+      .catch((e) => {
+        if (!(e instanceof Rollback)) throw e;
+      });
   });
 });
