@@ -133,7 +133,9 @@ export function parseListQuery(params: URLSearchParams): {
 
 /** Addresses are stored normalized: email in lower case, phones as +digits. */
 function addressMatches(address: string, want: NonNullable<SuppressionListFilter["address"]>) {
-  const needle = want.text.toLowerCase().replace(/[\s().-]/g, (c) => (c === "." ? c : ""));
+  const text = want.text.toLowerCase();
+  // A phone number as people write it (+420 777 111-222): compared without its spaces and dashes.
+  const needle = /^[+\d\s().-]+$/.test(text) ? text.replace(/[\s().-]/g, "") : text;
   const hay = address.toLowerCase();
   if (!needle) return true;
   return want.mode === "starts"

@@ -6,6 +6,7 @@ import { EVENTS_MAX_BYTES, INBOUND_MAX_BYTES } from "~/email/webhook-http.server
 import type { Env } from "~/env.server";
 import { i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { lastKnownBranding } from "~/recipient/cache.server";
+import { LOGO_UPLOAD_MAX_BODY_BYTES } from "~/settings/logo.server";
 import type { FaultPageData } from "~/ui/fault-page";
 import { readCappedBody } from "~/http/capped-body.server";
 import { badText, findBadText } from "~/http/text-check";
@@ -56,7 +57,7 @@ export function bodyLimit(
   if (p === "/admin/branding" && isMultipart(contentType)) {
     // The logo upload reads its body itself under the logo's cap (app/routes/admin.branding.tsx)
     // and says on the page that the file is too large; only far larger bodies stop here.
-    return { maxBytes: 8 * MiB, reader: "own" };
+    return { maxBytes: LOGO_UPLOAD_MAX_BODY_BYTES, reader: "own" };
   }
   if (p === "/admin/imports" && isMultipart(contentType)) {
     // The upload streams to disk and stops at IMPORT_MAX_FILE_MB (app/imports/upload.server.ts).

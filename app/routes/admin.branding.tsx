@@ -31,15 +31,18 @@ import type { Locale } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 import { getMailSettings } from "~/mail/notices.server";
-import { LogoError, LOGO_MAX_BYTES, logoSrc, type LogoProblem } from "~/settings/logo.server";
+import {
+  LogoError,
+  LOGO_MAX_BYTES,
+  LOGO_UPLOAD_MAX_BODY_BYTES,
+  logoSrc,
+  type LogoProblem,
+} from "~/settings/logo.server";
 import { BrandingFormSchema, getBranding } from "~/settings/settings.server";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
   { title: data?.title ?? "Branding · Heed admin" },
 ];
-
-/** What a logo upload's multipart body may add to the file: the boundaries and small fields. */
-const UPLOAD_OVERHEAD_BYTES = 16 * 1024;
 
 /** Notices after a redirect (`?logo=…`, `?refused=…`: never a form field). */
 const LOGO_NOTICES = ["uploaded", "removed", "unchanged"] as const;
@@ -99,8 +102,8 @@ function logoRefusal(problem: LogoProblem | "unreadable", locale: Locale) {
 
 /**
  * The logo upload: the session and the browser's provenance are checked before the body is read;
- * the body is read under the logo's cap (a larger one is refused with a message on this page, its
- * rest dropped unread), then the form's CSRF token, then the file's own bytes
+ * the body is read under its cap (LOGO_UPLOAD_MAX_BODY_BYTES; the edge refuses larger ones and
+ * this page says so), then the form's CSRF token, then the file's size and its own bytes
  * (app/settings/logo.server.ts).
  */
 async function uploadLogo(request: Request, context: AppLoadContext) {
@@ -112,7 +115,9 @@ async function uploadLogo(request: Request, context: AppLoadContext) {
   const locale = negotiateLocale(request);
   let body: Buffer<ArrayBuffer>;
   try {
-    body = await readCapped(request, LOGO_MAX_BYTES + UPLOAD_OVERHEAD_BYTES);
+    // Read to its end (under the edge's cap) even when the file is too large: see
+    // LOGO_UPLOAD_MAX_BODY_BYTES. The file's own size is checked next.
+    body = await readCapped(request, LOGO_UPLOAD_MAX_BODY_BYTES);
   } catch (e) {
     if (e instanceof RefusedInput) return logoRefusal("too_large", locale);
     throw e;
@@ -213,7 +218,11 @@ function LogoSection() {
   const [chosen, setChosen] = useState<{ src: string; name: string } | null>(null);
   const choose = (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.currentTarget.files?.[0];
-    if (!file) return setChosen(null);
+    // Only what could be uploaded is shown (a huge file would make a huge data: URL); the upload
+    // itself says why another file is refused.
+    if (!file || file.size > maxKb * 1024 || !file.type.startsWith("image/")) {
+      return setChosen(null);
+    }
     // A data: URL (the Content-Security-Policy allows data: images, not blob:).
     const reader = new FileReader();
     reader.onload = () =>

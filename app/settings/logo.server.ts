@@ -14,6 +14,13 @@ import type { Branding } from "~/settings/settings.server";
 /** The largest logo accepted (said on the page). */
 export const LOGO_MAX_BYTES = 512 * 1024;
 
+/**
+ * The largest upload body read whole (the input guard refuses larger ones before reading them).
+ * A body up to this is read to its end even when the file in it is too large: a refusal in the
+ * middle of a body left Chromium's next request on the page waiting for about a minute.
+ */
+export const LOGO_UPLOAD_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
 export const LOGO_TYPES = {
   png: "image/png",
   jpg: "image/jpeg",

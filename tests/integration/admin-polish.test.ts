@@ -49,7 +49,8 @@ let admin: Login;
 let agent: Login;
 
 const LOGOS = path.resolve(import.meta.dirname, "../fixtures/logos");
-const logo = (name: string) => new Uint8Array(fs.readFileSync(path.join(LOGOS, name)));
+const logo = (name: string): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(fs.readFileSync(path.join(LOGOS, name)));
 
 const EMAILS = Array.from(
   { length: 23 },
@@ -355,7 +356,13 @@ describe("the list of suppressions", () => {
   });
 });
 
-async function uploadLogo(who: Login, bytes: Uint8Array, name: string, type: string, csrf = true) {
+async function uploadLogo(
+  who: Login,
+  bytes: Uint8Array<ArrayBuffer>,
+  name: string,
+  type: string,
+  csrf = true,
+) {
   const form = new FormData();
   if (csrf) form.set("csrf", who.csrf);
   form.set("logo", new Blob([bytes], { type }), name);
