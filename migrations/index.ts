@@ -16,6 +16,7 @@ import * as m20261129T1500 from "./2026-11-29T1500_no_reason_choice";
 import * as m20261129T1600 from "./2026-11-29T1600_frequency";
 import * as m20261129T1601 from "./2026-11-29T1601_ledger_chain";
 import * as m20261129T1700 from "./2026-11-29T1700_data_sources";
+import * as m20261130T1000 from "./2026-11-30T1000_suppression_list_and_logo";
 import * as m20261130T1100 from "./2026-11-30T1100_consent_lookup_key";
 import * as m20261130T1200 from "./2026-11-30T1200_ledger_chain_given";
 
@@ -42,6 +43,7 @@ export const migrations: Record<string, Migration> = {
   "2026-11-29T1600_frequency": m20261129T1600,
   "2026-11-29T1601_ledger_chain": m20261129T1601,
   "2026-11-29T1700_data_sources": m20261129T1700,
+  "2026-11-30T1000_suppression_list_and_logo": m20261130T1000,
   "2026-11-30T1100_consent_lookup_key": m20261130T1100,
   "2026-11-30T1200_ledger_chain_given": m20261130T1200,
 };

@@ -6,7 +6,8 @@ import { UNDELIVERABLE_SOURCE } from "~/email/constants";
  * The export filter as it comes from a query string (the /admin/exports form): channel, source,
  * and a date range of whole UTC days (`from` inclusive, `to` inclusive).
  */
-const day = z
+/** A whole UTC day as in a date input, e.g. 2026-01-31. */
+export const DayString = z
   .string()
   .trim()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "Use a date such as 2026-01-31.")
@@ -18,8 +19,8 @@ export const ExportQuery = z
     source: z
       .union([z.enum([...CONSENT_SOURCES, UNDELIVERABLE_SOURCE]), z.literal("")], "Pick a source.")
       .optional(),
-    from: z.union([day, z.literal("")]).optional(),
-    to: z.union([day, z.literal("")]).optional(),
+    from: z.union([DayString, z.literal("")]).optional(),
+    to: z.union([DayString, z.literal("")]).optional(),
     /** The field separator for a spreadsheet: `comma` (default) or `semicolon`. */
     separator: z
       .union([z.enum(["comma", "semicolon"]), z.literal("")], "Pick a separator.")

@@ -85,6 +85,53 @@ export const SUPPRESSION_CSV_COLUMNS_FOR_PEOPLE = [
 /** Sources whose free text is an operator's note (rows written before notes moved to details). */
 const NOTE_SOURCES = sql`('admin', 'api')`;
 
+/**
+ * The latest unsubscribe of each channel row `cc` (with `channel` and `address_hash`), joined as
+ * `u`: the export and the admin's list of suppressions (app/exports/suppression-list.server.ts)
+ * read the same facts the same way.
+ */
+export const LATEST_UNSUBSCRIBE_JOIN = sql`
+    left join lateral (
+      select l.occurred_at, l.source, l.reason_code, l.reason_text, l.campaign, l.details, l.topic
+      from consent_ledger l
+      where l.channel = cc.channel and l.address_hash = cc.address_hash and l.action = 'unsubscribe'
+      order by l.id desc
+      limit 1
+    ) u on true`;
+
+/** The columns of LATEST_UNSUBSCRIBE_JOIN that a row shows (an operator's note kept apart). */
+export const LATEST_UNSUBSCRIBE_COLUMNS = sql`u.occurred_at, u.source, u.reason_code,
+      case when u.source in ${NOTE_SOURCES} then null else u.reason_text end as reason_text,
+      u.campaign, u.topic,
+      coalesce(u.details ->> 'note',
+        case when u.source in ${NOTE_SOURCES} then u.reason_text end) as note`;
+
+export type LatestUnsubscribeColumns = {
+  channel: Channel;
+  address: string;
+  address_hash: string;
+  occurred_at: Date | null;
+  source: ConsentSource | null;
+  reason_code: string | null;
+  reason_text: string | null;
+  campaign: string | null;
+  topic: string | null;
+  note: string | null;
+};
+
+export function suppressionRowOf(r: LatestUnsubscribeColumns): SuppressionRow {
+  return {
+    address: r.address,
+    channel: r.channel,
+    date: r.occurred_at,
+    source: r.source,
+    reason: r.reason_code,
+    reasonText: r.reason_text,
+    campaign: r.campaign,
+    note: r.note,
+  };
+}
+
 export type SuppressionRow = {
   address: string;
   channel: Channel;
@@ -109,7 +156,11 @@ export type SuppressionPage = {
   next: SuppressionCursor | null;
 };
 
-function matches(row: SuppressionRow, filter: SuppressionExportFilter): boolean {
+/** Whether a row passes the filter's source and dates (the channel is part of the scan). */
+export function matchesSuppressionFilter(
+  row: Pick<SuppressionRow, "source" | "date">,
+  filter: SuppressionExportFilter,
+): boolean {
   if (filter.source && row.source !== filter.source) return false;
   if (filter.from && !(row.date && row.date >= filter.from)) return false;
   if (filter.to && !(row.date && row.date < filter.to)) return false;
@@ -131,23 +182,8 @@ export async function suppressionPage(
     return undeliverablePage(db, filter, after && "eventId" in after ? after.eventId : 0, limit);
   }
   const key = after && "hash" in after ? after : null;
-  const { rows } = await sql<{
-    channel: Channel;
-    address: string;
-    address_hash: string;
-    occurred_at: Date | null;
-    source: ConsentSource | null;
-    reason_code: string | null;
-    reason_text: string | null;
-    campaign: string | null;
-    note: string | null;
-  }>`
-    select cc.channel, cc.address, cc.address_hash, u.occurred_at, u.source,
-      u.reason_code,
-      case when u.source in ${NOTE_SOURCES} then null else u.reason_text end as reason_text,
-      u.campaign,
-      coalesce(u.details ->> 'note',
-        case when u.source in ${NOTE_SOURCES} then u.reason_text end) as note
+  const { rows } = await sql<LatestUnsubscribeColumns>`
+    select cc.channel, cc.address, cc.address_hash, ${LATEST_UNSUBSCRIBE_COLUMNS}
     from (
       select channel, address, address_hash
       from channel_consent
@@ -161,29 +197,14 @@ export async function suppressionPage(
       order by channel, address collate "C", address_hash
       limit ${limit}
     ) cc
-    left join lateral (
-      select l.occurred_at, l.source, l.reason_code, l.reason_text, l.campaign, l.details
-      from consent_ledger l
-      where l.channel = cc.channel and l.address_hash = cc.address_hash and l.action = 'unsubscribe'
-      order by l.id desc
-      limit 1
-    ) u on true
+    ${LATEST_UNSUBSCRIBE_JOIN}
     order by cc.channel, cc.address collate "C", cc.address_hash
   `.execute(db);
   const last = rows[rows.length - 1];
   const out: SuppressionRow[] = [];
   for (const r of rows) {
-    const row: SuppressionRow = {
-      address: r.address,
-      channel: r.channel,
-      date: r.occurred_at,
-      source: r.source,
-      reason: r.reason_code,
-      reasonText: r.reason_text,
-      campaign: r.campaign,
-      note: r.note,
-    };
-    if (matches(row, filter)) out.push(row);
+    const row = suppressionRowOf(r);
+    if (matchesSuppressionFilter(row, filter)) out.push(row);
   }
   return {
     rows: out,

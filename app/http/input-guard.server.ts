@@ -6,6 +6,7 @@ import { EVENTS_MAX_BYTES, INBOUND_MAX_BYTES } from "~/email/webhook-http.server
 import type { Env } from "~/env.server";
 import { i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { lastKnownBranding } from "~/recipient/cache.server";
+import { LOGO_UPLOAD_MAX_BODY_BYTES } from "~/settings/logo.server";
 import type { FaultPageData } from "~/ui/fault-page";
 import { readCappedBody } from "~/http/capped-body.server";
 import { badText, findBadText } from "~/http/text-check";
@@ -53,6 +54,11 @@ export function bodyLimit(
   if (p.startsWith("/webhooks/email/inbound/"))
     return { maxBytes: INBOUND_MAX_BYTES, reader: "own" };
   if (p.startsWith("/webhooks/")) return { maxBytes: EVENTS_MAX_BYTES, reader: "own" };
+  if (p === "/admin/branding" && isMultipart(contentType)) {
+    // The logo upload reads its body itself under the logo's cap (app/routes/admin.branding.tsx)
+    // and says on the page that the file is too large; only far larger bodies stop here.
+    return { maxBytes: LOGO_UPLOAD_MAX_BODY_BYTES, reader: "own" };
+  }
   if (p === "/admin/imports" && isMultipart(contentType)) {
     // The upload streams to disk and stops at IMPORT_MAX_FILE_MB (app/imports/upload.server.ts).
     return { maxBytes: env.IMPORT_MAX_FILE_MB * MiB + MiB, reader: "own" };
@@ -88,6 +94,56 @@ function sendPlain(
   res.status(status);
   res.set({ ...TEXT_NO_STORE, ...headers });
   res.end(text);
+}
+
+function isAdminPath(pathname: string): boolean {
+  return pathname === "/admin" || pathname.startsWith("/admin/");
+}
+
+/**
+ * Admin pages whose uploads can exceed the edge's cap: they read `?refused=too_large` and say on
+ * the page that the file was too large.
+ */
+export const UPLOAD_PAGES: readonly string[] = ["/admin/branding", "/admin/imports"];
+
+/**
+ * A body over the cap of an admin form (issue 15, item 9): a readable answer instead of a bare
+ * 413, and never one that carries the form's fields or the URL it was posted to (which may hold
+ * a token). An upload page is shown again with its "too large" message (303 to
+ * `<page>?refused=too_large`; for Remix's fetch with JavaScript on, the same redirect in Remix's
+ * own header); other admin pages get a short page (413) with a way back.
+ */
+function sendAdminTooLarge(req: ExpressRequest, res: ExpressResponse, maxBytes: number): void {
+  const page = req.path.replace(/\/+$/, "");
+  const remixData = typeof req.query._data === "string";
+  if (UPLOAD_PAGES.includes(page)) {
+    const location = `${page}?refused=too_large`;
+    res.set(NO_STORE);
+    if (remixData) {
+      res.status(204).set({ "X-Remix-Redirect": location, "X-Remix-Status": "303" });
+      res.end();
+    } else {
+      res.redirect(303, location);
+    }
+    return;
+  }
+  const text = `The form is too large: at most ${Math.floor(maxBytes / 1024)} KB are accepted here. Nothing was saved.`;
+  if (remixData) {
+    // Remix shows a caught response in the route's error boundary (with the text).
+    res.status(413).set({ ...TEXT_NO_STORE, "X-Remix-Catch": "yes" });
+    res.end(text);
+    return;
+  }
+  res.status(413).set({ "Content-Type": "text/html; charset=utf-8", ...NO_STORE });
+  res.end(
+    `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">` +
+      `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+      `<title>Too large · Heed admin</title></head>` +
+      `<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#0f172a">` +
+      `<main><h1>Too large</h1><p>${text}</p>` +
+      `<p><a href="${page.replace(/[^A-Za-z0-9/_.-]/g, "")}" style="color:#1e40af">Back to the form</a></p></main>` +
+      `</body></html>`,
+  );
 }
 
 function sendApi(res: ExpressResponse, answer: Response): void {
@@ -147,6 +203,8 @@ export function inputEdge(env: Pick<Env, "IMPORT_MAX_FILE_MB">) {
               ),
             ),
           );
+        } else if (isAdminPath(req.path)) {
+          sendAdminTooLarge(req, res, limit.maxBytes);
         } else {
           sendPlain(
             res,

@@ -66,6 +66,20 @@ import esAccess from "./locales/es/access.json";
 import frAccess from "./locales/fr/access.json";
 import plAccess from "./locales/pl/access.json";
 import ptAccess from "./locales/pt/access.json";
+import csSuppressions from "./locales/cs/suppressions.json";
+import deSuppressions from "./locales/de/suppressions.json";
+import enSuppressions from "./locales/en/suppressions.json";
+import esSuppressions from "./locales/es/suppressions.json";
+import frSuppressions from "./locales/fr/suppressions.json";
+import plSuppressions from "./locales/pl/suppressions.json";
+import ptSuppressions from "./locales/pt/suppressions.json";
+import csBranding from "./locales/cs/branding.json";
+import deBranding from "./locales/de/branding.json";
+import enBranding from "./locales/en/branding.json";
+import esBranding from "./locales/es/branding.json";
+import frBranding from "./locales/fr/branding.json";
+import plBranding from "./locales/pl/branding.json";
+import ptBranding from "./locales/pt/branding.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -79,6 +93,8 @@ export const resources = {
     labels: enLabels,
     imports: enImports,
     access: enAccess,
+    suppressions: enSuppressions,
+    branding: enBranding,
   },
   pl: {
     common: plCommon,
@@ -90,6 +106,8 @@ export const resources = {
     labels: plLabels,
     imports: plImports,
     access: plAccess,
+    suppressions: plSuppressions,
+    branding: plBranding,
   },
   pt: {
     common: ptCommon,
@@ -101,6 +119,8 @@ export const resources = {
     labels: ptLabels,
     imports: ptImports,
     access: ptAccess,
+    suppressions: ptSuppressions,
+    branding: ptBranding,
   },
   cs: {
     common: csCommon,
@@ -112,6 +132,8 @@ export const resources = {
     labels: csLabels,
     imports: csImports,
     access: csAccess,
+    suppressions: csSuppressions,
+    branding: csBranding,
   },
   de: {
     common: deCommon,
@@ -123,6 +145,8 @@ export const resources = {
     labels: deLabels,
     imports: deImports,
     access: deAccess,
+    suppressions: deSuppressions,
+    branding: deBranding,
   },
   es: {
     common: esCommon,
@@ -134,6 +158,8 @@ export const resources = {
     labels: esLabels,
     imports: esImports,
     access: esAccess,
+    suppressions: esSuppressions,
+    branding: esBranding,
   },
   fr: {
     common: frCommon,
@@ -145,6 +171,8 @@ export const resources = {
     labels: frLabels,
     imports: frImports,
     access: frAccess,
+    suppressions: frSuppressions,
+    branding: frBranding,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

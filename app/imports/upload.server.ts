@@ -8,7 +8,9 @@ import {
   unstable_createFileUploadHandler,
   unstable_createMemoryUploadHandler,
   unstable_parseMultipartFormData,
+  type UploadHandler,
 } from "@remix-run/node";
+import { CSRF_FIELD } from "~/admin/csrf.server";
 import { tooLarge } from "~/imports/jobs.server";
 import { decodeFileName, withSafeFileNames } from "~/imports/multipart-names.server";
 import { ImportFileError } from "~/imports/read.server";
@@ -17,6 +19,11 @@ import { ImportFileError } from "~/imports/read.server";
  * The HTTP edge of an import upload (used by the /admin/imports action): streams the multipart
  * body's `file` part to HEED_DATA_DIR/imports/<id>.upload (never whole in memory) and stops
  * (deleting the partial file) as soon as it passes the size limit. Other fields are small text.
+ *
+ * The form's CSRF token comes first in the body (the form puts its hidden field before the file):
+ * `checkToken` is given it before a byte of the file is written, and an upload whose first part is
+ * anything else is refused by `checkToken(null)`. So the token never needs to be in the URL
+ * (docs/decisions/0092-csrf-token-first-in-the-upload.md).
  */
 
 export type ReceivedUpload = {
@@ -26,10 +33,17 @@ export type ReceivedUpload = {
 };
 
 const MAX_FIELD_BYTES = 64 * 1024;
+/** A CSRF token is 43 characters (base64url of an HMAC-SHA256). */
+const MAX_TOKEN_CHARS = 256;
 
 export async function receiveImportUpload(
   request: Request,
-  options: { dir: string; maxBytes: number },
+  options: {
+    dir: string;
+    maxBytes: number;
+    /** Throws (a 403 Response) unless the token is the session's; null when none came first. */
+    checkToken?: (token: string | null) => void;
+  },
 ): Promise<ReceivedUpload> {
   const type = request.headers.get("content-type") ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
@@ -43,7 +57,24 @@ export async function receiveImportUpload(
   const storedFile = `${id}.upload`;
   await fs.promises.mkdir(options.dir, { recursive: true });
   let originalName = "";
+  let tokenChecked = !options.checkToken;
+  const tokenFirst: UploadHandler = async ({ name, data }) => {
+    if (tokenChecked) return undefined;
+    if (name !== CSRF_FIELD) {
+      options.checkToken!(null);
+      throw new ImportFileError("The upload could not be read. Try again.");
+    }
+    let token = "";
+    for await (const chunk of data) {
+      token += Buffer.from(chunk).toString("utf8");
+      if (token.length > MAX_TOKEN_CHARS) break;
+    }
+    options.checkToken!(token.length > MAX_TOKEN_CHARS ? null : token);
+    tokenChecked = true;
+    return token;
+  };
   const handler = unstable_composeUploadHandlers(
+    tokenFirst,
     unstable_createFileUploadHandler({
       directory: options.dir,
       avoidFileConflicts: false,
@@ -63,6 +94,8 @@ export async function receiveImportUpload(
     form = await unstable_parseMultipartFormData(withSafeFileNames(request), handler);
   } catch (e) {
     await fs.promises.rm(path.join(options.dir, storedFile), { force: true });
+    // A refused token (403) or our own refusal: as thrown.
+    if (e instanceof Response || e instanceof ImportFileError) throw e;
     if (e instanceof MaxPartSizeExceededError) {
       if (e.field === "file") throw tooLarge(options.maxBytes);
       throw new ImportFileError(`The form field "${e.field}" is too long.`);

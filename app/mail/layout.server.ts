@@ -1,3 +1,5 @@
+import { getEnv } from "~/env.server";
+import { logoSrc } from "~/settings/logo.server";
 import type { Branding } from "~/settings/settings.server";
 
 /**
@@ -53,8 +55,13 @@ const FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial
 export function renderHtml(content: EmailContent, branding: Branding): string {
   const accent = branding.accentColor;
   const onAccent = readableOn(accent);
-  const header = branding.logoUrl
-    ? `<img src="${escapeHtml(branding.logoUrl)}" alt="${escapeHtml(branding.organizationName)}" height="40" style="display:block;height:40px;width:auto;border:0;">`
+  // An uploaded logo is served by Heed: mail clients need its absolute URL.
+  const logo = logoSrc(
+    { logoFile: branding.logoFile ?? "", logoUrl: branding.logoUrl },
+    getEnv().publicUrl,
+  );
+  const header = logo
+    ? `<img src="${escapeHtml(logo)}" alt="${escapeHtml(branding.organizationName)}" height="40" style="display:block;height:40px;width:auto;border:0;">`
     : `<span style="font-size:20px;font-weight:700;color:#0f172a;">${escapeHtml(branding.organizationName)}</span>`;
   const body = content.blocks
     .map((b) => {

@@ -13,6 +13,7 @@ import {
   type TokenFailure,
 } from "~/links/tokens.server";
 import { cachedBranding, cachedReasons } from "~/recipient/cache.server";
+import { logoSrc } from "~/settings/logo.server";
 import { contactLocaleHint } from "~/recipient/recipient.server";
 import type { PublicBranding } from "~/ui/public-layout";
 import type { TokenErrorReason } from "~/ui/token-error";
@@ -35,7 +36,8 @@ export async function publicPageData(
     i18n: i18nPayload(locale, namespaces),
     branding: {
       organizationName: b.organizationName,
-      logoUrl: b.logoUrl,
+      // The uploaded logo wins over the logo URL (app/settings/logo.server.ts).
+      logoUrl: logoSrc(b),
       accentColor: b.accentColor,
       privacyPolicyUrl: b.privacyPolicyUrl,
       supportEmail: b.supportEmail,

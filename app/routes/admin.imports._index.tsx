@@ -8,7 +8,7 @@ import {
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireRole, requireSession } from "~/admin/auth.server";
-import { verifyCsrfToken } from "~/admin/csrf.server";
+import { provenanceProblem, verifyCsrfToken } from "~/admin/csrf.server";
 import { formError, parseForm } from "~/admin/forms.server";
 import {
   AdminErrorBoundary,
@@ -22,7 +22,7 @@ import {
   Section,
   Time,
 } from "~/admin/ui/components";
-import { useAdminLayout } from "~/admin/ui/layout";
+import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { importLimits, importsDir, listImportJobs, uploadImport } from "~/imports/jobs.server";
@@ -30,7 +30,7 @@ import { ImportFileError } from "~/imports/read.server";
 import { DEFAULT_IMPORT_NOTE } from "~/imports/schema";
 import { ImportStatusBadge } from "~/imports/ui";
 import { discardUpload, receiveImportUpload, type ReceivedUpload } from "~/imports/upload.server";
-import { NO_STORE } from "~/http/headers";
+import { NO_STORE, TEXT_NO_STORE } from "~/http/headers";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
 
@@ -42,6 +42,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       cancelled: new URL(request.url).searchParams.get("cancelled") === "1",
+      // The edge refused an upload over its cap before reading it (app/http/input-guard.server.ts).
+      refused: new URL(request.url).searchParams.get("refused") === "too_large",
       // The import pages speak the operator's browser language (the rest of the admin area is English).
       i18n: i18nPayload(negotiateLocale(request), ["imports"]),
       maxFileMb: getEnv().IMPORT_MAX_FILE_MB,
@@ -71,10 +73,14 @@ const FormSchema = z.object({
 });
 
 export async function action({ request, context }: ActionFunctionArgs) {
-  // The file must stream to disk, so the CSRF token comes in the query string (the form's action
-  // URL) and is checked before a byte of the body is read.
+  // The file must stream to disk, so the CSRF token comes first in the body (the form's first
+  // field) and is checked before a byte of the file is written; the browser's provenance before
+  // a byte of the body is read. Never in the URL (docs/decisions/0092-csrf-token-first-in-the-upload.md).
   const { user, session } = await requireSession(request, "admin");
-  verifyCsrfToken(request, new URL(request.url).searchParams.get("csrf"), session);
+  const problem = provenanceProblem(request);
+  if (problem) {
+    throw new Response(`Forbidden: ${problem}.`, { status: 403, headers: TEXT_NO_STORE });
+  }
   const env = getEnv();
   const limits = importLimits(env);
   const t = getFixedT(negotiateLocale(request), "imports");
@@ -83,6 +89,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     upload = await receiveImportUpload(request, {
       dir: importsDir(env),
       maxBytes: limits.maxFileBytes,
+      checkToken: (token) => verifyCsrfToken(request, token, session),
     });
     const parsed = parseForm(FormSchema, upload.fields);
     if (!parsed.ok) {
@@ -120,9 +127,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Imports() {
-  const { jobs, maxFileMb, cancelled } = useLoaderData<typeof loader>();
+  const { jobs, maxFileMb, cancelled, refused } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
-  const csrf = useAdminLayout()?.csrfToken ?? "";
   const busy = useNavigation().state === "submitting";
   const t = useT("imports");
   const tc = useT("common");
@@ -145,12 +151,20 @@ export default function Imports() {
       {cancelled ? <Notice kind="success">{t("preview.cancelled")}</Notice> : null}
       <Section title={t("upload.title")} id="upload">
         {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
+        {refused && !actionData ? (
+          <Notice kind="error">
+            {t("upload.not_imported")} {t("upload.too_large", { mb: maxFileMb })}
+          </Notice>
+        ) : null}
         <Form
           method="post"
           encType="multipart/form-data"
-          action={`/admin/imports?index&csrf=${encodeURIComponent(csrf)}`}
+          action="/admin/imports?index"
+          replace
           className="grid gap-4 md:grid-cols-2"
         >
+          {/* The token first: the action checks it before it writes a byte of the file. */}
+          <CsrfInput />
           <div className="md:col-span-2">
             <label htmlFor="file" className={labelClass}>
               {t("upload.file_label", { mb: maxFileMb })}

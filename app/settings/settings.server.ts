@@ -9,6 +9,13 @@ import type { LocalizedText } from "~/db/schema";
 export const BrandingSchema = z.object({
   organizationName: z.string().trim().min(1).max(120),
   logoUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal("")]).default(""),
+  /**
+   * An uploaded logo (app/settings/logo.server.ts): its file name under /branding/logo/. It wins
+   * over logoUrl; "" for none.
+   */
+  logoFile: z
+    .union([z.string().regex(/^[0-9a-f]{16}\.(png|jpg|webp|gif)$/), z.literal("")])
+    .default(""),
   /** #rrggbb; the pages derive a readable text colour from it. */
   accentColor: z.string().regex(/^#[0-9a-fA-F]{6}$/, "must be a colour like #2563eb"),
   privacyPolicyUrl: z.union([z.url({ protocol: /^https?$/ }), z.literal("")]).default(""),
@@ -29,8 +36,9 @@ export type Branding = z.infer<typeof BrandingSchema>;
  * The branding form: as BrandingSchema, but a logo URL must be https:// (recipient pages are
  * served over https; an http:// image is mixed content the browser blocks or flags). Stored
  * settings are read with BrandingSchema, so an older http:// logo does not lose the branding.
+ * The uploaded logo is not a form field: it has its own upload (saveBrandingLogo).
  */
-export const BrandingFormSchema = BrandingSchema.extend({
+export const BrandingFormSchema = BrandingSchema.omit({ logoFile: true }).extend({
   logoUrl: z
     .union([
       z.url({ protocol: /^https$/, error: "Use an https:// address for the logo." }),
@@ -42,6 +50,7 @@ export const BrandingFormSchema = BrandingSchema.extend({
 export const DEFAULT_BRANDING: Branding = {
   organizationName: "Heed",
   logoUrl: "",
+  logoFile: "",
   accentColor: "#2563eb",
   privacyPolicyUrl: "",
   supportEmail: "",

@@ -385,6 +385,7 @@ function routeUrls(): Record<string, string[] | null> {
   return {
     "_index.tsx": ["/"],
     "healthz.ts": ["/healthz"],
+    "branding.logo.$file.ts": ["/branding/logo/0123456789abcdef.png"],
     "manage.tsx": ["/manage"],
     "u.$token.tsx": [`/u/${fx.unsubscribe}`],
     "p.$token.tsx": [`/p/${fx.preferences}`],

@@ -214,10 +214,12 @@ export async function adminUploadImport(base: string, cookie: string, csv: Blob)
   const page = await (await fetch(`${base}/admin/imports`, { headers: { Cookie: cookie } })).text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
   if (!csrf) throw new Error("no CSRF token on /admin/imports");
+  // The token first, as the page's form sends it (the action checks it before the file).
   const form = new FormData();
+  form.set("csrf", csrf);
   form.set("channel", "email");
   form.set("file", csv, "suppressions.csv");
-  const res = await fetch(`${base}/admin/imports?csrf=${encodeURIComponent(csrf)}`, {
+  const res = await fetch(`${base}/admin/imports?index`, {
     method: "POST",
     headers: { Cookie: cookie },
     body: form,
