@@ -66,6 +66,13 @@ import esAccess from "./locales/es/access.json";
 import frAccess from "./locales/fr/access.json";
 import plAccess from "./locales/pl/access.json";
 import ptAccess from "./locales/pt/access.json";
+import csAdmin from "./locales/cs/admin.json";
+import deAdmin from "./locales/de/admin.json";
+import enAdmin from "./locales/en/admin.json";
+import esAdmin from "./locales/es/admin.json";
+import frAdmin from "./locales/fr/admin.json";
+import plAdmin from "./locales/pl/admin.json";
+import ptAdmin from "./locales/pt/admin.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -79,6 +86,7 @@ export const resources = {
     labels: enLabels,
     imports: enImports,
     access: enAccess,
+    admin: enAdmin,
   },
   pl: {
     common: plCommon,
@@ -90,6 +98,7 @@ export const resources = {
     labels: plLabels,
     imports: plImports,
     access: plAccess,
+    admin: plAdmin,
   },
   pt: {
     common: ptCommon,
@@ -101,6 +110,7 @@ export const resources = {
     labels: ptLabels,
     imports: ptImports,
     access: ptAccess,
+    admin: ptAdmin,
   },
   cs: {
     common: csCommon,
@@ -112,6 +122,7 @@ export const resources = {
     labels: csLabels,
     imports: csImports,
     access: csAccess,
+    admin: csAdmin,
   },
   de: {
     common: deCommon,
@@ -123,6 +134,7 @@ export const resources = {
     labels: deLabels,
     imports: deImports,
     access: deAccess,
+    admin: deAdmin,
   },
   es: {
     common: esCommon,
@@ -134,6 +146,7 @@ export const resources = {
     labels: esLabels,
     imports: esImports,
     access: esAccess,
+    admin: esAdmin,
   },
   fr: {
     common: frCommon,
@@ -145,6 +158,7 @@ export const resources = {
     labels: frLabels,
     imports: frImports,
     access: frAccess,
+    admin: frAdmin,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 
