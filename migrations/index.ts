@@ -16,6 +16,7 @@ import * as m20261129T1500 from "./2026-11-29T1500_no_reason_choice";
 import * as m20261129T1600 from "./2026-11-29T1600_frequency";
 import * as m20261129T1601 from "./2026-11-29T1601_ledger_chain";
 import * as m20261129T1700 from "./2026-11-29T1700_data_sources";
+import * as m20261130T1300 from "./2026-11-30T1300_admin_user_locale";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-29T1600_frequency": m20261129T1600,
   "2026-11-29T1601_ledger_chain": m20261129T1601,
   "2026-11-29T1700_data_sources": m20261129T1700,
+  "2026-11-30T1300_admin_user_locale": m20261130T1300,
 };

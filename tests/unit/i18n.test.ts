@@ -60,6 +60,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "access:evidence.userAgent": ["de"],
   // admin namespace: begin
   // Words that are the same in English (Contacts, Webhooks, IP, …).
+  "admin:account.session.title": ["fr"],
   "admin:consent.columns.ip": ["pl", "pt", "es", "fr"],
   "admin:consent.columns.source": ["fr"],
   "admin:nav.contacts": ["fr"],
@@ -69,6 +70,9 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "admin:pager.label": ["fr"],
   "admin:roles.agent": ["fr"],
   "admin:status.agent": ["fr"],
+  "admin:users.columns.actions": ["fr"],
+  "admin:users.columns.role": ["cs"],
+  "admin:users.create.name": ["de"],
   // admin namespace: end
 };
 

@@ -1,0 +1,44 @@
+import type { FormFailure } from "~/admin/forms.server";
+import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import type { TFunction } from "~/i18n/i18n.shared";
+import { PASSWORD_MIN } from "~/admin/users.server";
+
+/**
+ * Server messages of the admin area in the operator's language (docs/admin-languages.md). The
+ * domain functions and form schemas keep their English text (the API, the CLI and the logs read
+ * it); a route translates what it shows: a known English message maps to `admin:messages.<key>`,
+ * anything else is shown as it is.
+ */
+const MESSAGE_KEYS: Record<string, string> = {
+  "Please correct the fields marked below.": "correctFields",
+  [`Use at least ${PASSWORD_MIN} characters.`]: "passwordMin",
+  "Use at most 1024 characters.": "passwordMax",
+  "Enter a valid email address.": "validEmail",
+  "Pick a role.": "pickRole",
+  "Unknown user.": "unknownUser",
+  "Enter your current password.": "currentPassword",
+  "The two new passwords differ.": "passwordsDiffer",
+  "Bad request: the form could not be read.": "formUnreadable",
+};
+
+/** `t` of the admin namespace in the request's language. */
+export function adminT(request: Request): TFunction {
+  return getFixedT(negotiateLocale(request), "admin");
+}
+
+/** A message in the admin's language when it is a known one, else unchanged. */
+export function translateMessage(t: TFunction, message: string): string {
+  const key = MESSAGE_KEYS[message];
+  return key ? t(`messages.${key}`, { min: PASSWORD_MIN }) : message;
+}
+
+/** A form failure (parseForm) with its message and field errors translated. */
+export function translateFailure(t: TFunction, failure: FormFailure): FormFailure {
+  return {
+    ok: false,
+    message: translateMessage(t, failure.message),
+    fieldErrors: Object.fromEntries(
+      Object.entries(failure.fieldErrors).map(([k, v]) => [k, translateMessage(t, v)]),
+    ),
+  };
+}
