@@ -237,10 +237,15 @@ export function AdminErrorBoundary() {
     title: "Something went wrong",
     text: "Please try again in a moment.",
   };
-  const detail =
+  const raw =
     isRouteErrorResponse(error) && typeof error.data === "string" && status < 500
       ? error.data
       : null;
+  // The authorization helpers' English default, in the page's language.
+  const detail =
+    raw === "You do not have permission to do this."
+      ? t("messages.noPermission", { defaultValue: raw })
+      : raw;
   return (
     <div className="max-w-2xl">
       <h1 className="text-2xl font-semibold">
