@@ -63,6 +63,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "admin:account.session.title": ["fr"],
   "admin:consent.columns.ip": ["pl", "pt", "es", "fr"],
   "admin:consent.columns.source": ["fr"],
+  "admin:consent.who.system": ["pl"],
   "admin:contact.fallbackTitle": ["fr"],
   "admin:contact.help.pause": ["de", "fr"],
   "admin:inbound.columns.message": ["fr"],

@@ -143,7 +143,7 @@ function useWho(): (e: TimelineView) => string {
     if (e.actorLabel) return e.actorLabel;
     if (e.actorType === "admin_user") return t("consent.who.deletedUser");
     if (e.actorType === "api_key") return t("consent.who.deletedKey");
-    if (e.actorType) return e.actorType;
+    if (e.actorType) return t(`consent.who.${e.actorType}`, { defaultValue: e.actorType });
     // Imported and system rows have no actor: the source says who.
     if (e.source === "import" || e.source === "system") return labels.source(e.source);
     return t("consent.who.recipient");
