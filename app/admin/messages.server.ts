@@ -29,6 +29,10 @@ const MESSAGE_KEYS: Record<string, string> = {
   "Pick how long.": "pickHowLong",
   "Pick email or SMS.": "pickEmailOrSms",
   "You do not have permission to do this.": "noPermission",
+  "Give the key a name.": "keyName",
+  "At most 200 characters.": "max200",
+  "Choose at least one scope.": "pickScope",
+  "Unknown key.": "unknownKey",
 };
 
 /** `t` of the admin namespace in the request's language. */

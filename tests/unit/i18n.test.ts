@@ -61,6 +61,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   // admin namespace: begin
   // Words that are the same in English (Contacts, Webhooks, IP, …).
   "admin:account.session.title": ["fr"],
+  "admin:apiKeys.columns.name": ["de"],
   "admin:consent.columns.ip": ["pl", "pt", "es", "fr"],
   "admin:consent.columns.source": ["fr"],
   "admin:consent.who.system": ["pl"],
