@@ -307,7 +307,7 @@ export default function ContactPage() {
           <dt className="font-medium text-slate-700">{t("contacts.columns.locale")}</dt>
           <dd>
             {contact.locale
-              ? t(`languages.${contact.locale}`, { defaultValue: contact.locale })
+              ? t(`languageNames.${contact.locale}`, { defaultValue: contact.locale })
               : "—"}
           </dd>
           <dt className="font-medium text-slate-700">{t("contacts.columns.created")}</dt>

@@ -75,6 +75,8 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "admin:pager.label": ["fr"],
   "admin:roles.agent": ["fr"],
   "admin:status.agent": ["fr"],
+  "admin:topicForm.description": ["fr"],
+  "admin:topicForm.name": ["de"],
   "admin:users.columns.actions": ["fr"],
   "admin:users.columns.role": ["cs"],
   "admin:users.create.name": ["de"],
