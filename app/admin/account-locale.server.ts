@@ -1,4 +1,5 @@
 import type { Db } from "~/db/db.server";
+import { getEnv } from "~/env.server";
 import { isLocale, type Locale } from "~/i18n/config";
 import { LOCALE_COOKIE } from "~/i18n/i18n.server";
 
@@ -11,7 +12,7 @@ const ONE_YEAR = 365 * 24 * 3600;
 
 /** The Set-Cookie value for a choice; null clears the cookie (back to the browser's language). */
 export function localeCookie(locale: Locale | null): string {
-  const attributes = "Path=/admin; SameSite=Lax; HttpOnly";
+  const attributes = `Path=/admin; SameSite=Lax; HttpOnly${getEnv().isProduction ? "; Secure" : ""}`;
   return locale
     ? `${LOCALE_COOKIE}=${locale}; ${attributes}; Max-Age=${ONE_YEAR}`
     : `${LOCALE_COOKIE}=; ${attributes}; Max-Age=0`;

@@ -148,7 +148,8 @@ export default function Users() {
       ) : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
-      <div className="mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+      {/* `relative`: the sr-only text in the buttons is positioned inside the scrolling box, not the page. */}
+      <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm">
           <caption className="sr-only">{t("nav.users")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">

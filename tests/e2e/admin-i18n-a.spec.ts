@@ -183,6 +183,12 @@ test("cs with JavaScript on and off: a refused change is explained in Czech; scr
       }
       await page.goto("/admin/users");
       await page.screenshot({ path: "/tmp/lang-a-users-cs-360.png", fullPage: true });
+      const usersOverflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - window.innerWidth,
+      );
+      expect(usersOverflow, "the users page does not scroll sideways at 360px").toBeLessThanOrEqual(
+        0,
+      );
     }
     await context.close();
   }
