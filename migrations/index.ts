@@ -19,6 +19,7 @@ import * as m20261129T1700 from "./2026-11-29T1700_data_sources";
 import * as m20261130T1000 from "./2026-11-30T1000_suppression_list_and_logo";
 import * as m20261130T1100 from "./2026-11-30T1100_consent_lookup_key";
 import * as m20261130T1200 from "./2026-11-30T1200_ledger_chain_given";
+import * as m20261130T1300 from "./2026-11-30T1300_admin_user_locale";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-30T1000_suppression_list_and_logo": m20261130T1000,
   "2026-11-30T1100_consent_lookup_key": m20261130T1100,
   "2026-11-30T1200_ledger_chain_given": m20261130T1200,
+  "2026-11-30T1300_admin_user_locale": m20261130T1300,
 };

@@ -223,6 +223,8 @@ export interface AdminUsersTable {
   created_at: CreatedAt;
   last_login_at: Timestamp | null;
   disabled_at: Timestamp | null;
+  /** The admin area's language chosen on the Account page; null: Accept-Language. */
+  locale: Generated<string | null>;
 }
 
 export interface AdminSessionsTable {

@@ -36,10 +36,29 @@ export function parseAcceptLanguage(header: string | null | undefined): Locale[]
 
 type HasHeaders = { headers: { get(name: string): string | null } };
 
-/** The token's contact locale, then Accept-Language, then English. */
+/**
+ * The cookie holding a language someone chose explicitly in Heed: the admin Account page sets it
+ * with Path=/admin (and again at login, from the user's saved choice), so browsers send it to admin
+ * pages only, never to recipient pages (docs/admin-languages.md).
+ */
+export const LOCALE_COOKIE = "heed_locale";
+
+/** The supported locale in the request's LOCALE_COOKIE, if any. */
+export function cookieLocale(request: HasHeaders | null): Locale | null {
+  const header = request?.headers.get("cookie");
+  if (!header) return null;
+  const match = /(?:^|;)\s*heed_locale=([^;]*)/.exec(header.slice(0, 4096));
+  return match ? toLocale(match[1]) : null;
+}
+
+/**
+ * The token's contact locale, then a language chosen in Heed (LOCALE_COOKIE, sent to admin pages
+ * only), then Accept-Language, then English.
+ */
 export function negotiateLocale(request: HasHeaders | null, contactLocale?: string | null): Locale {
   return (
     toLocale(contactLocale) ??
+    cookieLocale(request) ??
     parseAcceptLanguage(request?.headers.get("accept-language"))[0] ??
     DEFAULT_LOCALE
   );

@@ -20,7 +20,12 @@ const I18nContext = createContext<Ctx | null>(null);
 const instances = new Map<string, Ctx>();
 
 function contextFor(payload: I18nPayload): Ctx {
-  const key = `${payload.locale}|${Object.keys(payload.resources).sort().join(",")}`;
+  // A namespace may be given in part (the admin layout sends only `recipient.reasons`), so the key
+  // counts each namespace's top-level keys too.
+  const key = `${payload.locale}|${Object.entries(payload.resources)
+    .map(([ns, strings]) => `${ns}:${Object.keys(strings).length}`)
+    .sort()
+    .join(",")}`;
   let ctx = instances.get(key);
   if (!ctx) {
     ctx = { locale: payload.locale, i18n: createI18n(payload) };
@@ -54,12 +59,29 @@ export function useLocale(): Locale {
   return useI18nContext().locale;
 }
 
-/** The deepest route's `i18n` payload, if any (used by the root layout). */
+/**
+ * The page's `i18n` payload (used by the root layout): the deepest route's, with the namespaces of
+ * its ancestors' payloads added. A layout route can so provide strings for every page below it:
+ * the admin layout (app/routes/admin.tsx) returns the `admin` namespace, and an admin page that
+ * returns only `["reports"]` still gets `useT("admin")` (docs/admin-languages.md). The deepest
+ * payload's locale is the page's; an ancestor's namespace never replaces one the page returned.
+ */
 export function useRouteI18nPayload(): I18nPayload | null {
   const matches = useMatches();
+  let merged: I18nPayload | null = null;
   for (let i = matches.length - 1; i >= 0; i--) {
     const data = matches[i]!.data as { i18n?: I18nPayload } | null | undefined;
-    if (data && typeof data === "object" && data.i18n) return data.i18n;
+    const payload = data && typeof data === "object" ? data.i18n : undefined;
+    if (!payload) continue;
+    if (!merged) {
+      merged = payload;
+      continue;
+    }
+    const missing = Object.keys(payload.resources).filter((ns) => !(ns in merged!.resources));
+    if (missing.length === 0) continue;
+    const resources: I18nPayload["resources"] = { ...merged.resources };
+    for (const ns of missing) resources[ns] = payload.resources[ns]!;
+    merged = { locale: merged.locale, resources };
   }
-  return null;
+  return merged;
 }

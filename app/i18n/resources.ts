@@ -80,6 +80,13 @@ import esBranding from "./locales/es/branding.json";
 import frBranding from "./locales/fr/branding.json";
 import plBranding from "./locales/pl/branding.json";
 import ptBranding from "./locales/pt/branding.json";
+import csAdmin from "./locales/cs/admin.json";
+import deAdmin from "./locales/de/admin.json";
+import enAdmin from "./locales/en/admin.json";
+import esAdmin from "./locales/es/admin.json";
+import frAdmin from "./locales/fr/admin.json";
+import plAdmin from "./locales/pl/admin.json";
+import ptAdmin from "./locales/pt/admin.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -95,6 +102,7 @@ export const resources = {
     access: enAccess,
     suppressions: enSuppressions,
     branding: enBranding,
+    admin: enAdmin,
   },
   pl: {
     common: plCommon,
@@ -108,6 +116,7 @@ export const resources = {
     access: plAccess,
     suppressions: plSuppressions,
     branding: plBranding,
+    admin: plAdmin,
   },
   pt: {
     common: ptCommon,
@@ -121,6 +130,7 @@ export const resources = {
     access: ptAccess,
     suppressions: ptSuppressions,
     branding: ptBranding,
+    admin: ptAdmin,
   },
   cs: {
     common: csCommon,
@@ -134,6 +144,7 @@ export const resources = {
     access: csAccess,
     suppressions: csSuppressions,
     branding: csBranding,
+    admin: csAdmin,
   },
   de: {
     common: deCommon,
@@ -147,6 +158,7 @@ export const resources = {
     access: deAccess,
     suppressions: deSuppressions,
     branding: deBranding,
+    admin: deAdmin,
   },
   es: {
     common: esCommon,
@@ -160,6 +172,7 @@ export const resources = {
     access: esAccess,
     suppressions: esSuppressions,
     branding: esBranding,
+    admin: esAdmin,
   },
   fr: {
     common: frCommon,
@@ -173,6 +186,7 @@ export const resources = {
     access: frAccess,
     suppressions: frSuppressions,
     branding: frBranding,
+    admin: frAdmin,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

@@ -2,9 +2,11 @@ import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/nod
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { requireUser } from "~/admin/auth.server";
 import { AdminErrorBoundary, buttonClass, inputClass, PageHeader } from "~/admin/ui/components";
+import { adminPayloadOf, adminTitle } from "~/admin/ui/i18n";
 import { NO_STORE } from "~/http/headers";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [{ title: adminTitle(adminPayloadOf(matches)) }];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
@@ -13,56 +15,59 @@ export async function loader({ request }: LoaderFunctionArgs) {
 
 export default function AdminHome() {
   const { role, name } = useLoaderData<typeof loader>();
+  const t = useT("admin");
+  const nav = (key: string) => t(`nav.${key}`);
+  const text = (key: string) => t(`home.links.${key}`);
   return (
     <div className="max-w-3xl">
-      <PageHeader title="Admin" description={`Signed in as ${name}.`} />
+      <PageHeader title={t("home.title")} description={t("home.signedInAs", { name })} />
       <Form method="get" action="/admin/contacts" role="search" className="flex flex-wrap gap-2">
         <label htmlFor="home-q" className="sr-only">
-          Search contacts by email, phone or external id
+          {t("home.searchLabel")}
         </label>
         <input
           id="home-q"
           name="q"
           type="search"
-          placeholder="Email, phone or external id"
+          placeholder={t("home.searchPlaceholder")}
           className={`${inputClass} min-w-0 flex-1`}
         />
         <button type="submit" className={buttonClass.primary}>
-          Search contacts
+          {t("home.search")}
         </button>
       </Form>
       <ul className="mt-8 grid gap-3 sm:grid-cols-2">
-        <HomeLink to="/admin/contacts" title="Contacts">
-          Find a person; see each channel&apos;s state and the full history.
+        <HomeLink to="/admin/contacts" title={nav("contacts")}>
+          {text("contacts")}
         </HomeLink>
-        <HomeLink to="/admin/suppressions" title="Suppressions">
-          Suppress any address on one channel or all, with a note.
+        <HomeLink to="/admin/suppressions" title={nav("suppressions")}>
+          {text("suppressions")}
         </HomeLink>
-        <HomeLink to="/admin/reports" title="Reports">
-          Unsubscribes per campaign, channel and topic; reasons; alerts.
+        <HomeLink to="/admin/reports" title={nav("reports")}>
+          {text("reports")}
         </HomeLink>
         {role === "admin" ? (
           <>
-            <HomeLink to="/admin/imports" title="Imports">
-              Bulk-import suppressions from CSV, XLSX or ODS.
+            <HomeLink to="/admin/imports" title={nav("imports")}>
+              {text("imports")}
             </HomeLink>
-            <HomeLink to="/admin/exports" title="Exports">
-              Download the suppressed addresses as CSV.
+            <HomeLink to="/admin/exports" title={nav("exports")}>
+              {text("exports")}
             </HomeLink>
-            <HomeLink to="/admin/topics" title="Topics">
-              Create, rename, translate and archive topics.
+            <HomeLink to="/admin/topics" title={nav("topics")}>
+              {text("topics")}
             </HomeLink>
-            <HomeLink to="/admin/reasons" title="Unsubscribe reasons">
-              Order, translate, enable and disable reasons.
+            <HomeLink to="/admin/reasons" title={t("home.reasonsTitle")}>
+              {text("reasons")}
             </HomeLink>
-            <HomeLink to="/admin/branding" title="Branding">
-              Name, logo, colour and links on recipient pages.
+            <HomeLink to="/admin/branding" title={nav("branding")}>
+              {text("branding")}
             </HomeLink>
-            <HomeLink to="/admin/users" title="Users">
-              Create users, change roles, disable accounts.
+            <HomeLink to="/admin/users" title={nav("users")}>
+              {text("users")}
             </HomeLink>
-            <HomeLink to="/admin/audit" title="Audit log">
-              Every operator action: who, what, when, from where.
+            <HomeLink to="/admin/audit" title={nav("audit")}>
+              {text("audit")}
             </HomeLink>
           </>
         ) : null}
@@ -71,15 +76,7 @@ export default function AdminHome() {
   );
 }
 
-function HomeLink({
-  to,
-  title,
-  children,
-}: {
-  to: string;
-  title: string;
-  children: string | string[];
-}) {
+function HomeLink({ to, title, children }: { to: string; title: string; children: string }) {
   return (
     <li>
       <Link

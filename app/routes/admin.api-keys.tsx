@@ -27,25 +27,28 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
-import { API_SCOPES, listApiKeys, SCOPE_DESCRIPTIONS } from "~/api/keys.server";
+import { API_SCOPES, listApiKeys } from "~/api/keys.server";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
+import { adminT, translateFailure } from "~/admin/messages.server";
+import { adminPageTitle } from "~/admin/ui/i18n";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "API keys · Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [
+  { title: adminPageTitle(matches, "nav.apiKeys", "API keys") },
+];
 
 /** API keys for sending systems (docs/api.md): create (shown once), name, scopes, revoke. Admins only. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const keys = await listApiKeys(getDb());
-  return json(
-    { keys, scopes: API_SCOPES.map((s) => ({ key: s, description: SCOPE_DESCRIPTIONS[s] })) },
-    { headers: NO_STORE },
-  );
+  return json({ keys, scopes: [...API_SCOPES] }, { headers: NO_STORE });
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
+  const t = adminT(request);
   const db = getDb();
   const intent = text(formData, "intent");
   if (intent === "create") {
@@ -53,50 +56,54 @@ export async function action({ request, context }: ActionFunctionArgs) {
       name: text(formData, "name"),
       scopes: formData.getAll("scopes").map(String),
     });
-    if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+    if (!parsed.ok) {
+      const failure = translateFailure(t, parsed);
+      return formError(failure.message, failure.fieldErrors);
+    }
     const created = await createApiKeyAudited(db, parsed.data, by);
     return json({
       ok: true as const,
-      message: `Created the API key "${parsed.data.name}".`,
+      message: t("apiKeys.created", { name: parsed.data.name }),
       key: created.key,
     });
   }
   if (intent === "revoke") {
     const parsed = parseForm(RevokeApiKeySchema, { id: text(formData, "id") });
-    if (!parsed.ok) return formError("Unknown key.");
+    if (!parsed.ok) return formError(t("apiKeys.unknown"));
     const revoked = await revokeApiKeyAudited(db, parsed.data.id, by);
-    if (!revoked) return formError("That key does not exist or is already revoked.");
+    if (!revoked) return formError(t("apiKeys.notRevocable"));
     return json({
       ok: true as const,
-      message: `Revoked "${revoked.name}". It stops working at once.`,
+      message: t("apiKeys.revoked", { name: revoked.name }),
       key: null,
     });
   }
-  return formError("Unknown action.");
+  return formError(t("messages.unknownAction"));
 }
 
 export default function ApiKeys() {
   const { keys, scopes } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const t = useT("admin");
   return (
     <div>
       <PageHeader
-        title="API keys"
+        title={t("nav.apiKeys")}
         description={
           <>
-            Keys let sending systems call the{" "}
+            {t("apiKeys.introBefore")}{" "}
             <a className={buttonClass.link} href="/api/docs">
-              sender API
+              {t("apiKeys.senderApi")}
             </a>
-            . A key is shown once, when it is created; Heed keeps only its hash.
+            {t("apiKeys.introAfter")}
           </>
         }
       />
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData?.ok && actionData.key ? (
         <Notice kind="info">
-          <span className="block font-medium">The new key (shown only now):</span>
+          <span className="block font-medium">{t("apiKeys.newKey")}</span>
           <code
             data-testid="new-api-key"
             className="mt-1 block select-all break-all rounded bg-white px-2 py-1 font-mono"
@@ -104,7 +111,7 @@ export default function ApiKeys() {
             {actionData.key}
           </code>
           <span className="mt-1 block">
-            Store it in your sending system. Send it as <code>Authorization: Bearer …</code>.
+            {t("apiKeys.storeIt")} <code>Authorization: Bearer …</code>.
           </span>
         </Notice>
       ) : null}
@@ -112,26 +119,26 @@ export default function ApiKeys() {
 
       <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm">
-          <caption className="sr-only">API keys</caption>
+          <caption className="sr-only">{t("nav.apiKeys")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">
             <tr>
               <th scope="col" className="px-3 py-2 font-medium">
-                Name
+                {t("apiKeys.columns.name")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Key starts with
+                {t("apiKeys.columns.prefix")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Scopes
+                {t("apiKeys.columns.scopes")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Created
+                {t("contacts.columns.created")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Last used
+                {t("apiKeys.columns.lastUsed")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                State
+                {t("users.columns.state")}
               </th>
             </tr>
           </thead>
@@ -139,7 +146,7 @@ export default function ApiKeys() {
             {keys.length === 0 ? (
               <tr>
                 <td colSpan={6} className="px-3 py-4 text-slate-700">
-                  No API keys yet.
+                  {t("apiKeys.none")}
                 </td>
               </tr>
             ) : null}
@@ -150,7 +157,9 @@ export default function ApiKeys() {
                 <td className="px-3 py-2">{k.scopes.join(", ")}</td>
                 <td className="px-3 py-2 text-slate-700">
                   <Time value={k.createdAt} />
-                  {k.createdBy ? <div className="text-xs">by {k.createdBy}</div> : null}
+                  {k.createdBy ? (
+                    <div className="text-xs">{t("apiKeys.by", { name: k.createdBy })}</div>
+                  ) : null}
                 </td>
                 <td className="px-3 py-2 text-slate-700">
                   <Time value={k.lastUsedAt} />
@@ -168,7 +177,8 @@ export default function ApiKeys() {
                       <input type="hidden" name="intent" value="revoke" />
                       <input type="hidden" name="id" value={k.id} />
                       <button type="submit" className={buttonClass.secondary}>
-                        Revoke<span className="sr-only"> {k.name}</span>
+                        {t("apiKeys.revoke")}
+                        <span className="sr-only"> {k.name}</span>
                       </button>
                     </Form>
                   )}
@@ -179,7 +189,7 @@ export default function ApiKeys() {
         </table>
       </div>
 
-      <Section title="Create an API key" id="create-key">
+      <Section title={t("apiKeys.create.title")} id="create-key">
         <Form
           method="post"
           className="grid max-w-2xl gap-4"
@@ -189,7 +199,7 @@ export default function ApiKeys() {
           <input type="hidden" name="intent" value="create" />
           <div>
             <label htmlFor="key-name" className={labelClass}>
-              Name
+              {t("apiKeys.columns.name")}
             </label>
             <input
               id="key-name"
@@ -201,19 +211,19 @@ export default function ApiKeys() {
               className={`mt-1 ${inputClass}`}
             />
             <p id="key-name-hint" className={hintClass}>
-              Which system uses it, e.g. “Newsletter sender”.
+              {t("apiKeys.create.nameHint")}
             </p>
             <FieldError id="key-name-error" message={errors.name} />
           </div>
           <fieldset aria-describedby="key-scopes-error">
-            <legend className={labelClass}>Scopes</legend>
+            <legend className={labelClass}>{t("apiKeys.columns.scopes")}</legend>
             <div className="mt-2 grid gap-2">
               {scopes.map((s) => (
-                <label key={s.key} className="flex items-start gap-2 text-sm text-slate-800">
-                  <input type="checkbox" name="scopes" value={s.key} className="mt-0.5 h-4 w-4" />
+                <label key={s} className="flex items-start gap-2 text-sm text-slate-800">
+                  <input type="checkbox" name="scopes" value={s} className="mt-0.5 h-4 w-4" />
                   <span>
-                    <span className="font-mono font-medium">{s.key}</span>
-                    <span className="text-slate-700">: {s.description}</span>
+                    <span className="font-mono font-medium">{s}</span>
+                    <span className="text-slate-700">: {t(`apiKeys.scopes.${s}`)}</span>
                   </span>
                 </label>
               ))}
@@ -222,7 +232,7 @@ export default function ApiKeys() {
           </fieldset>
           <div>
             <button type="submit" className={buttonClass.primary}>
-              Create key
+              {t("apiKeys.create.submit")}
             </button>
           </div>
         </Form>

@@ -22,7 +22,6 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { ChannelStates, Timeline } from "~/admin/ui/consent-views";
-import { CHANNEL_LABELS } from "~/consent/labels";
 import { CsrfInput, useAdminUser } from "~/admin/ui/layout";
 import {
   channelStates,
@@ -46,33 +45,47 @@ import { InboundMessages } from "~/sms/admin-views";
 import { inboundTimeline } from "~/sms/review.server";
 import { NO_STORE } from "~/http/headers";
 import { idCursor } from "~/http/cursor";
+import { consentErrorMessage, translateFailure } from "~/admin/messages.server";
+import { adminPayloadOf, adminString, adminTitle } from "~/admin/ui/i18n";
+import { useConsentLabels } from "~/admin/ui/labels";
+import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import type { TFunction } from "~/i18n/i18n.shared";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.contact.email ?? data?.contact.externalId ?? "Contact"} · Heed admin` },
-];
-
-const NOTICES: Record<string, string> = {
-  suppressed: "Suppressed. The change is on the timeline below.",
-  already: "Nothing changed: that was already suppressed.",
-  unsuppressed: "Suppression removed. The change is on the timeline below.",
-  unchanged: "Nothing changed: that was not suppressed.",
-  cleared: "The undeliverable mark was cleared. Heed will let mail to this address through again.",
-  not_marked: "Nothing changed: the address was not marked undeliverable.",
-  consent_changed: "Done. The change is on the timeline below.",
-  consent_unchanged: "Nothing changed: that was already so.",
-  link_sent: "The preferences link is on its way. It shows in the outbox.",
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => {
+  const payload = adminPayloadOf(matches);
+  const name =
+    data?.contact.email ??
+    data?.contact.externalId ??
+    adminString(payload, "contact.fallbackTitle") ??
+    "Contact";
+  return [{ title: `${name} · ${adminTitle(payload)}` }];
 };
 
-async function load(id: string) {
+/** The notices after a change (`?notice=`): `admin:contact.notices.<code>`. */
+const NOTICES = new Set([
+  "suppressed",
+  "already",
+  "unsuppressed",
+  "unchanged",
+  "cleared",
+  "not_marked",
+  "consent_changed",
+  "consent_unchanged",
+  "link_sent",
+]);
+
+async function load(id: string, t: TFunction) {
   const db = getDb();
   const contact = await getContact(db, id);
-  if (!contact) throw new Response("There is no contact with this id.", { status: 404 });
+  if (!contact) throw new Response(t("contact.notFound"), { status: 404 });
   return { db, contact, targets: contactAddresses(contact) };
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
-  const { db, contact, targets } = await load(params.id ?? "");
+  const t = getFixedT(negotiateLocale(request), "admin");
+  const { db, contact, targets } = await load(params.id ?? "", t);
   const url = new URL(request.url);
   const before = idCursor(url.searchParams);
   const [rawStates, pending, timeline, undeliverable, inbound] = await Promise.all([
@@ -98,7 +111,7 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       undeliverable,
       inbound,
       before,
-      notice: notice && NOTICES[notice] ? NOTICES[notice] : null,
+      notice: notice && NOTICES.has(notice) ? t(`contact.notices.${notice}`) : null,
     },
     { headers: NO_STORE },
   );
@@ -141,14 +154,18 @@ const ActionSchema = z.discriminatedUnion("intent", [
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "agent");
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "admin");
   const intent = formData.get("intent");
   if ((intent === "unsuppress" || intent === "delete") && user.role !== "admin") {
-    throw forbidden("Only admins can remove a suppression or delete a contact.");
+    throw forbidden(t("contact.errors.adminOnly"));
   }
-  const { db, contact, targets } = await load(params.id ?? "");
+  const { db, contact, targets } = await load(params.id ?? "", t);
   const parsed = parseForm(ActionSchema, Object.fromEntries(formData));
-  if (!parsed.ok)
-    return formError(parsed.message, { ...parsed.fieldErrors, intent: String(intent) });
+  if (!parsed.ok) {
+    const failure = translateFailure(t, parsed);
+    return formError(failure.message, { ...failure.fieldErrors, intent: String(intent) });
+  }
   const input = parsed.data;
   const by = operator(user, request, context);
 
@@ -160,8 +177,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (input.intent === "send_link") {
     const target = targets.find((t) => t.channel === input.scope);
     if (!target) {
-      return formError("This contact has no address for that.", {
-        scope: "Pick a channel the contact has.",
+      return formError(t("contact.errors.noAddressForThat"), {
+        scope: t("contact.errors.pickChannelTheyHave"),
         intent: input.intent,
       });
     }
@@ -177,8 +194,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (input.intent === "topic" || input.intent === "pause") {
     const target = targets.find((t) => t.channel === input.scope);
     if (!target) {
-      return formError("Pick one of this contact's channels.", {
-        scope: "Pick a channel.",
+      return formError(t("contact.errors.pickContactChannel"), {
+        scope: t("contact.errors.pickChannel"),
         intent: input.intent,
       });
     }
@@ -199,7 +216,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         `/admin/contacts/${contact.id}?notice=${res.changed ? "consent_changed" : "consent_unchanged"}`,
       );
     } catch (e) {
-      if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });
+      if (e instanceof ConsentError) {
+        return formError(consentErrorMessage(locale, e), { intent: input.intent });
+      }
       throw e;
     }
   }
@@ -208,8 +227,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     // Agents may clear it: a bounce mark is not consent, and the note is kept with the change.
     const target = targets.find((t) => t.channel === input.scope);
     if (!target) {
-      return formError("Pick one of this contact's channels.", {
-        scope: "Pick a channel.",
+      return formError(t("contact.errors.pickContactChannel"), {
+        scope: t("contact.errors.pickChannel"),
         intent: input.intent,
       });
     }
@@ -229,8 +248,8 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   if (input.scope !== "all") {
     chosen = targets.filter((t) => t.channel === input.scope);
     if (chosen.length === 0) {
-      return formError("Pick one of this contact's channels.", {
-        scope: "Pick a channel.",
+      return formError(t("contact.errors.pickContactChannel"), {
+        scope: t("contact.errors.pickChannel"),
         intent: input.intent,
       });
     }
@@ -245,7 +264,9 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     });
     return redirect(`/admin/contacts/${contact.id}?notice=${notice}`);
   } catch (e) {
-    if (e instanceof ConsentError) return formError(e.message, { intent: input.intent });
+    if (e instanceof ConsentError) {
+      return formError(consentErrorMessage(locale, e), { intent: input.intent });
+    }
     throw e;
   }
 }
@@ -260,36 +281,42 @@ export default function ContactPage() {
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
   const errorFor = (intent: string) => (errors.intent === intent ? errors : {});
   const suppressed = states.filter((s) => s.status === "unsubscribed");
-  const title = contact.email ?? contact.phone ?? contact.externalId ?? "Contact";
+  const t = useT("admin");
+  const labels = useConsentLabels();
+  const title = contact.email ?? contact.phone ?? contact.externalId ?? t("contact.fallbackTitle");
 
   return (
     <div>
       <p className="mb-2 text-sm">
         <Link className={buttonClass.link} to="/admin/contacts">
-          ← Contacts
+          ← {t("nav.contacts")}
         </Link>
       </p>
       <PageHeader title={title} />
       {notice ? <Notice kind="success">{notice}</Notice> : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
-      <Section title="Details" id="details">
+      <Section title={t("contact.details.title")} id="details">
         <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
-          <dt className="font-medium text-slate-700">External id</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.externalId")}</dt>
           <dd>{contact.externalId ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Email</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.email")}</dt>
           <dd className="break-all">{contact.email ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Phone</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.phone")}</dt>
           <dd>{contact.phone ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Locale</dt>
-          <dd>{contact.locale ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Created</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.locale")}</dt>
+          <dd>
+            {contact.locale
+              ? t(`languageNames.${contact.locale}`, { defaultValue: contact.locale })
+              : "—"}
+          </dd>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.created")}</dt>
           <dd>
             <Time value={contact.createdAt} />
           </dd>
           {contact.erasedAt ? (
             <>
-              <dt className="font-medium text-slate-700">Erased</dt>
+              <dt className="font-medium text-slate-700">{t("contact.details.erased")}</dt>
               <dd>
                 <Time value={contact.erasedAt} />
               </dd>
@@ -298,12 +325,12 @@ export default function ContactPage() {
         </dl>
       </Section>
 
-      <Section title="Channels" id="channels">
-        <ChannelStates states={states} caption="State of each channel" />
+      <Section title={t("contact.channels.title")} id="channels">
+        <ChannelStates states={states} caption={t("contact.channels.caption")} />
       </Section>
 
       {states.length > 0 ? (
-        <Section title="Help the caller" id="help">
+        <Section title={t("contact.help.title")} id="help">
           <div className="grid gap-6 lg:grid-cols-3">
             <CallerTopicForm states={states} errors={errorFor("topic")} />
             <CallerPauseForm states={states} errors={errorFor("pause")} />
@@ -318,11 +345,10 @@ export default function ContactPage() {
       ) : null}
 
       {undeliverable.length > 0 ? (
-        <Section title="Undeliverable" id="undeliverable">
+        <Section title={t("contact.undeliverable.title")} id="undeliverable">
           <p className="mb-3 text-sm text-slate-700">
-            Mail to these addresses bounced for good, so Heed answers <code>undeliverable</code> to
-            every send check for them, marketing and transactional alike. This is not consent:
-            clearing the mark does not subscribe anyone.
+            {t("contact.undeliverable.introBefore")} <code>undeliverable</code>{" "}
+            {t("contact.undeliverable.introAfter")}
           </p>
           <ul className="mb-4 space-y-2" data-testid="undeliverable-marks">
             {undeliverable.map((u) => (
@@ -331,12 +357,16 @@ export default function ContactPage() {
                 className="rounded-md border border-amber-300 bg-amber-50 p-3 text-sm"
               >
                 <div className="font-medium text-slate-900">
-                  {CHANNEL_LABELS[u.channel]}: <span className="break-all">{u.address}</span>
+                  {labels.channel(u.channel)}: <span className="break-all">{u.address}</span>
                 </div>
                 <div className="text-slate-800">
-                  {u.reason === "soft_bounces" ? "Soft bounces in a row" : "Hard bounce"}
-                  {u.provider ? ` reported by ${u.provider}` : ""} · since{" "}
-                  <Time value={u.markedAt} />
+                  {u.reason === "soft_bounces"
+                    ? t("contact.undeliverable.softBounces")
+                    : t("contact.undeliverable.hardBounce")}
+                  {u.provider
+                    ? ` ${t("contact.undeliverable.reportedBy", { provider: u.provider })}`
+                    : ""}{" "}
+                  · {t("contact.undeliverable.since")} <Time value={u.markedAt} />
                 </div>
                 {u.detail ? (
                   <div className="mt-1 break-words text-xs text-slate-700">{u.detail}</div>
@@ -349,12 +379,12 @@ export default function ContactPage() {
             <input type="hidden" name="intent" value="clear_undeliverable" />
             <div>
               <label htmlFor="clear-scope" className={labelClass}>
-                Address
+                {t("consent.columns.address")}
               </label>
               <select id="clear-scope" name="scope" className={`mt-1 ${inputClass}`}>
                 {undeliverable.map((u) => (
                   <option key={u.channel} value={u.channel}>
-                    {CHANNEL_LABELS[u.channel]} ({u.address})
+                    {labels.channel(u.channel)} ({u.address})
                   </option>
                 ))}
               </select>
@@ -362,7 +392,7 @@ export default function ContactPage() {
             </div>
             <div>
               <label htmlFor="clear-note" className={labelClass}>
-                Note (required)
+                {t("suppressionForm.note")}
               </label>
               <textarea
                 id="clear-note"
@@ -372,12 +402,12 @@ export default function ContactPage() {
                 maxLength={NOTE_MAX}
                 aria-describedby="clear-note-error"
                 className={`mt-1 ${inputClass}`}
-                placeholder="Why the address works again (e.g. the person fixed their mailbox)"
+                placeholder={t("contact.undeliverable.notePlaceholder")}
               />
               <FieldError id="clear-note-error" message={errorFor("clear_undeliverable").note} />
             </div>
             <button type="submit" className={buttonClass.secondary}>
-              Clear undeliverable mark
+              {t("contact.undeliverable.clear")}
             </button>
           </Form>
         </Section>
@@ -385,14 +415,14 @@ export default function ContactPage() {
 
       {states.length > 0 ? (
         <div className="grid gap-6 lg:grid-cols-2">
-          <Section title="Suppress" id="suppress">
+          <Section title={t("suppressionForm.suppress")} id="suppress">
             <SuppressionForm
               intent="suppress"
               scopes={[
-                { value: "all", label: "All channels" },
+                { value: "all", label: t("contact.suppress.allChannels") },
                 ...states.map((s) => ({
                   value: s.channel,
-                  label: `${CHANNEL_LABELS[s.channel]} (${s.address})`,
+                  label: `${labels.channel(s.channel)} (${s.address})`,
                 })),
               ]}
               defaultScope="all"
@@ -402,79 +432,73 @@ export default function ContactPage() {
           </Section>
 
           {isAdmin && suppressed.length > 0 ? (
-            <Section title="Remove a suppression" id="unsuppress">
+            <Section title={t("contact.unsuppress.title")} id="unsuppress">
               <SuppressionForm
                 intent="unsuppress"
                 scopes={[
                   ...suppressed.map((s) => ({
                     value: s.channel,
-                    label: `${CHANNEL_LABELS[s.channel]} (${s.address})`,
+                    label: `${labels.channel(s.channel)} (${s.address})`,
                   })),
                   ...(suppressed.length > 1
-                    ? [{ value: "all", label: "All suppressed channels" }]
+                    ? [{ value: "all", label: t("contact.unsuppress.allSuppressed") }]
                     : []),
                 ]}
                 errors={errorFor("unsuppress")}
                 version={`unsuppress-${timeline.entries[0]?.id ?? 0}`}
               >
-                <p className="text-sm text-slate-700">
-                  Only with the person&apos;s documented consent. The note is kept in the ledger.
-                </p>
+                <p className="text-sm text-slate-700">{t("contact.unsuppress.intro")}</p>
               </SuppressionForm>
             </Section>
           ) : null}
         </div>
       ) : null}
 
-      <Section title="History" id="history">
-        <Timeline entries={timeline.entries} caption="Consent history, newest first" />
+      <Section title={t("contact.history.title")} id="history">
+        <Timeline entries={timeline.entries} caption={t("contact.history.caption")} />
         <Pager
-          label="History pages"
-          prevLabel="↑ Newest"
-          nextLabel="Older →"
+          label={t("contact.history.pagerLabel")}
+          prevLabel={t("contact.history.newest")}
+          nextLabel={t("contact.history.older")}
           prev={before ? location.pathname : null}
           next={timeline.nextBefore ? `${location.pathname}?before=${timeline.nextBefore}` : null}
         />
       </Section>
 
-      <Section title="SMS and WhatsApp replies" id="inbound">
+      <Section title={t("contact.inbound.title")} id="inbound">
         <InboundMessages entries={inbound} />
       </Section>
 
       {isAdmin ? (
-        <Section title="Delete contact" id="delete">
+        <Section title={t("contact.delete.title")} id="delete">
           <Form method="post" className="space-y-3">
             <CsrfInput />
             <input type="hidden" name="intent" value="delete" />
-            <p className="text-sm text-slate-700">
-              Deletes this contact record only. Suppressions belong to the addresses and stay, with
-              their history.
-            </p>
+            <p className="text-sm text-slate-700">{t("contact.delete.intro")}</p>
             <label className="flex items-center gap-2 text-sm">
               <input type="checkbox" name="confirm" value="yes" className="h-4 w-4" />
-              Yes, delete this contact
+              {t("contact.delete.confirm")}
             </label>
             <FieldError id="delete-confirm-error" message={errorFor("delete").confirm} />
             <button type="submit" className={buttonClass.secondary}>
-              Delete contact
+              {t("contact.delete.title")}
             </button>
           </Form>
           <p className="mt-4 text-sm text-slate-700">
-            To remove this person&apos;s personal data everywhere (GDPR art. 17) while keeping them
-            suppressed, use{" "}
+            {t("contact.delete.eraseBefore")}{" "}
             <Link className={buttonClass.link} to={`/admin/contacts/${contact.id}/erase`}>
-              Erase personal data
+              {t("contact.delete.eraseLink")}
             </Link>
             .
           </p>
           <p className="mt-2 text-sm text-slate-700">
-            Everything Heed holds about this person (GDPR art. 15 and 20), in their language:{" "}
+            {t("contact.delete.exportBefore")}{" "}
             <a
               className={buttonClass.link}
               href={`/admin/contacts/${contact.id}/export`}
               data-testid="contact-export"
             >
-              Export personal data
+              {t("contact.delete.exportLink")}
             </a>
             .
           </p>
@@ -487,28 +511,34 @@ export default function ContactPage() {
 type States = ReturnType<typeof useLoaderData<typeof loader>>["states"];
 type Errors = Record<string, string | undefined>;
 
-const channelOption = (st: States[number]) => (
-  <option key={st.channel} value={st.channel}>
-    {CHANNEL_LABELS[st.channel]} ({st.address})
-  </option>
-);
+function ChannelOption({ st }: { st: States[number] }) {
+  const labels = useConsentLabels();
+  return (
+    <option value={st.channel}>
+      {labels.channel(st.channel)} ({st.address})
+    </option>
+  );
+}
+
+const channelOption = (st: States[number]) => <ChannelOption key={st.channel} st={st} />;
 
 /** Turn one topic off or on for a channel, as the caller asks. */
 function CallerTopicForm({ states, errors }: { states: States; errors: Errors }) {
   const topics = [
     ...new Map(states.flatMap((st) => st.topics).map((t) => [t.key, t.name])).entries(),
   ];
+  const t = useT("admin");
   if (topics.length === 0) return null;
   return (
     <Form method="post" className="space-y-3" aria-labelledby="help-topic-title">
       <h3 id="help-topic-title" className="font-medium text-slate-900">
-        Topics
+        {t("consent.columns.topics")}
       </h3>
       <CsrfInput />
       <input type="hidden" name="intent" value="topic" />
       <div>
         <label htmlFor="topic-scope" className={labelClass}>
-          Channel
+          {t("consent.columns.channel")}
         </label>
         <select id="topic-scope" name="scope" className={`mt-1 ${inputClass}`}>
           {states.filter((st) => st.topics.length > 0).map(channelOption)}
@@ -517,7 +547,7 @@ function CallerTopicForm({ states, errors }: { states: States; errors: Errors })
       </div>
       <div>
         <label htmlFor="topic-key" className={labelClass}>
-          Topic
+          {t("contact.help.topic")}
         </label>
         <select id="topic-key" name="topic" className={`mt-1 ${inputClass}`}>
           {topics.map(([key, name]) => (
@@ -528,27 +558,27 @@ function CallerTopicForm({ states, errors }: { states: States; errors: Errors })
         </select>
       </div>
       <fieldset>
-        <legend className={labelClass}>The caller wants it</legend>
+        <legend className={labelClass}>{t("contact.help.callerWants")}</legend>
         <div className="mt-1 flex gap-4 text-sm">
           <label className="flex items-center gap-2">
             <input type="radio" name="state" value="off" defaultChecked className="h-4 w-4" />
-            Off
+            {t("contact.help.off")}
           </label>
           <label className="flex items-center gap-2">
             <input type="radio" name="state" value="on" className="h-4 w-4" />
-            On
+            {t("contact.help.on")}
           </label>
         </div>
       </fieldset>
       <div>
         <label htmlFor="topic-note" className={labelClass}>
-          Note (optional)
+          {t("contact.help.noteOptional")}
         </label>
         <input id="topic-note" name="note" maxLength={NOTE_MAX} className={`mt-1 ${inputClass}`} />
         <FieldError id="topic-note-error" message={errors.note} />
       </div>
       <button type="submit" className={buttonClass.secondary}>
-        Change topic
+        {t("contact.help.changeTopic")}
       </button>
     </Form>
   );
@@ -556,16 +586,17 @@ function CallerTopicForm({ states, errors }: { states: States; errors: Errors })
 
 /** Pause a channel for 30 or 90 days, or resume it. */
 function CallerPauseForm({ states, errors }: { states: States; errors: Errors }) {
+  const t = useT("admin");
   return (
     <Form method="post" className="space-y-3" aria-labelledby="help-pause-title">
       <h3 id="help-pause-title" className="font-medium text-slate-900">
-        Pause
+        {t("contact.help.pause")}
       </h3>
       <CsrfInput />
       <input type="hidden" name="intent" value="pause" />
       <div>
         <label htmlFor="pause-scope" className={labelClass}>
-          Channel
+          {t("consent.columns.channel")}
         </label>
         <select id="pause-scope" name="scope" className={`mt-1 ${inputClass}`}>
           {states.map(channelOption)}
@@ -574,22 +605,22 @@ function CallerPauseForm({ states, errors }: { states: States; errors: Errors })
       </div>
       <div>
         <label htmlFor="pause-days" className={labelClass}>
-          How long
+          {t("contact.help.howLong")}
         </label>
         <select id="pause-days" name="days" className={`mt-1 ${inputClass}`}>
-          <option value="30">Pause for 30 days</option>
-          <option value="90">Pause for 90 days</option>
-          <option value="resume">Resume now</option>
+          <option value="30">{t("contact.help.pauseDays", { count: 30 })}</option>
+          <option value="90">{t("contact.help.pauseDays", { count: 90 })}</option>
+          <option value="resume">{t("contact.help.resumeNow")}</option>
         </select>
       </div>
       <div>
         <label htmlFor="pause-note" className={labelClass}>
-          Note (optional)
+          {t("contact.help.noteOptional")}
         </label>
         <input id="pause-note" name="note" maxLength={NOTE_MAX} className={`mt-1 ${inputClass}`} />
       </div>
       <button type="submit" className={buttonClass.secondary}>
-        Apply
+        {t("contact.help.apply")}
       </button>
     </Form>
   );
@@ -597,20 +628,19 @@ function CallerPauseForm({ states, errors }: { states: States; errors: Errors })
 
 /** Send the person the link to their preferences, by email or SMS, in their language. */
 function SendLinkForm({ channels, errors }: { channels: ("email" | "sms")[]; errors: Errors }) {
+  const t = useT("admin");
+  const labels = useConsentLabels();
   if (channels.length === 0) return null;
   return (
     <Form method="post" className="space-y-3" aria-labelledby="help-link-title">
       <h3 id="help-link-title" className="font-medium text-slate-900">
-        Preferences link
+        {t("contact.help.linkTitle")}
       </h3>
       <CsrfInput />
       <input type="hidden" name="intent" value="send_link" />
-      <p className="text-sm text-slate-700">
-        The person gets the link to their own preferences, in their language, and changes them
-        there.
-      </p>
+      <p className="text-sm text-slate-700">{t("contact.help.linkIntro")}</p>
       <fieldset>
-        <legend className={labelClass}>Send by</legend>
+        <legend className={labelClass}>{t("contact.help.sendBy")}</legend>
         <div className="mt-1 flex gap-4 text-sm">
           {channels.map((c, i) => (
             <label key={c} className="flex items-center gap-2">
@@ -621,14 +651,14 @@ function SendLinkForm({ channels, errors }: { channels: ("email" | "sms")[]; err
                 defaultChecked={i === 0}
                 className="h-4 w-4"
               />
-              {CHANNEL_LABELS[c]}
+              {labels.channel(c)}
             </label>
           ))}
         </div>
         <FieldError id="link-scope-error" message={errors.scope} />
       </fieldset>
       <button type="submit" className={buttonClass.secondary}>
-        Send preferences link
+        {t("contact.help.sendLink")}
       </button>
     </Form>
   );

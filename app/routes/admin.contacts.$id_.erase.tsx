@@ -20,16 +20,21 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
 import { eraseContact, ErasureError, erasurePreview } from "~/consent/erasure.server";
-import { channelLabel } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
+import { adminT, translateFailure } from "~/admin/messages.server";
+import { adminPageTitle } from "~/admin/ui/i18n";
+import { useConsentLabels } from "~/admin/ui/labels";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Erase personal data · Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [
+  { title: adminPageTitle(matches, "contact.delete.eraseLink", "Erase personal data") },
+];
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const preview = await erasurePreview(getDb(), params.id ?? "");
-  if (!preview) throw new Response("There is no contact with this id.", { status: 404 });
+  if (!preview) throw new Response(adminT(request)("contact.notFound"), { status: 404 });
   const url = new URL(request.url);
   const done = url.searchParams.get("done") === "1";
   const swept = Number.parseInt(url.searchParams.get("addresses") ?? "", 10);
@@ -45,16 +50,19 @@ const EraseForm = z.object({
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
+  const t = adminT(request);
   const parsed = parseForm(EraseForm, Object.fromEntries(formData));
-  if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+  if (!parsed.ok) {
+    const failure = translateFailure(t, parsed);
+    return formError(failure.message, failure.fieldErrors);
+  }
   try {
     const result = await eraseContact(getDb(), params.id ?? "", operator(user, request, context));
     return redirect(
       `/admin/contacts/${result.contactId}/erase?${new URLSearchParams({ done: "1", addresses: String(result.addresses) })}`,
     );
   } catch (e) {
-    if (e instanceof ErasureError)
-      throw new Response("There is no contact with this id.", { status: 404 });
+    if (e instanceof ErasureError) throw new Response(t("contact.notFound"), { status: 404 });
     throw e;
   }
 }
@@ -64,67 +72,53 @@ export default function EraseContact() {
   const actionData = useActionData<typeof action>();
   const { contact, addresses, otherContacts } = preview;
   const errors: Record<string, string> = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const t = useT("admin");
+  const labels = useConsentLabels();
   return (
     <div className="max-w-3xl">
-      <PageHeader title="Erase personal data" description="GDPR article 17: the right to erasure.">
+      <PageHeader title={t("contact.delete.eraseLink")} description={t("erase.description")}>
         <Link to={`/admin/contacts/${contact.id}`} className={buttonClass.secondary}>
-          Back to the contact
+          {t("erase.back")}
         </Link>
       </PageHeader>
       {done ? (
         <Notice kind="success">
-          Personal data erased.{" "}
-          {erasedAddresses
-            ? `${erasedAddresses} address${erasedAddresses === 1 ? "" : "es"} (per channel) now exist only as keyed hashes, so they stay suppressed if they come back.`
-            : ""}
+          {t("erase.done")}{" "}
+          {erasedAddresses ? t("erase.doneAddresses", { count: erasedAddresses }) : ""}
         </Notice>
       ) : null}
       {contact.erasedAt && !done ? (
         <Notice kind="info">
-          This contact was erased on <Time value={contact.erasedAt} />. Erasing again sweeps once
-          more for anything left.
+          {t("erase.alreadyBefore")} <Time value={contact.erasedAt} />
+          {t("erase.alreadyAfter")}
         </Notice>
       ) : null}
-      <Section title="What will happen" id="what">
+      <Section title={t("erase.what.title")} id="what">
         <ul className="list-disc space-y-1 pl-5 text-sm text-slate-800">
-          <li>
-            The contact&apos;s email, phone, external id and language are removed; its record stays,
-            marked erased.
-          </li>
-          <li>
-            Its addresses are kept only as a keyed hash: if they are suppressed now they stay
-            suppressed, and sending checks, imports and manual suppressions still recognise them.
-          </li>
-          <li>
-            The consent history keeps each event (when, channel, action, source, campaign, reason
-            code) but loses the address, IP address, browser and free text; an “erase” event is
-            recorded for each address.
-          </li>
-          <li>
-            The addresses are also removed from the audit log, queued messages (which are
-            cancelled), import error reports
-            {otherContacts > 0 ? " and the other contacts that hold them" : ""}.
-          </li>
-          <li>This cannot be undone.</li>
+          <li>{t("erase.what.record")}</li>
+          <li>{t("erase.what.hash")}</li>
+          <li>{t("erase.what.history")}</li>
+          <li>{otherContacts > 0 ? t("erase.what.elsewhereOthers") : t("erase.what.elsewhere")}</li>
+          <li>{t("erase.what.final")}</li>
         </ul>
       </Section>
-      <Section title="Contact" id="contact">
+      <Section title={t("contact.fallbackTitle")} id="contact">
         <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
-          <dt className="font-medium text-slate-700">External id</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.externalId")}</dt>
           <dd className="break-all">{contact.externalId ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Email</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.email")}</dt>
           <dd className="break-all">{contact.email ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Phone</dt>
+          <dt className="font-medium text-slate-700">{t("contacts.columns.phone")}</dt>
           <dd>{contact.phone ?? "—"}</dd>
-          <dt className="font-medium text-slate-700">Addresses</dt>
+          <dt className="font-medium text-slate-700">{t("erase.addresses")}</dt>
           <dd>
             {addresses.length === 0 ? (
-              "none left in clear text"
+              t("erase.noneInClear")
             ) : (
               <ul>
                 {addresses.map((a) => (
                   <li key={`${a.channel}:${a.address}`} className="break-all">
-                    {channelLabel(a.channel)}: {a.address}
+                    {labels.channel(a.channel)}: {a.address}
                   </li>
                 ))}
               </ul>
@@ -132,17 +126,14 @@ export default function EraseContact() {
           </dd>
           {otherContacts > 0 ? (
             <>
-              <dt className="font-medium text-slate-700">Other contacts</dt>
-              <dd>
-                {otherContacts} other contact{otherContacts === 1 ? "" : "s"} hold
-                {otherContacts === 1 ? "s" : ""} one of these addresses and will lose it too.
-              </dd>
+              <dt className="font-medium text-slate-700">{t("erase.otherContacts")}</dt>
+              <dd>{t("erase.otherContactsText", { count: otherContacts })}</dd>
             </>
           ) : null}
         </dl>
       </Section>
       {!done ? (
-        <Section title="Erase" id="erase">
+        <Section title={t("erase.title")} id="erase">
           <Form method="post" className="space-y-3" noValidate>
             <CsrfInput />
             {actionData && !actionData.ok ? (
@@ -157,11 +148,11 @@ export default function EraseContact() {
                 aria-describedby={errors.confirm ? "confirm-error" : undefined}
                 aria-invalid={errors.confirm ? true : undefined}
               />
-              <span>I understand that this erases this person&apos;s data for good.</span>
+              <span>{t("erase.confirm")}</span>
             </label>
             <FieldError id="confirm-error" message={errors.confirm} />
             <button type="submit" className={buttonClass.danger}>
-              Erase personal data
+              {t("contact.delete.eraseLink")}
             </button>
           </Form>
         </Section>

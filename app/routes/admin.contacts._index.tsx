@@ -13,8 +13,12 @@ import {
 import { searchContacts, SEARCH_MAX_PAGE } from "~/contacts/contacts.server";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
+import { adminPageTitle } from "~/admin/ui/i18n";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Contacts · Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [
+  { title: adminPageTitle(matches, "nav.contacts", "Contacts") },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
@@ -35,74 +39,68 @@ function pageUrl(q: string, page: number) {
 export default function Contacts() {
   const data = useLoaderData<typeof loader>();
   const { q, contacts, page, hasNext, address, deleted } = data;
+  const t = useT("admin");
   return (
     <div>
-      <PageHeader
-        title="Contacts"
-        description="Search by email address, phone number or external id (or the start of one)."
-      />
-      {deleted ? (
-        <Notice kind="success">
-          The contact was deleted. Its addresses&apos; suppressions stay.
-        </Notice>
-      ) : null}
+      <PageHeader title={t("nav.contacts")} description={t("contacts.description")} />
+      {deleted ? <Notice kind="success">{t("contacts.deleted")}</Notice> : null}
       <Form method="get" role="search" className="mb-6 flex flex-wrap gap-2">
         <label htmlFor="q" className="sr-only">
-          Email, phone or external id
+          {t("home.searchPlaceholder")}
         </label>
         <input
           id="q"
           name="q"
           type="search"
           defaultValue={q}
-          placeholder="Email, phone or external id"
+          placeholder={t("home.searchPlaceholder")}
           className={`${inputClass} min-w-0 flex-1`}
           maxLength={320}
         />
         <button type="submit" className={buttonClass.primary}>
-          Search
+          {t("contacts.search")}
         </button>
       </Form>
 
       {q && address ? (
         <Notice kind="info">
           <span>
-            This looks like {address.kind === "email" ? "an email address" : "a phone number"}:{" "}
+            {address.kind === "email" ? t("contacts.looksLikeEmail") : t("contacts.looksLikePhone")}{" "}
             <strong>{address.value}</strong>.{" "}
           </span>
           <Link
             className={buttonClass.link}
             to={`/admin/suppressions?${new URLSearchParams({ address: address.value })}`}
           >
-            See or change this address&apos;s suppressions
+            {t("contacts.seeSuppressions")}
           </Link>{" "}
-          (also when no contact holds it).
+          {t("contacts.alsoWithoutContact")}
         </Notice>
       ) : null}
 
       {q ? (
         contacts.length === 0 ? (
-          <p className="text-slate-700">No contacts match “{q}”.</p>
+          <p className="text-slate-700">{t("contacts.noMatch", { q })}</p>
         ) : (
           <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
             <table className="min-w-full divide-y divide-slate-200 text-sm">
-              <caption className="sr-only">Contacts matching {q}</caption>
+              <caption className="sr-only">{t("contacts.caption", { q })}</caption>
               <thead className="bg-slate-50 text-left text-slate-700">
                 <tr>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    Email
+                    {t("contacts.columns.email")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    Phone
+                    {t("contacts.columns.phone")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    External id
+                    {t("contacts.columns.externalId")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    Locale
+                    {t("contacts.columns.locale")}
                   </th>
                   <th scope="col" className="px-3 py-2 font-medium">
-                    Created
+                    {t("contacts.columns.created")}
                   </th>
                 </tr>
               </thead>
@@ -114,10 +112,10 @@ export default function Contacts() {
                         className="font-medium text-blue-800 underline"
                         to={`/admin/contacts/${c.id}`}
                       >
-                        {c.email ?? c.externalId ?? c.phone ?? "(erased)"}
+                        {c.email ?? c.externalId ?? c.phone ?? t("contacts.erasedName")}
                       </Link>
                       {c.erasedAt ? (
-                        <span className="ml-2 text-xs text-slate-600">erased</span>
+                        <span className="ml-2 text-xs text-slate-600">{t("contacts.erased")}</span>
                       ) : null}
                     </td>
                     <td className="px-3 py-2 text-slate-800">{c.phone ?? "—"}</td>
@@ -133,15 +131,13 @@ export default function Contacts() {
           </div>
         )
       ) : (
-        <p className="text-slate-700">Type an email address, a phone number or an external id.</p>
+        <p className="text-slate-700">{t("contacts.typeSomething")}</p>
       )}
       {hasNext && page === SEARCH_MAX_PAGE - 1 ? (
-        <p className="mt-3 text-sm text-slate-700">
-          Many contacts match: type more of the address to narrow the search.
-        </p>
+        <p className="mt-3 text-sm text-slate-700">{t("contacts.manyMatch")}</p>
       ) : null}
       <Pager
-        label="Search result pages"
+        label={t("contacts.pagerLabel")}
         prev={page > 1 ? pageUrl(q, page - 1) : null}
         next={hasNext ? pageUrl(q, page + 1) : null}
       />

@@ -36,8 +36,13 @@ import {
 import { ROLES } from "~/admin/roles";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
+import { adminT, translateFailure } from "~/admin/messages.server";
+import { adminPageTitle } from "~/admin/ui/i18n";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Users · Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [
+  { title: adminPageTitle(matches, "nav.users", "Users") },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
@@ -47,6 +52,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
+  const t = adminT(request);
   const db = getDb();
   const intent = text(formData, "intent");
   const form = Object.fromEntries(formData);
@@ -60,51 +66,61 @@ export async function action({ request, context }: ActionFunctionArgs) {
           password: text(formData, "password"),
         };
         const parsed = parseForm(NewUserSchema, input);
-        if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: "create" });
+        if (!parsed.ok) {
+          const failure = translateFailure(t, parsed);
+          return formError(failure.message, { ...failure.fieldErrors, form: "create" });
+        }
         const { user: created, generatedPassword } = await createUser(db, input, by);
         return json({
           ok: true as const,
-          message: `Created ${created.role} ${created.email}.`,
+          message: t("users.created", { role: t(`roles.${created.role}`), email: created.email }),
           password: generatedPassword ? { email: created.email, value: generatedPassword } : null,
         });
       }
       case "role": {
         const parsed = parseForm(RoleChangeSchema, form);
-        if (!parsed.ok) return formError("Pick a role.");
+        if (!parsed.ok) return formError(t("messages.pickRole"));
         await setUserRole(db, parsed.data.id, parsed.data.role, by);
-        return json({ ok: true as const, message: "Role changed.", password: null });
+        return json({ ok: true as const, message: t("users.roleChanged"), password: null });
       }
       case "disable":
       case "enable": {
         const parsed = parseForm(UserIdSchema, form);
-        if (!parsed.ok) return formError("Unknown user.");
+        if (!parsed.ok) return formError(t("messages.unknownUser"));
         await setUserDisabled(db, parsed.data.id, intent === "disable", by);
         return json({
           ok: true as const,
-          message: intent === "disable" ? "User disabled; their sessions ended." : "User enabled.",
+          message: intent === "disable" ? t("users.disabled") : t("users.enabled"),
           password: null,
         });
       }
       case "reset": {
         const parsed = parseForm(UserIdSchema, form);
-        if (!parsed.ok) return formError("Unknown user.");
+        if (!parsed.ok) return formError(t("messages.unknownUser"));
         const reset = await resetUserPassword(db, parsed.data.id, null, by).catch((e: unknown) => {
           if (e instanceof UserError && e.code === "not_found") return null;
           throw e;
         });
-        if (!reset) return formError("Unknown user.");
+        if (!reset) return formError(t("messages.unknownUser"));
         const { email, generatedPassword } = reset;
         return json({
           ok: true as const,
-          message: `New password set for ${email}; their sessions ended.`,
+          message: t("users.passwordReset", { email }),
           password: generatedPassword ? { email, value: generatedPassword } : null,
         });
       }
       default:
-        return formError("Unknown action.");
+        return formError(t("messages.unknownAction"));
     }
   } catch (e) {
-    if (e instanceof UserError) return formError(e.message, { form: intent });
+    // The domain's English message is for logs and the CLI; the page says it in the admin's language.
+    if (e instanceof UserError) {
+      const message = t(`users.errors.${e.code}`, {
+        defaultValue: e.message,
+        email: text(formData, "email").trim().toLowerCase(),
+      });
+      return formError(message, { form: intent });
+    }
     throw e;
   }
 }
@@ -113,46 +129,45 @@ export default function Users() {
   const { users } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const me = useAdminUser();
+  const t = useT("admin");
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
   const createErrors = errors.form === "create" ? errors : {};
   return (
     <div>
-      <PageHeader
-        title="Users"
-        description="Agents search contacts, see history and suppress. Admins can do everything."
-      />
+      <PageHeader title={t("nav.users")} description={t("users.description")} />
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData?.ok && actionData.password ? (
         <Notice kind="info">
-          Password for <strong>{actionData.password.email}</strong>:{" "}
+          {t("users.passwordFor")} <strong>{actionData.password.email}</strong>:{" "}
           <code className="select-all rounded bg-white px-1 py-0.5 font-mono">
             {actionData.password.value}
           </code>
           <br />
-          It is shown only now. Hand it over securely; the user can change it under their account.
+          {t("users.passwordShownOnce")}
         </Notice>
       ) : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
-      <div className="mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+      {/* `relative`: the sr-only text in the buttons is positioned inside the scrolling box, not the page. */}
+      <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm">
-          <caption className="sr-only">Users</caption>
+          <caption className="sr-only">{t("nav.users")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">
             <tr>
               <th scope="col" className="px-3 py-2 font-medium">
-                User
+                {t("users.columns.user")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Role
+                {t("users.columns.role")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Last login
+                {t("users.columns.lastLogin")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                State
+                {t("users.columns.state")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Actions
+                {t("users.columns.actions")}
               </th>
             </tr>
           </thead>
@@ -169,7 +184,7 @@ export default function Users() {
                     <input type="hidden" name="intent" value="role" />
                     <input type="hidden" name="id" value={u.id} />
                     <label htmlFor={`role-${u.id}`} className="sr-only">
-                      Role of {u.email}
+                      {t("users.roleOf", { email: u.email })}
                     </label>
                     <select
                       id={`role-${u.id}`}
@@ -179,12 +194,12 @@ export default function Users() {
                     >
                       {ROLES.map((r) => (
                         <option key={r} value={r}>
-                          {r}
+                          {t(`roles.${r}`)}
                         </option>
                       ))}
                     </select>
                     <button type="submit" className={buttonClass.secondary}>
-                      Change
+                      {t("users.change")}
                     </button>
                   </Form>
                 </td>
@@ -206,7 +221,7 @@ export default function Users() {
                         />
                         <input type="hidden" name="id" value={u.id} />
                         <button type="submit" className={buttonClass.secondary}>
-                          {u.disabledAt ? "Enable" : "Disable"}
+                          {u.disabledAt ? t("users.enable") : t("users.disable")}
                           <span className="sr-only"> {u.email}</span>
                         </button>
                       </Form>
@@ -216,7 +231,11 @@ export default function Users() {
                       <input type="hidden" name="intent" value="reset" />
                       <input type="hidden" name="id" value={u.id} />
                       <button type="submit" className={buttonClass.secondary}>
-                        New password<span className="sr-only"> for {u.email}</span>
+                        {t("users.newPassword")}
+                        <span className="sr-only">
+                          {" "}
+                          {t("users.newPasswordFor", { email: u.email })}
+                        </span>
                       </button>
                     </Form>
                   </div>
@@ -227,13 +246,13 @@ export default function Users() {
         </table>
       </div>
 
-      <Section title="Create a user" id="create-user">
+      <Section title={t("users.create.title")} id="create-user">
         <Form method="post" className="grid max-w-2xl gap-4 sm:grid-cols-2">
           <CsrfInput />
           <input type="hidden" name="intent" value="create" />
           <div>
             <label htmlFor="new-email" className={labelClass}>
-              Email
+              {t("users.create.email")}
             </label>
             <input
               id="new-email"
@@ -248,22 +267,22 @@ export default function Users() {
           </div>
           <div>
             <label htmlFor="new-name" className={labelClass}>
-              Name (optional)
+              {t("users.create.name")}
             </label>
             <input id="new-name" name="name" autoComplete="off" className={`mt-1 ${inputClass}`} />
           </div>
           <div>
             <label htmlFor="new-role" className={labelClass}>
-              Role
+              {t("users.columns.role")}
             </label>
             <select id="new-role" name="role" defaultValue="agent" className={`mt-1 ${inputClass}`}>
-              <option value="agent">agent</option>
-              <option value="admin">admin</option>
+              <option value="agent">{t("roles.agent")}</option>
+              <option value="admin">{t("roles.admin")}</option>
             </select>
           </div>
           <div>
             <label htmlFor="new-password" className={labelClass}>
-              Password (optional)
+              {t("users.create.password")}
             </label>
             <input
               id="new-password"
@@ -275,13 +294,13 @@ export default function Users() {
               className={`mt-1 ${inputClass}`}
             />
             <p id="new-password-hint" className={hintClass}>
-              Empty: a strong password is generated and shown once.
+              {t("users.create.passwordHint")}
             </p>
             <FieldError id="new-password-error" message={createErrors.password} />
           </div>
           <div className="sm:col-span-2">
             <button type="submit" className={buttonClass.primary}>
-              Create user
+              {t("users.create.submit")}
             </button>
           </div>
         </Form>

@@ -7,6 +7,7 @@ import {
 import { useLoaderData } from "@remix-run/react";
 import type { ReactNode } from "react";
 import { operator, requireRole } from "~/admin/auth.server";
+import { adminT } from "~/admin/messages.server";
 import { AdminErrorBoundary } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
@@ -35,7 +36,7 @@ export async function loader({ request, params, context }: LoaderFunctionArgs) {
     { contactId: params.id ?? "" },
     { ...operator(user, request, context), via: "admin", as: "page" },
   );
-  if (!data) throw new Response("There is no contact with this id.", { status: 404 });
+  if (!data) throw new Response(adminT(request)("contact.notFound"), { status: 404 });
   const locale = toLocale(data.contact.locale as string | null) ?? DEFAULT_LOCALE;
   const i18n = i18nPayload(locale, ["access", "labels", "recipient"]);
   const title = (i18n.resources.access as { title: string }).title;

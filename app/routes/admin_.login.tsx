@@ -16,8 +16,15 @@ import { buttonClass, inputClass, labelClass, Notice } from "~/admin/ui/componen
 import { getDb } from "~/db/db.server";
 import { clientInfo } from "~/http/request.server";
 import { NO_STORE } from "~/http/headers";
+import { adminI18nPayload } from "~/admin/locale.server";
+import { adminPageTitle } from "~/admin/ui/i18n";
+import { getFixedT, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
+import { localeCookie, savedLocale } from "~/admin/account-locale.server";
 
-export const meta: MetaFunction = () => [{ title: "Log in · Heed admin" }];
+export const meta: MetaFunction = ({ matches }) => [
+  { title: adminPageTitle(matches, "login.pageTitle", "Log in") },
+];
 
 export const headers: HeadersFunction = ({ actionHeaders }) => {
   const retryAfter = actionHeaders.get("Retry-After");
@@ -28,23 +35,28 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const redirectTo = safeRedirectTo(url.searchParams.get("redirectTo"));
   if (await getAuthenticated(request)) throw redirect(redirectTo, { headers: NO_STORE });
-  return json({ redirectTo }, { headers: NO_STORE });
+  return json(
+    { redirectTo, i18n: adminI18nPayload(negotiateLocale(request)) },
+    { headers: NO_STORE },
+  );
 }
 
+/** The messages are `admin:login.errors.<message>`. */
 const LoginForm = z.object({
-  email: z.string().trim().min(1, "Enter your email address.").max(320),
-  password: z.string().min(1, "Enter your password.").max(1024),
+  email: z.string().trim().min(1, "enterEmail").max(320, "enterEmail"),
+  password: z.string().min(1, "enterPassword").max(1024, "incorrect"),
   redirectTo: z.string().optional(),
 });
 
 type ActionData = { error: string; email: string };
 
 export async function action({ request, context }: ActionFunctionArgs) {
+  const t = getFixedT(negotiateLocale(request), "admin");
   // Login CSRF: a login form posted from another site is refused.
   const problem = provenanceProblem(request);
   if (problem) {
     return json<ActionData>(
-      { error: "This login form was sent from another site and was refused.", email: "" },
+      { error: t("login.errors.otherSite"), email: "" },
       { status: 403, headers: NO_STORE },
     );
   }
@@ -54,7 +66,9 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (!parsed.success) {
     return json<ActionData>(
       {
-        error: parsed.error.issues[0]?.message ?? "Enter your email and password.",
+        error: t(`login.errors.${parsed.error.issues[0]?.message ?? "enterBoth"}`, {
+          defaultValue: t("login.errors.enterBoth"),
+        }),
         email: typedEmail,
       },
       { status: 400, headers: NO_STORE },
@@ -75,36 +89,40 @@ export async function action({ request, context }: ActionFunctionArgs) {
       const minutes = Math.ceil(result.retryAfterSeconds / 60);
       return json<ActionData>(
         {
-          error: `Too many failed login attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+          error: t("login.errors.rateLimited", { count: minutes }),
           email: typedEmail,
         },
         { status: 429, headers: { ...NO_STORE, "Retry-After": String(result.retryAfterSeconds) } },
       );
     }
     return json<ActionData>(
-      { error: "The email or password is incorrect.", email: typedEmail },
+      { error: t("login.errors.incorrect"), email: typedEmail },
       { status: 401, headers: NO_STORE },
     );
   }
-  return redirect(safeRedirectTo(parsed.data.redirectTo), {
-    headers: { ...NO_STORE, "Set-Cookie": await commitSessionCookie(result.sessionId) },
-  });
+  const headers = new Headers(NO_STORE);
+  headers.append("Set-Cookie", await commitSessionCookie(result.sessionId));
+  // The language this operator chose on their Account page follows them to this browser.
+  // (No saved choice clears a cookie another operator may have left in this browser.)
+  headers.append("Set-Cookie", localeCookie(await savedLocale(getDb(), result.user.id)));
+  return redirect(safeRedirectTo(parsed.data.redirectTo), { headers });
 }
 
 export default function Login() {
   const { redirectTo } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const busy = useNavigation().state === "submitting";
+  const t = useT("admin");
   return (
     <main className="flex min-h-screen items-start justify-center px-4 py-16">
       <div className="w-full max-w-sm rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
-        <h1 className="text-xl font-semibold text-slate-900">Log in to Heed admin</h1>
+        <h1 className="text-xl font-semibold text-slate-900">{t("login.title")}</h1>
         <Form method="post" className="mt-5 space-y-4" noValidate>
           {actionData?.error ? <Notice kind="error">{actionData.error}</Notice> : null}
           <input type="hidden" name="redirectTo" value={redirectTo} />
           <div>
             <label htmlFor="email" className={labelClass}>
-              Email
+              {t("login.email")}
             </label>
             <input
               id="email"
@@ -118,7 +136,7 @@ export default function Login() {
           </div>
           <div>
             <label htmlFor="password" className={labelClass}>
-              Password
+              {t("login.password")}
             </label>
             <input
               id="password"
@@ -130,7 +148,7 @@ export default function Login() {
             />
           </div>
           <button type="submit" className={`${buttonClass.primary} w-full`} disabled={busy}>
-            {busy ? "Logging in…" : "Log in"}
+            {busy ? t("login.submitting") : t("login.submit")}
           </button>
         </Form>
       </div>

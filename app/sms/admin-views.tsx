@@ -1,5 +1,6 @@
 import { Time } from "~/admin/ui/components";
-import { CHANNEL_LABELS } from "~/consent/labels";
+import { useConsentLabels } from "~/admin/ui/labels";
+import { useT } from "~/i18n/react";
 
 /** Admin views of inbound SMS/WhatsApp messages (the contact page, the review queue). */
 
@@ -53,27 +54,30 @@ const BY_LABEL: Record<string, string> = {
 
 export const providerLabel = (p: string) => PROVIDER_LABEL[p] ?? p;
 
+/** On a contact's page; its words are `admin:inbound.*` (the admin page's language). */
 export function InboundMessages({ entries }: { entries: InboundView[] }) {
+  const t = useT("admin");
+  const labels = useConsentLabels();
   if (entries.length === 0) {
-    return <p className="text-slate-700">No SMS or WhatsApp replies from this contact.</p>;
+    return <p className="text-slate-700">{t("inbound.none")}</p>;
   }
   return (
     <div className="overflow-x-auto">
       <table className="min-w-full divide-y divide-slate-200 text-sm">
-        <caption className="sr-only">SMS and WhatsApp replies, newest first</caption>
+        <caption className="sr-only">{t("inbound.caption")}</caption>
         <thead className="text-left text-slate-700">
           <tr>
             <th scope="col" className="py-2 pr-3 font-medium">
-              When
+              {t("consent.columns.when")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Message
+              {t("inbound.columns.message")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Decision
+              {t("inbound.columns.decision")}
             </th>
             <th scope="col" className="py-2 font-medium">
-              Reply
+              {t("inbound.columns.reply")}
             </th>
           </tr>
         </thead>
@@ -83,22 +87,23 @@ export function InboundMessages({ entries }: { entries: InboundView[] }) {
               <td className="whitespace-nowrap py-2 pr-3 text-slate-700">
                 <Time value={e.receivedAt} />
                 <div className="text-xs text-slate-600">
-                  {CHANNEL_LABELS[e.channel as keyof typeof CHANNEL_LABELS] ?? e.channel} ·{" "}
-                  {providerLabel(e.provider)}
+                  {labels.channel(e.channel)} · {providerLabel(e.provider)}
                 </div>
               </td>
               <td className="py-2 pr-3 text-slate-900">
                 {e.body ? (
                   <div className="whitespace-pre-wrap break-words">“{e.body}”</div>
                 ) : (
-                  <span className="text-slate-500">(no text)</span>
+                  <span className="text-slate-500">{t("inbound.noText")}</span>
                 )}
                 {e.buttonPayload ? (
-                  <div className="text-xs text-slate-600">button: {e.buttonPayload}</div>
+                  <div className="text-xs text-slate-600">
+                    {t("inbound.button")} {e.buttonPayload}
+                  </div>
                 ) : null}
                 {e.replays > 0 ? (
                   <div className="text-xs text-slate-600">
-                    delivered again {e.replays}× (duplicate, ignored)
+                    {t("inbound.replays", { count: e.replays })}
                   </div>
                 ) : null}
               </td>
@@ -106,18 +111,20 @@ export function InboundMessages({ entries }: { entries: InboundView[] }) {
                 <span
                   className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${DECISION_STYLE[e.decision] ?? "bg-slate-100 text-slate-800 ring-slate-300"}`}
                 >
-                  {DECISION_LABEL[e.decision] ?? e.decision}
+                  {t(`inbound.decisions.${e.decision}`, {
+                    defaultValue: DECISION_LABEL[e.decision] ?? e.decision,
+                  })}
                 </span>
                 {e.by && BY_LABEL[e.by] ? (
                   <div className="text-xs text-slate-600">
-                    why: {BY_LABEL[e.by]}
+                    {t("inbound.why")} {t(`inbound.by.${e.by}`, { defaultValue: BY_LABEL[e.by] })}
                     {e.matched ? ` “${e.matched}”` : ""}
                   </div>
                 ) : null}
                 {e.reviewedAt ? (
                   <div className="text-xs text-slate-600">
-                    reviewed <Time value={e.reviewedAt} />
-                    {e.reviewedBy ? ` by ${e.reviewedBy}` : ""}
+                    {t("inbound.reviewed")} <Time value={e.reviewedAt} />
+                    {e.reviewedBy ? ` ${t("inbound.reviewedBy", { name: e.reviewedBy })}` : ""}
                   </div>
                 ) : null}
               </td>
@@ -125,7 +132,7 @@ export function InboundMessages({ entries }: { entries: InboundView[] }) {
                 {e.reply ? (
                   <>
                     <span className="text-xs font-medium uppercase text-slate-700">
-                      {e.reply.status}
+                      {t(`inbound.replyStatus.${e.reply.status}`, { defaultValue: e.reply.status })}
                     </span>
                     {e.reply.body ? (
                       <div className="whitespace-pre-wrap break-words">{e.reply.body}</div>
@@ -135,7 +142,7 @@ export function InboundMessages({ entries }: { entries: InboundView[] }) {
                     ) : null}
                   </>
                 ) : e.providerAnswered ? (
-                  <span className="text-slate-700">answered by the provider</span>
+                  <span className="text-slate-700">{t("inbound.providerAnswered")}</span>
                 ) : (
                   <span className="text-slate-500">—</span>
                 )}

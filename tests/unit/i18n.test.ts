@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LOCALES } from "~/i18n/config";
 import {
+  cookieLocale,
   formatDate,
   getFixedT,
   i18nPayload,
@@ -57,6 +58,29 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "access:fields.date": ["fr"],
   "access:fields.kind": ["fr"],
   "access:evidence.userAgent": ["de"],
+  // admin namespace: begin
+  // Words that are the same in English (Contacts, Webhooks, IP, …).
+  "admin:account.session.title": ["fr"],
+  "admin:apiKeys.columns.name": ["de"],
+  "admin:consent.columns.ip": ["pl", "pt", "es", "fr"],
+  "admin:consent.columns.source": ["fr"],
+  "admin:consent.who.system": ["pl"],
+  "admin:contact.fallbackTitle": ["fr"],
+  "admin:contact.help.pause": ["de", "fr"],
+  "admin:inbound.columns.message": ["fr"],
+  "admin:nav.contacts": ["fr"],
+  "admin:nav.exports": ["fr"],
+  "admin:nav.imports": ["fr"],
+  "admin:nav.webhooks": ["pt", "de", "es", "fr"],
+  "admin:pager.label": ["fr"],
+  "admin:roles.agent": ["fr"],
+  "admin:status.agent": ["fr"],
+  "admin:topicForm.description": ["fr"],
+  "admin:topicForm.name": ["de"],
+  "admin:users.columns.actions": ["fr"],
+  "admin:users.columns.role": ["cs"],
+  "admin:users.create.name": ["de"],
+  // admin namespace: end
 };
 
 const ns = (locale: string) => resources[locale as keyof typeof resources] as Record<string, Tree>;
@@ -148,6 +172,19 @@ describe("locale negotiation: the contact's locale, then Accept-Language, then E
       "fr",
       "en",
     ]);
+  });
+
+  it("a language chosen in Heed (the heed_locale cookie, admin pages) wins over Accept-Language", () => {
+    const req = (cookie: string, acceptLanguage = "de") => ({
+      headers: new Headers({ cookie, "accept-language": acceptLanguage }),
+    });
+    expect(negotiateLocale(req("heed_admin=x; heed_locale=cs"), null)).toBe("cs");
+    expect(negotiateLocale(req("heed_locale=pt-BR"), null)).toBe("pt");
+    expect(cookieLocale(req("a=1;heed_locale=fr; b=2"))).toBe("fr");
+    // A contact's own locale still wins; nonsense and look-alike names are ignored.
+    expect(negotiateLocale(req("heed_locale=cs"), "pl")).toBe("pl");
+    expect(negotiateLocale(req("heed_locale=xx"), null)).toBe("de");
+    expect(negotiateLocale(req("not_heed_locale=cs"), null)).toBe("de");
   });
 
   it("English when nothing matches or the header is missing or garbage", () => {

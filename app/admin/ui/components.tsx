@@ -1,5 +1,7 @@
 import { isRouteErrorResponse, Link, useRouteError } from "@remix-run/react";
 import type { ReactNode } from "react";
+import type { Locale } from "~/i18n/config";
+import { useLocale, useT } from "~/i18n/react";
 
 /** Small building blocks for admin pages: plain HTML forms and tables, Tailwind classes. */
 
@@ -103,8 +105,8 @@ export function Pager({
   prev,
   next,
   label,
-  prevLabel = "← Previous",
-  nextLabel = "Next →",
+  prevLabel,
+  nextLabel,
 }: {
   prev?: string | null;
   next?: string | null;
@@ -112,38 +114,69 @@ export function Pager({
   prevLabel?: string;
   nextLabel?: string;
 }) {
+  const t = useT("admin");
   if (!prev && !next) return null;
   return (
-    <nav aria-label={label ?? "Pagination"} className="mt-4 flex items-center gap-4">
+    <nav aria-label={label ?? t("pager.label")} className="mt-4 flex items-center gap-4">
       {prev ? (
         <Link className={buttonClass.secondary} to={prev} rel="prev">
-          {prevLabel}
+          {prevLabel ?? t("pager.previous")}
         </Link>
       ) : null}
       {next ? (
         <Link className={buttonClass.secondary} to={next} rel="next">
-          {nextLabel}
+          {nextLabel ?? t("pager.next")}
         </Link>
       ) : null}
     </nav>
   );
 }
 
-/** "2026-11-22 13:05:09 UTC": one unambiguous format for operators in any time zone. */
-export function formatDateTime(value: string | Date | null | undefined): string {
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * "2026-11-22 13:05:09 UTC" in English, "22. 11. 2026 13:05:09 UTC" in Czech: numeric, in UTC, so
+ * it reads the same for operators in any time zone (and the server's and the browser's renderings
+ * agree).
+ */
+export function formatDateTime(value: string | Date | null | undefined, locale?: Locale): string {
   if (!value) return "";
   const d = typeof value === "string" ? new Date(value) : value;
   if (Number.isNaN(d.getTime())) return "";
-  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  if (!locale || locale === "en") return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  let format = dateTimeFormats.get(locale);
+  if (!format) {
+    format = new Intl.DateTimeFormat(locale, {
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      hourCycle: "h23",
+      timeZone: "UTC",
+    });
+    dateTimeFormats.set(locale, format);
+  }
+  return `${format.format(d)} UTC`;
 }
 
 export function Time({ value }: { value: string | Date | null | undefined }) {
+  const locale = useLocale();
   if (!value) return <span className="text-slate-500">—</span>;
   const d = typeof value === "string" ? new Date(value) : value;
-  return <time dateTime={d.toISOString()}>{formatDateTime(d)}</time>;
+  return <time dateTime={d.toISOString()}>{formatDateTime(d, locale)}</time>;
 }
 
-export function StatusBadge({ status }: { status: string }) {
+/** A number in the page's language ("12 345" in Czech). */
+export function useFormatNumber(): (n: number) => string {
+  const locale = useLocale();
+  return (n: number) => new Intl.NumberFormat(locale).format(n);
+}
+
+/** A coloured status; the text is `admin:status.<status>` unless a `label` is given. */
+export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  const t = useT("admin");
   const styles: Record<string, string> = {
     unsubscribed: "bg-red-100 text-red-900 ring-red-300",
     subscribed: "bg-green-100 text-green-900 ring-green-300",
@@ -160,22 +193,32 @@ export function StatusBadge({ status }: { status: string }) {
     agent: "bg-sky-100 text-sky-900 ring-sky-300",
     overdue: "bg-red-100 text-red-900 ring-red-300",
   };
-  const label = status.replace(/_/g, " ");
+  const text = label ?? t(`status.${status}`, { defaultValue: status.replace(/_/g, " ") });
   return (
     <span
       className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${styles[status] ?? styles.default}`}
     >
-      {label}
+      {text}
     </span>
   );
 }
 
-const ERROR_TEXT: Record<number, { title: string; text: string }> = {
-  400: { title: "Bad request", text: "The request could not be understood." },
-  403: { title: "Not allowed", text: "Your account does not have permission to do this." },
-  404: { title: "Not found", text: "There is nothing at this address." },
-  405: { title: "Not allowed", text: "This page does not accept that kind of request." },
+/** English defaults: the error page may render where the admin strings did not load. */
+const ERROR_TEXT: Record<number, { key: string; title: string; text: string }> = {
+  400: { key: "400", title: "Bad request", text: "The request could not be understood." },
+  403: {
+    key: "403",
+    title: "Not allowed",
+    text: "Your account does not have permission to do this.",
+  },
+  404: { key: "404", title: "Not found", text: "There is nothing at this address." },
+  405: {
+    key: "405",
+    title: "Not allowed",
+    text: "This page does not accept that kind of request.",
+  },
   503: {
+    key: "503",
     title: "Temporarily unavailable",
     text: "The database cannot be reached right now. Please try again in a minute.",
   },
@@ -186,23 +229,34 @@ const ERROR_TEXT: Record<number, { title: string; text: string }> = {
  * ErrorBoundary }`) so errors render inside the admin layout, with its navigation.
  */
 export function AdminErrorBoundary() {
+  const t = useT("admin");
   const error = useRouteError();
   const status = isRouteErrorResponse(error) ? error.status : 500;
   const known = ERROR_TEXT[status] ?? {
+    key: "other",
     title: "Something went wrong",
     text: "Please try again in a moment.",
   };
-  const detail =
+  const raw =
     isRouteErrorResponse(error) && typeof error.data === "string" && status < 500
       ? error.data
       : null;
+  // The authorization helpers' English default, in the page's language.
+  const detail =
+    raw === "You do not have permission to do this."
+      ? t("messages.noPermission", { defaultValue: raw })
+      : raw;
   return (
     <div className="max-w-2xl">
-      <h1 className="text-2xl font-semibold">{known.title}</h1>
-      <p className="mt-2 text-slate-700">{detail ?? known.text}</p>
+      <h1 className="text-2xl font-semibold">
+        {t(`errors.${known.key}.title`, { defaultValue: known.title })}
+      </h1>
+      <p className="mt-2 text-slate-700">
+        {detail ?? t(`errors.${known.key}.text`, { defaultValue: known.text })}
+      </p>
       <p className="mt-4">
         <Link className={buttonClass.link} to="/admin">
-          Back to the admin home
+          {t("errors.backHome", { defaultValue: "Back to the admin home" })}
         </Link>
       </p>
     </div>

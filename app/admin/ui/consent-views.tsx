@@ -1,5 +1,6 @@
-import { channelLabel, reasonLabel, sourceLabel } from "~/consent/labels";
 import { StatusBadge, Time } from "~/admin/ui/components";
+import { useConsentLabels } from "~/admin/ui/labels";
+import { useT } from "~/i18n/react";
 
 /** Views shared by the contact page and the address (suppressions) page. */
 
@@ -33,14 +34,8 @@ export type TimelineView = {
   pausedUntil: string | null;
 };
 
-const TOPIC_STATE_LABEL: Record<string, string> = {
-  opted_in: "opted in",
-  opted_out: "opted out",
-  default_in: "in (default)",
-  default_out: "not opted in (default off)",
-};
-
 export function ChannelStatus({ s }: { s: Pick<ChannelStateView, "status" | "pausedUntil"> }) {
+  const t = useT("admin");
   if (s.status === "unsubscribed") return <StatusBadge status="unsubscribed" />;
   if (s.status === "pending") return <StatusBadge status="pending" />;
   if (s.pausedUntil) {
@@ -48,7 +43,7 @@ export function ChannelStatus({ s }: { s: Pick<ChannelStateView, "status" | "pau
       <span>
         <StatusBadge status="paused" />{" "}
         <span className="text-xs text-slate-700">
-          until <Time value={s.pausedUntil} />
+          {t("consent.until")} <Time value={s.pausedUntil} />
         </span>
       </span>
     );
@@ -57,7 +52,7 @@ export function ChannelStatus({ s }: { s: Pick<ChannelStateView, "status" | "pau
   return (
     <span>
       <StatusBadge status="subscribed" />{" "}
-      <span className="text-xs text-slate-700">(nothing recorded)</span>
+      <span className="text-xs text-slate-700">{t("consent.nothingRecorded")}</span>
     </span>
   );
 }
@@ -69,7 +64,9 @@ export function ChannelStates({
   states: ChannelStateView[];
   caption: string;
 }) {
-  if (states.length === 0) return <p className="text-slate-700">No addresses.</p>;
+  const t = useT("admin");
+  const labels = useConsentLabels();
+  if (states.length === 0) return <p className="text-slate-700">{t("consent.noAddresses")}</p>;
   return (
     // Focusable, so that keyboard users can scroll the table on a narrow screen.
     <div className="overflow-x-auto" tabIndex={0}>
@@ -78,16 +75,16 @@ export function ChannelStates({
         <thead className="text-left text-slate-700">
           <tr>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Channel
+              {t("consent.columns.channel")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Address
+              {t("consent.columns.address")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              State
+              {t("consent.columns.state")}
             </th>
             <th scope="col" className="py-2 font-medium">
-              Topics
+              {t("consent.columns.topics")}
             </th>
           </tr>
         </thead>
@@ -95,16 +92,17 @@ export function ChannelStates({
           {states.map((s) => (
             <tr key={s.channel} data-channel={s.channel}>
               <th scope="row" className="py-2 pr-3 text-left font-medium">
-                {channelLabel(s.channel)}
+                {labels.channel(s.channel)}
               </th>
               <td className="min-w-[10rem] py-2 pr-3 break-words">{s.address}</td>
               <td className="min-w-[10rem] py-2 pr-3">
                 <ChannelStatus s={s} />
                 {s.pending ? (
                   <div className="mt-1 text-xs text-amber-900" data-testid="pending-confirmation">
-                    <StatusBadge status="pending" /> Confirmation sent{" "}
-                    <Time value={s.pending.requestedAt} />, waiting for the person (until{" "}
-                    <Time value={s.pending.expiresAt} />)
+                    <StatusBadge status="pending" /> {t("consent.pendingSent")}{" "}
+                    <Time value={s.pending.requestedAt} />
+                    {t("consent.pendingWaiting")} <Time value={s.pending.expiresAt} />
+                    {t("consent.pendingEnd")}
                   </div>
                 ) : null}
               </td>
@@ -113,17 +111,17 @@ export function ChannelStates({
                   <span className="text-slate-600">—</span>
                 ) : (
                   <ul className="flex flex-wrap gap-x-3 gap-y-1">
-                    {s.topics.map((t) => (
-                      <li key={t.key} className="text-slate-800">
-                        {t.name}:{" "}
+                    {s.topics.map((topic) => (
+                      <li key={topic.key} className="text-slate-800">
+                        {topic.name}:{" "}
                         <span
                           className={
-                            t.state === "opted_out" || t.state === "default_out"
+                            topic.state === "opted_out" || topic.state === "default_out"
                               ? "text-red-800"
                               : "text-green-800"
                           }
                         >
-                          {TOPIC_STATE_LABEL[t.state] ?? t.state}
+                          {labels.topicState(topic.state)}
                         </span>
                       </li>
                     ))}
@@ -138,32 +136,25 @@ export function ChannelStates({
   );
 }
 
-const ACTION_LABEL: Record<string, string> = {
-  unsubscribe: "Unsubscribed",
-  subscribe: "Subscribed",
-  pause: "Paused",
-  resume: "Resumed",
-  topic_opt_out: "Topic opt-out",
-  topic_opt_in: "Topic opt-in",
-  signup_pending: "Sign-up pending",
-  erase: "Erased",
-  // Not consent: an email address that bounced for good, and an agent clearing that mark.
-  undeliverable: "Marked undeliverable",
-  undeliverable_cleared: "Undeliverable mark cleared",
-};
-
-function who(e: TimelineView): string {
-  if (e.actorLabel) return e.actorLabel;
-  if (e.actorType === "admin_user") return "admin user (deleted)";
-  if (e.actorType === "api_key") return "API key (deleted)";
-  if (e.actorType) return e.actorType;
-  // Imported and system rows have no actor: the source says who.
-  if (e.source === "import" || e.source === "system") return sourceLabel(e.source);
-  return "recipient";
+function useWho(): (e: TimelineView) => string {
+  const t = useT("admin");
+  const labels = useConsentLabels();
+  return (e) => {
+    if (e.actorLabel) return e.actorLabel;
+    if (e.actorType === "admin_user") return t("consent.who.deletedUser");
+    if (e.actorType === "api_key") return t("consent.who.deletedKey");
+    if (e.actorType) return t(`consent.who.${e.actorType}`, { defaultValue: e.actorType });
+    // Imported and system rows have no actor: the source says who.
+    if (e.source === "import" || e.source === "system") return labels.source(e.source);
+    return t("consent.who.recipient");
+  };
 }
 
 export function Timeline({ entries, caption }: { entries: TimelineView[]; caption: string }) {
-  if (entries.length === 0) return <p className="text-slate-700">Nothing recorded yet.</p>;
+  const t = useT("admin");
+  const labels = useConsentLabels();
+  const who = useWho();
+  if (entries.length === 0) return <p className="text-slate-700">{t("consent.nothingYet")}</p>;
   return (
     // Focusable, so that keyboard users can scroll the table on a narrow screen.
     <div className="overflow-x-auto" tabIndex={0}>
@@ -172,25 +163,25 @@ export function Timeline({ entries, caption }: { entries: TimelineView[]; captio
         <thead className="text-left text-slate-700">
           <tr>
             <th scope="col" className="py-2 pr-3 font-medium">
-              When
+              {t("consent.columns.when")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              What
+              {t("consent.columns.what")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Source
+              {t("consent.columns.source")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Reason / note
+              {t("consent.columns.reasonNote")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Campaign
+              {t("consent.columns.campaign")}
             </th>
             <th scope="col" className="py-2 pr-3 font-medium">
-              Who
+              {t("consent.columns.who")}
             </th>
             <th scope="col" className="py-2 font-medium">
-              IP
+              {t("consent.columns.ip")}
             </th>
           </tr>
         </thead>
@@ -201,28 +192,35 @@ export function Timeline({ entries, caption }: { entries: TimelineView[]; captio
                 <Time value={e.occurredAt} />
               </td>
               <td className="py-2 pr-3">
-                <span className="font-medium">{ACTION_LABEL[e.action] ?? e.action}</span>{" "}
-                <span className="text-slate-700">· {channelLabel(e.channel)}</span>
-                {e.topic ? <span className="text-slate-700"> · topic {e.topic}</span> : null}
+                <span className="font-medium">{labels.action(e.action)}</span>{" "}
+                <span className="text-slate-700">· {labels.channel(e.channel)}</span>
+                {e.topic ? (
+                  <span className="text-slate-700">
+                    {" "}
+                    · {t("consent.topic")} {e.topic}
+                  </span>
+                ) : null}
                 {e.pausedUntil ? (
                   <span className="text-slate-700">
                     {" "}
-                    · until <Time value={e.pausedUntil} />
+                    · {t("consent.until")} <Time value={e.pausedUntil} />
                   </span>
                 ) : null}
                 {e.address ? (
                   <div className="break-all text-xs text-slate-600">{e.address}</div>
                 ) : null}
               </td>
-              <td className="min-w-[7rem] py-2 pr-3 text-slate-800">{sourceLabel(e.source)}</td>
+              <td className="min-w-[7rem] py-2 pr-3 text-slate-800">{labels.source(e.source)}</td>
               <td className="py-2 pr-3 text-slate-800">
-                {e.reasonCode ? <div title={e.reasonCode}>{reasonLabel(e.reasonCode)}</div> : null}
+                {e.reasonCode ? (
+                  <div title={e.reasonCode}>{labels.reason(e.reasonCode)}</div>
+                ) : null}
                 {e.reasonText ? (
                   <div className="whitespace-pre-wrap break-words">“{e.reasonText}”</div>
                 ) : null}
                 {e.note ? (
                   <div className="whitespace-pre-wrap break-words text-slate-700">
-                    <span className="font-medium">Note:</span> {e.note}
+                    <span className="font-medium">{t("consent.note")}</span> {e.note}
                   </div>
                 ) : null}
                 {!e.reasonCode && !e.reasonText && !e.note ? (

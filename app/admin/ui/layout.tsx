@@ -1,4 +1,5 @@
 import { useRouteLoaderData } from "@remix-run/react";
+import type { I18nPayload } from "~/i18n/i18n.shared";
 
 /**
  * The admin layout's data on every page below it: the signed-in operator and the session's CSRF
@@ -9,6 +10,8 @@ import { useRouteLoaderData } from "@remix-run/react";
 export type AdminLayoutData = {
   user: { id: string; email: string; name: string | null; role: "agent" | "admin" };
   csrfToken: string;
+  /** The `admin` namespace and the shared labels, for every page below (docs/admin-languages.md). */
+  i18n: I18nPayload;
 };
 
 export const ADMIN_LAYOUT_ID = "routes/admin";

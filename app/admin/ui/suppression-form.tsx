@@ -3,6 +3,7 @@ import type { ReactNode } from "react";
 import { CsrfInput } from "~/admin/ui/layout";
 import { buttonClass, FieldError, inputClass, labelClass } from "~/admin/ui/components";
 import { NOTE_MAX } from "~/contacts/notes";
+import { useT } from "~/i18n/react";
 
 /**
  * The suppress and "remove suppression" forms of the admin area (a contact's page and the
@@ -30,6 +31,7 @@ export function SuppressionForm({
   /** A line above the fields. */
   children?: ReactNode;
 }) {
+  const t = useT("admin");
   const id = (s: string) => `${intent}-${s}`;
   return (
     <Form method="post" className="space-y-3" key={version}>
@@ -39,7 +41,7 @@ export function SuppressionForm({
       {address !== undefined ? (
         <div>
           <label htmlFor={id("address")} className={labelClass}>
-            Email address or phone number
+            {t("suppressionForm.address")}
           </label>
           <input
             id={id("address")}
@@ -56,7 +58,7 @@ export function SuppressionForm({
       ) : null}
       <div>
         <label htmlFor={id("scope")} className={labelClass}>
-          Channel
+          {t("suppressionForm.channel")}
         </label>
         <select
           id={id("scope")}
@@ -74,7 +76,7 @@ export function SuppressionForm({
       </div>
       <div>
         <label htmlFor={id("note")} className={labelClass}>
-          Note (required)
+          {t("suppressionForm.note")}
         </label>
         <textarea
           id={id("note")}
@@ -86,8 +88,8 @@ export function SuppressionForm({
           className={`mt-1 ${inputClass}`}
           placeholder={
             intent === "suppress"
-              ? "Why, and on whose request (ticket number)"
-              : "The consent you have on record"
+              ? t("suppressionForm.suppressPlaceholder")
+              : t("suppressionForm.unsuppressPlaceholder")
           }
         />
         <FieldError id={id("note-error")} message={errors.note} />
@@ -96,7 +98,7 @@ export function SuppressionForm({
         type="submit"
         className={intent === "suppress" ? buttonClass.danger : buttonClass.primary}
       >
-        {intent === "suppress" ? "Suppress" : "Remove suppression"}
+        {intent === "suppress" ? t("suppressionForm.suppress") : t("suppressionForm.unsuppress")}
       </button>
     </Form>
   );

@@ -1,6 +1,8 @@
 import { Form } from "@remix-run/react";
 import { buttonClass, FieldError, hintClass, inputClass, labelClass } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
+import { useConsentLabels } from "~/admin/ui/labels";
+import { useT } from "~/i18n/react";
 
 export const LOCALE_NAMES: Record<string, string> = {
   en: "English",
@@ -37,6 +39,9 @@ export function TopicForm({
   values: TopicFormValues;
   errors: Record<string, string>;
 }) {
+  const t = useT("admin");
+  const labels = useConsentLabels();
+  const language = (l: string) => t(`languageNames.${l}`, { defaultValue: LOCALE_NAMES[l] });
   return (
     <Form method="post" className="space-y-5">
       <CsrfInput />
@@ -44,7 +49,7 @@ export function TopicForm({
       {mode === "create" ? (
         <div className="max-w-sm">
           <label htmlFor="topic-key" className={labelClass}>
-            Key
+            {t("topicForm.key")}
           </label>
           <input
             id="topic-key"
@@ -56,7 +61,8 @@ export function TopicForm({
             className={`mt-1 ${inputClass}`}
           />
           <p id="topic-key-hint" className={hintClass}>
-            What sending systems use, e.g. <code>newsletter</code>. Cannot be changed later.
+            {t("topicForm.keyHintBefore")} <code>newsletter</code>
+            {t("topicForm.keyHintAfter")}
           </p>
           <FieldError id="topic-key-error" message={errors.key} />
         </div>
@@ -64,15 +70,15 @@ export function TopicForm({
 
       <fieldset>
         <legend className="text-sm font-semibold text-slate-900">
-          Name and description per language
+          {t("topicForm.perLanguage")}
         </legend>
-        <p className={hintClass}>English is required; other languages fall back to English.</p>
+        <p className={hintClass}>{t("topicForm.englishRequired")}</p>
         <FieldError id="topic-names-error" message={errors.names ?? errors["names.en"]} />
         <div className="mt-3 grid gap-4 md:grid-cols-2">
           {LOCALES.map((l) => (
             <div key={l} className="rounded-md border border-slate-200 p-3">
               <label htmlFor={`names-${l}`} className={labelClass}>
-                Name ({LOCALE_NAMES[l]})
+                {t("topicForm.name", { language: language(l) })}
               </label>
               <input
                 id={`names-${l}`}
@@ -84,7 +90,7 @@ export function TopicForm({
                 className={`mt-1 ${inputClass}`}
               />
               <label htmlFor={`descriptions-${l}`} className={`mt-2 ${labelClass}`}>
-                Description ({LOCALE_NAMES[l]})
+                {t("topicForm.description", { language: language(l) })}
               </label>
               <textarea
                 id={`descriptions-${l}`}
@@ -101,7 +107,7 @@ export function TopicForm({
       </fieldset>
 
       <fieldset>
-        <legend className="text-sm font-semibold text-slate-900">Channels it is sent on</legend>
+        <legend className="text-sm font-semibold text-slate-900">{t("topicForm.channels")}</legend>
         <div className="mt-2 flex flex-wrap gap-4">
           {CHANNELS.map((c) => (
             <label key={c.value} className="flex items-center gap-2 text-sm">
@@ -112,7 +118,7 @@ export function TopicForm({
                 defaultChecked={values.channels.includes(c.value)}
                 className="h-4 w-4"
               />
-              {c.label}
+              {labels.channel(c.value)}
             </label>
           ))}
         </div>
@@ -129,13 +135,13 @@ export function TopicForm({
               defaultChecked={values.defaultOptIn}
               className="h-4 w-4"
             />
-            Addresses start opted in
+            {t("topicForm.defaultOptIn")}
           </label>
-          <p className={hintClass}>Off: only addresses that opt in get this topic.</p>
+          <p className={hintClass}>{t("topicForm.defaultOptInHint")}</p>
         </div>
         <div className="w-32">
           <label htmlFor="topic-position" className={labelClass}>
-            Order
+            {t("topicForm.order")}
           </label>
           <input
             id="topic-position"
@@ -151,7 +157,7 @@ export function TopicForm({
       </div>
 
       <button type="submit" className={buttonClass.primary}>
-        {mode === "create" ? "Create topic" : "Save topic"}
+        {mode === "create" ? t("topicForm.create") : t("topicForm.save")}
       </button>
     </Form>
   );
