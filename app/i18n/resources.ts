@@ -66,6 +66,13 @@ import esAccess from "./locales/es/access.json";
 import frAccess from "./locales/fr/access.json";
 import plAccess from "./locales/pl/access.json";
 import ptAccess from "./locales/pt/access.json";
+import csReports from "./locales/cs/reports.json";
+import deReports from "./locales/de/reports.json";
+import enReports from "./locales/en/reports.json";
+import esReports from "./locales/es/reports.json";
+import frReports from "./locales/fr/reports.json";
+import plReports from "./locales/pl/reports.json";
+import ptReports from "./locales/pt/reports.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -79,6 +86,7 @@ export const resources = {
     labels: enLabels,
     imports: enImports,
     access: enAccess,
+    reports: enReports,
   },
   pl: {
     common: plCommon,
@@ -90,6 +98,7 @@ export const resources = {
     labels: plLabels,
     imports: plImports,
     access: plAccess,
+    reports: plReports,
   },
   pt: {
     common: ptCommon,
@@ -101,6 +110,7 @@ export const resources = {
     labels: ptLabels,
     imports: ptImports,
     access: ptAccess,
+    reports: ptReports,
   },
   cs: {
     common: csCommon,
@@ -112,6 +122,7 @@ export const resources = {
     labels: csLabels,
     imports: csImports,
     access: csAccess,
+    reports: csReports,
   },
   de: {
     common: deCommon,
@@ -123,6 +134,7 @@ export const resources = {
     labels: deLabels,
     imports: deImports,
     access: deAccess,
+    reports: deReports,
   },
   es: {
     common: esCommon,
@@ -134,6 +146,7 @@ export const resources = {
     labels: esLabels,
     imports: esImports,
     access: esAccess,
+    reports: esReports,
   },
   fr: {
     common: frCommon,
@@ -145,6 +158,7 @@ export const resources = {
     labels: frLabels,
     imports: frImports,
     access: frAccess,
+    reports: frReports,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

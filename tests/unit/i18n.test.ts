@@ -51,6 +51,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "labels:sources.system": ["pl", "de"],
   "labels:sources.double_opt_in": ["fr"],
   "imports:preview.no": ["es"],
+  "reports:no": ["es"],
   "imports:job.title": ["pl", "cs", "de"],
   "access:fields.text": ["cs", "de"],
   "access:fields.status": ["de"],
