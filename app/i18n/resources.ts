@@ -73,6 +73,13 @@ import esReports from "./locales/es/reports.json";
 import frReports from "./locales/fr/reports.json";
 import plReports from "./locales/pl/reports.json";
 import ptReports from "./locales/pt/reports.json";
+import csAudit from "./locales/cs/audit.json";
+import deAudit from "./locales/de/audit.json";
+import enAudit from "./locales/en/audit.json";
+import esAudit from "./locales/es/audit.json";
+import frAudit from "./locales/fr/audit.json";
+import plAudit from "./locales/pl/audit.json";
+import ptAudit from "./locales/pt/audit.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -87,6 +94,7 @@ export const resources = {
     imports: enImports,
     access: enAccess,
     reports: enReports,
+    audit: enAudit,
   },
   pl: {
     common: plCommon,
@@ -99,6 +107,7 @@ export const resources = {
     imports: plImports,
     access: plAccess,
     reports: plReports,
+    audit: plAudit,
   },
   pt: {
     common: ptCommon,
@@ -111,6 +120,7 @@ export const resources = {
     imports: ptImports,
     access: ptAccess,
     reports: ptReports,
+    audit: ptAudit,
   },
   cs: {
     common: csCommon,
@@ -123,6 +133,7 @@ export const resources = {
     imports: csImports,
     access: csAccess,
     reports: csReports,
+    audit: csAudit,
   },
   de: {
     common: deCommon,
@@ -135,6 +146,7 @@ export const resources = {
     imports: deImports,
     access: deAccess,
     reports: deReports,
+    audit: deAudit,
   },
   es: {
     common: esCommon,
@@ -147,6 +159,7 @@ export const resources = {
     imports: esImports,
     access: esAccess,
     reports: esReports,
+    audit: esAudit,
   },
   fr: {
     common: frCommon,
@@ -159,6 +172,7 @@ export const resources = {
     imports: frImports,
     access: frAccess,
     reports: frReports,
+    audit: frAudit,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

@@ -52,6 +52,7 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "labels:sources.double_opt_in": ["fr"],
   "imports:preview.no": ["es"],
   "reports:no": ["es"],
+  "audit:no": ["es"],
   "imports:job.title": ["pl", "cs", "de"],
   "access:fields.text": ["cs", "de"],
   "access:fields.status": ["de"],
