@@ -80,6 +80,20 @@ import esAudit from "./locales/es/audit.json";
 import frAudit from "./locales/fr/audit.json";
 import plAudit from "./locales/pl/audit.json";
 import ptAudit from "./locales/pt/audit.json";
+import csOutbox from "./locales/cs/outbox.json";
+import deOutbox from "./locales/de/outbox.json";
+import enOutbox from "./locales/en/outbox.json";
+import esOutbox from "./locales/es/outbox.json";
+import frOutbox from "./locales/fr/outbox.json";
+import plOutbox from "./locales/pl/outbox.json";
+import ptOutbox from "./locales/pt/outbox.json";
+import csExports from "./locales/cs/exports.json";
+import deExports from "./locales/de/exports.json";
+import enExports from "./locales/en/exports.json";
+import esExports from "./locales/es/exports.json";
+import frExports from "./locales/fr/exports.json";
+import plExports from "./locales/pl/exports.json";
+import ptExports from "./locales/pt/exports.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -95,6 +109,8 @@ export const resources = {
     access: enAccess,
     reports: enReports,
     audit: enAudit,
+    outbox: enOutbox,
+    exports: enExports,
   },
   pl: {
     common: plCommon,
@@ -108,6 +124,8 @@ export const resources = {
     access: plAccess,
     reports: plReports,
     audit: plAudit,
+    outbox: plOutbox,
+    exports: plExports,
   },
   pt: {
     common: ptCommon,
@@ -121,6 +139,8 @@ export const resources = {
     access: ptAccess,
     reports: ptReports,
     audit: ptAudit,
+    outbox: ptOutbox,
+    exports: ptExports,
   },
   cs: {
     common: csCommon,
@@ -134,6 +154,8 @@ export const resources = {
     access: csAccess,
     reports: csReports,
     audit: csAudit,
+    outbox: csOutbox,
+    exports: csExports,
   },
   de: {
     common: deCommon,
@@ -147,6 +169,8 @@ export const resources = {
     access: deAccess,
     reports: deReports,
     audit: deAudit,
+    outbox: deOutbox,
+    exports: deExports,
   },
   es: {
     common: esCommon,
@@ -160,6 +184,8 @@ export const resources = {
     access: esAccess,
     reports: esReports,
     audit: esAudit,
+    outbox: esOutbox,
+    exports: esExports,
   },
   fr: {
     common: frCommon,
@@ -173,6 +199,8 @@ export const resources = {
     access: frAccess,
     reports: frReports,
     audit: frAudit,
+    outbox: frOutbox,
+    exports: frExports,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

@@ -53,6 +53,8 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "imports:preview.no": ["es"],
   "reports:no": ["es"],
   "audit:no": ["es"],
+  "outbox:kind.sms": ["pl", "pt", "cs", "de", "es", "fr"],
+  "outbox:kind.webhook": ["pl", "pt", "cs", "es", "fr"],
   "imports:job.title": ["pl", "cs", "de"],
   "access:fields.text": ["cs", "de"],
   "access:fields.status": ["de"],
