@@ -94,6 +94,13 @@ import esExports from "./locales/es/exports.json";
 import frExports from "./locales/fr/exports.json";
 import plExports from "./locales/pl/exports.json";
 import ptExports from "./locales/pt/exports.json";
+import csSmsreview from "./locales/cs/smsreview.json";
+import deSmsreview from "./locales/de/smsreview.json";
+import enSmsreview from "./locales/en/smsreview.json";
+import esSmsreview from "./locales/es/smsreview.json";
+import frSmsreview from "./locales/fr/smsreview.json";
+import plSmsreview from "./locales/pl/smsreview.json";
+import ptSmsreview from "./locales/pt/smsreview.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -111,6 +118,7 @@ export const resources = {
     audit: enAudit,
     outbox: enOutbox,
     exports: enExports,
+    smsreview: enSmsreview,
   },
   pl: {
     common: plCommon,
@@ -126,6 +134,7 @@ export const resources = {
     audit: plAudit,
     outbox: plOutbox,
     exports: plExports,
+    smsreview: plSmsreview,
   },
   pt: {
     common: ptCommon,
@@ -141,6 +150,7 @@ export const resources = {
     audit: ptAudit,
     outbox: ptOutbox,
     exports: ptExports,
+    smsreview: ptSmsreview,
   },
   cs: {
     common: csCommon,
@@ -156,6 +166,7 @@ export const resources = {
     audit: csAudit,
     outbox: csOutbox,
     exports: csExports,
+    smsreview: csSmsreview,
   },
   de: {
     common: deCommon,
@@ -171,6 +182,7 @@ export const resources = {
     audit: deAudit,
     outbox: deOutbox,
     exports: deExports,
+    smsreview: deSmsreview,
   },
   es: {
     common: esCommon,
@@ -186,6 +198,7 @@ export const resources = {
     audit: esAudit,
     outbox: esOutbox,
     exports: esExports,
+    smsreview: esSmsreview,
   },
   fr: {
     common: frCommon,
@@ -201,6 +214,7 @@ export const resources = {
     audit: frAudit,
     outbox: frOutbox,
     exports: frExports,
+    smsreview: frSmsreview,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 
