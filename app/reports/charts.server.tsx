@@ -83,9 +83,11 @@ export function barsChart(
   options: { percent?: boolean; reference?: number; width?: number; locale?: string } = {},
 ): string {
   if (rows.length === 0) return "";
+  // Longer labels are cut: the axis has 200 px (160 in a half-width chart) for them.
+  const max = options.width && options.width < WIDTH ? 22 : 28;
   const data = rows.map((r) => ({
     ...r,
-    label: r.label.length > 28 ? `${r.label.slice(0, 27)}…` : r.label,
+    label: r.label.length > max ? `${r.label.slice(0, max - 1)}…` : r.label,
   }));
   const height = 24 + data.length * 30;
   const format = (options.percent ? axisPercent : axisNumber)(options.locale ?? "en");

@@ -12,6 +12,7 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
+import { LOCALES } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import type { TFunction } from "~/i18n/i18n.shared";
 import { useT } from "~/i18n/react";
@@ -67,6 +68,8 @@ function detailLabel(t: TFunction, key: string): string {
   return t(`detail.${key}`, { defaultValue: keyLabel(key) });
 }
 
+const LANGUAGE_CODES: ReadonlySet<string> = new Set(LOCALES);
+
 function valueText(t: TFunction, v: unknown): string {
   if (v === null || v === undefined || v === "") return "—";
   if (typeof v === "string") return v;
@@ -77,9 +80,13 @@ function valueText(t: TFunction, v: unknown): string {
     const c = v as { from: unknown; to: unknown };
     return `${valueText(t, c.from)} → ${valueText(t, c.to)}`;
   }
+  // One line per entry; texts by language ({"cs": …, "de": …}) named by their language code.
   return Object.entries(v as Record<string, unknown>)
-    .map(([k, x]) => `${detailLabel(t, k)}: ${valueText(t, x)}`)
-    .join("; ");
+    .map(([k, x]) => {
+      const name = LANGUAGE_CODES.has(k) ? k.toUpperCase() : detailLabel(t, k);
+      return `${name}: ${valueText(t, x)}`;
+    })
+    .join("\n");
 }
 
 /** An entry's details as a readable list: one line per field, changes as "from → to". */
@@ -113,7 +120,7 @@ function Details({ details }: { details: Record<string, unknown> }) {
       {rows.map(([k, v], i) => (
         <div key={`${k}-${i}`} className="contents">
           <dt className="text-slate-600">{k}</dt>
-          <dd className="break-words">{v}</dd>
+          <dd className="whitespace-pre-line break-words">{v}</dd>
         </div>
       ))}
     </dl>
@@ -261,7 +268,7 @@ export default function AuditLog() {
                     <td className="px-3 py-2">
                       <TargetLink type={e.targetType} id={e.targetId} />
                     </td>
-                    <td className="min-w-[16rem] max-w-md px-3 py-2 text-slate-800">
+                    <td className="min-w-[18rem] max-w-lg px-3 py-2 text-slate-800">
                       <Details details={e.details} />
                     </td>
                     <td className="px-3 py-2 text-slate-700" title={e.userAgent ?? undefined}>

@@ -22,6 +22,7 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
+import { reportFormat } from "~/reports/ui/report-ui";
 import { providerLabel } from "~/sms/admin-views";
 import { listReviewQueue, resolveReview, REVIEW_BUSINESS_DAYS } from "~/sms/review.server";
 import { NO_STORE } from "~/http/headers";
@@ -101,11 +102,7 @@ export default function ReviewQueue() {
   const tc = useT("common");
   const locale = useLocale();
   const n = (x: number) => x.toLocaleString(locale);
-  const stamp = new Intl.DateTimeFormat(locale, {
-    dateStyle: "medium",
-    timeStyle: "short",
-    timeZone: "UTC",
-  });
+  const f = reportFormat(locale);
   return (
     <div>
       <PageHeader
@@ -131,7 +128,7 @@ export default function ReviewQueue() {
         ) : (
           <ul className="divide-y divide-slate-200">
             {data.items.map((item) => {
-              const when = `${stamp.format(new Date(item.receivedAt))} UTC`;
+              const when = f.dateTime(item.receivedAt);
               const address = item.address ?? t("erased");
               return (
                 <li key={item.id} data-review-id={item.id} className="py-3">

@@ -19,7 +19,7 @@ export type ReportFormat = {
   rate: (rate: number | null) => string;
   /** A percentage as typed by an operator (a threshold): "0.3 %". */
   percent: (percent: number) => string;
-  /** An instant, in UTC, said so: "10 Mar 2025, 08:00 UTC". */
+  /** An instant, in UTC, said so: "2025-03-10 08:00:00 UTC", "10. 03. 2025 8:00:00 UTC". */
   dateTime: (value: string | Date | null | undefined) => string;
 };
 
@@ -38,24 +38,34 @@ export function reportFormat(locale: Locale): ReportFormat {
   const one = fixed(1);
   const two = fixed(2);
   const typed = new Intl.NumberFormat(locale, { maximumFractionDigits: 4 });
+  // A no-break space keeps "0,3 %" on one line; English keeps the plain space it always had.
+  const pc = locale === "en" ? " %" : "\u00a0%";
+  // As the admin area's <Time> writes instants: numeric, in UTC; English keeps ISO order.
   const instant = new Intl.DateTimeFormat(locale, {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
     timeZone: "UTC",
   });
   f = {
     n: (value) => whole.format(value),
-    share: (share) => `${one.format(share * 100)} %`,
+    share: (share) => `${one.format(share * 100)}${pc}`,
     rate: (rate) => {
       if (rate === null) return "—";
       const pct = rate * 100;
-      return `${(pct < 10 ? two : one).format(pct)} %`;
+      return `${(pct < 10 ? two : one).format(pct)}${pc}`;
     },
-    percent: (percent) => `${typed.format(percent)} %`,
+    percent: (percent) => `${typed.format(percent)}${pc}`,
     dateTime: (value) => {
       if (!value) return "";
       const d = typeof value === "string" ? new Date(value) : value;
-      return Number.isNaN(d.getTime()) ? "" : `${instant.format(d)} UTC`;
+      if (Number.isNaN(d.getTime())) return "";
+      if (locale === "en") return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+      return `${instant.format(d)} UTC`;
     },
   };
   formats.set(locale, f);
