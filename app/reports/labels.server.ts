@@ -45,8 +45,8 @@ export function share(count: number, total: number): number {
 
 /**
  * Labels in an operator's page language, for the report pages: a reason's label in `locale` (the
- * operator's own, then Heed's translation of a built-in code, then the operator's English label,
- * then the code made readable), a topic's name in `locale` (then English, then its key), a
+ * operator's own, then, outside English, Heed's translation of a built-in code, then the
+ * operator's English label, then the code made readable), a topic's name in `locale` (then English, then its key), a
  * source's label, and the words for "no reason" / "no topic". Reports compute in English (CSV,
  * alerts, logs); a page relabels its rows with these by code.
  */
@@ -62,13 +62,16 @@ export async function localLabels(db: Db, locale: Locale): Promise<LocalLabels> 
     db.selectFrom("topics").select(["key", "names"]).execute(),
   ]);
   const t = getFixedT(locale, "reports");
-  const tr = getFixedT(locale, "recipient");
+  // Heed's own translation of a built-in code, outside English: in English, reports keep the
+  // operator's label or the code made readable ("Too frequent"), as they always have.
+  const recipientT = getFixedT(locale, "recipient");
+  const tr = (key: string) => (locale === "en" ? "" : recipientT(key, { defaultValue: "" }));
   const tl = getFixedT(locale, "labels");
   const reasonMap = new Map(
     reasons.map((r) => [
       r.code,
       r.labels[locale]?.trim() ||
-        tr(`reasons.${r.code}`, { defaultValue: "" }) ||
+        tr(`reasons.${r.code}`) ||
         r.labels.en?.trim() ||
         humanize(r.code),
     ]),
@@ -80,7 +83,7 @@ export async function localLabels(db: Db, locale: Locale): Promise<LocalLabels> 
     reason: (code) =>
       code === null
         ? t("labels.no_reason")
-        : (reasonMap.get(code) ?? (tr(`reasons.${code}`, { defaultValue: "" }) || humanize(code))),
+        : (reasonMap.get(code) ?? (tr(`reasons.${code}`) || humanize(code))),
     topic: (key) => (key === null ? t("labels.no_topic") : (topicMap.get(key) ?? key)),
     source: (code) => tl(`sources.${code}`, { defaultValue: code.replace(/_/g, " ") }),
   };
