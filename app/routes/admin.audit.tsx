@@ -75,7 +75,7 @@ function valueText(t: TFunction, v: unknown): string {
   if (typeof v === "string") return v;
   if (typeof v === "boolean") return v ? t("yes") : t("no");
   if (typeof v === "number") return String(v);
-  if (Array.isArray(v)) return v.map((x) => valueText(t, x)).join(", ");
+  if (Array.isArray(v)) return v.length === 0 ? "—" : v.map((x) => valueText(t, x)).join(", ");
   if (typeof v === "object" && "from" in v && "to" in v) {
     const c = v as { from: unknown; to: unknown };
     return `${valueText(t, c.from)} → ${valueText(t, c.to)}`;
