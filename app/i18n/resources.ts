@@ -87,6 +87,41 @@ import esAdmin from "./locales/es/admin.json";
 import frAdmin from "./locales/fr/admin.json";
 import plAdmin from "./locales/pl/admin.json";
 import ptAdmin from "./locales/pt/admin.json";
+import csReports from "./locales/cs/reports.json";
+import deReports from "./locales/de/reports.json";
+import enReports from "./locales/en/reports.json";
+import esReports from "./locales/es/reports.json";
+import frReports from "./locales/fr/reports.json";
+import plReports from "./locales/pl/reports.json";
+import ptReports from "./locales/pt/reports.json";
+import csAudit from "./locales/cs/audit.json";
+import deAudit from "./locales/de/audit.json";
+import enAudit from "./locales/en/audit.json";
+import esAudit from "./locales/es/audit.json";
+import frAudit from "./locales/fr/audit.json";
+import plAudit from "./locales/pl/audit.json";
+import ptAudit from "./locales/pt/audit.json";
+import csOutbox from "./locales/cs/outbox.json";
+import deOutbox from "./locales/de/outbox.json";
+import enOutbox from "./locales/en/outbox.json";
+import esOutbox from "./locales/es/outbox.json";
+import frOutbox from "./locales/fr/outbox.json";
+import plOutbox from "./locales/pl/outbox.json";
+import ptOutbox from "./locales/pt/outbox.json";
+import csExports from "./locales/cs/exports.json";
+import deExports from "./locales/de/exports.json";
+import enExports from "./locales/en/exports.json";
+import esExports from "./locales/es/exports.json";
+import frExports from "./locales/fr/exports.json";
+import plExports from "./locales/pl/exports.json";
+import ptExports from "./locales/pt/exports.json";
+import csSmsreview from "./locales/cs/smsreview.json";
+import deSmsreview from "./locales/de/smsreview.json";
+import enSmsreview from "./locales/en/smsreview.json";
+import esSmsreview from "./locales/es/smsreview.json";
+import frSmsreview from "./locales/fr/smsreview.json";
+import plSmsreview from "./locales/pl/smsreview.json";
+import ptSmsreview from "./locales/pt/smsreview.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -103,6 +138,11 @@ export const resources = {
     suppressions: enSuppressions,
     branding: enBranding,
     admin: enAdmin,
+    reports: enReports,
+    audit: enAudit,
+    outbox: enOutbox,
+    exports: enExports,
+    smsreview: enSmsreview,
   },
   pl: {
     common: plCommon,
@@ -117,6 +157,11 @@ export const resources = {
     suppressions: plSuppressions,
     branding: plBranding,
     admin: plAdmin,
+    reports: plReports,
+    audit: plAudit,
+    outbox: plOutbox,
+    exports: plExports,
+    smsreview: plSmsreview,
   },
   pt: {
     common: ptCommon,
@@ -131,6 +176,11 @@ export const resources = {
     suppressions: ptSuppressions,
     branding: ptBranding,
     admin: ptAdmin,
+    reports: ptReports,
+    audit: ptAudit,
+    outbox: ptOutbox,
+    exports: ptExports,
+    smsreview: ptSmsreview,
   },
   cs: {
     common: csCommon,
@@ -145,6 +195,11 @@ export const resources = {
     suppressions: csSuppressions,
     branding: csBranding,
     admin: csAdmin,
+    reports: csReports,
+    audit: csAudit,
+    outbox: csOutbox,
+    exports: csExports,
+    smsreview: csSmsreview,
   },
   de: {
     common: deCommon,
@@ -159,6 +214,11 @@ export const resources = {
     suppressions: deSuppressions,
     branding: deBranding,
     admin: deAdmin,
+    reports: deReports,
+    audit: deAudit,
+    outbox: deOutbox,
+    exports: deExports,
+    smsreview: deSmsreview,
   },
   es: {
     common: esCommon,
@@ -173,6 +233,11 @@ export const resources = {
     suppressions: esSuppressions,
     branding: esBranding,
     admin: esAdmin,
+    reports: esReports,
+    audit: esAudit,
+    outbox: esOutbox,
+    exports: esExports,
+    smsreview: esSmsreview,
   },
   fr: {
     common: frCommon,
@@ -187,6 +252,11 @@ export const resources = {
     suppressions: frSuppressions,
     branding: frBranding,
     admin: frAdmin,
+    reports: frReports,
+    audit: frAudit,
+    outbox: frOutbox,
+    exports: frExports,
+    smsreview: frSmsreview,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

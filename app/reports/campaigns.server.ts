@@ -263,7 +263,13 @@ export type CampaignReport = {
   reasons: { code: string | null; label: string; count: number; share: number }[];
   sources: { source: string; count: number }[];
   daily: { day: string; count: number }[];
-  freeText: { id: number; occurredAt: string; reasonLabel: string; text: string }[];
+  freeText: {
+    id: number;
+    occurredAt: string;
+    reasonCode: string | null;
+    reasonLabel: string;
+    text: string;
+  }[];
 };
 
 /** One campaign: its rate and verdict, all its reasons, sources, days and what people wrote. */
@@ -323,6 +329,7 @@ export async function getCampaignReport(
     freeText: texts.rows.map((r) => ({
       id: Number(r.id),
       occurredAt: new Date(r.occurred_at).toISOString(),
+      reasonCode: r.reason_code,
       reasonLabel: labelOf(labels, r.reason_code),
       text: r.reason_text,
     })),

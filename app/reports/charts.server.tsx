@@ -37,12 +37,22 @@ function toSvg(chart: ReactElement): string {
   );
 }
 
+/** Axis numbers in the page's locale: whole numbers, or rates 0..1 as "1,5 %". */
+function axisNumber(locale: string): (v: number) => string {
+  const f = new Intl.NumberFormat(locale);
+  return (v) => f.format(v);
+}
+function axisPercent(locale: string): (v: number) => string {
+  const f = new Intl.NumberFormat(locale, { maximumFractionDigits: 2 });
+  return (v) => `${f.format(v * 100)} %`;
+}
+
 function shortDay(bucket: string): string {
   return bucket.slice(5); // MM-DD
 }
 
 /** People leaving per day or week, stacked by channel. */
-export function overTimeChart(rows: TimeRow[], channels: Channel[]): string {
+export function overTimeChart(rows: TimeRow[], channels: Channel[], locale = "en"): string {
   const interval = rows.length > 16 ? Math.ceil(rows.length / 12) - 1 : 0;
   return toSvg(
     <BarChart
@@ -53,7 +63,7 @@ export function overTimeChart(rows: TimeRow[], channels: Channel[]): string {
     >
       <CartesianGrid stroke="#e2e8f0" vertical={false} />
       <XAxis dataKey="bucket" tickFormatter={shortDay} interval={interval} tick={AXIS} />
-      <YAxis allowDecimals={false} tick={AXIS} width={48} />
+      <YAxis allowDecimals={false} tick={AXIS} width={48} tickFormatter={axisNumber(locale)} />
       {channels.map((c) => (
         <Bar
           key={c}
@@ -70,15 +80,17 @@ export function overTimeChart(rows: TimeRow[], channels: Channel[]): string {
 /** Horizontal bars: one per label (reasons, topics, sources, a campaign's reasons). */
 export function barsChart(
   rows: { label: string; value: number; muted?: boolean }[],
-  options: { percent?: boolean; reference?: number; width?: number } = {},
+  options: { percent?: boolean; reference?: number; width?: number; locale?: string } = {},
 ): string {
   if (rows.length === 0) return "";
+  // Longer labels are cut: the axis has 200 px (160 in a half-width chart) for them.
+  const max = options.width && options.width < WIDTH ? 22 : 28;
   const data = rows.map((r) => ({
     ...r,
-    label: r.label.length > 28 ? `${r.label.slice(0, 27)}…` : r.label,
+    label: r.label.length > max ? `${r.label.slice(0, max - 1)}…` : r.label,
   }));
   const height = 24 + data.length * 30;
-  const format = (v: number) => (options.percent ? `${+(v * 100).toFixed(2)} %` : String(v));
+  const format = (options.percent ? axisPercent : axisNumber)(options.locale ?? "en");
   return toSvg(
     <BarChart
       width={options.width ?? WIDTH}
@@ -117,6 +129,7 @@ export function barsChart(
 export function campaignRatesChart(
   rows: { label: string; rate: number; flagged: boolean }[],
   thresholdPercent: number,
+  locale = "en",
 ): string {
   if (rows.length === 0) return "";
   const data = rows.map((r) => ({
@@ -134,12 +147,7 @@ export function campaignRatesChart(
       margin={{ top: 4, right: 24, bottom: 4, left: 8 }}
     >
       <CartesianGrid stroke="#e2e8f0" horizontal={false} />
-      <XAxis
-        type="number"
-        domain={[0, max]}
-        tickFormatter={(v: number) => `${+(v * 100).toFixed(2)} %`}
-        tick={AXIS}
-      />
+      <XAxis type="number" domain={[0, max]} tickFormatter={axisPercent(locale)} tick={AXIS} />
       <YAxis type="category" dataKey="label" width={200} tick={AXIS} interval={0} />
       <ReferenceLine
         x={thresholdPercent / 100}
@@ -157,7 +165,7 @@ export function campaignRatesChart(
 }
 
 /** A campaign's unsubscribes per day. */
-export function dailyChart(rows: { day: string; count: number }[]): string {
+export function dailyChart(rows: { day: string; count: number }[], locale = "en"): string {
   if (rows.length === 0) return "";
   const interval = rows.length > 16 ? Math.ceil(rows.length / 12) - 1 : 0;
   return toSvg(
@@ -169,7 +177,7 @@ export function dailyChart(rows: { day: string; count: number }[]): string {
     >
       <CartesianGrid stroke="#e2e8f0" vertical={false} />
       <XAxis dataKey="day" tickFormatter={shortDay} interval={interval} tick={AXIS} />
-      <YAxis allowDecimals={false} tick={AXIS} width={48} />
+      <YAxis allowDecimals={false} tick={AXIS} width={48} tickFormatter={axisNumber(locale)} />
       <Bar dataKey="count" fill={CHART_COLOR} isAnimationActive={false} />
     </BarChart>,
   );

@@ -26,18 +26,26 @@ const DAY_MS = 86_400_000;
 
 const isoDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, "must be a date like 2026-11-22")
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "format")
   .refine((v) => {
     const d = new Date(`${v}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === v;
-  }, "is not a real date");
+  }, "not_real");
 
+// The schema's messages are codes (FilterProblem); ISSUE_TEXT says them in English.
 const FilterSchema = z.object({
   from: isoDate.optional(),
   to: isoDate.optional(),
-  channel: z.enum(CHANNELS, { error: "must be email, sms or whatsapp" }).optional(),
-  granularity: z.enum(GRANULARITIES, { error: "must be day or week" }).optional(),
+  channel: z.enum(CHANNELS, { error: "invalid" }).optional(),
+  granularity: z.enum(GRANULARITIES, { error: "invalid" }).optional(),
 });
+
+const ISSUE_TEXT: Record<string, string> = {
+  format: "must be a date like 2026-11-22",
+  not_real: "is not a real date",
+  "channel.invalid": "must be email, sms or whatsapp",
+  "granularity.invalid": "must be day or week",
+};
 
 export function toIsoDate(d: Date): string {
   return d.toISOString().slice(0, 10);
@@ -58,7 +66,15 @@ const LABELS = {
   granularity: "The granularity",
 } as const;
 
-export type ParsedFilter = { filter: ReportFilter; errors: string[] };
+/**
+ * A problem with the filter, as a code a page translates (`errors` has the same in English, for
+ * the CSV route's plain-text answer and logs): a bad field (`from.format`, `from.not_real`,
+ * `to.format`, `to.not_real`, `channel.invalid`, `granularity.invalid`), `order` (start after end)
+ * or `too_long` (more than MAX_RANGE_DAYS).
+ */
+export type FilterProblem = { code: string; max?: number };
+
+export type ParsedFilter = { filter: ReportFilter; errors: string[]; problems: FilterProblem[] };
 
 /**
  * The filter in the query string, or the default (the last 30 days, every channel, by day). A bad
@@ -72,30 +88,37 @@ export function parseReportFilter(params: URLSearchParams, now: Date = new Date(
   }
   if (raw.channel === "all") delete raw.channel;
   const errors: string[] = [];
+  const problems: FilterProblem[] = [];
   const values: z.infer<typeof FilterSchema> = {};
   // Field by field, so one bad value keeps the others.
   for (const key of Object.keys(FilterSchema.shape) as (keyof typeof FilterSchema.shape)[]) {
     const parsed = FilterSchema.shape[key].safeParse(raw[key]);
     if (parsed.success) Object.assign(values, { [key]: parsed.data });
-    else
-      errors.push(
-        `${LABELS[key]} ${parsed.error.issues[0]?.message ?? "is not valid"}; the default is used.`,
-      );
+    else {
+      const issue = parsed.error.issues[0]?.message ?? "invalid";
+      const code = `${key}.${issue}`;
+      const text = ISSUE_TEXT[code] ?? ISSUE_TEXT[issue] ?? "is not valid";
+      errors.push(`${LABELS[key]} ${text}; the default is used.`);
+      problems.push({ code });
+    }
   }
   const today = toIsoDate(now);
   let to = values.to ?? today;
   let from = values.from ?? addDays(to, -(DEFAULT_RANGE_DAYS - 1));
   if (daysBetween(from, to) < 0) {
     errors.push("The start date is after the end date; the last 30 days are shown instead.");
+    problems.push({ code: "order" });
     to = today;
     from = addDays(to, -(DEFAULT_RANGE_DAYS - 1));
   } else if (daysBetween(from, to) + 1 > MAX_RANGE_DAYS) {
     errors.push(`A report covers at most ${MAX_RANGE_DAYS} days; the start date was moved.`);
+    problems.push({ code: "too_long", max: MAX_RANGE_DAYS });
     from = addDays(to, -(MAX_RANGE_DAYS - 1));
   }
   return {
     filter: { from, to, channel: values.channel ?? null, granularity: values.granularity ?? "day" },
     errors,
+    problems,
   };
 }
 

@@ -15,27 +15,42 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
-import { sourceLabel } from "~/consent/labels";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 import { CONSENT_SOURCES } from "~/db/schema";
 import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 import { EXPORT_QUERY_KEYS, EXPORT_STARTED_COOKIE, ExportQuery } from "~/exports/filter";
 import { suppressionCounts } from "~/exports/suppressions.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction = () => [{ title: "Export suppressions · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Export suppressions · Heed admin" },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "exports");
   const url = new URL(request.url);
   // The download route sends a bad filter back here (?error=1&...) so the form can show why.
   const values = Object.fromEntries(
     EXPORT_QUERY_KEYS.map((k) => [k, (url.searchParams.get(k) ?? "").slice(0, 40)]),
   );
   const parsed = ExportQuery.safeParse(values);
-  const fieldErrors =
-    url.searchParams.has("error") && !parsed.success ? fieldErrorsOf(parsed.error) : {};
+  // The filter's messages are codes (app/exports/filter.ts), said here in the operator's language.
+  const fieldErrors = Object.fromEntries(
+    Object.entries(
+      url.searchParams.has("error") && !parsed.success ? fieldErrorsOf(parsed.error) : {},
+    ).map(([field, code]) => [field, t(`error.${code}`, { defaultValue: t("error.invalid") })]),
+  );
   return json(
-    { counts: await suppressionCounts(getDb()), values, fieldErrors },
+    {
+      i18n: i18nPayload(locale, ["exports", "labels"]),
+      title: `${t("title")} · Heed admin`,
+      counts: await suppressionCounts(getDb()),
+      values,
+      fieldErrors,
+    },
     { headers: NO_STORE },
   );
 }
@@ -82,28 +97,29 @@ function useDownloadProgress() {
 
 export default function Exports() {
   const { counts, values, fieldErrors } = useLoaderData<typeof loader>();
+  const t = useT("exports");
+  const tc = useT("common");
+  const tl = useT("labels");
+  const locale = useLocale();
   const total = counts.email + counts.sms + counts.whatsapp;
   const hasErrors = Object.keys(fieldErrors).length > 0;
   const download = useDownloadProgress();
   const formRef = useRef<HTMLFormElement>(null);
   return (
     <div>
-      <PageHeader
-        title="Export suppressions"
-        description="Download the suppressed addresses as CSV (address, channel, date, source, reason, the person's own words, campaign, operator's note, ASCII address), streamed straight from the database."
-      >
+      <PageHeader title={t("title")} description={t("description")}>
         <Link to="/admin/imports" className={buttonClass.secondary}>
-          Import suppressions
+          {t("import_link")}
         </Link>
       </PageHeader>
-      <Section title="Suppressed now" id="counts">
+      <Section title={t("counts.title")} id="counts">
         <dl className="grid grid-cols-2 gap-3 sm:grid-cols-4">
           {(
             [
-              ["All channels", total],
-              ["Email", counts.email],
-              ["SMS", counts.sms],
-              ["WhatsApp", counts.whatsapp],
+              [t("all_channels"), total],
+              [tc("channels.email"), counts.email],
+              [tc("channels.sms"), counts.sms],
+              [tc("channels.whatsapp"), counts.whatsapp],
             ] as const
           ).map(([label, n]) => (
             <div key={label} className="rounded-md border border-slate-200 p-3">
@@ -111,17 +127,15 @@ export default function Exports() {
                 {label}
               </dt>
               <dd className="mt-1 text-xl font-semibold tabular-nums text-slate-900">
-                {n.toLocaleString("en")}
+                {n.toLocaleString(locale)}
               </dd>
             </div>
           ))}
         </dl>
-        <p className={hintClass}>
-          Erased addresses are kept only as a keyed hash and are not exported.
-        </p>
+        <p className={hintClass}>{t("counts.erased")}</p>
       </Section>
-      <Section title="Download" id="download">
-        {hasErrors ? <Notice kind="error">Please correct the fields marked below.</Notice> : null}
+      <Section title={t("download.title")} id="download">
+        {hasErrors ? <Notice kind="error">{t("error.fix")}</Notice> : null}
         <Form
           ref={formRef}
           method="get"
@@ -142,7 +156,7 @@ export default function Exports() {
           <input type="hidden" name="progress" value={download.progress} />
           <div>
             <label htmlFor="channel" className={labelClass}>
-              Channel
+              {t("download.channel")}
             </label>
             <select
               id="channel"
@@ -150,15 +164,15 @@ export default function Exports() {
               defaultValue={values.channel}
               className={`mt-1 ${inputClass}`}
             >
-              <option value="">All channels</option>
-              <option value="email">Email</option>
-              <option value="sms">SMS</option>
-              <option value="whatsapp">WhatsApp</option>
+              <option value="">{t("all_channels")}</option>
+              <option value="email">{tc("channels.email")}</option>
+              <option value="sms">{tc("channels.sms")}</option>
+              <option value="whatsapp">{tc("channels.whatsapp")}</option>
             </select>
           </div>
           <div>
             <label htmlFor="source" className={labelClass}>
-              Source
+              {t("download.source")}
             </label>
             <select
               id="source"
@@ -166,17 +180,17 @@ export default function Exports() {
               defaultValue={values.source}
               className={`mt-1 ${inputClass}`}
             >
-              <option value="">Any source</option>
+              <option value="">{t("download.any_source")}</option>
               {[...CONSENT_SOURCES, UNDELIVERABLE_SOURCE].map((s) => (
                 <option key={s} value={s}>
-                  {sourceLabel(s)}
+                  {tl(`sources.${s}`, { defaultValue: s.replace(/_/g, " ") })}
                 </option>
               ))}
             </select>
           </div>
           <div>
             <label htmlFor="from" className={labelClass}>
-              Suppressed from
+              {t("download.from")}
             </label>
             <input
               id="from"
@@ -191,7 +205,7 @@ export default function Exports() {
           </div>
           <div>
             <label htmlFor="to" className={labelClass}>
-              Suppressed until
+              {t("download.to")}
             </label>
             <input
               id="to"
@@ -205,10 +219,10 @@ export default function Exports() {
             <FieldError id="to-error" message={fieldErrors.to} />
           </div>
           <p id="dates-hint" className={`${hintClass} sm:col-span-2 lg:col-span-4`}>
-            Dates are whole days in UTC, both included. Leave them empty for everything.
+            {t("download.dates_hint")}
           </p>
           <fieldset className="sm:col-span-2 lg:col-span-4" aria-describedby="separator-hint">
-            <legend className={labelClass}>Separator</legend>
+            <legend className={labelClass}>{t("download.separator")}</legend>
             <div className="mt-1 flex flex-wrap gap-x-6 gap-y-2 text-sm">
               <label className="flex items-center gap-2">
                 <input
@@ -218,7 +232,7 @@ export default function Exports() {
                   defaultChecked={values.separator !== "semicolon"}
                   className="h-4 w-4"
                 />
-                Comma ( , )
+                {t("download.comma")}
               </label>
               <label className="flex items-center gap-2">
                 <input
@@ -228,13 +242,11 @@ export default function Exports() {
                   defaultChecked={values.separator === "semicolon"}
                   className="h-4 w-4"
                 />
-                Semicolon ( ; ) for Excel in Czech, German, French, Polish, Spanish or Portuguese
+                {t("download.semicolon")}
               </label>
             </div>
             <p id="separator-hint" className={hintClass}>
-              The file is UTF-8 with a byte order mark, so accents open right in Excel.
-              Internationalized domains are shown readable (müller.de); the last column,
-              address_ascii, has the form mail systems use (xn--mller-kva.de).
+              {t("download.separator_hint")}
             </p>
           </fieldset>
           <div className="flex flex-wrap items-center gap-3 sm:col-span-2 lg:col-span-4">
@@ -250,17 +262,17 @@ export default function Exports() {
                     aria-hidden="true"
                     className="h-4 w-4 animate-spin rounded-full border-2 border-white border-t-transparent"
                   />
-                  Preparing the CSV…
+                  {t("download.preparing_button")}
                 </span>
               ) : (
-                "Download CSV"
+                t("download.submit")
               )}
             </button>
             <p id="download-status" role="status" aria-live="polite" className="text-sm">
               {download.state === "preparing"
-                ? "Preparing the export. The download starts in a moment."
+                ? t("download.preparing")
                 : download.state === "started"
-                  ? "The download has started: the file is saved by your browser."
+                  ? t("download.started")
                   : ""}
             </p>
           </div>

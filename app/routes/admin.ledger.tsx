@@ -18,115 +18,117 @@ import {
 import { CsrfInput } from "~/admin/ui/layout";
 import { ledgerOverview, sealLedgerCheckpoint } from "~/consent/chain.server";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction = () => [{ title: "Consent ledger · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Consent ledger · Heed admin" },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
-  return json(await ledgerOverview(getDb()), { headers: NO_STORE });
+  const locale = negotiateLocale(request);
+  return json(
+    {
+      ...(await ledgerOverview(getDb())),
+      i18n: i18nPayload(locale, ["audit"]),
+      title: `${getFixedT(locale, "audit")("ledger.title")} · Heed admin`,
+    },
+    { headers: NO_STORE },
+  );
 }
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  if (text(formData, "intent") !== "checkpoint") return formError("Unknown action.");
+  const t = getFixedT(negotiateLocale(request), "audit");
+  if (text(formData, "intent") !== "checkpoint") return formError(t("ledger.unknown_action"));
   const cp = await sealLedgerCheckpoint(getDb(), operator(user, request, context));
   return json({
     ok: true as const,
-    message: cp
-      ? `Checkpoint ${cp.id} sealed ${cp.rows} rows.`
-      : "Nothing new to seal: every finished change is in a checkpoint.",
+    message: cp ? t("ledger.sealed", { id: cp.id, rows: cp.rows }) : t("ledger.nothing_to_seal"),
   });
 }
-
-const PROBLEM_TEXT: Record<string, string> = {
-  row_hash: "its content no longer matches its hash (edited)",
-  link: "it does not follow the previous row of its chain (a row before it was deleted, edited or moved)",
-  evidence: "its personal data was changed, and not by an erasure",
-  checkpoint: "the rows this checkpoint sealed were changed, added or deleted",
-};
 
 export default function Ledger() {
   const { report, checkpoints } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
+  const t = useT("audit");
+  const locale = useLocale();
+  const n = (x: number) => x.toLocaleString(locale);
   return (
     <div>
-      <PageHeader
-        title="Consent ledger"
-        description="Every consent change is chained to the previous change of the same address by a SHA-256 hash, and checkpoints seal all rows every 15 minutes, so an edited, deleted or reordered row is detected. Erasure keeps the chain verifiable."
-      />
+      <PageHeader title={t("ledger.title")} description={t("ledger.description")} />
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
-      <Section title="Verification" id="verification">
+      <Section title={t("ledger.verification")} id="verification">
         {report.ok ? (
           <Notice kind="success">
-            The ledger verifies: {report.rows.toLocaleString("en")} rows in{" "}
-            {report.chains.toLocaleString("en")} chains.
+            {t("ledger.verifies", { rows: n(report.rows), chains: n(report.chains) })}
           </Notice>
         ) : (
           <Notice kind="error">
-            The ledger does not verify: {report.problemCount.toLocaleString("en")} problems.
+            {t("ledger.does_not_verify", { problems: n(report.problemCount) })}
           </Notice>
         )}
         <dl className="mt-3 grid max-w-xl grid-cols-[1fr_auto] gap-x-6 gap-y-1 text-sm">
-          <dt className="text-slate-600">Rows</dt>
-          <dd>{report.rows.toLocaleString("en")}</dd>
-          <dt className="text-slate-600">Chains (addresses)</dt>
-          <dd>{report.chains.toLocaleString("en")}</dd>
-          <dt className="text-slate-600">Rows with erased personal data</dt>
-          <dd>{report.redacted.toLocaleString("en")}</dd>
-          <dt className="text-slate-600">Checkpoints</dt>
-          <dd>{report.checkpoints.toLocaleString("en")}</dd>
-          <dt className="text-slate-600">Rows since the last checkpoint</dt>
-          <dd>{report.uncheckpointed.toLocaleString("en")}</dd>
-          <dt className="text-slate-600">Checked</dt>
+          <dt className="text-slate-600">{t("ledger.rows")}</dt>
+          <dd>{n(report.rows)}</dd>
+          <dt className="text-slate-600">{t("ledger.chains")}</dt>
+          <dd>{n(report.chains)}</dd>
+          <dt className="text-slate-600">{t("ledger.redacted")}</dt>
+          <dd>{n(report.redacted)}</dd>
+          <dt className="text-slate-600">{t("ledger.checkpoints")}</dt>
+          <dd>{n(report.checkpoints)}</dd>
+          <dt className="text-slate-600">{t("ledger.uncheckpointed")}</dt>
+          <dd>{n(report.uncheckpointed)}</dd>
+          <dt className="text-slate-600">{t("ledger.checked")}</dt>
           <dd>
-            <Time value={report.checkedAt} /> ({report.durationMs} ms)
+            <Time value={report.checkedAt} /> ({n(report.durationMs)} ms)
           </dd>
         </dl>
         {report.problems.length > 0 ? (
           <ul className="mt-3 list-disc space-y-1 pl-5 text-sm">
             {report.problems.map((p) => (
               <li key={`${p.problem}-${p.id}`}>
-                {p.problem === "checkpoint" ? `Checkpoint ${p.id}` : `Row ${p.id}`}:{" "}
-                {PROBLEM_TEXT[p.problem]}
+                {p.problem === "checkpoint"
+                  ? t("ledger.problem_checkpoint", { id: p.id })
+                  : t("ledger.problem_row", { id: p.id })}
+                : {t(`ledger.problem.${p.problem}`)}
               </li>
             ))}
           </ul>
         ) : null}
         <p className="mt-3 text-sm text-slate-600">
-          The same check runs from the command line: <code>npm run ledger:verify</code>.
+          {t("ledger.cli")} <code>npm run ledger:verify</code>.
         </p>
       </Section>
       <Section
-        title="Checkpoints"
+        title={t("ledger.checkpoints")}
         id="checkpoints"
         actions={
           <Form method="post">
             <CsrfInput />
             <input type="hidden" name="intent" value="checkpoint" />
             <button type="submit" className={buttonClass.secondary}>
-              Seal a checkpoint now
+              {t("ledger.seal")}
             </button>
           </Form>
         }
       >
-        <p className="text-sm text-slate-600">
-          Keep a copy of the latest digest outside Heed (a ticket, an email to your DPO): anyone who
-          later rewrote the ledger could not make it match.
-        </p>
+        <p className="text-sm text-slate-600">{t("ledger.keep_copy")}</p>
         {checkpoints.length === 0 ? (
-          <p className="mt-2 text-sm">No checkpoint yet.</p>
+          <p className="mt-2 text-sm">{t("ledger.no_checkpoint")}</p>
         ) : (
           <div className="mt-2 overflow-x-auto">
             <table className="min-w-full text-left text-sm">
               <thead>
                 <tr className="border-b border-slate-200">
                   <th className="py-2 pr-4">#</th>
-                  <th className="py-2 pr-4">Sealed</th>
-                  <th className="py-2 pr-4">Rows</th>
-                  <th className="py-2 pr-4">Up to row</th>
-                  <th className="py-2 pr-4">Digest (SHA-256)</th>
+                  <th className="py-2 pr-4">{t("ledger.col_sealed")}</th>
+                  <th className="py-2 pr-4">{t("ledger.rows")}</th>
+                  <th className="py-2 pr-4">{t("ledger.col_up_to")}</th>
+                  <th className="py-2 pr-4">{t("ledger.col_digest")}</th>
                 </tr>
               </thead>
               <tbody>
@@ -136,7 +138,7 @@ export default function Ledger() {
                     <td className="py-2 pr-4">
                       <Time value={c.createdAt} />
                     </td>
-                    <td className="py-2 pr-4">{c.rowCount.toLocaleString("en")}</td>
+                    <td className="py-2 pr-4">{n(c.rowCount)}</td>
                     <td className="py-2 pr-4">{c.lastLedgerId ?? "—"}</td>
                     <td className="py-2 pr-4 font-mono text-xs break-all">{c.digest}</td>
                   </tr>

@@ -20,6 +20,8 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 import { countOutbox, listOutbox, type OutboxStatus } from "~/outbox/outbox.server";
 import { NO_STORE } from "~/http/headers";
 import { idCursor } from "~/http/cursor";
@@ -30,7 +32,9 @@ import { idCursor } from "~/http/cursor";
  * Admins only; every retry is audited.
  */
 
-export const meta: MetaFunction = () => [{ title: "Outbox · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Outbox · Heed admin" },
+];
 
 const PAGE_SIZE = 50;
 const STATUSES = ["dead", "expired", "pending", "sending", "sent"] as const;
@@ -45,6 +49,7 @@ const STATUS_STYLE: Record<string, string> = {
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
+  const locale = negotiateLocale(request);
   const url = new URL(request.url);
   const statusParam = url.searchParams.get("status");
   const status: OutboxStatus | "all" = (STATUSES as readonly string[]).includes(statusParam ?? "")
@@ -70,6 +75,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const page = messages.slice(0, PAGE_SIZE);
   return json(
     {
+      i18n: i18nPayload(locale, ["outbox"]),
+      title: `${getFixedT(locale, "outbox")("title")} · Heed admin`,
       status,
       kind,
       counts,
@@ -99,9 +106,10 @@ const RetrySchema = z.object({
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
+  const t = getFixedT(negotiateLocale(request), "outbox");
   const parsed = RetrySchema.safeParse({ intent: formData.get("intent"), id: formData.get("id") });
   if (!parsed.success)
-    return json({ ok: false as const, message: "Unknown action." }, { status: 400 });
+    return json({ ok: false as const, message: t("unknown_action") }, { status: 400 });
   const retried = await retryOutboxMessageAudited(
     getDb(),
     parsed.data.id,
@@ -111,20 +119,23 @@ export async function action({ request, context }: ActionFunctionArgs) {
     return json(
       {
         ok: false as const,
-        message: `Message #${parsed.data.id} is not dead (or no longer exists); nothing to retry.`,
+        message: t("not_dead", { id: parsed.data.id }),
       },
       { status: 409 },
     );
   }
   return json({
     ok: true as const,
-    message: `Message #${parsed.data.id} will be delivered again shortly.`,
+    message: t("retried", { id: parsed.data.id }),
   });
 }
 
 export default function AdminOutbox() {
   const data = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
+  const t = useT("outbox");
+  const locale = useLocale();
+  const n = (x: number) => x.toLocaleString(locale);
   const link = (extra: Record<string, string | null>) => {
     const p = new URLSearchParams();
     const merged = { status: data.status, kind: data.kind, ...extra };
@@ -134,15 +145,11 @@ export default function AdminOutbox() {
   return (
     <div>
       <PageHeader
-        title="Outbox"
+        title={t("title")}
         description={
           <>
-            Mail, SMS and webhook deliveries. Failed deliveries are retried with growing delays;
-            after the last attempt a message is <strong>dead</strong>. A message that must arrive in
-            time (an SMS opt-out confirmation: within 5 minutes of the STOP) and could not is
-            dropped as <strong>expired</strong>, never sent late. Dead {data.counts.dead} · expired{" "}
-            {data.counts.expired} · pending {data.counts.pending} · sending {data.counts.sending} ·
-            sent {data.counts.sent}.
+            {t("description")}{" "}
+            {STATUSES.map((s) => `${t(`status.${s}`)} ${n(data.counts[s])}`).join(" · ")}.
           </>
         }
       />
@@ -155,7 +162,7 @@ export default function AdminOutbox() {
       >
         <div>
           <label htmlFor="f-status" className={labelClass}>
-            Status
+            {t("filter.status")}
           </label>
           <select
             id="f-status"
@@ -165,14 +172,14 @@ export default function AdminOutbox() {
           >
             {[...STATUSES, "all"].map((s) => (
               <option key={s} value={s}>
-                {s}
+                {t(`status.${s}`)}
               </option>
             ))}
           </select>
         </div>
         <div>
           <label htmlFor="f-kind" className={labelClass}>
-            Kind
+            {t("filter.kind")}
           </label>
           <select
             id="f-kind"
@@ -180,41 +187,41 @@ export default function AdminOutbox() {
             defaultValue={data.kind ?? ""}
             className={`mt-1 ${inputClass}`}
           >
-            <option value="">any</option>
+            <option value="">{t("kind.any")}</option>
             {KINDS.map((k) => (
               <option key={k} value={k}>
-                {k}
+                {t(`kind.${k}`)}
               </option>
             ))}
           </select>
         </div>
         <button type="submit" className={buttonClass.primary}>
-          Show
+          {t("filter.show")}
         </button>
       </Form>
 
       {data.messages.length === 0 ? (
-        <p className="text-slate-700">No messages.</p>
+        <p className="text-slate-700">{t("none")}</p>
       ) : (
         <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
-            <caption className="sr-only">Outbox messages, newest first</caption>
+            <caption className="sr-only">{t("caption")}</caption>
             <thead className="bg-slate-50 text-left text-slate-700">
               <tr>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Queued
+                  {t("col.queued")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Message
+                  {t("col.message")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Status
+                  {t("col.status")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Last error
+                  {t("col.last_error")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  <span className="sr-only">Actions</span>
+                  <span className="sr-only">{t("col.actions")}</span>
                 </th>
               </tr>
             </thead>
@@ -226,7 +233,7 @@ export default function AdminOutbox() {
                   </td>
                   <td className="max-w-sm px-3 py-2">
                     <div className="text-xs text-slate-600">
-                      #{m.id} · {m.kind}
+                      #{m.id} · {t(`kind.${m.kind}`, { defaultValue: m.kind })}
                     </div>
                     <div className="break-all font-medium">{m.recipient}</div>
                     {m.title ? <div className="break-words text-slate-700">{m.title}</div> : null}
@@ -235,19 +242,19 @@ export default function AdminOutbox() {
                     <span
                       className={`inline-block rounded-full px-2 py-0.5 text-xs font-medium ring-1 ring-inset ${STATUS_STYLE[m.status] ?? ""}`}
                     >
-                      {m.status}
+                      {t(`status.${m.status}`, { defaultValue: m.status })}
                     </span>
                     <div className="mt-1 text-xs text-slate-700">
-                      attempt {m.attempts} of {m.maxAttempts}
+                      {t("attempt", { attempts: n(m.attempts), max: n(m.maxAttempts) })}
                     </div>
                     {m.status === "pending" && m.attempts > 0 ? (
                       <div className="text-xs text-slate-700">
-                        next: <Time value={m.nextAttemptAt} />
+                        {t("next")} <Time value={m.nextAttemptAt} />
                       </div>
                     ) : null}
                     {m.sentAt ? (
                       <div className="text-xs text-slate-700">
-                        sent: <Time value={m.sentAt} />
+                        {t("sent")} <Time value={m.sentAt} />
                       </div>
                     ) : null}
                   </td>
@@ -265,7 +272,8 @@ export default function AdminOutbox() {
                           value="retry"
                           className={buttonClass.secondary}
                         >
-                          Retry<span className="sr-only"> message #{m.id}</span>
+                          {t("retry")}
+                          <span className="sr-only"> {t("retry_which", { id: m.id })}</span>
                         </button>
                       </Form>
                     ) : null}
@@ -276,10 +284,14 @@ export default function AdminOutbox() {
           </table>
         </div>
       )}
-      <Pager next={data.nextBefore ? link({ before: String(data.nextBefore) }) : null} />
+      <Pager
+        label={t("pager.label")}
+        nextLabel={t("pager.next")}
+        next={data.nextBefore ? link({ before: String(data.nextBefore) }) : null}
+      />
       <p className="mt-6 text-sm text-slate-600">
         <Link className={buttonClass.link} to={link({ status: "all", before: null })}>
-          Show every status
+          {t("show_all")}
         </Link>
       </p>
     </div>

@@ -4,7 +4,6 @@ import { requireUser } from "~/admin/auth.server";
 import {
   AdminErrorBoundary,
   buttonClass,
-  formatDateTime,
   inputClass,
   labelClass,
   Notice,
@@ -12,32 +11,34 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
 import { CHANNELS } from "~/db/schema";
 import { barsChart, campaignRatesChart, NARROW, overTimeChart } from "~/reports/charts.server";
 import { ALERT_LOOKBACK_DAYS } from "~/reports/constants";
 import { bucketsOf, filterQuery, parseReportFilter } from "~/reports/filters";
+import { localLabels } from "~/reports/labels.server";
 import { fillBuckets, getDashboard } from "~/reports/queries.server";
-import { formatRate } from "~/reports/rates";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import {
   complaintRates,
   getComplaintAlertSettings,
   undeliverableSourceRow,
 } from "~/reports/email.server";
-import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
 import {
   ChannelLegend,
   Chart,
   CsvLink,
   DataTable,
   FlagBadge,
-  fmt,
-  fmtShare,
   Stat,
+  useReportFormat,
 } from "~/reports/ui/report-ui";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction = () => [{ title: "Reports · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Reports · Heed admin" },
+];
 
 /**
  * /admin/reports (agents and admins): why people leave. Filters are a GET form (no JavaScript
@@ -46,10 +47,19 @@ export const meta: MetaFunction = () => [{ title: "Reports · Heed admin" }];
  */
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
-  const { filter, errors } = parseReportFilter(new URL(request.url).searchParams);
+  const locale = negotiateLocale(request);
+  const { filter, problems } = parseReportFilter(new URL(request.url).searchParams);
   const db = getDb();
-  const settings = await getAlertSettings(db);
+  const [settings, labels] = await Promise.all([getAlertSettings(db), localLabels(db, locale)]);
   const d = await getDashboard(db, filter, rulesOf(settings));
+  // The dashboard names reasons, topics and sources in English; the page, in the operator's language.
+  d.byReason = d.byReason.map((r) => ({ ...r, label: labels.reason(r.code) }));
+  d.byTopic = d.byTopic.map((r) => ({ ...r, name: labels.topic(r.topic) }));
+  d.freeText = d.freeText.map((r) => ({ ...r, reasonLabel: labels.reason(r.reasonCode) }));
+  d.campaigns.rows = d.campaigns.rows.map((c) => ({
+    ...c,
+    topReasons: c.topReasons.map((x) => ({ ...x, label: labels.reason(x.code) })),
+  }));
   // Email providers' side: complaint rates per campaign, undeliverable marks by source.
   const [complaints, complaintSettings, undeliverableRow] = await Promise.all([
     complaintRates(db, d.campaigns.rows),
@@ -61,32 +71,36 @@ export async function loader({ request }: LoaderFunctionArgs) {
   const overTime = fillBuckets(d.overTime, bucketsOf(filter));
   const chartCampaigns = d.campaigns.rows.filter((c) => c.rate !== null).slice(0, 15);
   const charts = {
-    overTime: d.totals.leaving > 0 ? overTimeChart(overTime, channels) : "",
+    overTime: d.totals.leaving > 0 ? overTimeChart(overTime, channels, locale) : "",
     reasons: barsChart(
       d.byReason.map((r) => ({ label: r.label, value: r.count, muted: r.code === null })),
-      { width: NARROW },
+      { width: NARROW, locale },
     ),
     topics: barsChart(
       d.byTopic.map((r) => ({ label: r.name, value: r.count, muted: r.topic === null })),
-      { width: NARROW },
+      { width: NARROW, locale },
     ),
     sources: barsChart(
       d.bySource.map((r) => ({
-        label: SOURCE_LABELS[r.source] ?? r.source,
+        label: labels.source(r.source),
         value: r.count,
         muted: !r.counted,
       })),
+      { locale },
     ),
     campaigns: campaignRatesChart(
       chartCampaigns.map((c) => ({ label: c.name, rate: c.rate!, flagged: c.triggers.length > 0 })),
       settings.thresholdPercent,
+      locale,
     ),
   };
   return json(
     {
       ...d,
+      i18n: i18nPayload(locale, ["reports", "labels"]),
+      title: `${getFixedT(locale, "reports")("title")} · Heed admin`,
       overTime,
-      errors,
+      problems,
       channels,
       charts,
       chartCampaignCount: chartCampaigns.length,
@@ -110,29 +124,32 @@ export default function Reports() {
   const data = useLoaderData<typeof loader>();
   const { filter, totals, charts, channels, query, settings } = data;
   const navigation = useNavigation();
+  const t = useT("reports");
+  const tc = useT("common");
+  const tl = useT("labels");
+  const f = useReportFormat();
+  const channel = (c: string) => tc(`channels.${c}`);
+  const source = (s: string) => tl(`sources.${s}`, { defaultValue: s.replace(/_/g, " ") });
   const csv = (table: string) => `/admin/reports/csv/${table}?${query}`;
   const flagged = data.campaigns.rows.filter((c) => c.triggers.length > 0 || c.alert);
-  const granularityWord = filter.granularity === "day" ? "day" : "week";
+  const per = filter.granularity === "day" ? "day" : "week";
 
   return (
     <div>
-      <PageHeader
-        title="Reports"
-        description="Why people leave: unsubscribes and topic opt-outs over time, by channel, topic, source, reason and campaign. People are counted once, however many channels they leave; days are UTC."
-      >
+      <PageHeader title={t("title")} description={t("description")}>
         <Link to="/admin/reports/alerts" className={buttonClass.secondary}>
-          Alerts{data.isAdmin ? " and settings" : ""}
+          {data.isAdmin ? t("alerts_and_settings_link") : t("alerts_link")}
         </Link>
       </PageHeader>
 
       <Form
         method="get"
         className="mb-6 grid gap-3 rounded-lg border border-slate-200 bg-white p-4 sm:grid-cols-2 lg:grid-cols-5"
-        aria-label="Report filters"
+        aria-label={t("filter.label")}
       >
         <div>
           <label htmlFor="r-from" className={labelClass}>
-            From
+            {t("filter.from")}
           </label>
           <input
             id="r-from"
@@ -144,7 +161,7 @@ export default function Reports() {
         </div>
         <div>
           <label htmlFor="r-to" className={labelClass}>
-            To
+            {t("filter.to")}
           </label>
           <input
             id="r-to"
@@ -156,7 +173,7 @@ export default function Reports() {
         </div>
         <div>
           <label htmlFor="r-channel" className={labelClass}>
-            Channel
+            {t("filter.channel")}
           </label>
           <select
             id="r-channel"
@@ -164,17 +181,17 @@ export default function Reports() {
             defaultValue={filter.channel ?? "all"}
             className={`mt-1 ${inputClass}`}
           >
-            <option value="all">All channels</option>
+            <option value="all">{t("filter.all_channels")}</option>
             {CHANNELS.map((c) => (
               <option key={c} value={c}>
-                {CHANNEL_LABELS[c]}
+                {channel(c)}
               </option>
             ))}
           </select>
         </div>
         <div>
           <label htmlFor="r-granularity" className={labelClass}>
-            Group by
+            {t("filter.group_by")}
           </label>
           <select
             id="r-granularity"
@@ -182,8 +199,8 @@ export default function Reports() {
             defaultValue={filter.granularity}
             className={`mt-1 ${inputClass}`}
           >
-            <option value="day">Day</option>
-            <option value="week">Week (from Monday)</option>
+            <option value="day">{t("filter.day")}</option>
+            <option value="week">{t("filter.week")}</option>
           </select>
         </div>
         <div className="flex items-end gap-2">
@@ -192,19 +209,19 @@ export default function Reports() {
             className={buttonClass.primary}
             disabled={navigation.state === "loading"}
           >
-            Show
+            {t("filter.show")}
           </button>
           <Link to="/admin/reports" className={buttonClass.secondary}>
-            Reset
+            {t("filter.reset")}
           </Link>
         </div>
       </Form>
 
-      {data.errors.length > 0 ? (
+      {data.problems.length > 0 ? (
         <Notice kind="error">
           <ul className="list-disc pl-5">
-            {data.errors.map((e) => (
-              <li key={e}>{e}</li>
+            {data.problems.map((p) => (
+              <li key={p.code}>{t(`filter.problem.${p.code}`, { max: p.max })}</li>
             ))}
           </ul>
         </Notice>
@@ -217,8 +234,7 @@ export default function Reports() {
           data-testid="flagged-campaigns"
         >
           <h2 id="flagged-title" className="text-lg font-semibold text-red-900">
-            {flagged.length === 1 ? "1 campaign has" : `${flagged.length} campaigns have`} a high
-            unsubscribe rate
+            {t("flagged.title", { count: flagged.length })}
           </h2>
           <ul className="mt-2 space-y-1 text-sm text-red-950">
             {flagged.map((c) => (
@@ -229,84 +245,88 @@ export default function Reports() {
                 >
                   {c.name}
                 </Link>{" "}
-                ({CHANNEL_LABELS[c.channel]}): {fmt(c.unsubscribes)} of {fmt(c.sentCount)} left,{" "}
-                {formatRate(c.rate)}
+                {t("flagged.line", {
+                  channel: channel(c.channel),
+                  left: f.n(c.unsubscribes),
+                  sent: f.n(c.sentCount),
+                  rate: f.rate(c.rate),
+                })}
                 {c.triggers.includes("threshold")
-                  ? ` — at or above the ${settings.thresholdPercent} % threshold`
+                  ? t("flagged.threshold", { threshold: f.percent(settings.thresholdPercent) })
                   : ""}
                 {c.triggers.includes("outlier") && c.baseline
-                  ? ` — far above the usual ${formatRate(c.baseline.mean)}`
+                  ? t("flagged.outlier", { mean: f.rate(c.baseline.mean) })
                   : ""}
                 {c.alert
-                  ? `. Alert sent ${formatDateTime(c.alert.firedAt)}.`
+                  ? t("flagged.alert_sent", { when: f.dateTime(c.alert.firedAt) })
                   : c.createdAt >= data.alertableSince
-                    ? ". Alert pending (checked every minute)."
-                    : `. No alert: alerts cover campaigns of the last ${ALERT_LOOKBACK_DAYS} days.`}
+                    ? t("flagged.alert_pending")
+                    : t("flagged.no_alert", { days: ALERT_LOOKBACK_DAYS })}
               </li>
             ))}
           </ul>
         </section>
       ) : null}
 
-      <dl className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-4" aria-label="Totals">
+      <dl className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-4" aria-label={t("totals.label")}>
         <Stat
-          label="People leaving"
-          value={fmt(totals.leaving)}
-          hint={`${filter.from} to ${filter.to}${
+          label={t("totals.leaving")}
+          value={f.n(totals.leaving)}
+          hint={`${t("totals.range", { from: filter.from, to: filter.to })}${
             totals.leaving > 0
               ? ` · ${data.byChannel
                   .filter((r) => r.people > 0)
-                  .map((r) => `${CHANNEL_LABELS[r.channel]} ${fmt(r.people)}`)
+                  .map((r) => `${channel(r.channel)} ${f.n(r.people)}`)
                   .join(", ")}`
               : ""
           }`}
         />
-        <Stat label="Channel unsubscribes" value={fmt(totals.unsubscribes)} />
-        <Stat label="Topic opt-outs" value={fmt(totals.topicOptOuts)} />
+        <Stat label={t("totals.unsubscribes")} value={f.n(totals.unsubscribes)} />
+        <Stat label={t("totals.topic_opt_outs")} value={f.n(totals.topicOptOuts)} />
         <Stat
-          label="Imported suppressions"
-          value={fmt(totals.notCounted)}
-          hint="Not counted as people leaving"
+          label={t("totals.imported")}
+          value={f.n(totals.notCounted)}
+          hint={t("totals.imported_hint")}
         />
       </dl>
 
       <Section
         id="over-time"
-        title={`People leaving per ${granularityWord}`}
-        actions={<CsvLink href={csv("over-time")} what={`people leaving per ${granularityWord}`} />}
+        title={t(`over_time.title_${per}`)}
+        actions={<CsvLink href={csv("over-time")} what={t(`over_time.csv_${per}`)} />}
       >
         {totals.leaving > 0 ? (
           <>
             {channels.length > 1 ? <ChannelLegend channels={channels} /> : null}
             <Chart
               svg={charts.overTime}
-              label={`people leaving per ${granularityWord}, by channel`}
+              label={t(`over_time.chart_${per}`)}
               testId="chart-over-time"
             />
           </>
         ) : null}
         <DataTable
-          caption={`People leaving per ${granularityWord}, by channel`}
+          caption={t(`over_time.caption_${per}`)}
           testId="table-over-time"
           scroll
           rows={totals.leaving > 0 ? data.overTime : []}
           rowKey={(r) => r.bucket}
           columns={[
             {
-              header: filter.granularity === "day" ? "Day" : "Week from",
+              header: per === "day" ? t("over_time.day") : t("over_time.week_from"),
               cell: (r) => <span className="whitespace-nowrap">{r.bucket}</span>,
               rowHeader: true,
             },
             ...channels.map((c) => ({
-              header: CHANNEL_LABELS[c],
-              cell: (r: (typeof data.overTime)[number]) => fmt(r[c]),
+              header: channel(c),
+              cell: (r: (typeof data.overTime)[number]) => f.n(r[c]),
               numeric: true,
             })),
             ...(channels.length > 1
               ? [
                   {
-                    header: "People (all channels)",
-                    cell: (r: (typeof data.overTime)[number]) => fmt(r.total),
+                    header: t("over_time.all_channels"),
+                    cell: (r: (typeof data.overTime)[number]) => f.n(r.total),
                     numeric: true,
                   },
                 ]
@@ -317,20 +337,20 @@ export default function Reports() {
 
       <Section
         id="by-channel"
-        title="By channel"
-        actions={<CsvLink href={csv("channels")} what="people leaving by channel" />}
+        title={t("by_channel.title")}
+        actions={<CsvLink href={csv("channels")} what={t("by_channel.csv")} />}
       >
         <DataTable
-          caption="People leaving by channel"
+          caption={t("by_channel.caption")}
           testId="table-channels"
           rows={data.byChannel}
           rowKey={(r) => r.channel}
           columns={[
-            { header: "Channel", cell: (r) => CHANNEL_LABELS[r.channel], rowHeader: true },
-            { header: "People leaving", cell: (r) => fmt(r.people), numeric: true },
-            { header: "Channel unsubscribes", cell: (r) => fmt(r.unsubscribes), numeric: true },
-            { header: "Topic opt-outs", cell: (r) => fmt(r.topicOptOuts), numeric: true },
-            { header: "Changes", cell: (r) => fmt(r.total), numeric: true },
+            { header: t("col.channel"), cell: (r) => channel(r.channel), rowHeader: true },
+            { header: t("totals.leaving"), cell: (r) => f.n(r.people), numeric: true },
+            { header: t("totals.unsubscribes"), cell: (r) => f.n(r.unsubscribes), numeric: true },
+            { header: t("totals.topic_opt_outs"), cell: (r) => f.n(r.topicOptOuts), numeric: true },
+            { header: t("col.changes"), cell: (r) => f.n(r.total), numeric: true },
           ]}
         />
       </Section>
@@ -338,47 +358,39 @@ export default function Reports() {
       <div className="grid grid-cols-1 gap-x-6 lg:grid-cols-2">
         <Section
           id="by-reason"
-          title="Why: reasons people gave"
-          actions={<CsvLink href={csv("reasons")} what="reasons" />}
+          title={t("by_reason.title")}
+          actions={<CsvLink href={csv("reasons")} what={t("by_reason.csv")} />}
         >
-          <Chart
-            svg={charts.reasons}
-            label="people leaving by reason"
-            testId="chart-reasons"
-            narrow
-          />
+          <Chart svg={charts.reasons} label={t("by_reason.chart")} testId="chart-reasons" narrow />
           <DataTable
-            caption="People leaving by reason"
+            caption={t("by_reason.caption")}
             testId="table-reasons"
             rows={data.byReason}
             rowKey={(r) => r.code ?? "-"}
             columns={[
-              { header: "Reason", cell: (r) => r.label, rowHeader: true },
-              { header: "People", cell: (r) => fmt(r.count), numeric: true },
-              { header: "Share", cell: (r) => fmtShare(r.share), numeric: true },
+              { header: t("col.reason"), cell: (r) => r.label, rowHeader: true },
+              { header: t("col.people"), cell: (r) => f.n(r.count), numeric: true },
+              { header: t("col.share"), cell: (r) => f.share(r.share), numeric: true },
             ]}
           />
         </Section>
 
         <Section
           id="by-topic"
-          title="By topic"
-          actions={<CsvLink href={csv("topics")} what="topics" />}
+          title={t("by_topic.title")}
+          actions={<CsvLink href={csv("topics")} what={t("by_topic.csv")} />}
         >
-          <p className="mb-3 text-xs text-slate-600">
-            The topic opted out of; for a channel unsubscribe, the topic of the campaign it came
-            from.
-          </p>
-          <Chart svg={charts.topics} label="people leaving by topic" testId="chart-topics" narrow />
+          <p className="mb-3 text-xs text-slate-600">{t("by_topic.hint")}</p>
+          <Chart svg={charts.topics} label={t("by_topic.chart")} testId="chart-topics" narrow />
           <DataTable
-            caption="People leaving by topic"
+            caption={t("by_topic.caption")}
             testId="table-topics"
             rows={data.byTopic}
             rowKey={(r) => r.topic ?? "-"}
             columns={[
-              { header: "Topic", cell: (r) => r.name, rowHeader: true },
-              { header: "People", cell: (r) => fmt(r.count), numeric: true },
-              { header: "Share", cell: (r) => fmtShare(r.share), numeric: true },
+              { header: t("col.topic"), cell: (r) => r.name, rowHeader: true },
+              { header: t("col.people"), cell: (r) => f.n(r.count), numeric: true },
+              { header: t("col.share"), cell: (r) => f.share(r.share), numeric: true },
             ]}
           />
         </Section>
@@ -386,57 +398,56 @@ export default function Reports() {
 
       <Section
         id="by-source"
-        title="By source"
-        actions={<CsvLink href={csv("sources")} what="sources" />}
+        title={t("by_source.title")}
+        actions={<CsvLink href={csv("sources")} what={t("by_source.csv")} />}
       >
-        <p className="mb-3 text-xs text-slate-600">
-          Where the unsubscribe came from. Imports load existing suppression lists: they are shown
-          here but not counted as people leaving, nor in campaign rates.
-        </p>
-        <Chart svg={charts.sources} label="unsubscribes by source" testId="chart-sources" />
+        <p className="mb-3 text-xs text-slate-600">{t("by_source.hint")}</p>
+        <Chart svg={charts.sources} label={t("by_source.chart")} testId="chart-sources" />
         <DataTable
-          caption="Unsubscribes and topic opt-outs by source"
+          caption={t("by_source.caption")}
           testId="table-sources"
           rows={data.bySource}
           rowKey={(r) => r.source}
           columns={[
-            { header: "Source", cell: (r) => SOURCE_LABELS[r.source] ?? r.source, rowHeader: true },
-            { header: "Rows", cell: (r) => fmt(r.count), numeric: true },
-            { header: "Counted as leaving", cell: (r) => (r.counted ? "Yes" : "No") },
+            { header: t("col.source"), cell: (r) => source(r.source), rowHeader: true },
+            { header: t("col.rows"), cell: (r) => f.n(r.count), numeric: true },
+            {
+              header: t("by_source.counted"),
+              cell: (r) => (r.counted ? t("yes") : t("no")),
+            },
           ]}
         />
       </Section>
 
       <Section
         id="campaigns"
-        title="Campaigns"
-        actions={<CsvLink href={csv("campaigns")} what="campaigns" />}
+        title={t("campaigns.title")}
+        actions={<CsvLink href={csv("campaigns")} what={t("campaigns.csv")} />}
       >
         <p className="mb-3 text-xs text-slate-600">
-          Campaigns registered in the range. Rate = distinct people on the campaign&apos;s channel
-          who left through it (whenever they did) ÷ sent. The dashed line is the{" "}
-          {settings.thresholdPercent} % alert threshold (campaigns of at least{" "}
-          {fmt(settings.minSent)} sent); red bars are flagged. Complaint rate (email) = distinct
-          people who reported the campaign as spam ÷ sent; it alerts at{" "}
-          {data.complaintThresholdPercent} %.
+          {t("campaigns.hint", {
+            threshold: f.percent(settings.thresholdPercent),
+            minSent: f.n(settings.minSent),
+            complaintThreshold: f.percent(data.complaintThresholdPercent),
+          })}
         </p>
         {data.chartCampaignCount > 0 ? (
           <Chart
             svg={charts.campaigns}
-            label={`unsubscribe rate of the ${data.chartCampaignCount} latest campaigns`}
+            label={t("campaigns.chart", { n: f.n(data.chartCampaignCount) })}
             testId="chart-campaigns"
           />
         ) : null}
         <DataTable
-          caption="Campaigns with their unsubscribe rate"
+          caption={t("campaigns.caption")}
           testId="table-campaigns"
           rows={data.campaigns.rows}
           rowKey={(r) => r.key}
           rowClass={(r) => (r.triggers.length > 0 ? "bg-red-50" : "")}
-          empty="No campaigns were registered in this range."
+          empty={t("campaigns.empty")}
           columns={[
             {
-              header: "Campaign",
+              header: t("col.campaign"),
               rowHeader: true,
               cell: (r) => (
                 <>
@@ -447,82 +458,82 @@ export default function Reports() {
                     {r.name}
                   </Link>
                   <span className="block text-xs font-normal text-slate-600">
-                    {r.key} · {formatDateTime(r.createdAt)}
+                    {r.key} · {f.dateTime(r.createdAt)}
                   </span>
                 </>
               ),
             },
-            { header: "Channel", cell: (r) => CHANNEL_LABELS[r.channel] },
-            { header: "Sent", cell: (r) => fmt(r.sentCount), numeric: true },
-            { header: "Unsubscribes", cell: (r) => fmt(r.unsubscribes), numeric: true },
-            { header: "Rate", cell: (r) => formatRate(r.rate), numeric: true },
+            { header: t("col.channel"), cell: (r) => channel(r.channel) },
+            { header: t("col.sent"), cell: (r) => f.n(r.sentCount), numeric: true },
+            { header: t("col.unsubscribes"), cell: (r) => f.n(r.unsubscribes), numeric: true },
+            { header: t("col.rate"), cell: (r) => f.rate(r.rate), numeric: true },
             {
-              header: "Complaints",
+              header: t("col.complaints"),
               cell: (r) =>
-                r.channel === "email" ? fmt(data.complaints[r.key]?.complaints ?? 0) : "—",
+                r.channel === "email" ? f.n(data.complaints[r.key]?.complaints ?? 0) : "—",
               numeric: true,
             },
             {
-              header: "Complaint rate",
+              header: t("col.complaint_rate"),
               cell: (r) => {
                 const c = data.complaints[r.key];
                 if (!c || c.rate === null) return "—";
                 const high = c.rate * 100 >= data.complaintThresholdPercent;
                 return (
                   <span className={high ? "font-semibold text-red-800" : undefined}>
-                    {formatRate(c.rate)}
-                    {high ? " (high)" : ""}
+                    {f.rate(c.rate)}
+                    {high ? ` ${t("campaigns.high")}` : ""}
                   </span>
                 );
               },
               numeric: true,
             },
             {
-              header: "Top reasons",
+              header: t("col.top_reasons"),
               cell: (r) =>
                 r.topReasons.length === 0 ? (
                   <span className="text-slate-500">—</span>
                 ) : (
-                  r.topReasons.map((x) => `${x.label} (${fmt(x.count)})`).join(", ")
+                  r.topReasons.map((x) => `${x.label} (${f.n(x.count)})`).join(", ")
                 ),
             },
-            { header: "Flag", cell: (r) => <FlagBadge triggers={r.triggers} /> },
+            { header: t("col.flag"), cell: (r) => <FlagBadge triggers={r.triggers} /> },
           ]}
         />
         {data.campaigns.total > data.campaigns.rows.length ? (
           <p className="mt-2 text-sm text-slate-700">
-            Showing the latest {fmt(data.campaigns.rows.length)} of {fmt(data.campaigns.total)}{" "}
-            campaigns; the CSV has all of them.
+            {t("campaigns.more", {
+              shown: f.n(data.campaigns.rows.length),
+              total: f.n(data.campaigns.total),
+            })}
           </p>
         ) : null}
       </Section>
 
       <Section
         id="free-text"
-        title="In their own words"
-        actions={<CsvLink href={csv("free-text")} what="free-text reasons" />}
+        title={t("free_text.title")}
+        actions={<CsvLink href={csv("free-text")} what={t("free_text.csv")} />}
       >
         <DataTable
-          caption="The latest free-text reasons"
+          caption={t("free_text.caption")}
           testId="table-free-text"
           rows={data.freeText}
           rowKey={(r) => String(r.id)}
-          empty="Nobody wrote a reason in this range."
+          empty={t("free_text.empty")}
           columns={[
             {
-              header: "When",
-              cell: (r) => (
-                <span className="whitespace-nowrap">{formatDateTime(r.occurredAt)}</span>
-              ),
+              header: t("col.when"),
+              cell: (r) => <span className="whitespace-nowrap">{f.dateTime(r.occurredAt)}</span>,
             },
-            { header: "Channel", cell: (r) => CHANNEL_LABELS[r.channel] },
+            { header: t("col.channel"), cell: (r) => channel(r.channel) },
             {
-              header: "Campaign",
+              header: t("col.campaign"),
               cell: (r) => r.campaign ?? <span className="text-slate-500">—</span>,
             },
-            { header: "Reason", cell: (r) => r.reasonLabel },
+            { header: t("col.reason"), cell: (r) => r.reasonLabel },
             {
-              header: "What they wrote",
+              header: t("free_text.wrote"),
               cell: (r) => <span className="break-words">{r.text}</span>,
             },
           ]}

@@ -12,7 +12,6 @@ import {
   AdminErrorBoundary,
   buttonClass,
   FieldError,
-  formatDateTime,
   hintClass,
   inputClass,
   labelClass,
@@ -22,23 +21,25 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import type { Locale } from "~/i18n/config";
+import type { TFunction } from "~/i18n/i18n.shared";
+import { useT } from "~/i18n/react";
 import { checkAlertsNow, listAlerts } from "~/reports/alerts.server";
 import { ALERT_LOOKBACK_DAYS, RATE_HIGH_EVENT } from "~/reports/constants";
-import { formatRate } from "~/reports/rates";
 import {
   defaultAlertSettings,
   getAlertSettings,
   updateAlertSettings,
 } from "~/reports/settings.server";
-import { CHANNEL_LABELS } from "~/consent/labels";
-import { DataTable, FlagBadge, fmt } from "~/reports/ui/report-ui";
+import { DataTable, FlagBadge, useReportFormat } from "~/reports/ui/report-ui";
 import { COMPLAINT_RATE_HIGH_EVENT } from "~/email/constants";
 import { getEnv } from "~/env.server";
 import { getComplaintAlertSettings, saveComplaintAlertSettings } from "~/reports/email.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction = () => [
-  { title: "Unsubscribe-rate alerts · Reports · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "Unsubscribe-rate alerts · Reports · Heed admin" },
 ];
 
 /**
@@ -47,6 +48,8 @@ export const meta: MetaFunction = () => [
  */
 export async function loader({ request }: LoaderFunctionArgs) {
   const user = await requireUser(request);
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "reports");
   const db = getDb();
   const [settings, alerts, complaint] = await Promise.all([
     getAlertSettings(db),
@@ -55,6 +58,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
   ]);
   return json(
     {
+      i18n: i18nPayload(locale, ["reports"]),
+      title: `${t("alerts.title")} · ${t("title")} · Heed admin`,
       settings,
       defaults: defaultAlertSettings(),
       alerts,
@@ -67,50 +72,63 @@ export async function loader({ request }: LoaderFunctionArgs) {
 }
 
 const NUMBER = /^\d+(\.\d+)?$/;
-const number = (label: string) =>
-  z.string().trim().regex(NUMBER, `Enter ${label} as a number, like 1 or 0.5.`).transform(Number);
-const whole = (label: string) =>
-  z.string().trim().regex(/^\d+$/, `Enter ${label} as a whole number.`).transform(Number);
 
-const SettingsForm = z
-  .object({
-    thresholdPercent: number("the threshold").pipe(
+/** The forms' rules, with their messages in the operator's language. */
+function schemas(t: TFunction, locale: Locale) {
+  const num = new Intl.NumberFormat(locale, { maximumFractionDigits: 3 });
+  const number = (field: string) =>
+    z
+      .string()
+      .trim()
+      .regex(NUMBER, t("alerts.error.number", { field: t(`alerts.error.field.${field}`) }))
+      .transform(Number);
+  const whole = (field: string) =>
+    z
+      .string()
+      .trim()
+      .regex(/^\d+$/, t("alerts.error.whole", { field: t(`alerts.error.field.${field}`) }))
+      .transform(Number);
+  const atLeast = (n: number) => t("alerts.error.at_least", { n: num.format(n) });
+  const atMost = (n: number) => t("alerts.error.at_most", { n: num.format(n) });
+  const tooLarge = t("alerts.error.too_large");
+  const settings = z
+    .object({
+      thresholdPercent: number("threshold").pipe(
+        z
+          .number()
+          .min(0.01, t("alerts.error.threshold_min", { n: num.format(0.01) }))
+          .max(100, t("alerts.error.threshold_max")),
+      ),
+      minSent: whole("min_sent").pipe(
+        z.number().int().min(1, atLeast(1)).max(1_000_000_000, tooLarge),
+      ),
+      outlierEnabled: z.boolean(),
+      sigmas: number("sigmas").pipe(z.number().min(1, atLeast(1)).max(10, atMost(10))),
+      baselineSize: whole("campaigns").pipe(
+        z.number().int().min(2, atLeast(2)).max(200, atMost(200)),
+      ),
+      minBaseline: whole("campaigns").pipe(
+        z.number().int().min(2, atLeast(2)).max(200, atMost(200)),
+      ),
+      minUnsubscribes: whole("unsubscribes").pipe(
+        z.number().int().min(1, atLeast(1)).max(1_000_000, tooLarge),
+      ),
+      email: z.union([z.literal(""), z.email(t("alerts.error.email"))]),
+    })
+    .refine((s) => s.minBaseline <= s.baselineSize, {
+      path: ["minBaseline"],
+      message: t("alerts.error.baseline"),
+    });
+  const complaint = z.object({
+    thresholdPercent: number("threshold").pipe(
       z
         .number()
-        .min(0.01, "The threshold is at least 0.01 %.")
-        .max(100, "The threshold is at most 100 %."),
+        .min(0.001, t("alerts.error.threshold_min", { n: num.format(0.001) }))
+        .max(100, t("alerts.error.threshold_max")),
     ),
-    minSent: whole("the minimum sent").pipe(
-      z.number().int().min(1, "At least 1.").max(1_000_000_000, "Too large."),
-    ),
-    outlierEnabled: z.boolean(),
-    sigmas: number("the standard deviations").pipe(
-      z.number().min(1, "At least 1.").max(10, "At most 10."),
-    ),
-    baselineSize: whole("the number of campaigns").pipe(
-      z.number().int().min(2, "At least 2.").max(200, "At most 200."),
-    ),
-    minBaseline: whole("the number of campaigns").pipe(
-      z.number().int().min(2, "At least 2.").max(200, "At most 200."),
-    ),
-    minUnsubscribes: whole("the number of unsubscribes").pipe(
-      z.number().int().min(1, "At least 1.").max(1_000_000, "Too large."),
-    ),
-    email: z.union([z.literal(""), z.email("Enter an email address, or leave it empty.")]),
-  })
-  .refine((s) => s.minBaseline <= s.baselineSize, {
-    path: ["minBaseline"],
-    message: "Cannot need more earlier campaigns than the average is taken over.",
   });
-
-const ComplaintForm = z.object({
-  thresholdPercent: number("the threshold").pipe(
-    z
-      .number()
-      .min(0.001, "The threshold is at least 0.001 %.")
-      .max(100, "The threshold is at most 100 %."),
-  ),
-});
+  return { settings, complaint };
+}
 
 const FIELDS = [
   "thresholdPercent",
@@ -125,16 +143,19 @@ const FIELDS = [
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "reports");
+  const forms = schemas(t, locale);
   const intent = text(formData, "intent");
   if (intent === "complaint") {
-    const parsed = parseForm(ComplaintForm, {
+    const parsed = parseForm(forms.complaint, {
       thresholdPercent: text(formData, "complaintThresholdPercent"),
     });
     if (!parsed.ok) {
       return json(
         {
           ok: false as const,
-          message: parsed.message,
+          message: t("alerts.error.fix"),
           fieldErrors: { complaintThresholdPercent: parsed.fieldErrors.thresholdPercent ?? "" },
           values: {
             complaintThresholdPercent: text(formData, "complaintThresholdPercent"),
@@ -146,7 +167,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     await saveComplaintAlertSettings(getDb(), parsed.data, by);
     return json({
       ok: true as const,
-      message: "Complaint alert threshold saved. It applies from the next check (within a minute).",
+      message: t("alerts.complaint_saved"),
     });
   }
   if (intent === "check") {
@@ -156,22 +177,22 @@ export async function action({ request, context }: ActionFunctionArgs) {
       ok: true as const,
       message:
         names.length === 0
-          ? "Checked: no new alerts."
-          : `Checked: ${names.length} new alert${names.length === 1 ? "" : "s"} (${names.join(", ")}).`,
+          ? t("alerts.checked_none")
+          : t("alerts.checked", { count: names.length, names: names.join(", ") }),
     });
   }
   const input = {
     ...Object.fromEntries(FIELDS.map((f) => [f, text(formData, f)])),
     outlierEnabled: checked(formData, "outlierEnabled"),
   };
-  const parsed = parseForm(SettingsForm, input);
+  const parsed = parseForm(forms.settings, input);
   if (!parsed.ok) {
-    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
+    return formErrorWithValues(t("alerts.error.fix"), parsed.fieldErrors, input);
   }
   await updateAlertSettings(getDb(), parsed.data, by);
   return json({
     ok: true as const,
-    message: "Alert settings saved. They apply from the next check (within a minute).",
+    message: t("alerts.saved"),
   });
 }
 
@@ -180,6 +201,9 @@ export default function AlertsPage() {
     useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const navigation = useNavigation();
+  const t = useT("reports");
+  const tc = useT("common");
+  const f = useReportFormat();
   const failed = actionData && !actionData.ok ? actionData : null;
   const errors: Record<string, string> = failed?.fieldErrors ?? {};
   const values: Record<string, string | boolean> = failed
@@ -217,31 +241,34 @@ export default function AlertsPage() {
     <div>
       <p className="mb-2">
         <Link to="/admin/reports" className={buttonClass.link}>
-          ← Reports
+          ← {t("title")}
         </Link>
       </p>
       <PageHeader
-        title="Unsubscribe-rate alerts"
-        description={`Heed checks the campaigns of the last ${ALERT_LOOKBACK_DAYS} days every minute and alerts once per campaign: on the reports page, by email if an address is set, and as the webhook event ${RATE_HIGH_EVENT}.`}
+        title={t("alerts.title")}
+        description={t("alerts.description", {
+          days: ALERT_LOOKBACK_DAYS,
+          event: RATE_HIGH_EVENT,
+        })}
       />
       {actionData ? (
         <Notice kind={actionData.ok ? "success" : "error"}>{actionData.message}</Notice>
       ) : null}
 
-      <Section id="fired" title="Alerts fired">
+      <Section id="fired" title={t("alerts.fired")}>
         <DataTable
-          caption="Alerts fired, newest first"
+          caption={t("alerts.fired_caption")}
           testId="table-alerts"
           rows={alerts}
           rowKey={(a) => String(a.id)}
-          empty="No alert has fired yet."
+          empty={t("alerts.none")}
           columns={[
             {
-              header: "When",
-              cell: (a) => <span className="whitespace-nowrap">{formatDateTime(a.firedAt)}</span>,
+              header: t("col.when"),
+              cell: (a) => <span className="whitespace-nowrap">{f.dateTime(a.firedAt)}</span>,
             },
             {
-              header: "Campaign",
+              header: t("col.campaign"),
               rowHeader: true,
               cell: (a) => (
                 <Link
@@ -252,19 +279,22 @@ export default function AlertsPage() {
                 </Link>
               ),
             },
-            { header: "Channel", cell: (a) => CHANNEL_LABELS[a.channel as "email"] ?? a.channel },
-            { header: "Sent", cell: (a) => fmt(a.sentCount), numeric: true },
             {
-              header: "Unsubscribes or complaints",
-              cell: (a) => fmt(a.unsubscribes),
+              header: t("col.channel"),
+              cell: (a) => tc(`channels.${a.channel}`, { defaultValue: a.channel }),
+            },
+            { header: t("col.sent"), cell: (a) => f.n(a.sentCount), numeric: true },
+            {
+              header: t("alerts.col_unsubscribes"),
+              cell: (a) => f.n(a.unsubscribes),
               numeric: true,
             },
-            { header: "Rate then", cell: (a) => formatRate(a.rate), numeric: true },
+            { header: t("alerts.col_rate"), cell: (a) => f.rate(a.rate), numeric: true },
             {
-              header: "Why",
+              header: t("alerts.col_why"),
               cell: (a) =>
                 a.kind === "complaint_rate_high" ? (
-                  <span className="font-medium text-red-800">Spam complaint rate</span>
+                  <span className="font-medium text-red-800">{t("alerts.why_complaints")}</span>
                 ) : (
                   <FlagBadge triggers={a.triggers} />
                 ),
@@ -276,25 +306,22 @@ export default function AlertsPage() {
             <CsrfInput />
             <input type="hidden" name="intent" value="check" />
             <button type="submit" className={buttonClass.secondary} disabled={busy}>
-              Check now
+              {t("alerts.check")}
             </button>
           </Form>
         ) : null}
       </Section>
 
-      <Section id="complaint-settings" title="Spam complaint alerts">
+      <Section id="complaint-settings" title={t("alerts.complaint_title")}>
         <p className="mb-3 text-sm text-slate-700">
-          An email campaign (of at least the minimum sent below) alerts once when the share of its
-          recipients who reported it as spam reaches this threshold: Gmail and Yahoo ask senders to
-          stay below 0.3 %. Alerts go to the same address and to webhooks as{" "}
-          <code>{COMPLAINT_RATE_HIGH_EVENT}</code>.
+          {t("alerts.complaint_text")} <code>{COMPLAINT_RATE_HIGH_EVENT}</code>.
         </p>
         <Form method="post" className="flex flex-wrap items-end gap-3" noValidate>
           <CsrfInput />
           <input type="hidden" name="intent" value="complaint" />
           <div>
             <label htmlFor="a-complaintThresholdPercent" className={labelClass}>
-              Spam complaint rate that alerts (%)
+              {t("alerts.complaint_label")}
             </label>
             <input
               id="a-complaintThresholdPercent"
@@ -307,7 +334,10 @@ export default function AlertsPage() {
               className={`mt-1 w-40 ${inputClass}`}
             />
             <p id="a-complaintThresholdPercent-hint" className={hintClass}>
-              Default {complaintDefault} % (COMPLAINT_ALERT_THRESHOLD_PERCENT).
+              {t("alerts.default_env", {
+                value: f.percent(complaintDefault),
+                env: "COMPLAINT_ALERT_THRESHOLD_PERCENT",
+              })}
             </p>
             <FieldError
               id="a-complaintThresholdPercent-error"
@@ -316,16 +346,14 @@ export default function AlertsPage() {
           </div>
           {isAdmin ? (
             <button type="submit" className={`mb-5 ${buttonClass.primary}`} disabled={busy}>
-              Save
+              {t("alerts.save")}
             </button>
           ) : null}
         </Form>
       </Section>
 
-      <Section id="settings" title="Settings">
-        {!isAdmin ? (
-          <p className="mb-3 text-sm text-slate-700">Only admins can change these settings.</p>
-        ) : null}
+      <Section id="settings" title={t("alerts.settings")}>
+        {!isAdmin ? <p className="mb-3 text-sm text-slate-700">{t("alerts.admins_only")}</p> : null}
         <Form method="post" className="grid max-w-3xl gap-4 sm:grid-cols-2" noValidate>
           <CsrfInput />
           <input type="hidden" name="intent" value="save" />
@@ -336,17 +364,16 @@ export default function AlertsPage() {
           ) : null}
           {field(
             "thresholdPercent",
-            "Alert threshold (%)",
-            `A campaign whose rate reaches this alerts. Default ${defaults.thresholdPercent} % (UNSUBSCRIBE_ALERT_THRESHOLD_PERCENT).`,
+            t("alerts.threshold"),
+            `${t("alerts.threshold_hint")} ${t("alerts.default_env", {
+              value: f.percent(defaults.thresholdPercent),
+              env: "UNSUBSCRIBE_ALERT_THRESHOLD_PERCENT",
+            })}`,
           )}
-          {field(
-            "minSent",
-            "Minimum sent",
-            "Smaller campaigns never alert: a few unsubscribes would look like a spike.",
-          )}
+          {field("minSent", t("alerts.min_sent"), t("alerts.min_sent_hint"))}
           <fieldset className="rounded-md border border-slate-200 p-3 sm:col-span-2">
             <legend className="px-1 text-sm font-medium text-slate-800">
-              Far above the sender&apos;s average
+              {t("alerts.outlier_legend")}
             </legend>
             <div className="mb-3 flex items-start gap-2">
               <input
@@ -358,40 +385,38 @@ export default function AlertsPage() {
                 className="mt-1 h-4 w-4"
               />
               <label htmlFor="a-outlierEnabled" className="text-sm text-slate-800">
-                Also alert when a campaign&apos;s rate is above the mean plus N standard deviations
-                of the sender&apos;s earlier campaigns on the same channel (those of at least the
-                minimum sent).
+                {t("alerts.outlier_enabled")}
               </label>
             </div>
             <div className="grid gap-4 sm:grid-cols-2">
-              {field("sigmas", "Standard deviations (N)", "Default 3.")}
+              {field("sigmas", t("alerts.sigmas"), t("alerts.default", { value: f.n(3) }))}
               {field(
                 "baselineSize",
-                "Earlier campaigns in the average",
-                "The last ones before the campaign. Default 20.",
+                t("alerts.baseline_size"),
+                `${t("alerts.baseline_size_hint")} ${t("alerts.default", { value: f.n(20) })}`,
               )}
               {field(
                 "minBaseline",
-                "Fewest earlier campaigns needed",
-                "With fewer, no comparison is made. Default 5.",
+                t("alerts.min_baseline"),
+                `${t("alerts.min_baseline_hint")} ${t("alerts.default", { value: f.n(5) })}`,
               )}
               {field(
                 "minUnsubscribes",
-                "Fewest unsubscribes",
-                "A campaign needs at least this many to count as far above. Default 10.",
+                t("alerts.min_unsubscribes"),
+                `${t("alerts.min_unsubscribes_hint")} ${t("alerts.default", { value: f.n(10) })}`,
               )}
             </div>
           </fieldset>
           {field(
             "email",
-            "Email alerts to",
-            "Leave empty for no email (alerts still show here and go to webhooks). Default: UNSUBSCRIBE_ALERT_EMAIL.",
+            t("alerts.email"),
+            `${t("alerts.email_hint")} ${t("alerts.default_is", { value: "UNSUBSCRIBE_ALERT_EMAIL" })}`,
             "email",
           )}
           {isAdmin ? (
             <div className="flex items-end sm:col-span-2">
               <button type="submit" className={buttonClass.primary} disabled={busy}>
-                Save settings
+                {t("alerts.save_settings")}
               </button>
             </div>
           ) : null}

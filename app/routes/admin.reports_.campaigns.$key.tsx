@@ -1,39 +1,44 @@
 import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { requireUser } from "~/admin/auth.server";
-import {
-  AdminErrorBoundary,
-  buttonClass,
-  formatDateTime,
-  PageHeader,
-  Section,
-} from "~/admin/ui/components";
+import { AdminErrorBoundary, buttonClass, PageHeader, Section } from "~/admin/ui/components";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
 import { barsChart, dailyChart, NARROW } from "~/reports/charts.server";
 import { ALERT_LOOKBACK_DAYS } from "~/reports/constants";
 import { filterQuery, parseReportFilter } from "~/reports/filters";
 import { getCampaignReport } from "~/reports/campaigns.server";
 import { complaintRates, getComplaintAlertSettings } from "~/reports/email.server";
-import { formatRate } from "~/reports/rates";
+import { localLabels } from "~/reports/labels.server";
 import { getAlertSettings, rulesOf } from "~/reports/settings.server";
-import { CHANNEL_LABELS, SOURCE_LABELS } from "~/consent/labels";
-import { Chart, DataTable, FlagBadge, fmt, fmtShare, Stat } from "~/reports/ui/report-ui";
+import { Chart, DataTable, FlagBadge, Stat, useReportFormat } from "~/reports/ui/report-ui";
 import { NO_STORE } from "~/http/headers";
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.campaign.name ?? "Campaign"} · Reports · Heed admin` },
+  {
+    title: `${data?.campaign.name ?? "Campaign"} · ${data?.reportsTitle ?? "Reports"} · Heed admin`,
+  },
 ];
 
 /** /admin/reports/campaigns/{key}: one campaign's rate, reasons, sources, days and free text. */
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireUser(request);
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "reports");
   const key = params.key ?? "";
   const db = getDb();
-  const settings = await getAlertSettings(db);
+  const [settings, labels] = await Promise.all([getAlertSettings(db), localLabels(db, locale)]);
   const report = key.length <= 200 ? await getCampaignReport(db, key, rulesOf(settings)) : null;
   if (!report) {
-    throw new Response(`There is no campaign with the key "${key.slice(0, 80)}".`, { status: 404 });
+    throw new Response(t("campaign.not_found", { key: key.slice(0, 80) }), { status: 404 });
   }
+  // Reasons in the operator's language (the report names them in English).
+  report.reasons = report.reasons.map((r) => ({ ...r, label: labels.reason(r.code) }));
+  report.freeText = report.freeText.map((r) => ({
+    ...r,
+    reasonLabel: labels.reason(r.reasonCode),
+  }));
   const [complaints, complaintSettings] = await Promise.all([
     complaintRates(db, [report.campaign]),
     getComplaintAlertSettings(db),
@@ -43,6 +48,9 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   return json(
     {
       ...report,
+      i18n: i18nPayload(locale, ["reports", "labels"]),
+      reportsTitle: t("title"),
+      topicName: report.campaign.topic ? labels.topic(report.campaign.topic) : null,
       back: `/admin/reports?${filterQuery(filter)}`,
       thresholdPercent: settings.thresholdPercent,
       complaints: complaints[report.campaign.key]!,
@@ -50,10 +58,10 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
       alertableSince: new Date(Date.now() - ALERT_LOOKBACK_DAYS * 86_400_000).toISOString(),
       minSent: settings.minSent,
       charts: {
-        daily: dailyChart(report.daily),
+        daily: dailyChart(report.daily, locale),
         reasons: barsChart(
           report.reasons.map((r) => ({ label: r.label, value: r.count, muted: r.code === null })),
-          { width: NARROW },
+          { width: NARROW, locale },
         ),
       },
     },
@@ -63,17 +71,29 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
 
 export default function CampaignReport() {
   const data = useLoaderData<typeof loader>();
+  const t = useT("reports");
+  const tc = useT("common");
+  const tl = useT("labels");
+  const f = useReportFormat();
   const c = data.campaign;
+  const channel = tc(`channels.${c.channel}`);
   return (
     <div>
       <p className="mb-2">
         <Link to={data.back} className={buttonClass.link}>
-          ← Reports
+          ← {t("title")}
         </Link>
       </p>
       <PageHeader
         title={c.name}
-        description={`${c.key} · ${CHANNEL_LABELS[c.channel]}${c.topic ? ` · topic ${c.topic}` : ""} · registered ${formatDateTime(c.createdAt)}`}
+        description={[
+          c.key,
+          channel,
+          data.topicName ? t("campaign.topic", { topic: data.topicName }) : null,
+          t("campaign.registered", { when: f.dateTime(c.createdAt) }),
+        ]
+          .filter(Boolean)
+          .join(" · ")}
       />
 
       {c.triggers.length > 0 || c.alert ? (
@@ -82,26 +102,32 @@ export default function CampaignReport() {
           className="mb-4 rounded-md border border-red-300 bg-red-50 p-3 text-sm text-red-950"
           data-testid="campaign-flag"
         >
-          <p className="font-medium">This campaign&apos;s unsubscribe rate is high.</p>
+          <p className="font-medium">{t("campaign.high")}</p>
           <ul className="mt-1 list-disc pl-5">
             {c.triggers.includes("threshold") ? (
               <li>
-                {formatRate(c.rate)} is at or above the {data.thresholdPercent} % threshold.
+                {t("campaign.threshold", {
+                  rate: f.rate(c.rate),
+                  threshold: f.percent(data.thresholdPercent),
+                })}
               </li>
             ) : null}
             {c.triggers.includes("outlier") && c.baseline ? (
               <li>
-                It is far above this sender&apos;s usual {formatRate(c.baseline.mean)} on{" "}
-                {CHANNEL_LABELS[c.channel]} (over {c.baseline.campaigns} campaigns; the limit is{" "}
-                {formatRate(c.baseline.limit)}).
+                {t("campaign.outlier", {
+                  mean: f.rate(c.baseline.mean),
+                  channel,
+                  campaigns: f.n(c.baseline.campaigns),
+                  limit: f.rate(c.baseline.limit),
+                })}
               </li>
             ) : null}
             <li>
               {c.alert
-                ? `Alert sent ${formatDateTime(c.alert.firedAt)}.`
+                ? t("campaign.alert_sent", { when: f.dateTime(c.alert.firedAt) })
                 : c.createdAt >= data.alertableSince
-                  ? "The alert goes out within a minute."
-                  : `No alert: alerts cover campaigns of the last ${ALERT_LOOKBACK_DAYS} days.`}
+                  ? t("campaign.alert_soon")
+                  : t("flagged.no_alert_sentence", { days: ALERT_LOOKBACK_DAYS })}
             </li>
           </ul>
         </div>
@@ -114,41 +140,48 @@ export default function CampaignReport() {
           data-testid="complaint-flag"
         >
           <p className="font-medium">
-            This campaign&apos;s spam complaint rate ({formatRate(data.complaints.rate)}) reached
-            the {data.complaintThresholdPercent} % threshold.
+            {t("campaign.complaint_high", {
+              rate: f.rate(data.complaints.rate),
+              threshold: f.percent(data.complaintThresholdPercent),
+            })}
           </p>
-          <p>Alert sent {formatDateTime(data.complaints.alert.firedAt)}.</p>
+          <p>{t("campaign.alert_sent", { when: f.dateTime(data.complaints.alert.firedAt) })}</p>
         </div>
       ) : null}
 
       <dl className="mb-6 grid grid-cols-2 gap-3 lg:grid-cols-4">
-        <Stat label="Sent" value={fmt(c.sentCount)} />
+        <Stat label={t("col.sent")} value={f.n(c.sentCount)} />
         <Stat
-          label="People who left"
-          value={fmt(c.unsubscribes)}
-          hint="Distinct addresses, whole life of the campaign"
+          label={t("campaign.left")}
+          value={f.n(c.unsubscribes)}
+          hint={t("campaign.left_hint")}
         />
         <Stat
-          label="Unsubscribe rate"
-          value={formatRate(c.rate)}
+          label={t("campaign.rate")}
+          value={f.rate(c.rate)}
           hint={
-            c.sentCount < data.minSent ? `Under ${fmt(data.minSent)} sent: no alerts` : undefined
+            c.sentCount < data.minSent
+              ? t("campaign.under_min", { minSent: f.n(data.minSent) })
+              : undefined
           }
         />
         {c.channel === "email" ? (
           <Stat
-            label="Spam complaint rate"
-            value={formatRate(data.complaints.rate)}
-            hint={`${fmt(data.complaints.complaints)} people reported it as spam; alert at ${data.complaintThresholdPercent} %`}
+            label={t("campaign.complaint_rate")}
+            value={f.rate(data.complaints.rate)}
+            hint={t("campaign.complaint_hint", {
+              people: f.n(data.complaints.complaints),
+              threshold: f.percent(data.complaintThresholdPercent),
+            })}
           />
         ) : null}
         <Stat
-          label="Usual rate on this channel"
-          value={c.baseline ? formatRate(c.baseline.mean) : "—"}
+          label={t("campaign.usual")}
+          value={c.baseline ? f.rate(c.baseline.mean) : "—"}
           hint={
             c.baseline
-              ? `Mean of the previous ${c.baseline.campaigns} campaigns`
-              : "Not enough earlier campaigns"
+              ? t("campaign.usual_hint", { campaigns: f.n(c.baseline.campaigns) })
+              : t("campaign.usual_none")
           }
         />
       </dl>
@@ -158,83 +191,77 @@ export default function CampaignReport() {
         </p>
       ) : null}
 
-      <Section id="daily" title="People leaving per day">
-        <Chart
-          svg={data.charts.daily}
-          label="people leaving per day through this campaign"
-          testId="chart-daily"
-        />
+      <Section id="daily" title={t("campaign.daily_title")}>
+        <Chart svg={data.charts.daily} label={t("campaign.daily_chart")} testId="chart-daily" />
         <DataTable
-          caption="People leaving per day through this campaign"
+          caption={t("campaign.daily_caption")}
           scroll
           rows={data.daily}
           rowKey={(r) => r.day}
-          empty="Nobody has left through this campaign."
+          empty={t("campaign.nobody_left")}
           columns={[
             {
-              header: "Day",
+              header: t("over_time.day"),
               cell: (r) => <span className="whitespace-nowrap">{r.day}</span>,
               rowHeader: true,
             },
-            { header: "People", cell: (r) => fmt(r.count), numeric: true },
+            { header: t("col.people"), cell: (r) => f.n(r.count), numeric: true },
           ]}
         />
       </Section>
 
       <div className="grid grid-cols-1 gap-x-6 lg:grid-cols-2">
-        <Section id="reasons" title="Reasons">
+        <Section id="reasons" title={t("campaign.reasons_title")}>
           <Chart
             svg={data.charts.reasons}
-            label="reasons given"
+            label={t("campaign.reasons_chart")}
             testId="chart-campaign-reasons"
             narrow
           />
           <DataTable
-            caption="Reasons given by people who left through this campaign"
+            caption={t("campaign.reasons_caption")}
             rows={data.reasons}
             rowKey={(r) => r.code ?? "-"}
-            empty="Nobody has left through this campaign."
+            empty={t("campaign.nobody_left")}
             columns={[
-              { header: "Reason", cell: (r) => r.label, rowHeader: true },
-              { header: "People", cell: (r) => fmt(r.count), numeric: true },
-              { header: "Share", cell: (r) => fmtShare(r.share), numeric: true },
+              { header: t("col.reason"), cell: (r) => r.label, rowHeader: true },
+              { header: t("col.people"), cell: (r) => f.n(r.count), numeric: true },
+              { header: t("col.share"), cell: (r) => f.share(r.share), numeric: true },
             ]}
           />
         </Section>
-        <Section id="sources" title="Sources">
+        <Section id="sources" title={t("campaign.sources_title")}>
           <DataTable
-            caption="Where the unsubscribes came from"
+            caption={t("campaign.sources_caption")}
             rows={data.sources}
             rowKey={(r) => r.source}
-            empty="No unsubscribes."
+            empty={t("campaign.no_unsubscribes")}
             columns={[
               {
-                header: "Source",
-                cell: (r) => SOURCE_LABELS[r.source] ?? r.source,
+                header: t("col.source"),
+                cell: (r) => tl(`sources.${r.source}`, { defaultValue: r.source }),
                 rowHeader: true,
               },
-              { header: "Rows", cell: (r) => fmt(r.count), numeric: true },
+              { header: t("col.rows"), cell: (r) => f.n(r.count), numeric: true },
             ]}
           />
         </Section>
       </div>
 
-      <Section id="free-text" title="In their own words">
+      <Section id="free-text" title={t("free_text.title")}>
         <DataTable
-          caption="What people who left wrote, newest first"
+          caption={t("campaign.free_text_caption")}
           rows={data.freeText}
           rowKey={(r) => String(r.id)}
-          empty="Nobody wrote a reason."
+          empty={t("campaign.nobody_wrote")}
           columns={[
             {
-              header: "When",
-              cell: (r) => (
-                <span className="whitespace-nowrap">{formatDateTime(r.occurredAt)}</span>
-              ),
+              header: t("col.when"),
+              cell: (r) => <span className="whitespace-nowrap">{f.dateTime(r.occurredAt)}</span>,
             },
-            { header: "Reason", cell: (r) => r.reasonLabel },
+            { header: t("col.reason"), cell: (r) => r.reasonLabel },
             {
-              header: "What they wrote",
+              header: t("free_text.wrote"),
               cell: (r) => <span className="break-words">{r.text}</span>,
             },
           ]}

@@ -16,12 +16,13 @@ import {
   PageHeader,
   Pager,
   Section,
-  StatusBadge,
   Time,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
-import { CHANNEL_LABELS } from "~/consent/labels";
 import { getDb } from "~/db/db.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
+import { reportFormat } from "~/reports/ui/report-ui";
 import { providerLabel } from "~/sms/admin-views";
 import { listReviewQueue, resolveReview, REVIEW_BUSINESS_DAYS } from "~/sms/review.server";
 import { NO_STORE } from "~/http/headers";
@@ -31,15 +32,18 @@ import { NO_STORE } from "~/http/headers";
  * Agents apply (unsubscribe the number on that channel) or dismiss each, one click, audited.
  */
 
-export const meta: MetaFunction = () => [{ title: "SMS replies to review · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data }) => [
+  { title: data?.title ?? "SMS replies to review · Heed admin" },
+];
 
-const NOTICES: Record<string, { kind: "success" | "info"; text: string }> = {
-  applied: { kind: "success", text: "Applied: the number is unsubscribed on that channel." },
-  unchanged: { kind: "info", text: "Applied: the number was already unsubscribed." },
-  dismissed: { kind: "success", text: "Dismissed: nothing changed." },
-  already_resolved: { kind: "info", text: "Another agent already decided on that message." },
-  erased: { kind: "info", text: "That message's number was erased; it can only be dismissed." },
-  not_found: { kind: "info", text: "There is no such message in the queue." },
+/** What a decision's answer says (`smsreview` namespace, `notice.<code>`). */
+const NOTICES: Record<string, "success" | "info"> = {
+  applied: "success",
+  unchanged: "info",
+  dismissed: "success",
+  already_resolved: "info",
+  erased: "info",
+  not_found: "info",
 };
 
 function parseAfter(value: string | null): { receivedAt: Date; id: number } | null {
@@ -51,13 +55,17 @@ function parseAfter(value: string | null): { receivedAt: Date; id: number } | nu
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireUser(request);
+  const locale = negotiateLocale(request);
   const url = new URL(request.url);
   const after = parseAfter(url.searchParams.get("after"));
   const queue = await listReviewQueue(getDb(), { after });
   const last = queue.items.at(-1);
-  const notice = NOTICES[url.searchParams.get("notice") ?? ""] ?? null;
+  const code = url.searchParams.get("notice") ?? "";
+  const notice = NOTICES[code] ? { kind: NOTICES[code], code } : null;
   return json(
     {
+      i18n: i18nPayload(locale, ["smsreview"]),
+      title: `${getFixedT(locale, "smsreview")("title")} · Heed admin`,
       ...queue,
       paged: after !== null,
       businessDays: REVIEW_BUSINESS_DAYS,
@@ -90,104 +98,116 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
 export default function ReviewQueue() {
   const data = useLoaderData<typeof loader>();
+  const t = useT("smsreview");
+  const tc = useT("common");
+  const locale = useLocale();
+  const n = (x: number) => x.toLocaleString(locale);
+  const f = reportFormat(locale);
   return (
     <div>
       <PageHeader
-        title="SMS replies to review"
-        description={
-          <>
-            Replies that contain a stop word without clearly saying stop (“End of the day works for
-            me”). Clear opt-outs were applied at once. Decide on each within {data.businessDays}{" "}
-            business days: <strong>Unsubscribe</strong> if the person asks to stop,{" "}
-            <strong>Dismiss</strong> if not.
-          </>
-        }
+        title={t("title")}
+        description={t("description", { days: n(data.businessDays) })}
       />
-      {data.notice ? <Notice kind={data.notice.kind}>{data.notice.text}</Notice> : null}
+      {data.notice ? (
+        <Notice kind={data.notice.kind}>{t(`notice.${data.notice.code}`)}</Notice>
+      ) : null}
       <Section
-        title={`Waiting: ${data.total}`}
+        title={t("waiting", { n: n(data.total) })}
         id="queue"
         actions={
           data.overdue > 0 ? (
             <span className="rounded-full bg-red-100 px-2 py-0.5 text-sm font-medium text-red-900 ring-1 ring-inset ring-red-300">
-              {data.overdue} overdue
+              {t("overdue_count", { n: n(data.overdue) })}
             </span>
           ) : null
         }
       >
         {data.items.length === 0 ? (
-          <p className="text-slate-700">Nothing waits for review.</p>
+          <p className="text-slate-700">{t("empty")}</p>
         ) : (
           <ul className="divide-y divide-slate-200">
-            {data.items.map((item) => (
-              <li key={item.id} data-review-id={item.id} className="py-3">
-                <div className="flex flex-wrap items-baseline justify-between gap-2">
-                  <div className="text-sm text-slate-700">
-                    <Time value={item.receivedAt} /> ·{" "}
-                    {CHANNEL_LABELS[item.channel as keyof typeof CHANNEL_LABELS] ?? item.channel} ·{" "}
-                    {providerLabel(item.provider)} ·{" "}
-                    {item.contactId ? (
-                      <Link className={buttonClass.link} to={`/admin/contacts/${item.contactId}`}>
-                        {item.address ?? "(erased)"}
-                      </Link>
-                    ) : (
-                      <span className="break-all">{item.address ?? "(erased)"}</span>
-                    )}
+            {data.items.map((item) => {
+              const when = f.dateTime(item.receivedAt);
+              const address = item.address ?? t("erased");
+              return (
+                <li key={item.id} data-review-id={item.id} className="py-3">
+                  <div className="flex flex-wrap items-baseline justify-between gap-2">
+                    <div className="text-sm text-slate-700">
+                      <Time value={item.receivedAt} /> ·{" "}
+                      {tc(`channels.${item.channel}`, { defaultValue: item.channel })} ·{" "}
+                      {providerLabel(item.provider)} ·{" "}
+                      {item.contactId ? (
+                        <Link className={buttonClass.link} to={`/admin/contacts/${item.contactId}`}>
+                          {address}
+                        </Link>
+                      ) : (
+                        <span className="break-all">{address}</span>
+                      )}
+                    </div>
+                    <div className="text-sm">
+                      {item.overdue ? (
+                        <span className="inline-block rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900 ring-1 ring-inset ring-red-300">
+                          {t("overdue")}
+                        </span>
+                      ) : (
+                        <span className="text-slate-700">
+                          {t("due")} <Time value={item.dueAt} />
+                        </span>
+                      )}
+                    </div>
                   </div>
-                  <div className="text-sm">
-                    {item.overdue ? (
-                      <StatusBadge status="overdue" />
-                    ) : (
-                      <span className="text-slate-700">
-                        due <Time value={item.dueAt} />
-                      </span>
-                    )}
-                  </div>
-                </div>
-                <p className="mt-1 whitespace-pre-wrap break-words text-base text-slate-900">
-                  “{item.body ?? ""}”
-                </p>
-                {item.matched ? (
-                  <p className="text-xs text-slate-600">stop word: “{item.matched}”</p>
-                ) : null}
-                <div className="mt-2 flex flex-wrap gap-2">
-                  {item.address ? (
+                  <p className="mt-1 whitespace-pre-wrap break-words text-base text-slate-900">
+                    {t("quoted", { text: item.body ?? "" })}
+                  </p>
+                  {item.matched ? (
+                    <p className="text-xs text-slate-600">
+                      {t("stop_word", { word: t("quoted", { text: item.matched }) })}
+                    </p>
+                  ) : null}
+                  <div className="mt-2 flex flex-wrap gap-2">
+                    {item.address ? (
+                      <Form method="post">
+                        <CsrfInput />
+                        <input type="hidden" name="id" value={item.id} />
+                        <button
+                          type="submit"
+                          name="intent"
+                          value="apply"
+                          className={buttonClass.danger}
+                          aria-label={t("apply_label", { address: item.address, when })}
+                        >
+                          {t("apply")}
+                        </button>
+                      </Form>
+                    ) : null}
                     <Form method="post">
                       <CsrfInput />
                       <input type="hidden" name="id" value={item.id} />
                       <button
                         type="submit"
                         name="intent"
-                        value="apply"
-                        className={buttonClass.danger}
-                        aria-label={`Unsubscribe ${item.address} (message of ${new Date(item.receivedAt).toISOString().slice(0, 16)})`}
+                        value="dismiss"
+                        className={buttonClass.secondary}
+                        aria-label={
+                          item.address
+                            ? t("dismiss_label", { address: item.address })
+                            : t("dismiss_label_erased")
+                        }
                       >
-                        Unsubscribe
+                        {t("dismiss")}
                       </button>
                     </Form>
-                  ) : null}
-                  <Form method="post">
-                    <CsrfInput />
-                    <input type="hidden" name="id" value={item.id} />
-                    <button
-                      type="submit"
-                      name="intent"
-                      value="dismiss"
-                      className={buttonClass.secondary}
-                      aria-label={`Dismiss the message from ${item.address ?? "an erased number"}`}
-                    >
-                      Dismiss
-                    </button>
-                  </Form>
-                </div>
-              </li>
-            ))}
+                  </div>
+                </li>
+              );
+            })}
           </ul>
         )}
         <Pager
-          label="Queue pages"
-          prevLabel="↑ Oldest"
-          nextLabel="Newer →"
+          label={t("pager.label")}
+          prevLabel={t("pager.oldest")}
+          nextLabel={t("pager.newer")}
           prev={data.paged ? "/admin/sms/review" : null}
           next={data.next ? `/admin/sms/review?after=${encodeURIComponent(data.next)}` : null}
         />

@@ -610,6 +610,7 @@ describe("report filters from the query string", () => {
     expect(parseReportFilter(new URLSearchParams(), now)).toEqual({
       filter: { from: "2026-10-22", to: "2026-11-20", channel: null, granularity: "day" },
       errors: [],
+      problems: [],
     });
   });
   it("report bad values and fall back to defaults instead of failing", () => {
@@ -629,10 +630,19 @@ describe("report filters from the query string", () => {
       granularity: "day",
     });
     expect(r.errors).toHaveLength(4);
+    // The same problems as codes, for the page to say them in the operator's language.
+    expect(r.problems.map((p) => p.code)).toEqual([
+      "from.not_real",
+      "to.format",
+      "channel.invalid",
+      "granularity.invalid",
+    ]);
+    expect(r.errors[0]).toBe("The start date is not a real date; the default is used.");
     const swapped = parseReportFilter(
       new URLSearchParams({ from: "2026-11-10", to: "2026-11-01" }),
       now,
     );
     expect(swapped.errors[0]).toMatch(/start date is after the end date/);
+    expect(swapped.problems).toEqual([{ code: "order" }]);
   });
 });

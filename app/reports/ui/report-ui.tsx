@@ -1,18 +1,80 @@
-import type { ReactNode } from "react";
+import { useMemo, type ReactNode } from "react";
 import type { Channel } from "~/db/schema";
+import type { Locale } from "~/i18n/config";
+import { useLocale, useT } from "~/i18n/react";
 import { CHANNEL_SWATCH } from "~/reports/ui/colors";
-import { CHANNEL_LABELS } from "~/consent/labels";
 
-/** Building blocks of the report pages: charts (server-drawn SVG), tables, CSV links. */
+/**
+ * Building blocks of the report pages: charts (server-drawn SVG), tables, CSV links. Their words
+ * come from the `reports` i18n namespace (the page's loader returns it) and numbers, percentages
+ * and times are written the page's locale's way (`useReportFormat`).
+ */
 
-const number = new Intl.NumberFormat("en");
+export type ReportFormat = {
+  /** 2,000 / 2 000 / 2.000 */
+  n: (value: number) => string;
+  /** A share 0..1 as "14.3 %" (one decimal). */
+  share: (share: number) => string;
+  /** A rate 0..1 as "1.25 %" (two decimals below 10 %, one above); null → "—". */
+  rate: (rate: number | null) => string;
+  /** A percentage as typed by an operator (a threshold): "0.3 %". */
+  percent: (percent: number) => string;
+  /** An instant, in UTC, said so: "2025-03-10 08:00:00 UTC", "10. 03. 2025 8:00:00 UTC". */
+  dateTime: (value: string | Date | null | undefined) => string;
+};
 
-export function fmt(n: number): string {
-  return number.format(n);
+const formats = new Map<Locale, ReportFormat>();
+
+/** Numbers, percentages and times written the way `locale` writes them. */
+export function reportFormat(locale: Locale): ReportFormat {
+  let f = formats.get(locale);
+  if (f) return f;
+  const fixed = (digits: number) =>
+    new Intl.NumberFormat(locale, {
+      minimumFractionDigits: digits,
+      maximumFractionDigits: digits,
+    });
+  const whole = new Intl.NumberFormat(locale);
+  const one = fixed(1);
+  const two = fixed(2);
+  const typed = new Intl.NumberFormat(locale, { maximumFractionDigits: 4 });
+  // A no-break space keeps "0,3 %" on one line; English keeps the plain space it always had.
+  const pc = locale === "en" ? " %" : "\u00a0%";
+  // As the admin area's <Time> writes instants: numeric, in UTC; English keeps ISO order.
+  const instant = new Intl.DateTimeFormat(locale, {
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hourCycle: "h23",
+    timeZone: "UTC",
+  });
+  f = {
+    n: (value) => whole.format(value),
+    share: (share) => `${one.format(share * 100)}${pc}`,
+    rate: (rate) => {
+      if (rate === null) return "—";
+      const pct = rate * 100;
+      return `${(pct < 10 ? two : one).format(pct)}${pc}`;
+    },
+    percent: (percent) => `${typed.format(percent)}${pc}`,
+    dateTime: (value) => {
+      if (!value) return "";
+      const d = typeof value === "string" ? new Date(value) : value;
+      if (Number.isNaN(d.getTime())) return "";
+      if (locale === "en") return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+      return `${instant.format(d)} UTC`;
+    },
+  };
+  formats.set(locale, f);
+  return f;
 }
 
-export function fmtShare(share: number): string {
-  return `${(share * 100).toFixed(1)} %`;
+export function useReportFormat(): ReportFormat {
+  const locale = useLocale();
+  return useMemo(() => reportFormat(locale), [locale]);
 }
 
 /**
@@ -32,11 +94,12 @@ export function Chart({
   /** Drawn at the narrow width (a half-width column). */
   narrow?: boolean;
 }) {
+  const t = useT("reports");
   if (!svg) return null;
   return (
     <div
       role="region"
-      aria-label={`Chart: ${label}. The same numbers are in the table below.`}
+      aria-label={t("ui.chart", { label })}
       tabIndex={0}
       className="mb-4 overflow-x-auto rounded focus:outline-none focus:ring-2 focus:ring-blue-700"
       data-testid={testId}
@@ -50,15 +113,20 @@ export function Chart({
 }
 
 export function ChannelLegend({ channels }: { channels: Channel[] }) {
+  const t = useT("reports");
+  const tc = useT("common");
   return (
-    <ul className="mb-2 flex flex-wrap gap-4 text-sm text-slate-800" aria-label="Chart colours">
+    <ul
+      className="mb-2 flex flex-wrap gap-4 text-sm text-slate-800"
+      aria-label={t("ui.chart_colours")}
+    >
       {channels.map((c) => (
         <li key={c} className="flex items-center gap-2">
           <span
             aria-hidden="true"
             className={`inline-block h-3 w-3 rounded-sm ${CHANNEL_SWATCH[c]}`}
           />
-          {CHANNEL_LABELS[c]}
+          {tc(`channels.${c}`)}
         </li>
       ))}
     </ul>
@@ -78,7 +146,7 @@ export function DataTable<T>({
   columns,
   rows,
   rowKey,
-  empty = "Nothing in this range.",
+  empty,
   rowClass,
   scroll,
   testId,
@@ -93,7 +161,10 @@ export function DataTable<T>({
   scroll?: boolean;
   testId?: string;
 }) {
-  if (rows.length === 0) return <p className="text-sm text-slate-700">{empty}</p>;
+  const t = useT("reports");
+  if (rows.length === 0) {
+    return <p className="text-sm text-slate-700">{empty ?? t("ui.nothing_in_range")}</p>;
+  }
   return (
     // A labelled, focusable region: keyboards can scroll it when it is wider (phones) or taller
     // (`scroll`) than the page gives it.
@@ -150,13 +221,15 @@ export function DataTable<T>({
 }
 
 export function CsvLink({ href, what }: { href: string; what: string }) {
+  const t = useT("reports");
   return (
     <a
       href={href}
       download
       className="text-sm font-medium text-blue-800 underline hover:text-blue-950"
     >
-      Download CSV<span className="sr-only"> of {what}</span>
+      {t("ui.csv")}
+      <span className="sr-only"> {t("ui.csv_of", { what })}</span>
     </a>
   );
 }
@@ -172,9 +245,10 @@ export function Stat({ label, value, hint }: { label: string; value: string; hin
 }
 
 export function FlagBadge({ triggers }: { triggers: string[] }) {
+  const t = useT("reports");
   if (triggers.length === 0) return null;
   const text = triggers
-    .map((t) => (t === "threshold" ? "over threshold" : "far above average"))
+    .map((x) => (x === "threshold" ? t("flag.threshold") : t("flag.outlier")))
     .join(", ");
   return (
     <span className="inline-block rounded-full bg-red-100 px-2 py-0.5 text-xs font-medium text-red-900 ring-1 ring-inset ring-red-300">
