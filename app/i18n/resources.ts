@@ -66,6 +66,20 @@ import esAccess from "./locales/es/access.json";
 import frAccess from "./locales/fr/access.json";
 import plAccess from "./locales/pl/access.json";
 import ptAccess from "./locales/pt/access.json";
+import csSettings from "./locales/cs/settings.json";
+import deSettings from "./locales/de/settings.json";
+import enSettings from "./locales/en/settings.json";
+import esSettings from "./locales/es/settings.json";
+import frSettings from "./locales/fr/settings.json";
+import plSettings from "./locales/pl/settings.json";
+import ptSettings from "./locales/pt/settings.json";
+import csIntegrations from "./locales/cs/integrations.json";
+import deIntegrations from "./locales/de/integrations.json";
+import enIntegrations from "./locales/en/integrations.json";
+import esIntegrations from "./locales/es/integrations.json";
+import frIntegrations from "./locales/fr/integrations.json";
+import plIntegrations from "./locales/pl/integrations.json";
+import ptIntegrations from "./locales/pt/integrations.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -79,6 +93,8 @@ export const resources = {
     labels: enLabels,
     imports: enImports,
     access: enAccess,
+    settings: enSettings,
+    integrations: enIntegrations,
   },
   pl: {
     common: plCommon,
@@ -90,6 +106,8 @@ export const resources = {
     labels: plLabels,
     imports: plImports,
     access: plAccess,
+    settings: plSettings,
+    integrations: plIntegrations,
   },
   pt: {
     common: ptCommon,
@@ -101,6 +119,8 @@ export const resources = {
     labels: ptLabels,
     imports: ptImports,
     access: ptAccess,
+    settings: ptSettings,
+    integrations: ptIntegrations,
   },
   cs: {
     common: csCommon,
@@ -112,6 +132,8 @@ export const resources = {
     labels: csLabels,
     imports: csImports,
     access: csAccess,
+    settings: csSettings,
+    integrations: csIntegrations,
   },
   de: {
     common: deCommon,
@@ -123,6 +145,8 @@ export const resources = {
     labels: deLabels,
     imports: deImports,
     access: deAccess,
+    settings: deSettings,
+    integrations: deIntegrations,
   },
   es: {
     common: esCommon,
@@ -134,6 +158,8 @@ export const resources = {
     labels: esLabels,
     imports: esImports,
     access: esAccess,
+    settings: esSettings,
+    integrations: esIntegrations,
   },
   fr: {
     common: frCommon,
@@ -145,6 +171,8 @@ export const resources = {
     labels: frLabels,
     imports: frImports,
     access: frAccess,
+    settings: frSettings,
+    integrations: frIntegrations,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 
