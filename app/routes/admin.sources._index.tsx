@@ -137,7 +137,8 @@ export default function DataSources() {
             ) : null}
             {sources.map((s) => (
               <tr key={s.id} className="align-top">
-                <td className="px-3 py-2">
+                {/* Wide enough for a name on a phone (the table scrolls sideways instead). */}
+                <td className="min-w-[11rem] px-3 py-2">
                   <Link className={buttonClass.link} to={`/admin/sources/${s.id}`}>
                     {s.name}
                   </Link>
