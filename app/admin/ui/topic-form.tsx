@@ -4,15 +4,6 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { LOCALES } from "~/i18n/config";
 import { useT } from "~/i18n/react";
 
-export const LOCALE_NAMES: Record<string, string> = {
-  en: "English",
-  pl: "Polish",
-  pt: "Portuguese",
-  cs: "Czech",
-  de: "German",
-  es: "Spanish",
-  fr: "French",
-};
 const CHANNELS = ["email", "sms", "whatsapp"] as const;
 
 export type TopicFormValues = {
