@@ -63,3 +63,10 @@ export function localizeSourceMessage(t: TFunction, message: string): string {
   }
   return localizeMessage(t, message, { ...SOURCE_MESSAGES, ...SOURCE_FETCH_MESSAGES });
 }
+
+/** Why an endpoint was disabled (stored in English: app/admin/webhooks.server.ts, app/webhooks/transport.server.ts). */
+export const WEBHOOK_DISABLED_REASONS: MessageTable = {
+  "disabled by …": "webhook.disabled_reason.by",
+  "the endpoint answered 410 Gone": "webhook.disabled_reason.gone",
+  "every delivery failed for the whole retry schedule …": "webhook.disabled_reason.failed",
+};

@@ -15,6 +15,8 @@ import {
 } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, text } from "~/admin/forms.server";
+import { WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
+import { localizeMessage } from "~/admin/localize-errors.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
@@ -83,7 +85,16 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const page = deliveries.slice(0, PAGE);
   return json(
     {
-      endpoint,
+      endpoint: {
+        ...endpoint,
+        disabledReason: endpoint.disabledReason
+          ? localizeMessage(
+              getFixedT(locale, "integrations"),
+              endpoint.disabledReason,
+              WEBHOOK_DISABLED_REASONS,
+            )
+          : null,
+      },
       deliveries: page,
       next: more ? `?before=${page[page.length - 1]!.outboxId}` : null,
       first: before ? "?" : null,

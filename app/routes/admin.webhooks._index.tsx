@@ -9,7 +9,7 @@ import { z } from "zod";
 import { registerWebhookEndpoint } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
-import { URL_REASONS } from "~/admin/integration-messages.server";
+import { URL_REASONS, WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
 import { localizeFailure, localizeMessage } from "~/admin/localize-errors.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
@@ -42,13 +42,20 @@ export const meta: MetaFunction<typeof loader> = ({ data }) => [
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const env = getEnv();
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
   return json(
     {
-      endpoints: await listWebhookEndpoints(getDb()),
+      endpoints: (await listWebhookEndpoints(getDb())).map((e) => ({
+        ...e,
+        disabledReason: e.disabledReason
+          ? localizeMessage(t, e.disabledReason, WEBHOOK_DISABLED_REASONS)
+          : null,
+      })),
       eventTypes: WEBHOOK_EVENT_TYPES,
       requireHttps: env.isProduction,
       allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,
-      i18n: i18nPayload(negotiateLocale(request), ["integrations"]),
+      i18n: i18nPayload(locale, ["integrations"]),
     },
     { headers: NO_STORE },
   );

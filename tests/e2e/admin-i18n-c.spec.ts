@@ -186,6 +186,9 @@ test("settings and integrations pages in all seven languages; axe-clean in Czech
           await h1(page, i.webhook.title);
           await expect(page.getByRole("button", { name: i.webhook.enable })).toBeVisible();
           await expect(page.getByRole("button", { name: i.webhook.retry_all })).toBeVisible();
+          await expect(
+            page.getByText(fill(i.webhook.disabled_reason.by, { detail: FIRST_ADMIN.email })),
+          ).toBeVisible();
         },
       },
       {
