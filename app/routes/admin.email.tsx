@@ -32,8 +32,8 @@ import type { TFunction } from "~/i18n/i18n.shared";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "settings", "email.title", "Email providers") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "email.title", "Email providers") },
 ];
 
 /**

@@ -38,8 +38,8 @@ import { LOCALES } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "settings", "frequency.title", "Frequency options") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "frequency.title", "Frequency options") },
 ];
 
 /** FrequencyFieldsSchema's / NewFrequencySchema's English messages → `settings` keys. */

@@ -39,8 +39,8 @@ import { NO_REASON_CODE } from "~/settings/reasons";
 import { listReasons } from "~/settings/settings.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "settings", "reasons.title", "Unsubscribe reasons") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "reasons.title", "Unsubscribe reasons") },
 ];
 
 /** NewReasonSchema's English messages → `settings` keys. */

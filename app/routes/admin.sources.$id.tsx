@@ -10,6 +10,7 @@ import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { checked, formError, parseForm, text } from "~/admin/forms.server";
 import { localizeSourceMessage, SOURCE_MESSAGES } from "~/admin/integration-messages.server";
 import { localizeFailure } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -40,14 +41,11 @@ import {
 } from "~/sources/sources.server";
 import { RunStatusBadge, runState, SourceFields } from "~/sources/ui";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => {
-  const sources = (data?.i18n.resources.integrations as { sources?: { title?: string } })?.sources;
-  return [
-    {
-      title: `${data?.source.name ?? "Data source"} · ${sources?.title ?? "Data sources"} · Heed admin`,
-    },
-  ];
-};
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  {
+    title: `${data?.source.name ?? "Data source"} · ${nsTitle(data, matches, "integrations", "sources.title", "Data sources")}`,
+  },
+];
 
 function notFoundResponse(locale: Locale): Response {
   return new Response(getFixedT(locale, "integrations")("source.not_found"), { status: 404 });

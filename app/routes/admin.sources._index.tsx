@@ -29,8 +29,8 @@ import { SourceFormSchema } from "~/sources/form";
 import { createSource, listSources } from "~/sources/sources.server";
 import { RunStatusBadge, runState, SourceFields } from "~/sources/ui";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "integrations", "sources.title", "Data sources") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "sources.title", "Data sources") },
 ];
 
 /** Scheduled data sources (docs/admin.md): suppression lists fetched from a URL on a schedule. */

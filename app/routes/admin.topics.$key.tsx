@@ -8,6 +8,7 @@ import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formErrorWithValues, parseForm } from "~/admin/forms.server";
 import { localizeFailure } from "~/admin/localize-errors.server";
+import { adminName } from "~/admin/ns-title";
 import { TOPIC_MESSAGES, topicInputFromForm } from "~/admin/topic-form.server";
 import {
   AdminErrorBoundary,
@@ -27,9 +28,9 @@ import type { Locale } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
   {
-    title: `${data ? (data.topic.names[data.i18n.locale] ?? data.topic.names.en ?? data.topic.key) : "Topic"} · Heed admin`,
+    title: `${data ? (data.topic.names[data.i18n.locale] ?? data.topic.names.en ?? data.topic.key) : "Topic"} · ${adminName(matches)}`,
   },
 ];
 

@@ -15,8 +15,8 @@ import { NO_STORE } from "~/http/headers";
 import { i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "settings", "topics.title", "Topics") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "topics.title", "Topics") },
 ];
 
 export async function loader({ request }: LoaderFunctionArgs) {

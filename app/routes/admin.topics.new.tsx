@@ -18,8 +18,8 @@ import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 import { createTopic, NewTopicSchema, TopicError } from "~/topics/topics.server";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "settings", "topics.new", "New topic") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "topics.new", "New topic") },
 ];
 
 export async function loader({ request }: LoaderFunctionArgs) {

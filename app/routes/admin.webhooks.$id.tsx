@@ -39,8 +39,8 @@ import type { TFunction } from "~/i18n/i18n.shared";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "integrations", "webhook.title", "Webhook endpoint") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "webhook.title", "Webhook endpoint") },
 ];
 
 const PAGE = 50;

@@ -34,8 +34,8 @@ import type { TFunction } from "~/i18n/i18n.shared";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: nsTitle(data, "integrations", "webhooks.title", "Webhooks") },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "webhooks.title", "Webhooks") },
 ];
 
 /** Outbound webhook endpoints (docs/api.md): register a URL and event types; the secret is shown once. */

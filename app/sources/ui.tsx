@@ -44,7 +44,7 @@ export function SourceFields({
           required
           maxLength={100}
           defaultValue={values?.name}
-          placeholder="Mailkit suppressions"
+          placeholder={t("sources.fields.name_placeholder")}
           aria-describedby={id("name-error")}
           className={`mt-1 ${inputClass}`}
         />

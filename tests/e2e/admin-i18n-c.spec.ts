@@ -118,6 +118,7 @@ test("settings and integrations pages in all seven languages; axe-clean in Czech
         path: "/admin/topics",
         check: async () => {
           await h1(page, s.topics.title);
+          await expect(page).toHaveTitle(new RegExp(`^${s.topics.title} · `));
           await expect(page.getByRole("link", { name: s.topics.new })).toBeVisible();
           await expect(
             page.getByRole("columnheader", { name: s.topics.col.languages }),
@@ -195,6 +196,10 @@ test("settings and integrations pages in all seven languages; axe-clean in Czech
         path: "/admin/sources",
         check: async () => {
           await h1(page, i.sources.title);
+          await expect(page.getByLabel(i.sources.fields.name, { exact: true })).toHaveAttribute(
+            "placeholder",
+            i.sources.fields.name_placeholder,
+          );
           await expect(page.getByRole("button", { name: i.sources.add })).toBeVisible();
           await expect(page.getByRole("link", { name: "Lang-c source" })).toBeVisible();
         },
