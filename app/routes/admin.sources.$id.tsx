@@ -334,7 +334,7 @@ export default function DataSource() {
           </button>
         </Form>
         {actionData && !actionData.ok && "kind" in actionData ? (
-          <p className="mt-3 text-sm text-red-800">
+          <p role="alert" className="mt-3 text-sm text-red-800">
             {t("source.preview_failed", { message: actionData.message })}
           </p>
         ) : null}

@@ -256,6 +256,9 @@ test("validation errors and notices come back in the page's language", async ({ 
   await expect(page.getByText(STRINGS.cs.i.source.done.created)).toBeVisible();
   await page.getByRole("button", { name: STRINGS.cs.i.source.fetch }).click();
   await expect(page.getByText("Náhled selhal: Požadavek selhal: ECONNREFUSED.")).toBeVisible();
+  await page.screenshot({ path: "/tmp/lang-c-cs-source-1280.png", fullPage: true });
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.screenshot({ path: "/tmp/lang-c-cs-source-360.png", fullPage: true });
 
   // Polish: a webhook URL on a private address.
   await page.context().close();
@@ -315,6 +318,8 @@ test("Czech and Polish screenshots of topics, webhooks and data sources at 1280 
       ["webhooks", "/admin/webhooks"],
       ["sources", "/admin/sources"],
       ["email", "/admin/email"],
+      ["reasons", "/admin/reasons"],
+      ["frequency", "/admin/frequency"],
     ] as const) {
       await page.setViewportSize({ width: 1280, height: 900 });
       await page.goto(path);
