@@ -122,6 +122,20 @@ import esSmsreview from "./locales/es/smsreview.json";
 import frSmsreview from "./locales/fr/smsreview.json";
 import plSmsreview from "./locales/pl/smsreview.json";
 import ptSmsreview from "./locales/pt/smsreview.json";
+import csSettings from "./locales/cs/settings.json";
+import deSettings from "./locales/de/settings.json";
+import enSettings from "./locales/en/settings.json";
+import esSettings from "./locales/es/settings.json";
+import frSettings from "./locales/fr/settings.json";
+import plSettings from "./locales/pl/settings.json";
+import ptSettings from "./locales/pt/settings.json";
+import csIntegrations from "./locales/cs/integrations.json";
+import deIntegrations from "./locales/de/integrations.json";
+import enIntegrations from "./locales/en/integrations.json";
+import esIntegrations from "./locales/es/integrations.json";
+import frIntegrations from "./locales/fr/integrations.json";
+import plIntegrations from "./locales/pl/integrations.json";
+import ptIntegrations from "./locales/pt/integrations.json";
 import type { Locale } from "./config";
 
 export const resources = {
@@ -143,6 +157,8 @@ export const resources = {
     outbox: enOutbox,
     exports: enExports,
     smsreview: enSmsreview,
+    settings: enSettings,
+    integrations: enIntegrations,
   },
   pl: {
     common: plCommon,
@@ -162,6 +178,8 @@ export const resources = {
     outbox: plOutbox,
     exports: plExports,
     smsreview: plSmsreview,
+    settings: plSettings,
+    integrations: plIntegrations,
   },
   pt: {
     common: ptCommon,
@@ -181,6 +199,8 @@ export const resources = {
     outbox: ptOutbox,
     exports: ptExports,
     smsreview: ptSmsreview,
+    settings: ptSettings,
+    integrations: ptIntegrations,
   },
   cs: {
     common: csCommon,
@@ -200,6 +220,8 @@ export const resources = {
     outbox: csOutbox,
     exports: csExports,
     smsreview: csSmsreview,
+    settings: csSettings,
+    integrations: csIntegrations,
   },
   de: {
     common: deCommon,
@@ -219,6 +241,8 @@ export const resources = {
     outbox: deOutbox,
     exports: deExports,
     smsreview: deSmsreview,
+    settings: deSettings,
+    integrations: deIntegrations,
   },
   es: {
     common: esCommon,
@@ -238,6 +262,8 @@ export const resources = {
     outbox: esOutbox,
     exports: esExports,
     smsreview: esSmsreview,
+    settings: esSettings,
+    integrations: esIntegrations,
   },
   fr: {
     common: frCommon,
@@ -257,6 +283,8 @@ export const resources = {
     outbox: frOutbox,
     exports: frExports,
     smsreview: frSmsreview,
+    settings: frSettings,
+    integrations: frIntegrations,
   },
 } satisfies Record<Locale, Record<string, unknown>>;
 

@@ -8,6 +8,8 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, localizedFields, parseForm, text } from "~/admin/forms.server";
+import { localizeFailure, type MessageTable } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   createFrequencyOption,
   deleteFrequencyOption,
@@ -29,17 +31,33 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
-import { LOCALE_NAMES } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { CHANNELS } from "~/db/schema";
 import { NO_STORE } from "~/http/headers";
 import { LOCALES } from "~/i18n/config";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Frequency options · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "frequency.title", "Frequency options") },
+];
+
+/** FrequencyFieldsSchema's / NewFrequencySchema's English messages → `settings` keys. */
+const FREQUENCY_MESSAGES: MessageTable = {
+  "Use a whole number of days from 1 to 366.": "frequency.errors.window",
+  "An English label is needed.": "frequency.errors.label_en",
+  "Use lower-case letters, digits, - and _ (up to 64).": "frequency.errors.key",
+};
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
-  return json({ options: await listFrequencyOptions(getDb()) }, { headers: NO_STORE });
+  return json(
+    {
+      options: await listFrequencyOptions(getDb()),
+      i18n: i18nPayload(negotiateLocale(request), ["settings"]),
+    },
+    { headers: NO_STORE },
+  );
 }
 
 const Target = z.object({ channel: z.enum(CHANNELS), key: z.string().min(1).max(64) });
@@ -48,6 +66,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
   const db = getDb();
+  const t = getFixedT(negotiateLocale(request), "settings");
   const intent = text(formData, "intent");
   const target = Target.safeParse({
     channel: text(formData, "channel"),
@@ -62,24 +81,45 @@ export async function action({ request, context }: ActionFunctionArgs) {
     if (intent === "create") {
       const input = { ...fields, channel: text(formData, "channel"), key: text(formData, "key") };
       const parsed = parseForm(NewFrequencySchema, input);
-      if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: "create" });
+      if (!parsed.ok) {
+        const failure = localizeFailure(t, parsed, FREQUENCY_MESSAGES, {
+          channel: "frequency.errors.channel",
+        });
+        return formError(failure.message, { ...failure.fieldErrors, form: "create" });
+      }
       await createFrequencyOption(db, { ...input, channel: parsed.data.channel }, by);
-      return json({ ok: true as const, message: `Option “${parsed.data.key}” added.` });
+      return json({ ok: true as const, message: t("frequency.added", { key: parsed.data.key }) });
     }
-    if (!target.success) return formError("Unknown option.");
+    if (!target.success) return formError(t("frequency.unknown_option"));
     if (intent === "save") {
       const parsed = parseForm(FrequencyFieldsSchema, fields);
-      if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form });
+      if (!parsed.ok) {
+        const failure = localizeFailure(t, parsed, FREQUENCY_MESSAGES);
+        return formError(failure.message, { ...failure.fieldErrors, form });
+      }
       await updateFrequencyOption(db, target.data.channel, target.data.key, fields, by);
-      return json({ ok: true as const, message: `Option “${target.data.key}” saved.` });
+      return json({ ok: true as const, message: t("frequency.saved", { key: target.data.key }) });
     }
     if (intent === "delete") {
       await deleteFrequencyOption(db, target.data.channel, target.data.key, by);
-      return json({ ok: true as const, message: `Option “${target.data.key}” removed.` });
+      return json({ ok: true as const, message: t("frequency.removed", { key: target.data.key }) });
     }
-    return formError("Unknown action.");
+    return formError(t("form.unknown_action"));
   } catch (e) {
-    if (e instanceof FrequencyOptionError) return formError(e.message, { key: e.message, form });
+    if (e instanceof FrequencyOptionError) {
+      const key = target.success ? target.data.key : text(formData, "key").trim();
+      const message =
+        e.code === "exists"
+          ? t("frequency.errors.exists", {
+              key,
+              channel: getFixedT(
+                negotiateLocale(request),
+                "common",
+              )(`channels.${text(formData, "channel")}`),
+            })
+          : t("frequency.errors.not_found", { key });
+      return formError(message, { key: message, form });
+    }
     throw e;
   }
 }
@@ -95,11 +135,12 @@ function OptionFields({
   windowDays: number | null;
   errors: Record<string, string | undefined>;
 }) {
+  const t = useT("settings");
   return (
     <>
       <div className="max-w-xs">
         <label htmlFor={`${idPrefix}-window`} className={labelClass}>
-          At most one message every … days
+          {t("frequency.window")}
         </label>
         <input
           id={`${idPrefix}-window`}
@@ -111,7 +152,7 @@ function OptionFields({
           className={`mt-1 ${inputClass}`}
         />
         <p id={`${idPrefix}-window-hint`} className={hintClass}>
-          Empty: every message. 7: at most weekly; 30: at most monthly.
+          {t("frequency.window_hint")}
         </p>
         <FieldError id={`${idPrefix}-window-error`} message={errors.windowDays} />
       </div>
@@ -119,7 +160,7 @@ function OptionFields({
         {LOCALES.map((l) => (
           <div key={l}>
             <label htmlFor={`${idPrefix}-${l}`} className={labelClass}>
-              {LOCALE_NAMES[l]}
+              {t(`languages.${l}`)}
             </label>
             <input
               id={`${idPrefix}-${l}`}
@@ -144,26 +185,19 @@ export default function FrequencyOptions() {
   const errors: Record<string, string | undefined> =
     actionData && !actionData.ok ? (actionData.fieldErrors as Record<string, string>) : {};
   const errorsFor = (form: string) => (errors.form === form ? errors : {});
+  const t = useT("settings");
+  const tc = useT("common");
   return (
     <div>
-      <PageHeader
-        title="Frequency options"
-        description="How often recipients may ask to hear from you, per channel. The preference page and the API offer these; a choice is recorded in the consent ledger, and POST /api/v1/check with record answers frequency_capped inside the chosen window. A label left empty shows the English one."
-      />
+      <PageHeader title={t("frequency.title")} description={t("frequency.description")} />
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
       {CHANNELS.map((channel) => {
         const list = options.filter((o) => o.channel === channel);
         return (
-          <Section
-            key={channel}
-            title={channel === "sms" ? "SMS" : channel === "email" ? "Email" : "WhatsApp"}
-            id={`frequency-${channel}`}
-          >
+          <Section key={channel} title={tc(`channels.${channel}`)} id={`frequency-${channel}`}>
             {list.length === 0 ? (
-              <p className="text-sm text-slate-700">
-                No options: the preference page shows no frequency choice on this channel.
-              </p>
+              <p className="text-sm text-slate-700">{t("frequency.none")}</p>
             ) : (
               <ol className="space-y-4">
                 {list.map((o) => (
@@ -177,7 +211,7 @@ export default function FrequencyOptions() {
                       <input type="hidden" name="channel" value={channel} />
                       <input type="hidden" name="key" value={o.key} />
                       <p className="text-sm text-slate-700">
-                        Key: <code>{o.key}</code>
+                        {t("frequency.key_label")} <code>{o.key}</code>
                       </p>
                       <OptionFields
                         idPrefix={`opt-${channel}-${o.key}`}
@@ -186,7 +220,7 @@ export default function FrequencyOptions() {
                         errors={errorsFor(`${channel}:${o.key}`)}
                       />
                       <button type="submit" className={buttonClass.primary}>
-                        Save
+                        {t("frequency.save")}
                       </button>
                     </Form>
                     <Form method="post" className="mt-2">
@@ -195,9 +229,9 @@ export default function FrequencyOptions() {
                       <input type="hidden" name="channel" value={channel} />
                       <input type="hidden" name="key" value={o.key} />
                       <button type="submit" className={buttonClass.secondary}>
-                        Remove “{o.key}”
+                        {t("frequency.remove", { key: o.key })}
                       </button>
-                      <p className={hintClass}>People who chose it keep the window they chose.</p>
+                      <p className={hintClass}>{t("frequency.remove_hint")}</p>
                     </Form>
                   </li>
                 ))}
@@ -206,26 +240,26 @@ export default function FrequencyOptions() {
           </Section>
         );
       })}
-      <Section title="Add an option" id="new-frequency">
+      <Section title={t("frequency.add_title")} id="new-frequency">
         <Form method="post" className="space-y-3">
           <CsrfInput />
           <input type="hidden" name="intent" value="create" />
           <div className="flex flex-wrap gap-4">
             <div>
               <label htmlFor="new-channel" className={labelClass}>
-                Channel
+                {t("frequency.channel")}
               </label>
               <select id="new-channel" name="channel" className={`mt-1 ${inputClass}`}>
                 {CHANNELS.map((c) => (
                   <option key={c} value={c}>
-                    {c}
+                    {tc(`channels.${c}`)}
                   </option>
                 ))}
               </select>
             </div>
             <div className="max-w-sm">
               <label htmlFor="new-key" className={labelClass}>
-                Key
+                {t("frequency.key")}
               </label>
               <input
                 id="new-key"
@@ -236,14 +270,14 @@ export default function FrequencyOptions() {
                 className={`mt-1 ${inputClass}`}
               />
               <p id="new-key-hint" className={hintClass}>
-                e.g. weekly; kept in the ledger and the API.
+                {t("frequency.key_hint")}
               </p>
               <FieldError id="new-key-error" message={errorsFor("create").key} />
             </div>
           </div>
           <OptionFields idPrefix="new" labels={{}} windowDays={null} errors={errorsFor("create")} />
           <button type="submit" className={buttonClass.primary}>
-            Add option
+            {t("frequency.add")}
           </button>
         </Form>
       </Section>

@@ -8,6 +8,8 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { checked, formError, localizedFields, parseForm, text } from "~/admin/forms.server";
+import { localizeFailure, type MessageTable } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   createReason,
   moveReason,
@@ -29,15 +31,22 @@ import {
   StatusBadge,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
-import { LOCALE_NAMES } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { LOCALES } from "~/i18n/config";
-import { getFixedT } from "~/i18n/i18n.server";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 import { NO_REASON_CODE } from "~/settings/reasons";
 import { listReasons } from "~/settings/settings.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction = () => [{ title: "Unsubscribe reasons · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "settings", "reasons.title", "Unsubscribe reasons") },
+];
+
+/** NewReasonSchema's English messages → `settings` keys. */
+const REASON_MESSAGES: MessageTable = {
+  "Use lower-case letters, digits and _ (up to 64).": "reasons.errors.code",
+};
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
@@ -55,7 +64,10 @@ export async function loader({ request }: LoaderFunctionArgs) {
       ),
     ]),
   );
-  return json({ reasons, builtIn }, { headers: NO_STORE });
+  return json(
+    { reasons, builtIn, i18n: i18nPayload(negotiateLocale(request), ["settings"]) },
+    { headers: NO_STORE },
+  );
 }
 
 const Move = z.object({ code: z.string().min(1).max(64), direction: z.enum(["up", "down"]) });
@@ -64,14 +76,15 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const by = operator(user, request, context);
   const db = getDb();
+  const t = getFixedT(negotiateLocale(request), "settings");
   const intent = text(formData, "intent");
   const code = text(formData, "code");
   try {
     if (intent === "move") {
       const parsed = parseForm(Move, Object.fromEntries(formData));
-      if (!parsed.ok) return formError("Unknown reason or direction.");
+      if (!parsed.ok) return formError(t("reasons.unknown_move"));
       await moveReason(db, parsed.data.code, parsed.data.direction, by);
-      return json({ ok: true as const, message: "Order saved.", code: parsed.data.code });
+      return json({ ok: true as const, message: t("reasons.order_saved"), code: parsed.data.code });
     }
     const fields = {
       code,
@@ -81,20 +94,35 @@ export async function action({ request, context }: ActionFunctionArgs) {
     };
     if (intent === "create") {
       const parsed = parseForm(NewReasonSchema, fields);
-      if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: "create" });
+      if (!parsed.ok) {
+        const failure = localizeFailure(t, parsed, REASON_MESSAGES);
+        return formError(failure.message, { ...failure.fieldErrors, form: "create" });
+      }
       await createReason(db, parsed.data, by);
-      return json({ ok: true as const, message: `Reason “${parsed.data.code}” added.`, code });
+      return json({
+        ok: true as const,
+        message: t("reasons.added", { code: parsed.data.code }),
+        code,
+      });
     }
     if (intent === "save") {
       const parsed = parseForm(ReasonFieldsSchema, fields);
-      if (!parsed.ok) return formError(parsed.message, { ...parsed.fieldErrors, form: code });
+      if (!parsed.ok) {
+        const failure = localizeFailure(t, parsed, REASON_MESSAGES);
+        return formError(failure.message, { ...failure.fieldErrors, form: code });
+      }
       await updateReason(db, code, parsed.data, by);
-      return json({ ok: true as const, message: `Reason “${code}” saved.`, code });
+      return json({ ok: true as const, message: t("reasons.saved", { code }), code });
     }
-    return formError("Unknown action.");
+    return formError(t("form.unknown_action"));
   } catch (e) {
-    if (e instanceof ReasonError)
-      return formError(e.message, { code: e.message, form: intent === "create" ? "create" : code });
+    if (e instanceof ReasonError) {
+      const message =
+        e.code === "exists"
+          ? t("reasons.errors.exists", { code: code.trim() })
+          : t("reasons.errors.not_found", { code });
+      return formError(message, { code: message, form: intent === "create" ? "create" : code });
+    }
     throw e;
   }
 }
@@ -108,12 +136,13 @@ function LabelInputs({
   labels: Record<string, string>;
   placeholders?: Record<string, string>;
 }) {
+  const t = useT("settings");
   return (
     <div className="grid gap-3 sm:grid-cols-2 lg:grid-cols-4">
       {LOCALES.map((l) => (
         <div key={l}>
           <label htmlFor={`${idPrefix}-${l}`} className={labelClass}>
-            {LOCALE_NAMES[l]}
+            {t(`languages.${l}`)}
           </label>
           <input
             id={`${idPrefix}-${l}`}
@@ -134,12 +163,11 @@ export default function Reasons() {
   const { reasons, builtIn } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const t = useT("settings");
+  const locale = useLocale();
   return (
     <div>
-      <PageHeader
-        title="Unsubscribe reasons"
-        description="What recipients can pick when they unsubscribe, in this order. An empty label shows Heed's built-in translation (in grey)."
-      />
+      <PageHeader title={t("reasons.title")} description={t("reasons.description")} />
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
@@ -147,7 +175,13 @@ export default function Reasons() {
         {reasons.map((r, i) => (
           <li key={`${r.code}-${JSON.stringify(r.labels)}-${r.enabled}-${r.freeText}`}>
             <Section
-              title={r.labels.en || builtIn[r.code]?.en || r.code}
+              title={
+                r.labels[locale] ||
+                builtIn[r.code]?.[locale] ||
+                r.labels.en ||
+                builtIn[r.code]?.en ||
+                r.code
+              }
               id={`reason-${r.code}`}
               actions={
                 <div className="flex items-center gap-2">
@@ -161,7 +195,7 @@ export default function Reasons() {
                       type="submit"
                       className={buttonClass.secondary}
                       disabled={i === 0}
-                      aria-label={`Move ${r.code} up`}
+                      aria-label={t("reasons.move_up", { code: r.code })}
                     >
                       ↑
                     </button>
@@ -175,7 +209,7 @@ export default function Reasons() {
                       type="submit"
                       className={buttonClass.secondary}
                       disabled={i === reasons.length - 1}
-                      aria-label={`Move ${r.code} down`}
+                      aria-label={t("reasons.move_down", { code: r.code })}
                     >
                       ↓
                     </button>
@@ -188,13 +222,10 @@ export default function Reasons() {
                 <input type="hidden" name="intent" value="save" />
                 <input type="hidden" name="code" value={r.code} />
                 <p className="text-sm text-slate-700">
-                  Code: <code>{r.code}</code>
+                  {t("reasons.code_label")} <code>{r.code}</code>
                 </p>
                 {r.code === NO_REASON_CODE ? (
-                  <p className="text-sm text-slate-700">
-                    Preselected on the unsubscribe and preference pages; choosing it records no
-                    reason. When it is not shown, no reason is preselected.
-                  </p>
+                  <p className="text-sm text-slate-700">{t("reasons.no_reason_hint")}</p>
                 ) : null}
                 <LabelInputs
                   idPrefix={`labels-${r.code}`}
@@ -209,7 +240,7 @@ export default function Reasons() {
                       defaultChecked={r.enabled}
                       className="h-4 w-4"
                     />
-                    Shown to recipients
+                    {t("reasons.enabled")}
                   </label>
                   {r.code === NO_REASON_CODE ? null : (
                     <label className="flex items-center gap-2 text-sm">
@@ -219,12 +250,12 @@ export default function Reasons() {
                         defaultChecked={r.freeText}
                         className="h-4 w-4"
                       />
-                      With a free-text box
+                      {t("reasons.free_text")}
                     </label>
                   )}
                 </div>
                 <button type="submit" className={buttonClass.primary}>
-                  Save
+                  {t("reasons.save")}
                 </button>
               </Form>
             </Section>
@@ -232,13 +263,13 @@ export default function Reasons() {
         ))}
       </ol>
 
-      <Section title="Add a reason" id="new-reason">
+      <Section title={t("reasons.add_title")} id="new-reason">
         <Form method="post" className="space-y-3">
           <CsrfInput />
           <input type="hidden" name="intent" value="create" />
           <div className="max-w-sm">
             <label htmlFor="new-code" className={labelClass}>
-              Code
+              {t("reasons.code")}
             </label>
             <input
               id="new-code"
@@ -249,7 +280,7 @@ export default function Reasons() {
               className={`mt-1 ${inputClass}`}
             />
             <p id="new-code-hint" className={hintClass}>
-              Lower-case letters, digits and _; kept in the ledger and reports.
+              {t("reasons.code_hint")}
             </p>
             <FieldError
               id="new-code-error"
@@ -260,15 +291,15 @@ export default function Reasons() {
           <div className="flex flex-wrap gap-6">
             <label className="flex items-center gap-2 text-sm">
               <input type="checkbox" name="enabled" defaultChecked className="h-4 w-4" />
-              Shown to recipients
+              {t("reasons.enabled")}
             </label>
             <label className="flex items-center gap-2 text-sm">
               <input type="checkbox" name="freeText" className="h-4 w-4" />
-              With a free-text box
+              {t("reasons.free_text")}
             </label>
           </div>
           <button type="submit" className={buttonClass.primary}>
-            Add reason
+            {t("reasons.add")}
           </button>
         </Form>
       </Section>

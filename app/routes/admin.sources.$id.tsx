@@ -8,6 +8,9 @@ import {
 import { Form, Link, useActionData, useLoaderData, useSearchParams } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { checked, formError, parseForm, text } from "~/admin/forms.server";
+import { localizeSourceMessage, SOURCE_MESSAGES } from "~/admin/integration-messages.server";
+import { localizeFailure } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -23,7 +26,10 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { NO_STORE } from "~/http/headers";
-import { AUTH_LABEL, MappingFormSchema, SCHEDULE_LABEL, SourceFormSchema } from "~/sources/form";
+import type { Locale } from "~/i18n/config";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
+import { MappingFormSchema, SourceFormSchema } from "~/sources/form";
 import {
   deleteSource,
   getSourceView,
@@ -35,15 +41,23 @@ import {
 } from "~/sources/sources.server";
 import { RunStatusBadge, runState, SourceFields } from "~/sources/ui";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.source.name ?? "Data source"} · Data sources · Heed admin` },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  {
+    title: `${data?.source.name ?? "Data source"} · ${nsTitle(data, matches, "integrations", "sources.title", "Data sources")}`,
+  },
 ];
+
+function notFoundResponse(locale: Locale): Response {
+  return new Response(getFixedT(locale, "integrations")("source.not_found"), { status: 404 });
+}
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const db = getDb();
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
   const source = await getSourceView(db, params.id ?? "");
-  if (!source) throw new Response("There is no data source with this id.", { status: 404 });
+  if (!source) throw notFoundResponse(locale);
   const runs = await listSourceRuns(db, source.id, 30);
   return json(
     {
@@ -74,10 +88,12 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
         alreadySuppressed: r.already_suppressed,
         duplicates: r.duplicates,
         invalid: r.invalid,
-        error: r.error ?? r.import_error,
+        error:
+          r.error || r.import_error ? localizeSourceMessage(t, (r.error ?? r.import_error)!) : null,
         importJobId: r.import_job_id,
       })),
       requireHttps: !getEnv().DATA_SOURCES_TEST_ALLOW_LOCAL,
+      i18n: i18nPayload(locale, ["integrations"]),
     },
     { headers: NO_STORE },
   );
@@ -89,8 +105,10 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
   const id = params.id ?? "";
   const by = operator(user, request, context);
   const intent = text(formData, "intent");
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
   const notFound = () => {
-    throw new Response("There is no data source with this id.", { status: 404 });
+    throw notFoundResponse(locale);
   };
 
   if (intent === "preview") {
@@ -100,7 +118,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       return json({
         ok: false as const,
         kind: "preview",
-        message: result.message,
+        message: localizeSourceMessage(t, result.message),
         fieldErrors: {},
       });
     const wanted = text(formData, "list");
@@ -119,15 +137,21 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       channel: text(formData, "channel"),
       reason: text(formData, "reason"),
     });
-    if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+    if (!parsed.ok) {
+      const failure = localizeFailure(t, parsed, SOURCE_MESSAGES);
+      return formError(failure.message, failure.fieldErrors);
+    }
     const saved = await saveSourceMapping(db, id, parsed.data, by);
     if (!saved) return notFound();
-    if (!saved.ok) return formError(saved.message, { [saved.field]: saved.message });
+    if (!saved.ok) {
+      const message = localizeSourceMessage(t, saved.message);
+      return formError(message, { [saved.field]: message });
+    }
     return redirect(`/admin/sources/${id}?done=mapping`);
   }
   if (intent === "run") {
     if (!(await requestSourceRun(db, id, by))) {
-      return formError("Choose the fields from a preview before running this source.");
+      return formError(t("source.run_unmapped"));
     }
     return redirect(`/admin/sources/${id}?done=run`);
   }
@@ -143,12 +167,15 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       authSecret: text(formData, "authSecret"),
       enabled: checked(formData, "enabled"),
     });
-    if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+    if (!parsed.ok) {
+      const failure = localizeFailure(t, parsed, SOURCE_MESSAGES);
+      return formError(failure.message, failure.fieldErrors);
+    }
     const updated = await updateSource(db, id, parsed.data, getEnv(), by);
     if (!updated) return notFound();
     if (!updated.ok) {
-      return formError("Please correct the fields marked below.", {
-        [updated.field]: updated.message,
+      return formError(t("form.correct_fields"), {
+        [updated.field]: localizeSourceMessage(t, updated.message),
       });
     }
     return redirect(`/admin/sources/${id}?done=update`);
@@ -157,15 +184,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     if (!(await deleteSource(db, id, by))) return notFound();
     return redirect("/admin/sources");
   }
-  return formError("Unknown action.");
+  return formError(t("form.unknown_action"));
 }
 
-const DONE: Record<string, string> = {
-  created: "Source added. Fetch a preview to choose which fields hold the addresses.",
-  mapping: "Fields saved. The source runs on its schedule; a first run starts within a minute.",
-  run: "Run requested: it starts within a few seconds. Reload this page to see it.",
-  update: "Settings saved.",
-};
+/** Notices after a redirect (`?created=1`, `?done=…`): `integrations:source.done.*`. */
+const DONE = new Set(["created", "mapping", "run", "update"]);
 
 export default function DataSource() {
   const { source, runs, requireHttps } = useLoaderData<typeof loader>();
@@ -174,12 +197,15 @@ export default function DataSource() {
   const done = params.get("created") ? "created" : params.get("done");
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
   const preview = actionData && actionData.ok && actionData.kind === "preview" ? actionData : null;
-  const n = (x: number | null) => (x === null ? "—" : x.toLocaleString("en"));
+  const t = useT("integrations");
+  const tc = useT("common");
+  const locale = useLocale();
+  const n = (x: number | null) => (x === null ? "—" : x.toLocaleString(locale));
 
   return (
     <div>
       <PageHeader
-        title={`Data source: ${source.name}`}
+        title={t("source.title", { name: source.name })}
         description={
           <span className="break-all">
             {source.format.toUpperCase()} · {source.url}
@@ -187,40 +213,42 @@ export default function DataSource() {
         }
       >
         <Link to="/admin/sources" className={buttonClass.secondary}>
-          All data sources
+          {t("source.all")}
         </Link>
       </PageHeader>
-      {done && DONE[done] && !actionData ? <Notice kind="success">{DONE[done]}</Notice> : null}
+      {done && DONE.has(done) && !actionData ? (
+        <Notice kind="success">{t(`source.done.${done}`)}</Notice>
+      ) : null}
       {actionData && !actionData.ok && !("kind" in actionData) ? (
         <Notice kind="error">{actionData.message}</Notice>
       ) : null}
 
       <Section
-        title="Overview"
+        title={t("source.overview")}
         id="overview"
         actions={
           <Form method="post">
             <CsrfInput />
             <input type="hidden" name="intent" value="run" />
             <button type="submit" className={buttonClass.primary} disabled={!source.mapping}>
-              Run now
+              {t("source.run_now")}
             </button>
           </Form>
         }
       >
         <dl className="grid gap-3 text-sm sm:grid-cols-4">
           <div>
-            <dt className="text-slate-700">Schedule</dt>
+            <dt className="text-slate-700">{t("sources.fields.schedule")}</dt>
             <dd className="font-medium text-slate-900">
-              {SCHEDULE_LABEL[source.schedule]}
-              {source.enabled ? "" : " (paused)"}
+              {t(`sources.schedules.${source.schedule}`)}
+              {source.enabled ? "" : ` (${t("source.paused")})`}
             </dd>
           </div>
           <div>
-            <dt className="text-slate-700">Next run</dt>
+            <dt className="text-slate-700">{t("sources.col.next_run")}</dt>
             <dd className="font-medium text-slate-900">
               {source.runRequestedAt ? (
-                "Requested, starting"
+                t("source.requested")
               ) : source.mapping && source.enabled ? (
                 <Time value={source.nextRunAt} />
               ) : (
@@ -229,15 +257,15 @@ export default function DataSource() {
             </dd>
           </div>
           <div>
-            <dt className="text-slate-700">Channel</dt>
+            <dt className="text-slate-700">{t("sources.fields.channel")}</dt>
             <dd className="font-medium text-slate-900">
-              {source.channel ?? "Each record names its channel"}
+              {source.channel ? tc(`channels.${source.channel}`) : t("sources.fields.per_record")}
             </dd>
           </div>
           <div>
-            <dt className="text-slate-700">Authorization</dt>
+            <dt className="text-slate-700">{t("source.authorization")}</dt>
             <dd className="font-medium text-slate-900">
-              {AUTH_LABEL[source.authType]}
+              {t(`sources.auth.${source.authType}`)}
               {source.secretHint ? (
                 <span className="block font-mono text-xs font-normal">{source.secretHint}</span>
               ) : null}
@@ -246,40 +274,42 @@ export default function DataSource() {
         </dl>
         {source.mapping ? (
           <p className="mt-3 text-sm text-slate-800">
-            Fields: address from <code className="font-mono">{source.mapping.address}</code>
+            {t("source.mapping.address")}{" "}
+            <code className="font-mono">{source.mapping.address}</code>
             {source.mapping.channel ? (
               <>
-                , channel from <code className="font-mono">{source.mapping.channel}</code>
+                , {t("source.mapping.channel")}{" "}
+                <code className="font-mono">{source.mapping.channel}</code>
               </>
             ) : null}
             {source.mapping.reason ? (
               <>
-                , reason from <code className="font-mono">{source.mapping.reason}</code>
+                , {t("source.mapping.reason")}{" "}
+                <code className="font-mono">{source.mapping.reason}</code>
               </>
             ) : null}
             {source.mapping.records ? (
               <>
                 {" "}
-                (records: <code className="font-mono">{source.mapping.records}</code>)
+                ({t("source.mapping.records")}{" "}
+                <code className="font-mono">{source.mapping.records}</code>)
               </>
             ) : null}
             .
           </p>
         ) : (
-          <Notice kind="info">
-            This source does not run until you choose its fields from a preview.
-          </Notice>
+          <Notice kind="info">{t("source.unmapped")}</Notice>
         )}
       </Section>
 
-      <Section title="Preview and fields" id="preview">
+      <Section title={t("source.preview_title")} id="preview">
         <Form method="post" className="flex flex-wrap items-end gap-3">
           <CsrfInput />
           <input type="hidden" name="intent" value="preview" />
           {preview && preview.preview.lists.length > 1 ? (
             <div>
               <label htmlFor="preview-list" className={labelClass}>
-                List of records
+                {t("source.list")}
               </label>
               <select
                 id="preview-list"
@@ -289,45 +319,51 @@ export default function DataSource() {
               >
                 {preview.preview.lists.map((l) => (
                   <option key={l.records} value={l.records}>
-                    {l.records || "(the document)"} · {l.count.toLocaleString("en")} records
+                    {l.records || t("source.the_document")} ·{" "}
+                    {t("source.records_count", {
+                      count: l.count,
+                      n: l.count.toLocaleString(locale),
+                    })}
                   </option>
                 ))}
               </select>
             </div>
           ) : null}
           <button type="submit" className={buttonClass.secondary}>
-            {preview ? "Fetch again" : "Fetch a preview"}
+            {preview ? t("source.fetch_again") : t("source.fetch")}
           </button>
         </Form>
         {actionData && !actionData.ok && "kind" in actionData ? (
-          <p className="mt-3 text-sm text-red-800">The preview failed: {actionData.message}</p>
+          <p role="alert" className="mt-3 text-sm text-red-800">
+            {t("source.preview_failed", { message: actionData.message })}
+          </p>
         ) : null}
         {preview ? <MappingForm preview={preview} source={source} errors={errors} /> : null}
       </Section>
 
-      <Section title="Runs" id="runs">
+      <Section title={t("source.runs")} id="runs">
         <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
-            <caption className="sr-only">Runs of this source, newest first</caption>
+            <caption className="sr-only">{t("source.runs_caption")}</caption>
             <thead className="bg-slate-50 text-left text-slate-700">
               <tr>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Started
+                  {t("source.col.started")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  State
+                  {t("source.col.state")}
                 </th>
                 <th scope="col" className="px-3 py-2 text-right font-medium">
-                  Records
+                  {t("source.col.records")}
                 </th>
                 <th scope="col" className="px-3 py-2 text-right font-medium">
-                  Imported
+                  {t("source.col.imported")}
                 </th>
                 <th scope="col" className="px-3 py-2 text-right font-medium">
-                  Already suppressed
+                  {t("source.col.already")}
                 </th>
                 <th scope="col" className="px-3 py-2 text-right font-medium">
-                  Errors
+                  {t("source.col.errors")}
                 </th>
               </tr>
             </thead>
@@ -335,7 +371,7 @@ export default function DataSource() {
               {runs.length === 0 ? (
                 <tr>
                   <td colSpan={6} className="px-3 py-4 text-slate-700">
-                    No runs yet.
+                    {t("source.no_runs")}
                   </td>
                 </tr>
               ) : null}
@@ -344,7 +380,7 @@ export default function DataSource() {
                   <td className="whitespace-nowrap px-3 py-2 text-slate-800">
                     <Time value={r.startedAt} />
                     <div className="text-xs text-slate-700">
-                      {r.trigger === "manual" ? "by hand" : "scheduled"}
+                      {r.trigger === "manual" ? t("source.by_hand") : t("source.scheduled")}
                       {r.httpStatus ? ` · HTTP ${r.httpStatus}` : ""}
                     </div>
                   </td>
@@ -373,7 +409,7 @@ export default function DataSource() {
         </div>
       </Section>
 
-      <Section title="Settings" id="settings">
+      <Section title={t("source.settings")} id="settings">
         <Form method="post" className="grid max-w-3xl gap-4" key={source.url + source.schedule}>
           <CsrfInput />
           <input type="hidden" name="intent" value="update" />
@@ -390,14 +426,12 @@ export default function DataSource() {
               defaultChecked={source.enabled}
               className="h-4 w-4"
             />
-            Run on its schedule
+            {t("source.enabled")}
           </label>
-          <p className="text-xs text-slate-700">
-            A new URL or format forgets the chosen fields: choose them again from a preview.
-          </p>
+          <p className="text-xs text-slate-700">{t("source.new_url_hint")}</p>
           <div>
             <button type="submit" className={buttonClass.primary}>
-              Save settings
+              {t("source.save")}
             </button>
           </div>
         </Form>
@@ -405,11 +439,9 @@ export default function DataSource() {
           <CsrfInput />
           <input type="hidden" name="intent" value="delete" />
           <button type="submit" className={buttonClass.danger}>
-            Delete this source
+            {t("source.delete")}
           </button>
-          <p className="mt-1 text-xs text-slate-700">
-            Its runs go with it; the suppressions it imported stay.
-          </p>
+          <p className="mt-1 text-xs text-slate-700">{t("source.delete_hint")}</p>
         </Form>
       </Section>
     </div>
@@ -445,6 +477,10 @@ function MappingForm({
   errors: Record<string, string>;
 }) {
   const { list } = preview;
+  const t = useT("integrations");
+  const locale = useLocale();
+  const delimiter =
+    preview.preview.delimiter === "\t" ? t("source.tab") : preview.preview.delimiter;
   const guess =
     source.mapping && list.fields.includes(source.mapping.address)
       ? source.mapping
@@ -459,21 +495,21 @@ function MappingForm({
   return (
     <div className="mt-4">
       <p className="text-sm text-slate-800">
-        {list.count.toLocaleString("en")} records
+        {t("source.records_count", { count: list.count, n: list.count.toLocaleString(locale) })}
         {list.records ? (
           <>
             {" "}
-            in <code className="font-mono">{list.records}</code>
+            {t("source.records_in")} <code className="font-mono">{list.records}</code>
           </>
         ) : null}
         {preview.preview.format === "csv"
-          ? ` · ${preview.preview.encoding ?? "utf-8"} · delimiter “${preview.preview.delimiter === "\t" ? "tab" : preview.preview.delimiter}” · ${preview.preview.header ? "first row names the columns" : "no header row"}`
+          ? ` · ${preview.preview.encoding ?? "utf-8"} · ${t("source.delimiter", { delimiter })} · ${preview.preview.header ? t("source.header_row") : t("source.no_header_row")}`
           : ""}
-        . The first ones:
+        . {t("source.first_ones")}
       </p>
       <div className="relative mt-2 overflow-x-auto rounded border border-slate-200">
         <table className="min-w-full divide-y divide-slate-200 text-xs">
-          <caption className="sr-only">A sample of the fetched records</caption>
+          <caption className="sr-only">{t("source.sample_caption")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">
             <tr>
               {list.fields.map((f) => (
@@ -508,7 +544,7 @@ function MappingForm({
         ) : null}
         <div>
           <label htmlFor="map-address" className={labelClass}>
-            Address field
+            {t("source.address_field")}
           </label>
           <select
             id="map-address"
@@ -518,7 +554,7 @@ function MappingForm({
             aria-describedby="map-address-error"
             className={`mt-1 ${inputClass}`}
           >
-            <option value="">Choose…</option>
+            <option value="">{t("source.choose")}</option>
             {fieldOptions}
           </select>
           <FieldError id="map-address-error" message={errors.address ?? errors.mapping} />
@@ -526,7 +562,7 @@ function MappingForm({
         {source.channel === null ? (
           <div>
             <label htmlFor="map-channel" className={labelClass}>
-              Channel field
+              {t("source.channel_field")}
             </label>
             <select
               id="map-channel"
@@ -534,7 +570,7 @@ function MappingForm({
               defaultValue={guess?.channel ?? ""}
               className={`mt-1 ${inputClass}`}
             >
-              <option value="">Choose…</option>
+              <option value="">{t("source.choose")}</option>
               {fieldOptions}
             </select>
           </div>
@@ -543,7 +579,7 @@ function MappingForm({
         )}
         <div>
           <label htmlFor="map-reason" className={labelClass}>
-            Reason field (optional)
+            {t("source.reason_field")}
           </label>
           <select
             id="map-reason"
@@ -551,13 +587,13 @@ function MappingForm({
             defaultValue={guess?.reason ?? ""}
             className={`mt-1 ${inputClass}`}
           >
-            <option value="">None</option>
+            <option value="">{t("source.none")}</option>
             {fieldOptions}
           </select>
         </div>
         <div className="sm:col-span-3">
           <button type="submit" className={buttonClass.primary}>
-            Save fields
+            {t("source.save_fields")}
           </button>
         </div>
       </Form>

@@ -8,6 +8,9 @@ import {
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
+import { localizeSourceMessage, SOURCE_MESSAGES } from "~/admin/integration-messages.server";
+import { localizeFailure } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -20,16 +23,23 @@ import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { NO_STORE } from "~/http/headers";
-import { SCHEDULE_LABEL, SourceFormSchema } from "~/sources/form";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
+import { SourceFormSchema } from "~/sources/form";
 import { createSource, listSources } from "~/sources/sources.server";
 import { RunStatusBadge, runState, SourceFields } from "~/sources/ui";
 
-export const meta: MetaFunction = () => [{ title: "Data sources · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "sources.title", "Data sources") },
+];
 
 /** Scheduled data sources (docs/admin.md): suppression lists fetched from a URL on a schedule. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const sources = await listSources(getDb());
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
+  const runError = (e: string | null) => (e ? localizeSourceMessage(t, e) : null);
   return json(
     {
       sources: sources.map((s) => ({
@@ -45,11 +55,12 @@ export async function loader({ request }: LoaderFunctionArgs) {
           ? {
               state: runState(s.lastRun),
               startedAt: s.lastRun.started_at,
-              error: s.lastRun.error ?? s.lastRun.import_error,
+              error: runError(s.lastRun.error ?? s.lastRun.import_error),
             }
           : null,
       })),
       requireHttps: !getEnv().DATA_SOURCES_TEST_ALLOW_LOCAL,
+      i18n: i18nPayload(locale, ["integrations"]),
     },
     { headers: NO_STORE },
   );
@@ -57,7 +68,8 @@ export async function loader({ request }: LoaderFunctionArgs) {
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  if (text(formData, "intent") !== "create") return formError("Unknown action.");
+  const t = getFixedT(negotiateLocale(request), "integrations");
+  if (text(formData, "intent") !== "create") return formError(t("form.unknown_action"));
   const parsed = parseForm(SourceFormSchema, {
     name: text(formData, "name"),
     url: text(formData, "url"),
@@ -68,7 +80,10 @@ export async function action({ request, context }: ActionFunctionArgs) {
     authName: text(formData, "authName"),
     authSecret: text(formData, "authSecret"),
   });
-  if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+  if (!parsed.ok) {
+    const failure = localizeFailure(t, parsed, SOURCE_MESSAGES);
+    return formError(failure.message, failure.fieldErrors);
+  }
   const created = await createSource(
     getDb(),
     parsed.data,
@@ -76,8 +91,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
     operator(user, request, context),
   );
   if (!created.ok) {
-    return formError("Please correct the fields marked below.", {
-      [created.field]: created.message,
+    return formError(t("form.correct_fields"), {
+      [created.field]: localizeSourceMessage(t, created.message),
     });
   }
   return redirect(`/admin/sources/${created.source.id}?created=1`);
@@ -87,30 +102,28 @@ export default function DataSources() {
   const { sources, requireHttps } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const t = useT("integrations");
   return (
     <div>
-      <PageHeader
-        title="Data sources"
-        description="Suppression lists Heed fetches from a URL on a schedule (CSV, JSON or XML). Each run goes through the same import as an uploaded file: every address is suppressed with source “import” and the note “import unsubscribe”."
-      />
+      <PageHeader title={t("sources.title")} description={t("sources.description")} />
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
       <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm">
-          <caption className="sr-only">Data sources</caption>
+          <caption className="sr-only">{t("sources.title")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">
             <tr>
               <th scope="col" className="px-3 py-2 font-medium">
-                Source
+                {t("sources.col.source")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Schedule
+                {t("sources.col.schedule")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Last run
+                {t("sources.col.last_run")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Next run
+                {t("sources.col.next_run")}
               </th>
             </tr>
           </thead>
@@ -118,13 +131,14 @@ export default function DataSources() {
             {sources.length === 0 ? (
               <tr>
                 <td colSpan={4} className="px-3 py-4 text-slate-700">
-                  No data sources yet.
+                  {t("sources.none")}
                 </td>
               </tr>
             ) : null}
             {sources.map((s) => (
               <tr key={s.id} className="align-top">
-                <td className="px-3 py-2">
+                {/* Wide enough for a name on a phone (the table scrolls sideways instead). */}
+                <td className="min-w-[11rem] px-3 py-2">
                   <Link className={buttonClass.link} to={`/admin/sources/${s.id}`}>
                     {s.name}
                   </Link>
@@ -133,8 +147,10 @@ export default function DataSources() {
                   </div>
                 </td>
                 <td className="px-3 py-2 text-slate-800">
-                  {SCHEDULE_LABEL[s.schedule]}
-                  {!s.enabled ? <div className="text-xs text-slate-700">Paused</div> : null}
+                  {t(`sources.schedules.${s.schedule}`)}
+                  {!s.enabled ? (
+                    <div className="text-xs text-slate-700">{t("sources.paused")}</div>
+                  ) : null}
                 </td>
                 <td className="px-3 py-2">
                   {s.lastRun ? (
@@ -148,12 +164,12 @@ export default function DataSources() {
                       ) : null}
                     </>
                   ) : (
-                    <span className="text-slate-700">Never</span>
+                    <span className="text-slate-700">{t("sources.never")}</span>
                   )}
                 </td>
                 <td className="px-3 py-2 text-slate-700">
                   {!s.mapped ? (
-                    "Choose its fields first"
+                    t("sources.choose_fields_first")
                   ) : !s.enabled ? (
                     "—"
                   ) : (
@@ -166,14 +182,14 @@ export default function DataSources() {
         </table>
       </div>
 
-      <Section title="Add a data source" id="add-source">
+      <Section title={t("sources.add_title")} id="add-source">
         <Form method="post" className="grid max-w-3xl gap-4">
           <CsrfInput />
           <input type="hidden" name="intent" value="create" />
           <SourceFields errors={errors} idPrefix="new-source" requireHttps={requireHttps} />
           <div>
             <button type="submit" className={buttonClass.primary}>
-              Add and preview
+              {t("sources.add")}
             </button>
           </div>
         </Form>

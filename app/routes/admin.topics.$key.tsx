@@ -7,7 +7,9 @@ import {
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formErrorWithValues, parseForm } from "~/admin/forms.server";
-import { topicInputFromForm } from "~/admin/topic-form.server";
+import { localizeFailure } from "~/admin/localize-errors.server";
+import { adminName } from "~/admin/ns-title";
+import { TOPIC_MESSAGES, topicInputFromForm } from "~/admin/topic-form.server";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -22,61 +24,79 @@ import { TopicForm } from "~/admin/ui/topic-form";
 import { getDb } from "~/db/db.server";
 import { getTopic, setTopicArchived, TopicFieldsSchema, updateTopic } from "~/topics/topics.server";
 import { NO_STORE } from "~/http/headers";
+import type { Locale } from "~/i18n/config";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useLocale, useT } from "~/i18n/react";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: `${data?.topic.names.en ?? "Topic"} · Heed admin` },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  {
+    title: `${data ? (data.topic.names[data.i18n.locale] ?? data.topic.names.en ?? data.topic.key) : "Topic"} · ${adminName(matches)}`,
+  },
 ];
 
-async function load(key: string | undefined) {
+async function load(key: string | undefined, locale: Locale) {
   const topic = key ? await getTopic(getDb(), key) : null;
-  if (!topic) throw new Response("There is no such topic.", { status: 404 });
+  if (!topic) {
+    throw new Response(getFixedT(locale, "settings")("topics.not_found"), { status: 404 });
+  }
   return topic;
 }
 
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
-  const topic = await load(params.key);
-  return json({ topic }, { headers: NO_STORE });
+  const locale = negotiateLocale(request);
+  const topic = await load(params.key, locale);
+  return json({ topic, i18n: i18nPayload(locale, ["settings"]) }, { headers: NO_STORE });
 }
 
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  const topic = await load(params.key);
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "settings");
+  const topic = await load(params.key, locale);
   const by = operator(user, request, context);
   const intent = formData.get("intent");
   if (intent === "archive" || intent === "unarchive") {
     await setTopicArchived(getDb(), topic.key, intent === "archive", by);
     return json({
       ok: true as const,
-      message: intent === "archive" ? "Topic archived." : "Topic restored.",
+      message: intent === "archive" ? t("topics.archived_notice") : t("topics.restored_notice"),
     });
   }
   const input = topicInputFromForm(formData);
   const parsed = parseForm(TopicFieldsSchema, input);
   if (!parsed.ok) {
-    return formErrorWithValues(parsed.message, parsed.fieldErrors, input);
+    const failure = localizeFailure(t, parsed, TOPIC_MESSAGES, {
+      position: "topics.errors.position",
+    });
+    return formErrorWithValues(failure.message, failure.fieldErrors, input);
   }
   await updateTopic(getDb(), topic.key, parsed.data, by);
-  return json({ ok: true as const, message: "Topic saved." });
+  return json({ ok: true as const, message: t("topics.saved") });
 }
 
 export default function EditTopic() {
   const { topic } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const failed = actionData && !actionData.ok ? actionData : null;
+  const t = useT("settings");
+  const locale = useLocale();
   return (
     <div>
       <p className="mb-2 text-sm">
         <Link className={buttonClass.link} to="/admin/topics">
-          ← Topics
+          ← {t("topics.title")}
         </Link>
       </p>
-      <PageHeader title={topic.names.en ?? topic.key} description={`Key: ${topic.key}`}>
+      <PageHeader
+        title={topic.names[locale] ?? topic.names.en ?? topic.key}
+        description={t("topics.key_is", { key: topic.key })}
+      >
         <StatusBadge status={topic.archivedAt ? "archived" : "active"} />
       </PageHeader>
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {failed ? <Notice kind="error">{failed.message}</Notice> : null}
-      <Section title="Edit" id="edit">
+      <Section title={t("topics.edit")} id="edit">
         <TopicForm
           key={topic.updatedAt}
           mode="edit"
@@ -84,23 +104,19 @@ export default function EditTopic() {
           errors={failed?.fieldErrors ?? {}}
         />
       </Section>
-      <Section title={topic.archivedAt ? "Archived" : "Archive"} id="archive">
+      <Section title={topic.archivedAt ? t("topics.archived") : t("topics.archive")} id="archive">
         {topic.archivedAt ? (
           <p className="mb-3 text-sm text-slate-700">
-            Archived on <Time value={topic.archivedAt} />. It is not shown on preference pages;
-            recorded choices and history are kept.
+            {t("topics.archived_on")} <Time value={topic.archivedAt} />. {t("topics.archived_hint")}
           </p>
         ) : (
-          <p className="mb-3 text-sm text-slate-700">
-            Archiving hides the topic from preference pages. Recorded choices and history are kept,
-            and it can be restored.
-          </p>
+          <p className="mb-3 text-sm text-slate-700">{t("topics.archive_hint")}</p>
         )}
         <Form method="post">
           <CsrfInput />
           <input type="hidden" name="intent" value={topic.archivedAt ? "unarchive" : "archive"} />
           <button type="submit" className={buttonClass.secondary}>
-            {topic.archivedAt ? "Restore topic" : "Archive topic"}
+            {topic.archivedAt ? t("topics.restore_button") : t("topics.archive_button")}
           </button>
         </Form>
       </Section>

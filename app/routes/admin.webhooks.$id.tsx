@@ -15,6 +15,9 @@ import {
 } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, text } from "~/admin/forms.server";
+import { WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
+import { localizeMessage } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -27,25 +30,52 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
 import { getDb } from "~/db/db.server";
-import { describeWebhookSchedule } from "~/webhooks/retry-schedule";
+import { WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_DELAYS_MS } from "~/webhooks/retry-schedule";
 import { getWebhookEndpoint, listWebhookDeliveries } from "~/webhooks/endpoints.server";
 import { NO_STORE } from "~/http/headers";
 import { idCursor } from "~/http/cursor";
+import type { Locale } from "~/i18n/config";
+import type { TFunction } from "~/i18n/i18n.shared";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Webhook endpoint · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "webhook.title", "Webhook endpoint") },
+];
 
 const PAGE = 50;
 
-function notFound(): Response {
-  return new Response("There is no webhook endpoint with this id.", { status: 404 });
+function notFound(locale: Locale): Response {
+  return new Response(getFixedT(locale, "integrations")("webhook.not_found"), { status: 404 });
+}
+
+/**
+ * The retry schedule in the admin's language, e.g. "immediately, then 5 s, 5 min, … after the
+ * previous failure (10 attempts over 75 h 35 min)" (app/webhooks/retry-schedule.ts).
+ */
+function describeSchedule(t: TFunction, locale: Locale): string {
+  const n = (x: number) => x.toLocaleString(locale);
+  const human = (ms: number) =>
+    ms < 60_000
+      ? `${n(ms / 1000)} s`
+      : ms < 3_600_000
+        ? `${n(ms / 60_000)} min`
+        : `${n(ms / 3_600_000)} h`;
+  const total = WEBHOOK_RETRY_DELAYS_MS.reduce((a, b) => a + b, 0);
+  return t("webhook.schedule", {
+    delays: WEBHOOK_RETRY_DELAYS_MS.map(human).join(", "),
+    attempts: WEBHOOK_MAX_ATTEMPTS,
+    span: `${Math.floor(total / 3_600_000)} h ${Math.floor((total % 3_600_000) / 60_000)} min`,
+  });
 }
 
 /** One endpoint: its state and its deliveries (attempts, last status, errors); enable, disable, retry, delete. */
 export async function loader({ request, params }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const db = getDb();
+  const locale = negotiateLocale(request);
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
-  if (!endpoint) throw notFound();
+  if (!endpoint) throw notFound(locale);
   const before = idCursor(new URL(request.url).searchParams);
   const deliveries = await listWebhookDeliveries(db, endpoint.id, {
     limit: PAGE + 1,
@@ -55,11 +85,21 @@ export async function loader({ request, params }: LoaderFunctionArgs) {
   const page = deliveries.slice(0, PAGE);
   return json(
     {
-      endpoint,
+      endpoint: {
+        ...endpoint,
+        disabledReason: endpoint.disabledReason
+          ? localizeMessage(
+              getFixedT(locale, "integrations"),
+              endpoint.disabledReason,
+              WEBHOOK_DISABLED_REASONS,
+            )
+          : null,
+      },
       deliveries: page,
       next: more ? `?before=${page[page.length - 1]!.outboxId}` : null,
       first: before ? "?" : null,
-      schedule: describeWebhookSchedule(),
+      schedule: describeSchedule(getFixedT(locale, "integrations"), locale),
+      i18n: i18nPayload(locale, ["integrations"]),
     },
     { headers: NO_STORE },
   );
@@ -70,8 +110,10 @@ const OutboxId = z.coerce.number().int().positive();
 export async function action({ request, params, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
   const db = getDb();
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
   const endpoint = await getWebhookEndpoint(db, params.id ?? "");
-  if (!endpoint) throw notFound();
+  if (!endpoint) throw notFound(locale);
   const by = operator(user, request, context);
   const intent = text(formData, "intent");
   switch (intent) {
@@ -81,9 +123,7 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
       await setWebhookEndpointEnabledAudited(db, endpoint, enable, by);
       return json({
         ok: true as const,
-        message: enable
-          ? "Endpoint enabled."
-          : "Endpoint disabled: no new deliveries are queued for it.",
+        message: enable ? t("webhook.enabled") : t("webhook.disabled"),
       });
     }
     case "delete": {
@@ -92,11 +132,11 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
     }
     case "retry": {
       const id = OutboxId.safeParse(text(formData, "outboxId"));
-      if (!id.success) return formError("Unknown delivery.");
+      if (!id.success) return formError(t("webhook.unknown_delivery"));
       if (!(await retryWebhookDelivery(db, endpoint, id.data, by))) {
-        return formError("Only failed (dead) deliveries of this endpoint can be retried.");
+        return formError(t("webhook.retry_refused"));
       }
-      return json({ ok: true as const, message: "The delivery will be tried again shortly." });
+      return json({ ok: true as const, message: t("webhook.retry_queued") });
     }
     case "retry-all": {
       const count = await retryAllWebhookDeliveries(db, endpoint, by);
@@ -104,12 +144,12 @@ export async function action({ request, params, context }: ActionFunctionArgs) {
         ok: true as const,
         message:
           count === 0
-            ? "There are no failed deliveries to retry."
-            : `${count} failed ${count === 1 ? "delivery" : "deliveries"} will be tried again shortly, each with a fresh schedule.`,
+            ? t("webhook.retry_all_none")
+            : t("webhook.retry_all_queued", { count, n: count.toLocaleString(locale) }),
       });
     }
     default:
-      return formError("Unknown action.");
+      return formError(t("form.unknown_action"));
   }
 }
 
@@ -120,38 +160,39 @@ export default function WebhookEndpoint() {
       ? endpoint.throttledUntil
       : null;
   const actionData = useActionData<typeof action>();
+  const t = useT("integrations");
   return (
     <div>
       <p className="mb-2 text-sm">
         <Link className={buttonClass.link} to="/admin/webhooks">
-          ← All webhooks
+          ← {t("webhook.all")}
         </Link>
       </p>
       <PageHeader
-        title="Webhook endpoint"
+        title={t("webhook.title")}
         description={<span className="break-all">{endpoint.url}</span>}
       >
         <Form method="post">
           <CsrfInput />
           <input type="hidden" name="intent" value={endpoint.enabled ? "disable" : "enable"} />
           <button type="submit" className={buttonClass.secondary}>
-            {endpoint.enabled ? "Disable" : "Enable"}
+            {endpoint.enabled ? t("webhook.disable") : t("webhook.enable")}
           </button>
         </Form>
         <Form method="post">
           <CsrfInput />
           <input type="hidden" name="intent" value="delete" />
           <button type="submit" className={buttonClass.danger}>
-            Delete
+            {t("webhook.delete")}
           </button>
         </Form>
       </PageHeader>
       {actionData?.ok ? <Notice kind="success">{actionData.message}</Notice> : null}
       {actionData && !actionData.ok ? <Notice kind="error">{actionData.message}</Notice> : null}
 
-      <Section title="Endpoint" id="endpoint">
+      <Section title={t("webhook.endpoint")} id="endpoint">
         <dl className="grid gap-x-6 gap-y-2 text-sm sm:grid-cols-[max-content_1fr]">
-          <dt className="font-medium text-slate-800">State</dt>
+          <dt className="font-medium text-slate-800">{t("webhook.state")}</dt>
           <dd>
             <StatusBadge status={endpoint.enabled ? "enabled" : "disabled"} />
             {endpoint.disabledReason ? (
@@ -159,62 +200,57 @@ export default function WebhookEndpoint() {
             ) : null}
             {paused ? (
               <div className="mt-1 text-slate-700">
-                Paused until <Time value={paused} /> (it asked Heed to slow down: 429, 502, 503 or
-                504).
+                {t("webhook.paused_until")} <Time value={paused} /> {t("webhook.paused_why")}
               </div>
             ) : null}
           </dd>
-          <dt className="font-medium text-slate-800">Retries</dt>
-          <dd className="text-slate-700">
-            Failed deliveries are tried {schedule}, never sooner than the endpoint&apos;s
-            Retry-After. When every delivery fails for that long, Heed disables the endpoint and
-            emails the admins.
-          </dd>
+          <dt className="font-medium text-slate-800">{t("webhook.retries")}</dt>
+          <dd className="text-slate-700">{t("webhook.retries_text", { schedule })}</dd>
           {endpoint.description ? (
             <>
-              <dt className="font-medium text-slate-800">Description</dt>
+              <dt className="font-medium text-slate-800">{t("webhook.description")}</dt>
               <dd>{endpoint.description}</dd>
             </>
           ) : null}
-          <dt className="font-medium text-slate-800">Event types</dt>
+          <dt className="font-medium text-slate-800">{t("webhooks.event_types")}</dt>
           <dd className="font-mono text-xs">{endpoint.eventTypes.join(", ")}</dd>
-          <dt className="font-medium text-slate-800">Created</dt>
+          <dt className="font-medium text-slate-800">{t("webhooks.col.created")}</dt>
           <dd>
             <Time value={endpoint.createdAt} />
           </dd>
         </dl>
       </Section>
 
-      <Section title="Deliveries" id="deliveries">
+      <Section title={t("webhook.deliveries")} id="deliveries">
         <Form method="post" className="mb-3">
           <CsrfInput />
           <input type="hidden" name="intent" value="retry-all" />
           <button type="submit" className={buttonClass.secondary}>
-            Retry all failed deliveries
+            {t("webhook.retry_all")}
           </button>
         </Form>
         <div className="relative overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200 text-sm">
-            <caption className="sr-only">Deliveries, newest first</caption>
+            <caption className="sr-only">{t("webhook.deliveries_caption")}</caption>
             <thead className="bg-slate-50 text-left text-slate-700">
               <tr>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Queued
+                  {t("webhook.col.queued")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Event
+                  {t("webhook.col.event")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  State
+                  {t("webhook.col.state")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Attempts
+                  {t("webhook.col.attempts")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Next attempt
+                  {t("webhook.col.next")}
                 </th>
                 <th scope="col" className="px-3 py-2 font-medium">
-                  Last answer
+                  {t("webhook.col.last")}
                 </th>
               </tr>
             </thead>
@@ -222,7 +258,7 @@ export default function WebhookEndpoint() {
               {deliveries.length === 0 ? (
                 <tr>
                   <td colSpan={6} className="px-3 py-4 text-slate-700">
-                    No deliveries yet. Every consent change of a subscribed type queues one.
+                    {t("webhook.no_deliveries")}
                   </td>
                 </tr>
               ) : null}
@@ -234,7 +270,9 @@ export default function WebhookEndpoint() {
                   <td className="px-3 py-2">
                     <span className="font-mono text-xs">{d.eventType}</span>
                     {d.ledgerId ? (
-                      <div className="text-xs text-slate-600">ledger #{d.ledgerId}</div>
+                      <div className="text-xs text-slate-600">
+                        {t("webhook.ledger_entry", { id: d.ledgerId })}
+                      </div>
                     ) : null}
                   </td>
                   <td className="px-3 py-2">
@@ -245,26 +283,32 @@ export default function WebhookEndpoint() {
                         <input type="hidden" name="intent" value="retry" />
                         <input type="hidden" name="outboxId" value={d.outboxId} />
                         <button type="submit" className={buttonClass.secondary}>
-                          Retry<span className="sr-only"> delivery {d.outboxId}</span>
+                          {t("webhook.retry")}
+                          <span className="sr-only">
+                            {" "}
+                            {t("webhook.retry_sr", { id: d.outboxId })}
+                          </span>
                         </button>
                       </Form>
                     ) : null}
                   </td>
                   <td className="px-3 py-2">
-                    {d.attempts} of {d.maxAttempts}
+                    {t("webhook.attempts_of", { attempts: d.attempts, max: d.maxAttempts })}
                   </td>
                   <td className="px-3 py-2 text-slate-700">
                     {d.status === "pending" ? (
                       <>
                         <Time value={d.nextAttemptAt} />
-                        <div className="text-xs">attempt {d.attempts + 1}</div>
+                        <div className="text-xs">
+                          {t("webhook.attempt_n", { n: d.attempts + 1 })}
+                        </div>
                       </>
                     ) : d.status === "sending" ? (
-                      "in progress"
+                      t("webhook.in_progress")
                     ) : d.status === "dead" ? (
-                      "none: gave up"
+                      t("webhook.gave_up")
                     ) : (
-                      "none: delivered"
+                      t("webhook.none_delivered")
                     )}
                   </td>
                   <td className="px-3 py-2 text-xs text-slate-700">
@@ -275,7 +319,7 @@ export default function WebhookEndpoint() {
                     {d.lastError ? <div className="max-w-md break-words">{d.lastError}</div> : null}
                     {d.sentAt ? (
                       <div>
-                        delivered <Time value={d.sentAt} />
+                        {t("webhook.delivered_at")} <Time value={d.sentAt} />
                       </div>
                     ) : null}
                   </td>
@@ -287,9 +331,9 @@ export default function WebhookEndpoint() {
         <Pager
           prev={first}
           next={next}
-          label="Deliveries pages"
-          prevLabel="← Newest"
-          nextLabel="Older →"
+          label={t("webhook.pages")}
+          prevLabel={`← ${t("webhook.newest")}`}
+          nextLabel={`${t("webhook.older")} →`}
         />
       </Section>
     </div>

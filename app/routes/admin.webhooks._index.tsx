@@ -9,6 +9,9 @@ import { z } from "zod";
 import { registerWebhookEndpoint } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
+import { URL_REASONS, WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
+import { localizeFailure, localizeMessage } from "~/admin/localize-errors.server";
+import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,
   buttonClass,
@@ -27,39 +30,64 @@ import { getDb } from "~/db/db.server";
 import { getEnv } from "~/env.server";
 import { listWebhookEndpoints, WEBHOOK_EVENT_TYPES } from "~/webhooks/endpoints.server";
 import { NO_STORE } from "~/http/headers";
+import type { TFunction } from "~/i18n/i18n.shared";
+import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { useT } from "~/i18n/react";
 
-export const meta: MetaFunction = () => [{ title: "Webhooks · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: nsTitle(data, matches, "integrations", "webhooks.title", "Webhooks") },
+];
 
 /** Outbound webhook endpoints (docs/api.md): register a URL and event types; the secret is shown once. */
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
   const env = getEnv();
+  const locale = negotiateLocale(request);
+  const t = getFixedT(locale, "integrations");
   return json(
     {
-      endpoints: await listWebhookEndpoints(getDb()),
+      endpoints: (await listWebhookEndpoints(getDb())).map((e) => ({
+        ...e,
+        disabledReason: e.disabledReason
+          ? localizeMessage(t, e.disabledReason, WEBHOOK_DISABLED_REASONS)
+          : null,
+      })),
       eventTypes: WEBHOOK_EVENT_TYPES,
       requireHttps: env.isProduction,
       allowPrivate: env.WEBHOOKS_ALLOW_PRIVATE,
+      i18n: i18nPayload(locale, ["integrations"]),
     },
     { headers: NO_STORE },
   );
 }
 
-const CreateSchema = z.object({
-  url: z.string().trim().min(1, "Enter the endpoint's URL.").max(2000, "The URL is too long."),
-  description: z.string().trim().max(200, "At most 200 characters."),
-  eventTypes: z.array(z.string()).min(1, "Choose at least one event type."),
-});
+const createSchema = (t: TFunction) =>
+  z.object({
+    url: z
+      .string()
+      .trim()
+      .min(1, t("webhooks.errors.url_empty"))
+      .max(2000, t("webhooks.errors.url_long")),
+    description: z
+      .string()
+      .trim()
+      .max(200, t("webhooks.errors.description_long", { max: 200 })),
+    eventTypes: z.array(z.string()).min(1, t("webhooks.errors.event_types")),
+  });
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const { user, formData } = await requireAction(request, "admin");
-  if (text(formData, "intent") !== "create") return formError("Unknown action.");
-  const parsed = parseForm(CreateSchema, {
+  const t = getFixedT(negotiateLocale(request), "integrations");
+  if (text(formData, "intent") !== "create") return formError(t("form.unknown_action"));
+  const parsed = parseForm(createSchema(t), {
     url: text(formData, "url"),
     description: text(formData, "description"),
     eventTypes: formData.getAll("eventTypes").map(String),
   });
-  if (!parsed.ok) return formError(parsed.message, parsed.fieldErrors);
+  if (!parsed.ok) {
+    const failure = localizeFailure(t, parsed, {});
+    return formError(failure.message, failure.fieldErrors);
+  }
   const env = getEnv();
   const created = await registerWebhookEndpoint(
     getDb(),
@@ -68,14 +96,19 @@ export async function action({ request, context }: ActionFunctionArgs) {
     operator(user, request, context),
   );
   if (!created.ok) {
-    return formError("Please correct the fields marked below.", {
+    return formError(t("form.correct_fields"), {
       [created.field]:
-        created.field === "url" ? `This URL cannot be used: ${created.reason}.` : created.reason,
+        created.field === "url"
+          ? t("url.refused", { reason: localizeMessage(t, created.reason, URL_REASONS) })
+          : localizeMessage(t, created.reason, {
+              "choose at least one event type": "webhooks.errors.event_types",
+              "unknown event type …": "webhooks.errors.unknown_event_type",
+            }),
     });
   }
   return json({
     ok: true as const,
-    message: `Registered ${created.endpoint.url}.`,
+    message: t("webhooks.registered", { url: created.endpoint.url }),
     secret: created.secret,
     id: created.endpoint.id,
   });
@@ -85,23 +118,21 @@ export default function Webhooks() {
   const { endpoints, eventTypes, requireHttps, allowPrivate } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const errors = actionData && !actionData.ok ? actionData.fieldErrors : {};
+  const t = useT("integrations");
   return (
     <div>
-      <PageHeader
-        title="Webhooks"
-        description="Heed posts every consent change to these endpoints, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), and retries failures for about three days (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h), honouring Retry-After. An endpoint that answers 410 Gone, or fails for the whole schedule, is disabled and the admins get an email."
-      />
+      <PageHeader title={t("webhooks.title")} description={t("webhooks.description")} />
       {actionData?.ok ? (
         <Notice kind="success">
           {actionData.message}{" "}
           <Link className={buttonClass.link} to={`/admin/webhooks/${actionData.id}`}>
-            See its deliveries
+            {t("webhooks.see_deliveries")}
           </Link>
         </Notice>
       ) : null}
       {actionData?.ok ? (
         <Notice kind="info">
-          <span className="block font-medium">Signing secret (shown only now):</span>
+          <span className="block font-medium">{t("webhooks.secret")}</span>
           <code
             data-testid="webhook-secret"
             className="mt-1 block select-all break-all rounded bg-white px-2 py-1 font-mono"
@@ -109,8 +140,8 @@ export default function Webhooks() {
             {actionData.secret}
           </code>
           <span className="mt-1 block">
-            Verify deliveries with it, e.g. <code>new Webhook(secret).verify(body, headers)</code>{" "}
-            from the standardwebhooks library.
+            {t("webhooks.secret_hint_before")}{" "}
+            <code>new Webhook(secret).verify(body, headers)</code> {t("webhooks.secret_hint_after")}
           </span>
         </Notice>
       ) : null}
@@ -118,20 +149,20 @@ export default function Webhooks() {
 
       <div className="relative mb-6 overflow-x-auto rounded-lg border border-slate-200 bg-white">
         <table className="min-w-full divide-y divide-slate-200 text-sm">
-          <caption className="sr-only">Webhook endpoints</caption>
+          <caption className="sr-only">{t("webhooks.caption")}</caption>
           <thead className="bg-slate-50 text-left text-slate-700">
             <tr>
               <th scope="col" className="px-3 py-2 font-medium">
-                Endpoint
+                {t("webhooks.col.endpoint")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Events
+                {t("webhooks.col.events")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                Created
+                {t("webhooks.col.created")}
               </th>
               <th scope="col" className="px-3 py-2 font-medium">
-                State
+                {t("webhooks.col.state")}
               </th>
             </tr>
           </thead>
@@ -139,7 +170,7 @@ export default function Webhooks() {
             {endpoints.length === 0 ? (
               <tr>
                 <td colSpan={4} className="px-3 py-4 text-slate-700">
-                  No endpoints yet.
+                  {t("webhooks.none")}
                 </td>
               </tr>
             ) : null}
@@ -167,7 +198,7 @@ export default function Webhooks() {
         </table>
       </div>
 
-      <Section title="Register an endpoint" id="create-webhook">
+      <Section title={t("webhooks.register_title")} id="create-webhook">
         <Form
           method="post"
           className="grid max-w-2xl gap-4"
@@ -177,7 +208,7 @@ export default function Webhooks() {
           <input type="hidden" name="intent" value="create" />
           <div>
             <label htmlFor="webhook-url" className={labelClass}>
-              URL
+              {t("webhooks.url")}
             </label>
             <input
               id="webhook-url"
@@ -190,16 +221,14 @@ export default function Webhooks() {
               className={`mt-1 ${inputClass}`}
             />
             <p id="webhook-url-hint" className={hintClass}>
-              {requireHttps ? "Must be https://. " : ""}
-              {allowPrivate
-                ? "Private and loopback addresses are allowed (WEBHOOKS_ALLOW_PRIVATE)."
-                : "Addresses that resolve to private, loopback or link-local networks are refused."}
+              {requireHttps ? `${t("webhooks.https_only")} ` : ""}
+              {allowPrivate ? t("webhooks.private_allowed") : t("webhooks.private_refused")}
             </p>
             <FieldError id="webhook-url-error" message={errors.url} />
           </div>
           <div>
             <label htmlFor="webhook-description" className={labelClass}>
-              Description (optional)
+              {t("webhooks.description_label")}
             </label>
             <input
               id="webhook-description"
@@ -210,18 +239,18 @@ export default function Webhooks() {
             />
           </div>
           <fieldset aria-describedby="webhook-events-error">
-            <legend className={labelClass}>Event types</legend>
+            <legend className={labelClass}>{t("webhooks.event_types")}</legend>
             <div className="mt-2 grid gap-2 sm:grid-cols-2">
-              {eventTypes.map((t) => (
-                <label key={t} className="flex items-center gap-2 text-sm text-slate-800">
+              {eventTypes.map((type) => (
+                <label key={type} className="flex items-center gap-2 text-sm text-slate-800">
                   <input
                     type="checkbox"
                     name="eventTypes"
-                    value={t}
+                    value={type}
                     defaultChecked
                     className="h-4 w-4"
                   />
-                  <span className="font-mono">{t}</span>
+                  <span className="font-mono">{type}</span>
                 </label>
               ))}
             </div>
@@ -229,7 +258,7 @@ export default function Webhooks() {
           </fieldset>
           <div>
             <button type="submit" className={buttonClass.primary}>
-              Register endpoint
+              {t("webhooks.register")}
             </button>
           </div>
         </Form>

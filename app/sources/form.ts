@@ -32,11 +32,3 @@ export const MappingFormSchema = z.object({
     .max(500)
     .transform((v) => v || null),
 });
-
-export const SCHEDULE_LABEL = { hourly: "Every hour", daily: "Every day", weekly: "Every week" };
-export const AUTH_LABEL = {
-  none: "None",
-  basic: "Basic (user name and password)",
-  bearer: "Bearer token",
-  header: "A custom header",
-};

@@ -1,7 +1,11 @@
 import { FieldError, hintClass, inputClass, labelClass } from "~/admin/ui/components";
-import { AUTH_LABEL, SCHEDULE_LABEL } from "~/sources/form";
+import { useT } from "~/i18n/react";
+import { SOURCE_AUTH_TYPES, SOURCE_SCHEDULES } from "~/sources/schema";
 
-/** The settings fields of a data source (the add form and the edit form). */
+/**
+ * The settings fields of a data source (the add form and the edit form), in the admin's language
+ * (the `integrations` namespace, which the data source pages' loaders return).
+ */
 export type SourceFormValues = {
   name: string;
   url: string;
@@ -26,11 +30,13 @@ export function SourceFields({
   requireHttps: boolean;
 }) {
   const id = (n: string) => `${idPrefix}-${n}`;
+  const t = useT("integrations");
+  const tc = useT("common");
   return (
     <>
       <div>
         <label htmlFor={id("name")} className={labelClass}>
-          Name
+          {t("sources.fields.name")}
         </label>
         <input
           id={id("name")}
@@ -38,7 +44,7 @@ export function SourceFields({
           required
           maxLength={100}
           defaultValue={values?.name}
-          placeholder="Mailkit suppressions"
+          placeholder={t("sources.fields.name_placeholder")}
           aria-describedby={id("name-error")}
           className={`mt-1 ${inputClass}`}
         />
@@ -46,7 +52,7 @@ export function SourceFields({
       </div>
       <div>
         <label htmlFor={id("url")} className={labelClass}>
-          URL
+          {t("sources.fields.url")}
         </label>
         <input
           id={id("url")}
@@ -60,15 +66,15 @@ export function SourceFields({
           className={`mt-1 ${inputClass}`}
         />
         <p id={id("url-hint")} className={hintClass}>
-          {requireHttps ? "Must be https://. " : ""}Addresses that resolve to private, loopback or
-          link-local networks are refused, and so is every redirect to one.
+          {requireHttps ? `${t("sources.fields.https_only")} ` : ""}
+          {t("sources.fields.url_hint")}
         </p>
         <FieldError id={id("url-error")} message={errors.url} />
       </div>
       <div className="grid gap-4 sm:grid-cols-3">
         <div>
           <label htmlFor={id("format")} className={labelClass}>
-            Format
+            {t("sources.fields.format")}
           </label>
           <select
             id={id("format")}
@@ -83,7 +89,7 @@ export function SourceFields({
         </div>
         <div>
           <label htmlFor={id("schedule")} className={labelClass}>
-            Schedule
+            {t("sources.fields.schedule")}
           </label>
           <select
             id={id("schedule")}
@@ -91,16 +97,16 @@ export function SourceFields({
             defaultValue={values?.schedule ?? "daily"}
             className={`mt-1 ${inputClass}`}
           >
-            {Object.entries(SCHEDULE_LABEL).map(([v, l]) => (
+            {SOURCE_SCHEDULES.map((v) => (
               <option key={v} value={v}>
-                {l}
+                {t(`sources.schedules.${v}`)}
               </option>
             ))}
           </select>
         </div>
         <div>
           <label htmlFor={id("channel")} className={labelClass}>
-            Channel
+            {t("sources.fields.channel")}
           </label>
           <select
             id={id("channel")}
@@ -108,18 +114,18 @@ export function SourceFields({
             defaultValue={values ? (values.channel ?? "per_record") : "email"}
             className={`mt-1 ${inputClass}`}
           >
-            <option value="email">Email</option>
-            <option value="sms">SMS</option>
-            <option value="whatsapp">WhatsApp</option>
-            <option value="per_record">Each record names its channel</option>
+            <option value="email">{tc("channels.email")}</option>
+            <option value="sms">{tc("channels.sms")}</option>
+            <option value="whatsapp">{tc("channels.whatsapp")}</option>
+            <option value="per_record">{t("sources.fields.per_record")}</option>
           </select>
         </div>
       </div>
       <fieldset className="grid gap-4 sm:grid-cols-3">
-        <legend className={`${labelClass} mb-1`}>Authorization (optional)</legend>
+        <legend className={`${labelClass} mb-1`}>{t("sources.fields.auth")}</legend>
         <div>
           <label htmlFor={id("authType")} className={labelClass}>
-            Type
+            {t("sources.fields.auth_type")}
           </label>
           <select
             id={id("authType")}
@@ -127,16 +133,16 @@ export function SourceFields({
             defaultValue={values?.authType ?? "none"}
             className={`mt-1 ${inputClass}`}
           >
-            {Object.entries(AUTH_LABEL).map(([v, l]) => (
+            {SOURCE_AUTH_TYPES.map((v) => (
               <option key={v} value={v}>
-                {l}
+                {t(`sources.auth.${v}`)}
               </option>
             ))}
           </select>
         </div>
         <div>
           <label htmlFor={id("authName")} className={labelClass}>
-            User name or header name
+            {t("sources.fields.auth_name")}
           </label>
           <input
             id={id("authName")}
@@ -151,7 +157,7 @@ export function SourceFields({
         </div>
         <div>
           <label htmlFor={id("authSecret")} className={labelClass}>
-            Password, token or header value
+            {t("sources.fields.auth_secret")}
           </label>
           <input
             id={id("authSecret")}
@@ -163,8 +169,8 @@ export function SourceFields({
           />
           <p id={id("authSecret-hint")} className={hintClass}>
             {values?.secretHint
-              ? `Stored: ${values.secretHint}. Leave empty to keep it.`
-              : "Stored to fetch the list; never shown again."}
+              ? t("sources.fields.secret_stored", { hint: values.secretHint })
+              : t("sources.fields.secret_new")}
           </p>
           <FieldError id={id("authSecret-error")} message={errors.authSecret} />
         </div>
@@ -173,12 +179,13 @@ export function SourceFields({
   );
 }
 
+/** Run states, labelled `integrations:sources.run_status.<label>`. */
 const RUN_STATUS: Record<string, { label: string; className: string }> = {
-  fetching: { label: "Fetching", className: "bg-sky-100 text-sky-900 ring-sky-300" },
-  queued: { label: "Importing", className: "bg-sky-100 text-sky-900 ring-sky-300" },
-  running: { label: "Importing", className: "bg-sky-100 text-sky-900 ring-sky-300" },
-  completed: { label: "Completed", className: "bg-green-100 text-green-900 ring-green-300" },
-  failed: { label: "Failed", className: "bg-red-100 text-red-900 ring-red-300" },
+  fetching: { label: "fetching", className: "bg-sky-100 text-sky-900 ring-sky-300" },
+  queued: { label: "importing", className: "bg-sky-100 text-sky-900 ring-sky-300" },
+  running: { label: "importing", className: "bg-sky-100 text-sky-900 ring-sky-300" },
+  completed: { label: "completed", className: "bg-green-100 text-green-900 ring-green-300" },
+  failed: { label: "failed", className: "bg-red-100 text-red-900 ring-red-300" },
 };
 
 /** A run's state: its fetch's, then its import job's. */
@@ -188,10 +195,11 @@ export function runState(run: { status: string; import_status: string | null }):
 }
 
 export function RunStatusBadge({ status }: { status: string }) {
-  const s = RUN_STATUS[status] ?? {
-    label: status,
-    className: "bg-slate-100 text-slate-800 ring-slate-300",
-  };
+  const t = useT("integrations");
+  const known = RUN_STATUS[status];
+  const s = known
+    ? { ...known, label: t(`sources.run_status.${known.label}`) }
+    : { label: status, className: "bg-slate-100 text-slate-800 ring-slate-300" };
   return (
     <span
       data-status={status}

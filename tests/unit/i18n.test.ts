@@ -85,6 +85,20 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "admin:users.columns.role": ["cs"],
   "admin:users.create.name": ["de"],
   // admin namespace: end
+  // Admin settings and integrations pages (words that are the same in these languages).
+  "settings:topics.col.name": ["de"],
+  "settings:topic_form.name_in": ["de"],
+  "settings:topic_form.description_in": ["fr"],
+  "settings:reasons.code_label": ["de"],
+  "settings:reasons.code": ["de"],
+  "settings:email.webhooks": ["de"],
+  "integrations:webhooks.title": ["de"],
+  "integrations:webhooks.col.endpoint": ["es", "pt"],
+  "integrations:webhook.endpoint": ["es", "pt"],
+  "integrations:webhook.description": ["fr"],
+  "integrations:sources.fields.format": ["pl"],
+  "integrations:sources.fields.auth_type": ["fr"],
+  "integrations:source.records_in": ["de"],
 };
 
 const ns = (locale: string) => resources[locale as keyof typeof resources] as Record<string, Tree>;

@@ -1,24 +1,10 @@
 import { Form } from "@remix-run/react";
 import { buttonClass, FieldError, hintClass, inputClass, labelClass } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
-import { useConsentLabels } from "~/admin/ui/labels";
+import { LOCALES } from "~/i18n/config";
 import { useT } from "~/i18n/react";
 
-export const LOCALE_NAMES: Record<string, string> = {
-  en: "English",
-  pl: "Polish",
-  pt: "Portuguese",
-  cs: "Czech",
-  de: "German",
-  es: "Spanish",
-  fr: "French",
-};
-const LOCALES = Object.keys(LOCALE_NAMES);
-const CHANNELS = [
-  { value: "email", label: "Email" },
-  { value: "sms", label: "SMS" },
-  { value: "whatsapp", label: "WhatsApp" },
-];
+const CHANNELS = ["email", "sms", "whatsapp"] as const;
 
 export type TopicFormValues = {
   key?: string;
@@ -29,7 +15,10 @@ export type TopicFormValues = {
   position: number;
 };
 
-/** The create / edit form of a topic (plain POST; works without JavaScript). */
+/**
+ * The create / edit form of a topic (plain POST; works without JavaScript), in the admin's
+ * language (the `settings` namespace: the topic pages' loaders return it).
+ */
 export function TopicForm({
   mode,
   values,
@@ -39,9 +28,8 @@ export function TopicForm({
   values: TopicFormValues;
   errors: Record<string, string>;
 }) {
-  const t = useT("admin");
-  const labels = useConsentLabels();
-  const language = (l: string) => t(`languageNames.${l}`, { defaultValue: LOCALE_NAMES[l] });
+  const t = useT("settings");
+  const tc = useT("common");
   return (
     <Form method="post" className="space-y-5">
       <CsrfInput />
@@ -49,7 +37,7 @@ export function TopicForm({
       {mode === "create" ? (
         <div className="max-w-sm">
           <label htmlFor="topic-key" className={labelClass}>
-            {t("topicForm.key")}
+            {t("topic_form.key")}
           </label>
           <input
             id="topic-key"
@@ -61,8 +49,8 @@ export function TopicForm({
             className={`mt-1 ${inputClass}`}
           />
           <p id="topic-key-hint" className={hintClass}>
-            {t("topicForm.keyHintBefore")} <code>newsletter</code>
-            {t("topicForm.keyHintAfter")}
+            {t("topic_form.key_hint_before")} <code>newsletter</code>.{" "}
+            {t("topic_form.key_hint_after")}
           </p>
           <FieldError id="topic-key-error" message={errors.key} />
         </div>
@@ -70,15 +58,15 @@ export function TopicForm({
 
       <fieldset>
         <legend className="text-sm font-semibold text-slate-900">
-          {t("topicForm.perLanguage")}
+          {t("topic_form.names_legend")}
         </legend>
-        <p className={hintClass}>{t("topicForm.englishRequired")}</p>
+        <p className={hintClass}>{t("topic_form.names_hint")}</p>
         <FieldError id="topic-names-error" message={errors.names ?? errors["names.en"]} />
         <div className="mt-3 grid gap-4 md:grid-cols-2">
           {LOCALES.map((l) => (
             <div key={l} className="rounded-md border border-slate-200 p-3">
               <label htmlFor={`names-${l}`} className={labelClass}>
-                {t("topicForm.name", { language: language(l) })}
+                {t("topic_form.name_in", { language: t(`languages.${l}`) })}
               </label>
               <input
                 id={`names-${l}`}
@@ -90,7 +78,7 @@ export function TopicForm({
                 className={`mt-1 ${inputClass}`}
               />
               <label htmlFor={`descriptions-${l}`} className={`mt-2 ${labelClass}`}>
-                {t("topicForm.description", { language: language(l) })}
+                {t("topic_form.description_in", { language: t(`languages.${l}`) })}
               </label>
               <textarea
                 id={`descriptions-${l}`}
@@ -107,18 +95,20 @@ export function TopicForm({
       </fieldset>
 
       <fieldset>
-        <legend className="text-sm font-semibold text-slate-900">{t("topicForm.channels")}</legend>
+        <legend className="text-sm font-semibold text-slate-900">
+          {t("topic_form.channels_legend")}
+        </legend>
         <div className="mt-2 flex flex-wrap gap-4">
           {CHANNELS.map((c) => (
-            <label key={c.value} className="flex items-center gap-2 text-sm">
+            <label key={c} className="flex items-center gap-2 text-sm">
               <input
                 type="checkbox"
                 name="channels"
-                value={c.value}
-                defaultChecked={values.channels.includes(c.value)}
+                value={c}
+                defaultChecked={values.channels.includes(c)}
                 className="h-4 w-4"
               />
-              {labels.channel(c.value)}
+              {tc(`channels.${c}`)}
             </label>
           ))}
         </div>
@@ -135,13 +125,13 @@ export function TopicForm({
               defaultChecked={values.defaultOptIn}
               className="h-4 w-4"
             />
-            {t("topicForm.defaultOptIn")}
+            {t("topic_form.default_opt_in")}
           </label>
-          <p className={hintClass}>{t("topicForm.defaultOptInHint")}</p>
+          <p className={hintClass}>{t("topic_form.default_opt_in_hint")}</p>
         </div>
         <div className="w-32">
           <label htmlFor="topic-position" className={labelClass}>
-            {t("topicForm.order")}
+            {t("topic_form.order")}
           </label>
           <input
             id="topic-position"
@@ -157,7 +147,7 @@ export function TopicForm({
       </div>
 
       <button type="submit" className={buttonClass.primary}>
-        {mode === "create" ? t("topicForm.create") : t("topicForm.save")}
+        {mode === "create" ? t("topic_form.create") : t("topic_form.save")}
       </button>
     </Form>
   );
