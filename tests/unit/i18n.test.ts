@@ -85,6 +85,10 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "admin:users.columns.role": ["cs"],
   "admin:users.create.name": ["de"],
   // admin namespace: end
+  // Suppressions list and branding pages.
+  "suppressions:title": ["fr"],
+  "suppressions:list.date": ["fr"],
+  "branding:logo.title": ["pl", "cs", "de", "fr"],
   // Admin settings and integrations pages (words that are the same in these languages).
   "settings:topics.col.name": ["de"],
   "settings:topic_form.name_in": ["de"],
