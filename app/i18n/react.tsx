@@ -68,10 +68,21 @@ export function useLocale(): Locale {
  */
 export function useRouteI18nPayload(): I18nPayload | null {
   const matches = useMatches();
+  return mergeI18nPayloads(
+    matches.map((m) => {
+      const data = m.data as { i18n?: I18nPayload } | null | undefined;
+      return data && typeof data === "object" ? data.i18n : undefined;
+    }),
+  );
+}
+
+/** The merge of useRouteI18nPayload, over the routes' payloads from the root to the page. */
+export function mergeI18nPayloads(
+  payloads: readonly (I18nPayload | null | undefined)[],
+): I18nPayload | null {
   let merged: I18nPayload | null = null;
-  for (let i = matches.length - 1; i >= 0; i--) {
-    const data = matches[i]!.data as { i18n?: I18nPayload } | null | undefined;
-    const payload = data && typeof data === "object" ? data.i18n : undefined;
+  for (let i = payloads.length - 1; i >= 0; i--) {
+    const payload = payloads[i];
     if (!payload) continue;
     if (!merged) {
       merged = payload;

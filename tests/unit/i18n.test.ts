@@ -10,6 +10,7 @@ import {
   toLocale,
 } from "~/i18n/i18n.server";
 import { createI18n } from "~/i18n/i18n.shared";
+import { mergeI18nPayloads } from "~/i18n/react";
 import { resources } from "~/i18n/resources";
 
 /**
@@ -235,6 +236,19 @@ describe("translating", () => {
     expect(t("unsubscribe.what", { context: "sms", address: "+48 601" })).toBe(
       "Vous ne recevrez plus de SMS marketing au +48 601.",
     );
+  });
+
+  it("a page gets its ancestors' namespaces (the admin layout's), its own win, its locale rules", () => {
+    const layout = i18nPayload("cs", ["admin"]);
+    const page = i18nPayload("cs", ["imports"]);
+    const merged = mergeI18nPayloads([null, layout, undefined, page])!;
+    expect(merged.locale).toBe("cs");
+    expect(Object.keys(merged.resources).sort()).toEqual(["admin", "common", "imports"]);
+    expect(merged.resources.common).toBe(page.resources.common);
+    expect(createI18n(merged).getFixedT("cs", "admin")("nav.users")).toBe("Uživatelé");
+    // Nothing to merge: the page's own payload, unchanged; no payload at all: null.
+    expect(mergeI18nPayloads([undefined, page])).toBe(page);
+    expect(mergeI18nPayloads([null, undefined])).toBeNull();
   });
 
   it("dates in the reader's language", () => {
