@@ -325,7 +325,7 @@ function SuppressionList({ list }: { list: ListData }) {
       <Form
         method="get"
         action="/admin/suppressions#list"
-        className="mb-4 grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4"
+        className="mb-4 grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3"
         aria-label={t("list.filters")}
       >
         <div>
@@ -440,7 +440,7 @@ function SuppressionList({ list }: { list: ListData }) {
             {t("list.address_hint")}
           </p>
         </div>
-        <div className="flex flex-wrap items-end gap-2 sm:col-span-2">
+        <div className="flex flex-wrap items-end gap-2 sm:col-span-2 lg:col-span-3">
           <button type="submit" className={buttonClass.primary} disabled={busy}>
             {t("list.apply")}
           </button>
