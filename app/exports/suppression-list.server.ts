@@ -11,7 +11,7 @@ import {
 } from "~/exports/suppressions.server";
 
 /**
- * The admin's list of suppressions (/admin/suppressions, docs/admin.md): every address that is
+ * The admin's list of suppressions (/admin/suppressions; docs/decisions/0091-suppression-list-keyset.md): every address that is
  * unsubscribed on a channel, newest first, with the facts of its latest unsubscribe (the same
  * query pieces as the export, app/exports/suppressions.server.ts), filtered by channel, source,
  * reason, dates and a part of the address.
