@@ -57,6 +57,9 @@ const SAME_AS_ENGLISH: Record<string, readonly string[]> = {
   "access:fields.date": ["fr"],
   "access:fields.kind": ["fr"],
   "access:evidence.userAgent": ["de"],
+  "suppressions:title": ["fr"],
+  "suppressions:list.date": ["fr"],
+  "branding:logo.title": ["pl", "cs", "de", "fr"],
 };
 
 const ns = (locale: string) => resources[locale as keyof typeof resources] as Record<string, Tree>;
