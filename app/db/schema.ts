@@ -331,6 +331,18 @@ export interface InboundMessagesTable {
   last_replay_at: NullableTimestamp;
 }
 
+/** Logos uploaded on /admin/branding (app/settings/logo.server.ts). */
+export interface BrandingLogosTable {
+  /** `<first 16 hex of the SHA-256>.<ext>`: the file name in its URL. */
+  name: string;
+  sha256: string;
+  content_type: string;
+  bytes: Uint8Array;
+  size: number;
+  uploaded_by: string | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   contacts: ContactsTable;
   topics: TopicsTable;
@@ -353,6 +365,7 @@ export interface Database {
   unsubscribe_reasons: UnsubscribeReasonsTable;
   rate_limits: RateLimitsTable;
   inbound_messages: InboundMessagesTable;
+  branding_logos: BrandingLogosTable;
 }
 
 export type Contact = Selectable<ContactsTable>;

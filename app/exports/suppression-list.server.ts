@@ -11,7 +11,7 @@ import {
 } from "~/exports/suppressions.server";
 
 /**
- * The admin's list of suppressions (/admin/suppressions, docs/admin.md): every address that is
+ * The admin's list of suppressions (/admin/suppressions; docs/decisions/0091-suppression-list-keyset.md): every address that is
  * unsubscribed on a channel, newest first, with the facts of its latest unsubscribe (the same
  * query pieces as the export, app/exports/suppressions.server.ts), filtered by channel, source,
  * reason, dates and a part of the address.
@@ -105,7 +105,8 @@ export function parseListQuery(params: URLSearchParams): {
     const v = get(name);
     if (!v) return null;
     const t = /^\d{4}-\d{2}-\d{2}$/.test(v) ? Date.parse(`${v}T00:00:00Z`) : NaN;
-    if (Number.isNaN(t)) {
+    // A real day: 2026-02-31 is not read as 3 March.
+    if (Number.isNaN(t) || new Date(t).toISOString().slice(0, 10) !== v) {
       if (!problems.includes("date")) problems.push("date");
       return null;
     }

@@ -325,7 +325,7 @@ function SuppressionList({ list }: { list: ListData }) {
       <Form
         method="get"
         action="/admin/suppressions#list"
-        className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-4"
+        className="mb-4 grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3"
         aria-label={t("list.filters")}
       >
         <div>
@@ -408,37 +408,39 @@ function SuppressionList({ list }: { list: ListData }) {
             />
           </div>
         </div>
-        <div className="sm:col-span-2">
+        <div className="min-w-0 sm:col-span-2">
           <label htmlFor="f-q" className={labelClass}>
             {t("list.address")}
           </label>
-          <div className="mt-1 flex gap-2">
+          <div className="mt-1 flex flex-col gap-2 sm:flex-row">
             <select
               id="f-match"
               name="match"
               aria-label={t("list.match")}
               defaultValue={q.match ?? "contains"}
-              className={`${inputClass} w-auto shrink-0`}
+              className={`${inputClass} sm:w-auto sm:shrink-0`}
             >
               <option value="contains">{t("list.contains")}</option>
               <option value="starts">{t("list.starts")}</option>
             </select>
-            <input
-              id="f-q"
-              name="q"
-              type="search"
-              defaultValue={q.q ?? ""}
-              maxLength={320}
-              autoComplete="off"
-              aria-describedby="f-q-hint"
-              className={`${inputClass} min-w-0 flex-1`}
-            />
+            <div className="min-w-0 sm:flex-1">
+              <input
+                id="f-q"
+                name="q"
+                type="search"
+                defaultValue={q.q ?? ""}
+                maxLength={320}
+                autoComplete="off"
+                aria-describedby="f-q-hint"
+                className={inputClass}
+              />
+            </div>
           </div>
           <p id="f-q-hint" className="mt-1 text-xs text-slate-600">
             {t("list.address_hint")}
           </p>
         </div>
-        <div className="flex flex-wrap items-end gap-2 sm:col-span-2">
+        <div className="flex flex-wrap items-end gap-2 sm:col-span-2 lg:col-span-3">
           <button type="submit" className={buttonClass.primary} disabled={busy}>
             {t("list.apply")}
           </button>

@@ -4,7 +4,7 @@ import type { Db } from "~/db/db.server";
 import type { Branding } from "~/settings/settings.server";
 
 /**
- * The logo an admin uploads on /admin/branding (docs/admin.md#branding): checked by its bytes,
+ * The logo an admin uploads on /admin/branding (README: Settings, branding): checked by its bytes,
  * kept in the database (table branding_logos, so that every server process and PGlite serve the
  * same file: docs/decisions/0090-logo-in-the-database.md), and served by Heed at
  * /branding/logo/<first 16 hex digits of its SHA-256>.<ext> with a year-long immutable cache: a

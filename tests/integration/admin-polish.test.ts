@@ -280,6 +280,7 @@ describe("the list of suppressions", () => {
       from: new Date("2026-01-31T00:00:00Z"),
       to: new Date("2026-02-01T00:00:00Z"),
     });
+    expect(q("from=2026-02-31").problems).toEqual(["date"]);
     expect(q("channel=fax&source=pigeon&from=2026-13-45&match=regex").problems).toEqual([
       "channel",
       "source",

@@ -24,6 +24,7 @@ const EXPECTED_TABLES = [
   "admin_users",
   "api_keys",
   "audit_log",
+  "branding_logos",
   "campaigns",
   "channel_consent",
   "consent_ledger",
