@@ -11,6 +11,7 @@ import {
   Pager,
   Time,
 } from "~/admin/ui/components";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { LOCALES } from "~/i18n/config";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
@@ -19,8 +20,8 @@ import { useT } from "~/i18n/react";
 import { NO_STORE } from "~/http/headers";
 import { idCursor } from "~/http/cursor";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Audit log · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Audit log") },
 ];
 
 const PAGE_SIZE = 50;
@@ -45,7 +46,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["audit", "labels"]),
-      title: `${getFixedT(locale, "audit")("title")} · Heed admin`,
+      title: getFixedT(locale, "audit")("title"),
       filter,
       before,
       ...page,

@@ -14,6 +14,7 @@ import {
   PageHeader,
   Section,
 } from "~/admin/ui/components";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
@@ -23,8 +24,8 @@ import { EXPORT_QUERY_KEYS, EXPORT_STARTED_COOKIE, ExportQuery } from "~/exports
 import { suppressionCounts } from "~/exports/suppressions.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Export suppressions · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Export suppressions") },
 ];
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -46,7 +47,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["exports", "labels"]),
-      title: `${t("title")} · Heed admin`,
+      title: t("title"),
       counts: await suppressionCounts(getDb()),
       values,
       fieldErrors,

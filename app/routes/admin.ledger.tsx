@@ -17,13 +17,14 @@ import {
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
 import { ledgerOverview, sealLedgerCheckpoint } from "~/consent/chain.server";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Consent ledger · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Consent ledger") },
 ];
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -33,7 +34,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     {
       ...(await ledgerOverview(getDb())),
       i18n: i18nPayload(locale, ["audit"]),
-      title: `${getFixedT(locale, "audit")("ledger.title")} · Heed admin`,
+      title: getFixedT(locale, "audit")("ledger.title"),
     },
     { headers: NO_STORE },
   );

@@ -19,6 +19,7 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
@@ -32,8 +33,8 @@ import { idCursor } from "~/http/cursor";
  * Admins only; every retry is audited.
  */
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Outbox · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Outbox") },
 ];
 
 const PAGE_SIZE = 50;
@@ -76,7 +77,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["outbox"]),
-      title: `${getFixedT(locale, "outbox")("title")} · Heed admin`,
+      title: getFixedT(locale, "outbox")("title"),
       status,
       kind,
       counts,

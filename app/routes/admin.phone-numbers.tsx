@@ -20,6 +20,7 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { NO_STORE } from "~/http/headers";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
@@ -32,7 +33,9 @@ import {
   savePhoneRegion,
 } from "~/settings/phone-region.server";
 
-export const meta: MetaFunction = () => [{ title: "Phone numbers · Heed admin" }];
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Phone numbers") },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   await requireRole(request, "admin");
@@ -48,6 +51,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["imports"]),
+      title: getFixedT(locale, "imports")("phone.title"),
       setting,
       saved: new URL(request.url).searchParams.get("saved") === "1",
       regions,

@@ -10,6 +10,7 @@ import {
   PageHeader,
   Section,
 } from "~/admin/ui/components";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
@@ -36,8 +37,8 @@ import {
 } from "~/reports/ui/report-ui";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Reports · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Reports") },
 ];
 
 /**
@@ -98,7 +99,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
     {
       ...d,
       i18n: i18nPayload(locale, ["reports", "labels"]),
-      title: `${getFixedT(locale, "reports")("title")} · Heed admin`,
+      title: getFixedT(locale, "reports")("title"),
       overTime,
       problems,
       channels,

@@ -20,6 +20,7 @@ import {
   Section,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import type { Locale } from "~/i18n/config";
@@ -38,8 +39,8 @@ import { getEnv } from "~/env.server";
 import { getComplaintAlertSettings, saveComplaintAlertSettings } from "~/reports/email.server";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "Unsubscribe-rate alerts · Reports · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "Unsubscribe-rate alerts · Reports") },
 ];
 
 /**
@@ -59,7 +60,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["reports"]),
-      title: `${t("alerts.title")} · ${t("title")} · Heed admin`,
+      title: `${t("alerts.title")} · ${t("title")}`,
       settings,
       defaults: defaultAlertSettings(),
       alerts,

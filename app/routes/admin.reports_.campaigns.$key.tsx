@@ -2,6 +2,7 @@ import { json, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/nod
 import { Link, useLoaderData } from "@remix-run/react";
 import { requireUser } from "~/admin/auth.server";
 import { AdminErrorBoundary, buttonClass, PageHeader, Section } from "~/admin/ui/components";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useT } from "~/i18n/react";
@@ -15,9 +16,12 @@ import { getAlertSettings, rulesOf } from "~/reports/settings.server";
 import { Chart, DataTable, FlagBadge, Stat, useReportFormat } from "~/reports/ui/report-ui";
 import { NO_STORE } from "~/http/headers";
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
   {
-    title: `${data?.campaign.name ?? "Campaign"} · ${data?.reportsTitle ?? "Reports"} · Heed admin`,
+    title: adminPageTitle(
+      matches,
+      `${data?.campaign.name ?? "Campaign"} · ${data?.reportsTitle ?? "Reports"}`,
+    ),
   },
 ];
 

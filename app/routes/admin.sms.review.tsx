@@ -19,6 +19,7 @@ import {
   Time,
 } from "~/admin/ui/components";
 import { CsrfInput } from "~/admin/ui/layout";
+import { adminPageTitle } from "~/admin/page-title";
 import { getDb } from "~/db/db.server";
 import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
 import { useLocale, useT } from "~/i18n/react";
@@ -32,8 +33,8 @@ import { NO_STORE } from "~/http/headers";
  * Agents apply (unsubscribe the number on that channel) or dismiss each, one click, audited.
  */
 
-export const meta: MetaFunction<typeof loader> = ({ data }) => [
-  { title: data?.title ?? "SMS replies to review · Heed admin" },
+export const meta: MetaFunction<typeof loader> = ({ data, matches }) => [
+  { title: adminPageTitle(matches, data?.title ?? "SMS replies to review") },
 ];
 
 /** What a decision's answer says (`smsreview` namespace, `notice.<code>`). */
@@ -65,7 +66,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
   return json(
     {
       i18n: i18nPayload(locale, ["smsreview"]),
-      title: `${getFixedT(locale, "smsreview")("title")} · Heed admin`,
+      title: getFixedT(locale, "smsreview")("title"),
       ...queue,
       paged: after !== null,
       businessDays: REVIEW_BUSINESS_DAYS,

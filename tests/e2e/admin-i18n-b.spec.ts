@@ -114,9 +114,10 @@ for (const locale of LOCALES) {
       expect(res?.status(), p.url).toBe(200);
       await expect(page.locator("html")).toHaveAttribute("lang", locale);
       if (p.title) {
-        await expect(page.getByRole("heading", { level: 1 })).toHaveText(
-          s(locale, p.title[0], p.title[1]),
-        );
+        const title = s(locale, p.title[0], p.title[1]);
+        await expect(page.getByRole("heading", { level: 1 })).toHaveText(title);
+        // The tab's title too: "<page> · <the admin area's name>".
+        expect((await page.title()).startsWith(`${title} · `), await page.title()).toBe(true);
       }
       if (locale !== "en") await expect(page.locator("main")).not.toContainText(p.english);
       else await expect(page.locator("main")).toContainText(p.english);
