@@ -25,6 +25,10 @@ import { evidenceHashOf, rowHashOf } from "~/consent/chain.server";
  *
  * Arrays travel as single bind parameters (unnest), so a batch never meets PostgreSQL's 65,535
  * parameter limit. Outbound webhooks are enqueued set-based in the same statement (`wh`).
+ *
+ * The ledger rows' chain hashes are computed here in Node, not by the chain trigger (one query
+ * before the statement reserves their ids; the import does it ahead, while the previous batch is
+ * written): decisions/0098. The trigger keeps them for a chain's first row only.
  */
 
 /**
