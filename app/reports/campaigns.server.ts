@@ -3,7 +3,7 @@ import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { filterInstants, type ReportFilter } from "~/reports/filters";
 import { labelOf, reasonLabels, reasonOrder, share } from "~/reports/labels.server";
-import { BY_PEOPLE, LEAVING } from "~/reports/leaving.server";
+import { BY_PEOPLE, LEAVING, RECIPIENT_WORDS } from "~/reports/leaving.server";
 import { judgeRate, type Baseline, type RateRules } from "~/reports/rates";
 import { loadRollupView, type RollupView } from "~/reports/rollup.server";
 import { withReportTables, type AlertTrigger } from "~/reports/schema";
@@ -306,7 +306,7 @@ export async function getCampaignReport(
       select l.id, l.occurred_at, l.reason_code, l.reason_text
       from consent_ledger l
       where l.campaign = ${key} and l.channel = ${info.channel} and ${LEAVING} and ${BY_PEOPLE}
-        and l.reason_text is not null
+        and l.reason_text is not null and ${RECIPIENT_WORDS}
       order by l.occurred_at desc, l.id desc
       limit ${options.freeTextLimit ?? 100}
     `.execute(db),

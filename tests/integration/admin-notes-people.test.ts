@@ -8,6 +8,7 @@ import { changeSuppression } from "~/contacts/suppressions.server";
 import type { Db } from "~/db/db.server";
 import { suppressionCsvStream, unicodeAddress } from "~/exports/suppressions.server";
 import { parseReportFilter } from "~/reports/filters";
+import { getCampaignReport } from "~/reports/campaigns.server";
 import { getDashboard } from "~/reports/queries.server";
 import { DEFAULT_RATE_RULES } from "~/reports/rates";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
@@ -140,6 +141,32 @@ describe("reports count people and quote only recipients", () => {
     expect(new Set(texts)).toEqual(new Set([WORDS]));
     expect(texts).not.toContain(AGENT_NOTE);
     expect(texts).not.toContain(API_NOTE);
+  });
+
+  it("a campaign's page quotes its recipients, not an agent's note on the same campaign", async () => {
+    await db
+      .insertInto("campaigns")
+      .values({ key: "notes-campaign", name: "Notes", channel: "email", sent_count: 10 })
+      .execute();
+    const row = (address: string, source: "preference_page" | "admin", text: string) => ({
+      channel: "email" as const,
+      address,
+      address_hash: addressKey(address),
+      action: "unsubscribe" as const,
+      source,
+      campaign: "notes-campaign",
+      reason_text: text,
+      ...(source === "admin" ? { actor_type: "admin_user" as const, actor_id: agentId } : {}),
+    });
+    await db
+      .insertInto("consent_ledger")
+      .values([
+        row("campaign-reader@x.test", "preference_page", "Campaign words"),
+        row("campaign-caller@x.test", "admin", "Campaign agent note"),
+      ])
+      .execute();
+    const report = await getCampaignReport(db, "notes-campaign", DEFAULT_RATE_RULES);
+    expect(report!.freeText.map((r) => r.text)).toEqual(["Campaign words"]);
   });
 });
 
