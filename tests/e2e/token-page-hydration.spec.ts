@@ -1,4 +1,4 @@
-import { expect, test } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import { fixtures } from "./helpers";
 
 /**
@@ -11,14 +11,20 @@ import { fixtures } from "./helpers";
 type Contact = Record<string, string>;
 const fx = () => fixtures<Record<string, Contact>>("recipient");
 
-test("a preferences page served from its template hydrates and saves without a page load", async ({
-  page,
-}) => {
+/** Console errors and uncaught exceptions of the page (a failed hydration shows there). */
+function consoleErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(m.text());
   });
   page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
+}
+
+test("a preferences page served from its template hydrates and saves without a page load", async ({
+  page,
+}) => {
+  const errors = consoleErrors(page);
   const c = fx().hydration!;
   const res = await page.goto(`/p/${c.preferences}`);
   expect(res?.headers()["server-timing"]).toBe('page;desc="template"');
@@ -35,11 +41,7 @@ test("a preferences page served from its template hydrates and saves without a p
 test("an unsubscribe page served from its template hydrates and unsubscribes in place", async ({
   page,
 }) => {
-  const errors: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(m.text());
-  });
-  page.on("pageerror", (e) => errors.push(e.message));
+  const errors = consoleErrors(page);
   const c = fx().hydration!;
   const res = await page.goto(`/u/${c.unsubscribe}`);
   expect(res?.headers()["server-timing"]).toBe('page;desc="template"');
