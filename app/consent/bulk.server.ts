@@ -38,9 +38,11 @@ import { evidenceHashOf, rowHashOf } from "~/consent/chain.server";
  * (1,000,000 rows on PostgreSQL 15, npm run bench -- import): 5,000 → 91 s, 10,000 → 37 s,
  * 15,000 → 36 s, 25,000 → 31 s, 50,000 → 29 s; the import's peak RSS growth for 200,000 rows
  * rises with it (≈60 MB at 10,000, ≈80 MB at 15,000, ≈110 MB at 25,000, ≈125 MB at 50,000;
- * the budget is 150 MB). 25,000 takes most of the gain and stays well inside the budget.
+ * the budget is 150 MB). Since imports on PostgreSQL hash batch k+1 while batch k is written
+ * (decision 0098), two batches are in memory at once: at 25,000 the growth reached 155 MB and at
+ * 15,000 it ranged from 96 to 159 MB between runs, so 10,000.
  */
-export const BULK_BATCH_SIZE = 25_000;
+export const BULK_BATCH_SIZE = 10_000;
 
 export type BulkUnsubscribeItem = {
   channel: Channel;
