@@ -15,10 +15,11 @@ export async function loginAs(
   await page.goto(
     redirectTo ? `/admin/login?${new URLSearchParams({ redirectTo })}` : "/admin/login",
   );
-  await page.getByLabel("Email").fill(user.email);
-  await page.getByLabel("Password").fill(user.password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByRole("button", { name: "Log out" })).toBeVisible();
+  // By field name, not label: the page speaks the browser's language (a Czech context gets Czech).
+  await page.locator('input[name="email"]').fill(user.email);
+  await page.locator('input[name="password"]').fill(user.password);
+  await page.locator('main button[type="submit"]').click();
+  await expect(page.locator('form[action="/admin/logout"] button')).toBeVisible();
 }
 
 /** The CSRF token of the signed-in page (any admin form carries it). */
