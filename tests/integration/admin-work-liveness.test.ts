@@ -5,20 +5,16 @@
  * runs in its worker thread, as in production). A liveness check with a generous bound, not a
  * benchmark: tests/bench/admin-load.bench.ts measures.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "~/api/keys.server";
-import { openPglite, type Db } from "~/db/db.server";
+import type { Db } from "~/db/db.server";
 import { signLinkToken } from "~/links/tokens.server";
-import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { startSeededServer } from "./seeded-server";
 import {
   adminLogin,
   adminUploadImport,
   SERVER_SECRETS,
-  startServer,
   type RunningServer,
 } from "./server.helpers";
 
@@ -29,8 +25,6 @@ const IMPORT_ROWS = 100_000;
 const ANSWER_WITHIN_MS = 10_000;
 
 let server: RunningServer;
-let pgTest: TestDatabase | null = null;
-let dataDir: string;
 let fx: { apiKey: string; page: string; click: string };
 
 async function seed(db: Db) {
@@ -60,34 +54,16 @@ async function seed(db: Db) {
   };
 }
 
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-liveness-"));
-  const env: Record<string, string> = {
-    HEED_DATA_DIR: dataDir,
+  ({ server, stop } = await startSeededServer("liveness", seed, {
     IMPORT_MAX_FILE_MB: "100",
     API_RATE_LIMIT_PER_MINUTE: "1000000",
-  };
-  if (kind === "pglite") {
-    const handle = await openPglite(dataDir, {
-      loadDataDir: new Blob([fs.readFileSync(inject("pgliteTemplate"))]),
-    });
-    try {
-      await seed(handle.db);
-    } finally {
-      await handle.close();
-    }
-  } else {
-    pgTest = await createTestDatabase();
-    await seed(pgTest.db);
-    env.DATABASE_URL = pgTest.url!;
-  }
-  server = await startServer(env);
+  }));
 }, 240_000);
 
 afterAll(async () => {
-  await server?.stop();
-  await pgTest?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop?.();
 });
 
 /** /healthz, a recipient page and a one-click, each answered 200 within the bound. */

@@ -7,21 +7,14 @@
  * several languages and consent states; two recipients sharing a template each see only their
  * own address and links; a change shows at once; refused links still get their error pages.
  */
-import fs from "node:fs";
 import http from "node:http";
-import os from "node:os";
-import path from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { openPglite, type Db } from "~/db/db.server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "~/db/db.server";
 import { signLinkToken } from "~/links/tokens.server";
-import { createTestDatabase, type TestDatabase } from "../setup/db";
-import { startServer, type RunningServer } from "./server.helpers";
-
-const kind = process.env.HEED_TEST_DB ?? "pglite";
+import { startSeededServer } from "./seeded-server";
+import type { RunningServer } from "./server.helpers";
 
 let server: RunningServer;
-let pgTest: TestDatabase | null = null;
-let dataDir: string;
 
 type Person = { email: string; phone?: string; locale: string | null };
 const PEOPLE = {
@@ -51,30 +44,13 @@ async function seed(db: Db) {
   }
 }
 
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "heed-templates-"));
-  const env: Record<string, string> = { HEED_DATA_DIR: dataDir };
-  if (kind === "pglite") {
-    const handle = await openPglite(dataDir, {
-      loadDataDir: new Blob([fs.readFileSync(inject("pgliteTemplate"))]),
-    });
-    try {
-      await seed(handle.db);
-    } finally {
-      await handle.close();
-    }
-  } else {
-    pgTest = await createTestDatabase();
-    await seed(pgTest.db);
-    env.DATABASE_URL = pgTest.url!;
-  }
-  server = await startServer(env);
+  ({ server, stop } = await startSeededServer("templates", seed));
 }, 240_000);
 
 afterAll(async () => {
-  await server?.stop();
-  await pgTest?.close();
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await stop?.();
 });
 
 /** A GET sent as written (fetch would drop an empty query string). */
