@@ -1,5 +1,5 @@
 import type { TFunction } from "i18next";
-import { localizeMessage, type MessageTable } from "~/admin/localize-errors.server";
+import { localizeMessage, type MessageTable } from "~/admin/messages.server";
 
 /**
  * English messages of the outbound URL check and of data sources (app/security/outbound.server.ts,

@@ -1,5 +1,5 @@
 import { checked, localizedFields, text } from "~/admin/forms.server";
-import type { MessageTable } from "~/admin/localize-errors.server";
+import type { MessageTable } from "~/admin/messages.server";
 import { LOCALES } from "~/i18n/config";
 
 /** The topic form's fields as the shape TopicFieldsSchema / NewTopicSchema validate. */

@@ -8,7 +8,7 @@ import { Form, useActionData, useLoaderData } from "@remix-run/react";
 import { z } from "zod";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { checked, formError, localizedFields, parseForm, text } from "~/admin/forms.server";
-import { localizeFailure, type MessageTable } from "~/admin/localize-errors.server";
+import { localizeFailure, type MessageTable } from "~/admin/messages.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
   createReason,

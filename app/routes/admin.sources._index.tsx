@@ -9,7 +9,7 @@ import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import { localizeSourceMessage, SOURCE_MESSAGES } from "~/admin/integration-messages.server";
-import { localizeFailure } from "~/admin/localize-errors.server";
+import { localizeFailure } from "~/admin/messages.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,

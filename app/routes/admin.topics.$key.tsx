@@ -7,7 +7,7 @@ import {
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formErrorWithValues, parseForm } from "~/admin/forms.server";
-import { localizeFailure } from "~/admin/localize-errors.server";
+import { localizeFailure } from "~/admin/messages.server";
 import { adminName } from "~/admin/ns-title";
 import { TOPIC_MESSAGES, topicInputFromForm } from "~/admin/topic-form.server";
 import {

@@ -8,7 +8,7 @@ import {
 import { Link, useActionData } from "@remix-run/react";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formErrorWithValues, parseForm } from "~/admin/forms.server";
-import { localizeFailure } from "~/admin/localize-errors.server";
+import { localizeFailure } from "~/admin/messages.server";
 import { nsTitle } from "~/admin/ns-title";
 import { TOPIC_MESSAGES, topicInputFromForm } from "~/admin/topic-form.server";
 import { AdminErrorBoundary, buttonClass, Notice, PageHeader } from "~/admin/ui/components";

@@ -16,7 +16,7 @@ import {
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, text } from "~/admin/forms.server";
 import { WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
-import { localizeMessage } from "~/admin/localize-errors.server";
+import { localizeMessage } from "~/admin/messages.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,

@@ -10,7 +10,7 @@ import { registerWebhookEndpoint } from "~/admin/webhooks.server";
 import { operator, requireAction, requireRole } from "~/admin/auth.server";
 import { formError, parseForm, text } from "~/admin/forms.server";
 import { URL_REASONS, WEBHOOK_DISABLED_REASONS } from "~/admin/integration-messages.server";
-import { localizeFailure, localizeMessage } from "~/admin/localize-errors.server";
+import { localizeFailure, localizeMessage } from "~/admin/messages.server";
 import { nsTitle } from "~/admin/ns-title";
 import {
   AdminErrorBoundary,

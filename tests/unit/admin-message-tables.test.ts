@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { localizeSourceMessage } from "~/admin/integration-messages.server";
-import { localizeFailure, localizeMessage } from "~/admin/localize-errors.server";
+import { localizeFailure, localizeMessage } from "~/admin/messages.server";
 import { TOPIC_MESSAGES } from "~/admin/topic-form.server";
 import { getFixedT } from "~/i18n/i18n.server";
 import { NewTopicSchema } from "~/topics/topics.server";
@@ -8,7 +8,7 @@ import { parseForm } from "~/admin/forms.server";
 
 /**
  * Admin settings pages show the domain's English validation messages in the operator's language
- * (app/admin/localize-errors.server.ts): known messages are translated, unknown ones pass as they are.
+ * (app/admin/messages.server.ts): known messages are translated, unknown ones pass as they are.
  */
 describe("localized admin messages", () => {
   const cs = getFixedT("cs", "settings");
