@@ -193,7 +193,7 @@ test.describe("the list of suppressions", () => {
     const page = await newPage(browser, { js: true, locale: "cs", phone: true });
     await loginAs(page, fx().users.agent);
     await page.goto("/admin/suppressions?channel=email&q=list.e2e.test");
-    await expect(page.getByRole("heading", { level: 1, name: "Potlačení" })).toBeVisible();
+    await expect(page.getByRole("heading", { level: 1, name: "Odhlášené adresy" })).toBeVisible();
     const list = page.getByRole("region", { name: "Všechna potlačení" });
     await expect(list.getByLabel("Zdroj")).toBeVisible();
     await expect(listCards(page).first()).toContainText("Nahlášení spamu");

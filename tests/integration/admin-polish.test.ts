@@ -353,7 +353,7 @@ describe("the list of suppressions", () => {
     );
     const cs = await czech.json();
     expect(cs.i18n.locale).toBe("cs");
-    expect(cs.title).toBe("Potlačení · Heed admin");
+    expect(cs.title).toBe("Odhlášené adresy · Heed admin");
   });
 });
 
