@@ -7,7 +7,20 @@ import type { Channel } from "~/db/schema";
 export type InvalidReason = "empty" | "invalid_email" | "invalid_phone" | "missing_country_code";
 export type Normalized = { ok: true; address: string } | { ok: false; reason: InvalidReason };
 
-const emailSchema = z.email();
+/**
+ * What an email address may look like once normalized. The local part is an RFC 5322 dot-atom
+ * (atext: letters, digits and ``!#$%&'*+/=?^_`{}~-``, dots only between atoms), so a real address
+ * like `a&b@example.com` or `{ops}@example.com` can be unsubscribed: zod's default pattern allows
+ * only `_'+-` and refused them, and a refused address is an opt-out Heed cannot record. Left out:
+ * quoted local parts (`"a b"@example.com`; mailbox providers do not hand them out) and `|`, the
+ * one atext character a spreadsheet's DDE formula needs (`+cmd|'/c…'!A0`): exports write addresses
+ * unchanged so they import again. The domain is zod's: dot-separated labels and a letters-only
+ * top-level label (no `localhost`).
+ */
+const emailSchema = z.email({
+  pattern:
+    /^[A-Za-z0-9!#$%&'*+/=?^_`{}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{}~-]+)*@(?:[A-Za-z0-9][A-Za-z0-9-]*\.)+[A-Za-z]{2,}$/,
+});
 
 /**
  * An address that is already what normalizeEmail makes of it (lower-case ASCII, dot-atoms on the

@@ -464,6 +464,23 @@ describe("the ledger (rule 6)", () => {
       details: { reason: "invalid_phone" },
     });
   });
+
+  it("records opt-outs of addresses with RFC 5322 characters beyond zod's default (a&b@, {ops}@)", async () => {
+    for (const [given, stored] of [
+      ["Tom&Jerry@Example.com", "tom&jerry@example.com"],
+      ["{ops}@example.com", "{ops}@example.com"],
+    ] as const) {
+      const res = await applyConsentChange(db, {
+        channel: "email",
+        address: given,
+        action: "unsubscribe",
+        source: "api",
+      });
+      expect(res.changed).toBe(true);
+      expect((await marketing("email", stored)).reason).toBe("unsubscribed");
+      expect(await ledgerFor("email", stored)).toHaveLength(1);
+    }
+  });
 });
 
 describe("send decision order", () => {

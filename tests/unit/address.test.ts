@@ -14,6 +14,10 @@ describe("email normalization", () => {
     ["user@bücher.de", "user@xn--bcher-kva.de"],
     ["USER@XN--BCHER-KVA.DE", "user@xn--bcher-kva.de"],
     ["o'brien@example.ie", "o'brien@example.ie"],
+    // RFC 5322 atext beyond zod's default `_'+-`: real addresses, so their opt-outs count.
+    ["Tom&Jerry@Example.com", "tom&jerry@example.com"],
+    ["{ops}@example.com", "{ops}@example.com"],
+    ["a!#$%*/=?^`~@example.com", "a!#$%*/=?^`~@example.com"],
   ])("normalizes %j to %j", (input, expected) => {
     expect(normalizeEmail(input)).toEqual({ ok: true, address: expected });
   });
@@ -28,6 +32,13 @@ describe("email normalization", () => {
     ["user@exa mple.com", "invalid_email"],
     ["user@localhost", "invalid_email"],
     ["a..b@example.com", "invalid_email"],
+    [".a@example.com", "invalid_email"],
+    ["a.@example.com", "invalid_email"],
+    ['"a b"@example.com', "invalid_email"],
+    ["a(b)@example.com", "invalid_email"],
+    ["a,b@example.com", "invalid_email"],
+    // `|` is atext, but a spreadsheet's DDE formula needs it (exports keep addresses as they are).
+    ["+cmd|'/ccalc'!a0@example.com", "invalid_email"],
     [`${"x".repeat(65)}@example.com`, "invalid_email"],
   ])("rejects %j as %s", (input, reason) => {
     expect(normalizeEmail(input)).toEqual({ ok: false, reason });
@@ -55,6 +66,8 @@ describe("email normalization of addresses already normalized (the shortcut)", (
     "a@123.456.com",
     "a@example.com.",
     "o'brien@example.ie",
+    "a&b@example.com",
+    "{ops}@example.com",
     `${"x".repeat(64)}@example.com`,
     `${"x".repeat(65)}@example.com`,
     `a@${"l".repeat(63)}.com`,
