@@ -797,10 +797,16 @@ export type AddressConsent = {
   frequency: string | null;
 };
 
+/**
+ * The consent state of each address (in the order given). With `pendingAt`, each also says
+ * whether a double opt-in confirmation for it is still waiting at that time (the preference
+ * page's "confirmation sent"), read in the same query.
+ */
 export async function readConsent(
   db: Db,
   targets: readonly { channel: Channel; address: string }[],
-): Promise<AddressConsent[]> {
+  options: { pendingAt?: Date } = {},
+): Promise<(AddressConsent & { confirmationPending?: boolean })[]> {
   if (targets.length === 0) return [];
   const prepared = targets.map((t) => {
     const address = normalizeOrThrow(t.channel, t.address);
@@ -817,8 +823,16 @@ export async function readConsent(
     paused_until: Date | string | null;
     topics: Record<string, TopicStatus> | string | null;
     frequency: string | null;
+    confirmation_pending?: boolean;
   }>`
-    select v.channel, v.address_hash, cc.status, cc.paused_until,
+    select v.channel, v.address_hash, cc.status, cc.paused_until,${
+      options.pendingAt
+        ? sql`
+      exists (select 1 from double_opt_in_requests d
+       where d.channel = v.channel and d.address_hash = v.address_hash
+         and d.status = 'pending' and d.expires_at > ${options.pendingAt}) as confirmation_pending,`
+        : sql``
+    }
       (select json_object_agg(tc.topic, tc.status order by tc.topic) from topic_consent tc
        where tc.channel = v.channel and tc.address_hash = v.address_hash) as topics,
       (select fc.frequency from frequency_consent fc
@@ -839,6 +853,7 @@ export async function readConsent(
       pausedUntil: pausedUntil && pausedUntil.getTime() > now ? pausedUntil : null,
       topics: topics as Record<string, TopicStatus>,
       frequency: row?.frequency ?? null,
+      ...(options.pendingAt ? { confirmationPending: row?.confirmation_pending === true } : {}),
     };
   });
 }

@@ -157,9 +157,9 @@ function topicName(t: TopicInfo, locale: Locale) {
 }
 
 /**
- * Every channel the contact has an address on, with its state and its topic choices. Three
- * reads (current state of channels and topics, waiting confirmations); topics come from the
- * in-process cache.
+ * Every channel the contact has an address on, with its state and its topic choices. One read
+ * (current state of channels, topics and frequency, waiting confirmations); topics and
+ * frequency options come from the in-process cache.
  */
 export async function loadChannels(
   db: Db,
@@ -171,16 +171,9 @@ export async function loadChannels(
     return address ? [{ channel, address }] : [];
   });
   if (targets.length === 0) return [];
-  const hashes = [...new Set(targets.map((t) => addressKey(t.address)))];
-  const [consent, pending, topics, frequencies] = await Promise.all([
-    readConsent(db, targets),
-    db
-      .selectFrom("double_opt_in_requests")
-      .select(["channel", "address_hash"])
-      .where("address_hash", "in", hashes)
-      .where("status", "=", "pending")
-      .where("expires_at", ">", new Date())
-      .execute(),
+  // The state and waiting confirmations in one query (one crossing to PGlite's worker).
+  const [consent, topics, frequencies] = await Promise.all([
+    readConsent(db, targets, { pendingAt: new Date() }),
     cachedTopics(db),
     cachedFrequencyOptions(db),
   ]);
@@ -200,14 +193,13 @@ export async function loadChannels(
           : c.pausedUntil
             ? "paused"
             : "subscribed";
-    const hash = addressKey(c.address);
     return {
       channel: c.channel,
       address: c.address,
       display: displayAddress(c.channel, c.address),
       state,
       pausedUntil: c.pausedUntil,
-      confirmationPending: pending.some((p) => p.channel === c.channel && p.address_hash === hash),
+      confirmationPending: c.confirmationPending === true,
       topics: topics
         .filter((t) => !t.archived && t.channels.includes(c.channel))
         .map((t) => ({
