@@ -797,56 +797,63 @@ export type AddressConsent = {
   frequency: string | null;
 };
 
+/**
+ * The consent state of each address (in the order given). With `pendingAt`, each also says
+ * whether a double opt-in confirmation for it is still waiting at that time (the preference
+ * page's "confirmation sent"), read in the same query.
+ */
 export async function readConsent(
   db: Db,
   targets: readonly { channel: Channel; address: string }[],
-): Promise<AddressConsent[]> {
+  options: { pendingAt?: Date } = {},
+): Promise<(AddressConsent & { confirmationPending?: boolean })[]> {
   if (targets.length === 0) return [];
   const prepared = targets.map((t) => {
     const address = normalizeOrThrow(t.channel, t.address);
     return { channel: t.channel, address, hash: addressKey(address) };
   });
-  const hashes = prepared.map((p) => p.hash);
-  // The channel condition lets both lookups use their primary key (channel, address_hash, ...);
-  // on the hash alone they scan the whole table.
-  const channelList = [...new Set(prepared.map((p) => p.channel))];
-  const [channels, topics, frequencies] = await Promise.all([
-    db
-      .selectFrom("channel_consent")
-      .select(["channel", "address_hash", "status", "paused_until"])
-      .where("channel", "in", channelList)
-      .where("address_hash", "in", hashes)
-      .execute(),
-    db
-      .selectFrom("topic_consent")
-      .select(["channel", "address_hash", "topic", "status"])
-      .where("channel", "in", channelList)
-      .where("address_hash", "in", hashes)
-      .execute(),
-    db
-      .selectFrom("frequency_consent")
-      .select(["channel", "address_hash", "frequency"])
-      .where("channel", "in", channelList)
-      .where("address_hash", "in", hashes)
-      .execute(),
-  ]);
+  // One query for every address (the channel row, the topic choices, the frequency), so a page
+  // showing several channels costs one round trip: on PGlite each query crosses to its worker
+  // thread. Each lookup is by the primary key (channel, address_hash, ...).
+  const keys = [...new Map(prepared.map((p) => [`${p.channel}\0${p.hash}`, p])).values()];
+  const { rows } = await sql<{
+    channel: Channel;
+    address_hash: string;
+    status: ChannelStatus | null;
+    paused_until: Date | string | null;
+    topics: Record<string, TopicStatus> | string | null;
+    frequency: string | null;
+    confirmation_pending?: boolean;
+  }>`
+    select v.channel, v.address_hash, cc.status, cc.paused_until,${
+      options.pendingAt
+        ? sql`
+      exists (select 1 from double_opt_in_requests d
+       where d.channel = v.channel and d.address_hash = v.address_hash
+         and d.status = 'pending' and d.expires_at > ${options.pendingAt}) as confirmation_pending,`
+        : sql``
+    }
+      (select json_object_agg(tc.topic, tc.status order by tc.topic) from topic_consent tc
+       where tc.channel = v.channel and tc.address_hash = v.address_hash) as topics,
+      (select fc.frequency from frequency_consent fc
+       where fc.channel = v.channel and fc.address_hash = v.address_hash) as frequency
+    from (values ${sql.join(keys.map((k) => sql`(${k.channel}::text, ${k.hash}::text)`))})
+      as v(channel, address_hash)
+    left join channel_consent cc on cc.channel = v.channel and cc.address_hash = v.address_hash
+  `.execute(db);
+  const now = Date.now();
   return prepared.map((p) => {
-    const row = channels.find((r) => r.channel === p.channel && r.address_hash === p.hash);
-    const paused =
-      row?.paused_until && row.paused_until.getTime() > Date.now() ? row.paused_until : null;
+    const row = rows.find((r) => r.channel === p.channel && r.address_hash === p.hash);
+    const pausedUntil = row?.paused_until ? new Date(row.paused_until) : null;
+    const topics = typeof row?.topics === "string" ? JSON.parse(row.topics) : (row?.topics ?? {});
     return {
       channel: p.channel,
       address: p.address,
       status: row?.status ?? null,
-      pausedUntil: paused,
-      topics: Object.fromEntries(
-        topics
-          .filter((t) => t.channel === p.channel && t.address_hash === p.hash)
-          .map((t) => [t.topic, t.status]),
-      ),
-      frequency:
-        frequencies.find((f) => f.channel === p.channel && f.address_hash === p.hash)?.frequency ??
-        null,
+      pausedUntil: pausedUntil && pausedUntil.getTime() > now ? pausedUntil : null,
+      topics: topics as Record<string, TopicStatus>,
+      frequency: row?.frequency ?? null,
+      ...(options.pendingAt ? { confirmationPending: row?.confirmation_pending === true } : {}),
     };
   });
 }
@@ -881,7 +888,24 @@ export async function readConsentByHash(
     from (select 1) as one
     left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = ${hash}
   `.execute(db);
-  const r = rows[0];
+  return hashConsentOf(rows[0]);
+}
+
+/**
+ * A HashConsent from a row with readConsentByHash's columns (status, paused_until, address and
+ * the topics as a JSON object), or from no row. For a query that reads them with other things
+ * (app/recipient: an unsubscribe link's contact and its address's state in one round trip).
+ */
+export function hashConsentOf(
+  r:
+    | {
+        status: ChannelStatus | null;
+        paused_until: Date | string | null;
+        address: string | null;
+        topics: Record<string, TopicStatus> | string | null;
+      }
+    | undefined,
+): HashConsent {
   const topics = typeof r?.topics === "string" ? JSON.parse(r.topics) : (r?.topics ?? {});
   const paused = r?.paused_until ? new Date(r.paused_until) : null;
   return {

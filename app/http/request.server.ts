@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import type { AppLoadContext } from "@remix-run/node";
 import { NO_STORE } from "~/http/headers";
 
@@ -17,3 +18,15 @@ export function clientInfo(
  * here would send them twice. The e2e tests check all three on every token page.
  */
 export const TOKEN_PAGE_HEADERS = NO_STORE;
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The request's id (X-Request-Id on the answer, `req.id` in the log): the client's own
+ * X-Request-Id when it sent one of up to 64 letters, digits, dots, dashes and underscores (a
+ * proxy's id, so both logs can be matched), else a new UUID. Every path uses it: the express app
+ * and the token pages' fast path (app/server/token-pages.server.ts).
+ */
+export function requestIdFor(incoming: string | undefined | null): string {
+  return incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+}

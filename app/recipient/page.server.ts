@@ -89,17 +89,30 @@ export type ReasonOption = { code: string; label: string; freeText: boolean };
  * English label, then the code.
  */
 export async function reasonOptions(db: Db, locale: Locale): Promise<ReasonOption[]> {
-  const t = getFixedT(locale, "recipient");
-  return (await cachedReasons(db)).map((r) => ({
-    code: r.code,
-    label:
-      r.labels[locale]?.trim() ||
-      t(`reasons.${r.code}`, { defaultValue: "" }) ||
-      r.labels.en?.trim() ||
-      r.code,
-    freeText: r.freeText,
-  }));
+  const reasons = await cachedReasons(db);
+  // Labelled once per locale for each read of the reasons (the cache hands out the same array
+  // until it reads them again): every unsubscribe and preference page shows them, and looking
+  // the labels up through i18next on each request was a visible part of a page's cost.
+  let byLocale = labelled.get(reasons);
+  if (!byLocale) labelled.set(reasons, (byLocale = new Map()));
+  let options = byLocale.get(locale);
+  if (!options) {
+    const t = getFixedT(locale, "recipient");
+    options = reasons.map((r) => ({
+      code: r.code,
+      label:
+        r.labels[locale]?.trim() ||
+        t(`reasons.${r.code}`, { defaultValue: "" }) ||
+        r.labels.en?.trim() ||
+        r.code,
+      freeText: r.freeText,
+    }));
+    byLocale.set(locale, options);
+  }
+  // A copy of the list (its options are never changed), so a caller may reorder or extend it.
+  return [...options];
 }
+const labelled = new WeakMap<readonly object[], Map<Locale, ReasonOption[]>>();
 
 /** The request's form body, or null when it cannot be read (wrong content type, broken body). */
 export async function readForm(request: Request): Promise<FormData | null> {

@@ -1,3 +1,4 @@
+import { ADDRESS_HASH_RE } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
 import { formatDate, getFixedT } from "~/i18n/i18n.server";
 import { signLinkTokenSync } from "~/links/tokens.server";
@@ -6,6 +7,7 @@ import {
   choicesFor,
   loadChannels,
   loadContact,
+  loadContactAndHashConsent,
   loadUnsubscribeTarget,
   topicsEditable,
   unsubscribeLinkAddress,
@@ -28,12 +30,19 @@ export function resolveUnsubscribeLink(request: Request, token: string) {
     namespaces: ["recipient"],
     async load(claims, localeOf) {
       const db = getDb();
-      const contact = await loadContact(db, claims.sub);
+      // A link that names its address by hash (every link signed since tokens carry `ah`): the
+      // contact and that address's state in one query. Older links: the contact first, then
+      // the address it has (or had).
+      const both =
+        claims.ah && ADDRESS_HASH_RE.test(claims.ah)
+          ? await loadContactAndHashConsent(db, claims.sub, claims.ch, claims.ah)
+          : null;
+      const contact = both ? both.contact : await loadContact(db, claims.sub);
       const at = await unsubscribeLinkAddress(db, claims, contact);
       if (!at) return null;
       const locale = localeOf(contact?.locale);
       const link = { channel: claims.ch, topic: claims.tp, ...at };
-      const target = await loadUnsubscribeTarget(db, contact, link, locale);
+      const target = await loadUnsubscribeTarget(db, contact, link, locale, both?.consent);
       return target ? { contact, target, locale } : null;
     },
   });

@@ -17,6 +17,7 @@ import { redactPath } from "~/server/logger.server";
 import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
 import { tokenPageFastPath } from "~/server/token-pages.server";
 import { answerHealthz } from "~/http/health.server";
+import { requestIdFor } from "~/http/request.server";
 
 export type AppLoadContext = {
   nonce: string;
@@ -34,8 +35,6 @@ declare module "@remix-run/node" {
     loopbackClient: boolean;
   }
 }
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * The server's request listener: /healthz and the token pages' GETs are answered before express
@@ -77,8 +76,7 @@ export function createHttpApp(options: {
   app.use(oneClickFastPath(logger));
 
   app.use((req, res, next) => {
-    const incoming = req.get("x-request-id");
-    const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
+    const id = requestIdFor(req.get("x-request-id"));
     res.locals.requestId = id;
     res.locals.cspNonce = crypto.randomBytes(16).toString("base64");
     res.setHeader("X-Request-Id", id);

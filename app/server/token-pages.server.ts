@@ -7,6 +7,8 @@ import {
   type LoaderFunction,
   type ServerBuild,
 } from "@remix-run/node";
+import { requestIdFor } from "~/http/request.server";
+import type { I18nPayload } from "~/i18n/i18n.shared";
 import { preferencesPage, unsubscribePage } from "~/recipient/token-pages.server";
 
 /**
@@ -123,6 +125,15 @@ const escapeJsonInScript = (s: string) =>
   JSON.stringify(s)
     .slice(1, -1)
     .replace(/[&><\u2028\u2029]/g, (c) => SCRIPT_ESCAPES[c]!);
+
+/** The template's key for a page's data: its JSON, with the strings named by their locale. */
+function templateKey(data: Json): string {
+  const i18n = data.i18n as I18nPayload;
+  return JSON.stringify({
+    ...data,
+    i18n: { locale: i18n.locale, namespaces: Object.keys(i18n.resources) },
+  });
+}
 
 /** A rendered page cut at its placeholders. */
 type Template = {
@@ -269,7 +280,8 @@ export function tokenPageFastPath(options: TokenPageOptions) {
     if (!m || !page) return false;
     const token = m[2]!;
     const nonce = crypto.randomBytes(16).toString("base64");
-    const requestId = crypto.randomUUID();
+    // The client's X-Request-Id when valid, as on the normal path (a proxy's id, so logs match).
+    const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
       if (typeof value === "string") headers.set(name, value);
@@ -293,12 +305,10 @@ export function tokenPageFastPath(options: TokenPageOptions) {
       return false; // database faults and anything thrown: the normal path answers
     }
     // The data as the page receives it (JSON, as Remix sends it), without the personal strings.
-    const key = crypto
-      .createHash("sha256")
-      .update(page)
-      .update("\0")
-      .update(JSON.stringify(data))
-      .digest("base64");
+    // The page's strings (`i18n`, most of the data) are the same for every page in a locale
+    // (app/i18n: a locale's bundled resources for the namespaces named), so they stand in the
+    // key by locale and namespaces instead of being serialized on every request.
+    const key = `${page}\0${templateKey(data)}`;
     let pending = templates.get(key);
     if (!pending) {
       pending = renderTemplate(page, data, req).catch(() => null);

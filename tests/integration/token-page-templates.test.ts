@@ -10,6 +10,7 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Db } from "~/db/db.server";
+import { addressKey, normalizeOrThrow } from "~/consent/consent.server";
 import { signLinkToken } from "~/links/tokens.server";
 import { startSeededServer } from "./seeded-server";
 import type { RunningServer } from "./server.helpers";
@@ -25,7 +26,11 @@ const PEOPLE = {
   polish: { email: "jan.kowalski@zażółć.pl", locale: "pl" },
 } satisfies Record<string, Person>;
 type Name = keyof typeof PEOPLE;
-const links = {} as Record<Name, { u: string; p: string; sms: string | null }>;
+/** `uah`: an unsubscribe link naming its address by hash, as every link the API signs does. */
+const links = {} as Record<
+  Name,
+  { u: string; p: string; sms: string | null; uah: string; moved: string }
+>;
 
 async function seed(db: Db) {
   for (const [name, person] of Object.entries(PEOPLE) as [Name, Person][]) {
@@ -36,10 +41,20 @@ async function seed(db: Db) {
       .executeTakeFirstOrThrow();
     const sign = (purpose: "unsubscribe" | "preferences", channel: "email" | "sms" = "email") =>
       signLinkToken({ contactId: contact.id, channel, purpose });
+    const byHash = (address: string) =>
+      signLinkToken({
+        contactId: contact.id,
+        channel: "email",
+        purpose: "unsubscribe",
+        addressHash: addressKey(normalizeOrThrow("email", address)),
+      });
     links[name] = {
       u: await sign("unsubscribe"),
       p: await sign("preferences"),
       sms: person.phone ? await sign("unsubscribe", "sms") : null,
+      uah: await byHash(person.email),
+      // The contact's address has changed since this link was sent: the page names no address.
+      moved: await byHash(`earlier.${name}@example.net`),
     };
   }
 }
@@ -120,7 +135,7 @@ async function both(pathname: string, headers: Record<string, string> = {}) {
 }
 
 describe("token pages from templates", () => {
-  const pages: [string, Name, "u" | "p" | "sms", Record<string, string>][] = [
+  const pages: [string, Name, "u" | "p" | "sms" | "uah" | "moved", Record<string, string>][] = [
     ["/u, an address that needs escaping", "quote", "u", {}],
     ["/p, an address that needs escaping", "quote", "p", {}],
     ["/u, Czech by the contact's locale", "czech", "u", {}],
@@ -128,6 +143,9 @@ describe("token pages from templates", () => {
     ["/u for SMS", "czech", "sms", {}],
     ["/u, Polish address and page", "polish", "u", {}],
     ["/p, German by Accept-Language", "plain", "p", { "Accept-Language": "de-DE,de;q=0.9" }],
+    ["/u naming its address by hash", "quote", "uah", {}],
+    ["/u naming its address by hash, Czech", "czech", "uah", {}],
+    ["/u naming an address the contact no longer has", "plain", "moved", {}],
   ];
   for (const [title, name, page, headers] of pages) {
     it(`is the document Remix renders: ${title}`, async () => {
@@ -178,6 +196,7 @@ describe("token pages from templates", () => {
   it("shows a change at once (the consent state is read on every request)", async () => {
     const before = await both(`/u/${links.plain2.u}`);
     expect(withoutNonce(before.fast.html)).toBe(withoutNonce(before.normal.html));
+    const beforeByHash = await both(`/u/${links.plain2.uah}`);
     const post = await fetch(`${server.url}/u/${links.plain2.u}`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -189,6 +208,41 @@ describe("token pages from templates", () => {
     const after = await both(`/u/${links.plain2.u}`);
     expect(withoutNonce(after.fast.html)).toBe(withoutNonce(after.normal.html));
     expect(withoutNonce(after.fast.html)).not.toBe(withoutNonce(before.fast.html));
+    // The link naming the same address by hash (one query for contact and state) sees it too.
+    const afterByHash = await both(`/u/${links.plain2.uah}`);
+    expect(withoutNonce(afterByHash.fast.html)).toBe(withoutNonce(afterByHash.normal.html));
+    expect(withoutNonce(afterByHash.fast.html)).not.toBe(withoutNonce(beforeByHash.fast.html));
+    expect(afterByHash.fast.html).toContain(PEOPLE.plain2.email);
+  });
+
+  it("names no address on a link for an address the contact no longer has", async () => {
+    const { fast } = await both(`/u/${links.plain.moved}`);
+    expect(fast.res.status).toBe(200);
+    expect(fast.html).not.toContain(PEOPLE.plain.email);
+    expect(fast.html).not.toContain("earlier.plain@example.net");
+  });
+
+  it("honours a valid X-Request-Id from the client as the normal path does, else makes its own", async () => {
+    for (const page of ["u", "p"] as const) {
+      const pathname = `/${page}/${links.plain[page]}`;
+      const id = `proxy-${page}.42_A`;
+      const { fast, normal } = await both(pathname, { "X-Request-Id": id });
+      expect(fast.res.headers.get("x-request-id")).toBe(id);
+      expect(normal.res.headers.get("x-request-id")).toBe(id);
+      // Not an id (a space, too long): both paths answer with a fresh UUID instead.
+      for (const bad of ["two words", "x".repeat(65)]) {
+        const r = await both(pathname, { "X-Request-Id": bad });
+        for (const answer of [r.fast, r.normal]) {
+          const got = answer.res.headers.get("x-request-id");
+          expect(got).not.toBe(bad);
+          expect(got).toMatch(
+            /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+          );
+        }
+      }
+      const none = await get(pathname);
+      expect(none.res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    }
   });
 
   it("leaves refused links to the normal path: their error pages and statuses", async () => {
