@@ -247,13 +247,34 @@ function chainHashes(
   return { evidence, row };
 }
 
+/** How a caller that streams batches (the import) runs one batch's statement. */
+export type BulkWriteHooks = {
+  /**
+   * Commit the batch's transaction without waiting for its WAL to reach the disk (the import's
+   * choice, decisions/0030: its progress is in the same transaction, so a crash loses both and the
+   * job resumes before them). Set in the batch's one settings statement (a round trip less).
+   */
+  asyncCommit?: boolean;
+  /**
+   * Called once the batch's main statement has been sent (every statement before it answered): the
+   * caller prepares its next batch while PostgreSQL works, instead of delaying the short statements
+   * before this one (their answers wait for Node's event loop) and leaving the database idle.
+   */
+  onStatementSent?: () => void;
+};
+
 async function writeBatch(
   trx: Trx,
   p: Prepared,
   options: BulkUnsubscribeOptions,
   given?: ChainGiven | null,
+  hooks: BulkWriteHooks = {},
 ): Promise<Omit<BulkUnsubscribeResult, "invalid"> & { unsubscribedBefore: number[] }> {
   if (p.hashes.length === 0) {
+    if (hooks.asyncCommit) {
+      await sql`select set_config('synchronous_commit', 'off', true)`.execute(trx);
+    }
+    hooks.onStatementSent?.();
     return { imported: 0, alreadySuppressed: 0, duplicates: 0, unsubscribedBefore: [] };
   }
   const details = detailsOf(options);
@@ -266,8 +287,13 @@ async function writeBatch(
   // its chain; the chain trigger keeps them when the address has no ledger row yet and hashes the
   // row itself otherwise (heed.chain_given, migration 2026-11-30T1200). Done before the
   // transaction by chainPreparedBulkUnsubscribe (the import), or here.
-  await sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
-    set_config('heed.chain_given', 'on', true)`.execute(trx);
+  await (
+    hooks.asyncCommit
+      ? sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+          set_config('heed.chain_given', 'on', true), set_config('synchronous_commit', 'off', true)`
+      : sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+          set_config('heed.chain_given', 'on', true)`
+  ).execute(trx);
   const chain = given ?? (await reserveChain(trx, p, options));
   // One statement:
   //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
@@ -279,7 +305,7 @@ async function writeBatch(
   //    several rows, so the two paths cannot deadlock) and takes their latest committed state;
   //  - a ledger row for each address not unsubscribed yet, and its state row upserted to point
   //    at it (in the same sorted order, no ORDER BY needed); the counts.
-  const { rows } = await sql<{
+  const statement = sql<{
     imported: number;
     state_rows: number;
     already: number;
@@ -358,6 +384,10 @@ async function writeBatch(
         and ${importId}::text is not null and last_import = ${importId}::text)::int as repeated,
       (select array_agg(n::int - 1) from cur where status = 'unsubscribed') as unsubscribed_before
   `.execute(trx);
+  // The driver sends the query within the microtasks that follow (no timer on the way), so after
+  // them the caller may go back to CPU work without holding the statement back.
+  if (hooks.onStatementSent) setImmediate(hooks.onStatementSent);
+  const { rows } = await statement;
   const r = rows[0]!;
   if (r.imported !== r.state_rows) {
     // Cannot happen with the statement above; refuse to commit a ledger that disagrees with state.
@@ -434,9 +464,10 @@ export async function applyPreparedBulkUnsubscribe(
   db: Db,
   prepared: PreparedBulkUnsubscribe,
   options: BulkUnsubscribeOptions,
+  hooks?: BulkWriteHooks,
 ): Promise<PreparedBulkUnsubscribeResult> {
   const counts = await inTransaction(db, (trx) =>
-    writeBatch(trx, prepared.p, options, prepared.chain),
+    writeBatch(trx, prepared.p, options, prepared.chain, hooks),
   );
   return {
     imported: counts.imported,

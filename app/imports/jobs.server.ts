@@ -756,17 +756,23 @@ async function commitBatch(
   lease: ImportLease,
   batch: PreparedBatch,
   context: { ledgerFloor: number | null; actor: BulkUnsubscribeOptions["actor"] },
+  /** Called once the batch's main statement is sent (see BulkWriteHooks.onStatementSent). */
+  onStatementSent?: () => void,
 ): Promise<ImportJob> {
   const updated = await db.transaction().execute(async (trx) => {
-    // An import batch need not wait for its commit to reach the disk: nobody is answered on the
-    // strength of it, and the batch's consent changes and the job's progress are one transaction,
-    // so a crash loses both together (at most the last few batches) and the job resumes after the
-    // last batch that did reach the disk. Never crashes into a state where they disagree.
-    await sql`select set_config('synchronous_commit', 'off', true)`.execute(trx);
     const result = await applyPreparedBulkUnsubscribe(
       trx,
       batch.prepared,
       bulkOptions(job, context),
+      {
+        // An import batch need not wait for its commit to reach the disk: nobody is answered on the
+        // strength of it, and the batch's consent changes and the job's progress are one
+        // transaction, so a crash loses both together (at most the last few batches) and the job
+        // resumes after the last batch that did reach the disk. Never crashes into a state where
+        // they disagree (decisions/0030).
+        asyncCommit: true,
+        onStatementSent,
+      },
     );
     // A re-import adds a reason that an earlier import (or unsubscribe) did not have.
     const reasonsAdded = await addMissingReasons(
@@ -890,11 +896,17 @@ export async function runImportJob(
       const batch = { ...items, prepared };
       if (writing) await writing;
       if (options.shouldStop?.()) throw new StopRequested();
-      writing = commitBatch(db, job, lease, batch, context).then(async (updated) => {
+      let sent!: () => void;
+      const statementSent = new Promise<void>((resolve) => (sent = resolve));
+      writing = commitBatch(db, job, lease, batch, context, sent).then(async (updated) => {
         job = updated;
         await options.onBatch?.(job);
       });
       writing.catch(() => {}); // awaited (and rethrown) before the next batch or at the end
+      // Read and hash the next batch only once this one's main statement is in PostgreSQL's hands:
+      // started earlier, that CPU work held back the answers to the short statements before it
+      // (Node's event loop was busy) while the database waited (decisions/0105).
+      await Promise.race([statementSent, writing.catch(() => {})]);
     }
     if (writing) await writing;
     return await finish({ status: "completed" });
