@@ -633,8 +633,8 @@ async function sendCheckTables(
   };
 }
 
-/** Addresses per lookup statement of a send check (see decideSendMany). */
-const CHECK_CHUNK = 2_500;
+/** Addresses per lookup statement of a send check (see decideSendMany; exported for tests). */
+export const CHECK_CHUNK = 2_500;
 
 /**
  * What Heed holds for these hashes (only the addresses it holds something for come back), into

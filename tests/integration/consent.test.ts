@@ -4,6 +4,7 @@ import {
   addressKey,
   applyConsentChange,
   applyConsentChanges,
+  CHECK_CHUNK,
   ConsentError,
   decideSend,
   decideSendMany,
@@ -651,6 +652,51 @@ describe("send decision order", () => {
     const plain = await decideSendMany(db, { channel: "email", category: "marketing", addresses });
     expect(plain.map((d) => d.reason ?? "allowed")).toEqual(
       expected.map((r) => (r === "topic_unsubscribed" ? "allowed" : r)),
+    );
+  });
+
+  it("answers every position at the chunk boundaries, for duplicates across chunks and for a chunk of invalid addresses only", async () => {
+    const unsub = email();
+    await applyConsentChanges(db, [
+      { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
+    ]);
+    const check = async (addresses: string[]) =>
+      (await decideSendMany(db, { channel: "email", category: "marketing", addresses })).map(
+        (d) => d.reason ?? "allowed",
+      );
+    // Each size puts the unsubscribed address (in mixed case) first, last, and on both sides of
+    // every chunk boundary; everything else is never seen.
+    for (const size of [1, CHECK_CHUNK - 1, CHECK_CHUNK, CHECK_CHUNK + 1, 2 * CHECK_CHUNK + 1]) {
+      const marked = new Set([0, size - 1]);
+      for (let b = CHECK_CHUNK; b < size; b += CHECK_CHUNK) marked.add(b - 1).add(b);
+      const addresses = Array.from({ length: size }, (_, i) =>
+        marked.has(i)
+          ? i % 2 === 0
+            ? unsub
+            : unsub.toUpperCase()
+          : `boundary-${size}-${i}@example.com`,
+      );
+      expect(await check(addresses)).toEqual(
+        addresses.map((_, i) => (marked.has(i) ? "unsubscribed" : "allowed")),
+      );
+    }
+    // The second chunk holds only invalid addresses (no lookup statement of its own); the
+    // chunks around it still answer, the duplicate in the third one too.
+    const addresses = Array.from({ length: 3 * CHECK_CHUNK }, (_, i) =>
+      i >= CHECK_CHUNK && i < 2 * CHECK_CHUNK
+        ? `invalid-${i}@`
+        : i === 5 || i === 2 * CHECK_CHUNK + 7
+          ? unsub
+          : `gap-${i}@example.com`,
+    );
+    expect(await check(addresses)).toEqual(
+      addresses.map((_, i) =>
+        i >= CHECK_CHUNK && i < 2 * CHECK_CHUNK
+          ? "invalid_address"
+          : i === 5 || i === 2 * CHECK_CHUNK + 7
+            ? "unsubscribed"
+            : "allowed",
+      ),
     );
   });
 });
