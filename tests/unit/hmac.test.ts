@@ -71,7 +71,9 @@ describe("hmacSha256Bytes", () => {
           prefix.copy(withPrefix, offset, 0, Math.min(prefixLength, n));
           for (const b of [buf, withPrefix]) {
             mac(b, offset, offset + n, out, 8);
-            expect(out.subarray(8, 40)).toEqual(referenceBytes(key, b.subarray(offset, offset + n)));
+            expect(out.subarray(8, 40)).toEqual(
+              referenceBytes(key, b.subarray(offset, offset + n)),
+            );
           }
         }
       }

@@ -229,7 +229,9 @@ describe("link tokens", () => {
     }
     for (const { start, end, id, hash } of made) {
       const token = arena.latin1(start, end);
-      expect(token).toBe(signLinkTokenSync({ ...shape, contactId: id, addressHash: hash, now }, rotated));
+      expect(token).toBe(
+        signLinkTokenSync({ ...shape, contactId: id, addressHash: hash, now }, rotated),
+      );
     }
     const last = made.at(-1)!;
     const { payload } = await jwtVerify(arena.latin1(last.start, last.end), rotated[0]!.secret, {
