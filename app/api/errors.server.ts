@@ -31,8 +31,15 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
   return jsonTextResponse(JSON.stringify(body), status, headers);
 }
 
-/** A JSON answer whose text is already written (a large answer built without an object tree). */
-export function jsonTextResponse(text: string, status = 200, headers: Record<string, string> = {}) {
+/**
+ * A JSON answer whose text is already written (a large answer built without an object tree), as
+ * a string or as its UTF-8 bytes.
+ */
+export function jsonTextResponse(
+  text: string | Uint8Array<ArrayBuffer>,
+  status = 200,
+  headers: Record<string, string> = {},
+) {
   return new Response(text, { status, headers: { ...API_HEADERS, ...headers } });
 }
 
