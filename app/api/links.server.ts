@@ -378,13 +378,15 @@ export async function createLinksBatchJson(
   const mailtoClose = Buffer.from(`?subject=unsubscribe`);
   const headersEnd = Buffer.from(`>","List-Unsubscribe-Post":"List-Unsubscribe=One-Click"}}`);
   const entryEnd = Buffer.from(`"}`);
+  const entryStart = Buffer.from(`{"externalId":`);
   const out = new ByteBuffer(externalIds.length * (email ? 1300 : 800) + 64);
   out.utf8(`{"results":[`);
   const tokens = b.tokens.buf;
   for (let k = 0; k < externalIds.length; k++) {
     if (k > 0) out.byte(0x2c); // ","
     const externalId = externalIds[k]!;
-    out.utf8(`{"externalId":${JSON.stringify(externalId)}`);
+    out.bytes(entryStart);
+    out.utf8(JSON.stringify(externalId));
     const i = b.contacts.slot.get(externalId)!;
     const state = b.state[i];
     if (state === NO_ADDRESS) out.bytes(noAddress);

@@ -19,11 +19,14 @@ export class ByteBuffer {
     this.buf = next;
   }
 
-  /** Appends bytes. */
+  /** Appends bytes (short runs by a loop: a native copy's call costs more than ~64 bytes). */
   bytes(b: Uint8Array, start = 0, end = b.length): void {
-    this.reserve(end - start);
-    this.buf.set(b.subarray(start, end), this.length);
-    this.length += end - start;
+    const n = end - start;
+    this.reserve(n);
+    const buf = this.buf;
+    if (n > 64) buf.set(b.subarray(start, end), this.length);
+    else for (let i = 0, at = this.length; i < n; i++) buf[at + i] = b[start + i]!;
+    this.length += n;
   }
 
   /** Appends a string as UTF-8. */

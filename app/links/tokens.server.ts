@@ -169,13 +169,34 @@ let payload = Buffer.allocUnsafe(1024);
 const mac = Buffer.alloc(32);
 const AH = Buffer.from(`,"ah":`);
 
-/** Writes a JSON string value (quoted, escaped when it needs it) at payload[at..); returns the end. */
+/** Copies `src` to `dst[at..)`; returns the end (a loop: for ~20 bytes a native copy costs more). */
+function put(src: Uint8Array, dst: Uint8Array, at: number): number {
+  for (let i = 0; i < src.length; i++) dst[at + i] = src[i]!;
+  return at + src.length;
+}
+
+/** The ASCII characters a JSON string holds as they are in a token payload (JSON_PLAIN's). */
+const PLAIN = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:/-") {
+  PLAIN[c.charCodeAt(0)] = 1;
+}
+
+/**
+ * Writes a JSON string value at payload[at..); returns the end. Plain values (uuids, address
+ * hashes) are copied character by character while checked, in one pass (a regex test and a
+ * Buffer write per value were ~10 % of a batch); anything else goes through JSON.stringify.
+ */
 function jsonInto(v: string, at: number): number {
-  if (JSON_PLAIN.test(v)) {
-    payload[at++] = 0x22;
-    at += payload.write(v, at, "latin1");
-    payload[at++] = 0x22;
-    return at;
+  payload[at] = 0x22;
+  let i = 0;
+  for (; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c >= 128 || PLAIN[c] === 0) break;
+    payload[at + 1 + i] = c;
+  }
+  if (i === v.length) {
+    payload[at + 1 + i] = 0x22;
+    return at + i + 2;
   }
   return at + payload.write(JSON.stringify(v), at, "utf8");
 }
@@ -221,18 +242,18 @@ export function linkTokenWriter(
     // JSON escapes take at most 6 bytes per UTF-16 unit.
     const most = fixed + 6 * (contactId.length + (addressHash?.length ?? 0));
     if (payload.length < most) payload = Buffer.allocUnsafe(most * 2);
-    let n = head.copy(payload, 0);
+    let n = put(head, payload, 0);
     if (addressHash) {
-      n += AH.copy(payload, n);
+      n = put(AH, payload, n);
       n = jsonInto(addressHash, n);
     }
-    n += sub.copy(payload, n);
+    n = put(sub, payload, n);
     n = jsonInto(contactId, n);
-    n += tail.copy(payload, n);
+    n = put(tail, payload, n);
     to.reserve(prefix.length + Math.ceil(n / 3) * 4 + 44);
     const out = to.buf;
     const start = to.length;
-    let at = start + prefix.copy(out, start);
+    let at = put(prefix, out, start);
     at = base64urlInto(payload, 0, n, out, at);
     (addressHash ? withHash : withoutHash)(out, start, at, mac, 0);
     out[at++] = 0x2e; // "."
