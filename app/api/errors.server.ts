@@ -31,9 +31,29 @@ export function jsonResponse(body: unknown, status = 200, headers: Record<string
   return jsonTextResponse(JSON.stringify(body), status, headers);
 }
 
-/** A JSON answer whose text is already written (a large answer built without an object tree). */
-export function jsonTextResponse(text: string, status = 200, headers: Record<string, string> = {}) {
-  return new Response(text, { status, headers: { ...API_HEADERS, ...headers } });
+/**
+ * A JSON answer whose text is already written (a large answer built without an object tree), as
+ * a string or as its UTF-8 bytes. Bytes go out as a stream of that one chunk: a Response made
+ * from a Uint8Array copies it first (undici's extractBody), 5 ms for the links batch's 11 MB.
+ */
+export function jsonTextResponse(
+  text: string | Uint8Array<ArrayBuffer>,
+  status = 200,
+  headers: Record<string, string> = {},
+) {
+  if (typeof text === "string") {
+    return new Response(text, { status, headers: { ...API_HEADERS, ...headers } });
+  }
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(text);
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    status,
+    headers: { ...API_HEADERS, ...headers, "Content-Length": String(text.byteLength) },
+  });
 }
 
 export function errorResponse(error: ApiError): Response {

@@ -6,11 +6,12 @@ import { createApiKey, revokeApiKey } from "~/api/keys.server";
 import { MAX_JSON_BODY_BYTES } from "~/api/body.server";
 import { createLinksBatch, createLinksBatchJson } from "~/api/links.server";
 import * as S from "~/api/schemas";
+import { normalizeEmail } from "~/consent/address.server";
 import { addressKey, applyConsentChange, decideSend } from "~/consent/consent.server";
 import { setDatabase, type Db } from "~/db/db.server";
 import { resetEnvForTests } from "~/env.server";
 import { resolveShortLink } from "~/links/short-links.server";
-import { verifyLinkToken } from "~/links/tokens.server";
+import { signLinkTokenSync, verifyLinkToken } from "~/links/tokens.server";
 import * as campaignsRoute from "~/routes/api.v1.campaigns";
 import * as checkRoute from "~/routes/api.v1.check";
 import * as contactRoute from "~/routes/api.v1.contacts.$externalId";
@@ -702,7 +703,7 @@ describe("the links batch's JSON text", () => {
           { channel: "email" as const, campaign: "c/1:x", topic: "news" },
           { channel: "email" as const },
         ]) {
-          const text = await createLinksBatchJson(db, request, o);
+          const text = (await createLinksBatchJson(db, request, o)).toString("utf8");
           const entries = await createLinksBatch(db, request, o);
           expect(text).toBe(JSON.stringify({ results: entries }));
         }
@@ -711,7 +712,9 @@ describe("the links batch's JSON text", () => {
       }
       // SMS short codes are random per call: compared with the codes blanked out.
       const blank = (s: string) => s.replace(/\/s\/[A-Za-z0-9_-]+/g, "/s/CODE");
-      const text = await createLinksBatchJson(db, request, { channel: "sms", campaign: "s" });
+      const text = (
+        await createLinksBatchJson(db, request, { channel: "sms", campaign: "s" })
+      ).toString("utf8");
       const entries = await createLinksBatch(db, request, { channel: "sms", campaign: "s" });
       expect(blank(text)).toBe(blank(JSON.stringify({ results: entries })));
       expect(text).toContain('"shortUrl":');
@@ -719,6 +722,64 @@ describe("the links batch's JSON text", () => {
       vi.useRealTimers();
       delete process.env.UNSUBSCRIBE_MAILTO;
       resetEnvForTests();
+    }
+  });
+});
+
+describe("the links batch's statement and tokens", () => {
+  // batchLinks reads every contact in one statement whose answer is one text value (a line per
+  // contact, the address raw or as JSON): addresses with a newline, empty or missing must come
+  // back as they are stored, and each link's tokens must be exactly what signLinkTokenSync signs
+  // for that contact (the batch writes them with its own in-place signer).
+  it("reads odd addresses back exactly and signs the tokens a single link would carry", async () => {
+    const prefix = uniq("batchodd");
+    const rows = [
+      { external_id: `${prefix}-plain`, email: `${prefix}@example.com`, phone: "+48601444555" },
+      { external_id: `${prefix}-newline`, email: `a\nb${prefix}@example.com`, phone: null },
+      { external_id: `${prefix}-empty`, email: "", phone: "" },
+      { external_id: `${prefix}-none`, email: null, phone: null },
+      { external_id: `${prefix} spaced "q"`, email: `"quoted local"@example.com`, phone: null },
+      { external_id: `${prefix}-é`, email: `${prefix}@Bücher.example`, phone: null },
+    ];
+    await db.insertInto("contacts").values(rows).execute();
+    const stored = await db
+      .selectFrom("contacts")
+      .select(["id", "external_id"])
+      .where("external_id", "like", `${prefix}%`)
+      .execute();
+    const idOf = new Map(stored.map((r) => [r.external_id!, r.id]));
+    const request = rows.map((r) => r.external_id);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-05-06T07:08:09Z"));
+    try {
+      const entries = await createLinksBatch(db, [...request, request[0]!], {
+        channel: "email",
+        campaign: "odd",
+        topic: null,
+      });
+      expect(entries.map((e) => e.externalId)).toEqual([...request, request[0]]);
+      expect(entries[2]).toMatchObject({ error: { code: "no_address" } });
+      expect(entries[3]).toMatchObject({ error: { code: "no_address" } });
+      expect(entries[6]).toEqual(entries[0]);
+      const now = new Date();
+      for (const k of [0, 1, 4, 5]) {
+        const e = entries[k] as { preferencesUrl: string; unsubscribeUrl: string };
+        const row = rows[k]!;
+        const contactId = idOf.get(row.external_id)!;
+        const normalized = normalizeEmail(row.email!);
+        const addressHash = normalized.ok ? addressKey(normalized.address) : null;
+        if (k === 1) expect(addressHash).toBeNull(); // a newline never normalizes
+        if (k === 0 || k === 5) expect(addressHash).not.toBeNull();
+        const common = { contactId, channel: "email" as const, campaign: "odd", now };
+        expect(e.preferencesUrl.split("/p/")[1]).toBe(
+          signLinkTokenSync({ ...common, purpose: "preferences" }),
+        );
+        expect(e.unsubscribeUrl.split("/u/")[1]).toBe(
+          signLinkTokenSync({ ...common, purpose: "unsubscribe", addressHash }),
+        );
+      }
+    } finally {
+      vi.useRealTimers();
     }
   });
 });

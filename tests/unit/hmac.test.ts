@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hmacSha256 } from "~/consent/hmac.server";
+import { hmacSha256, hmacSha256Bytes } from "~/consent/hmac.server";
 
 // app/consent/hmac.server.ts computes HMAC-SHA256 itself (from precomputed pad states): it must
 // give exactly what node:crypto gives, for every message length around the block boundaries,
@@ -50,5 +50,46 @@ describe("hmacSha256", () => {
     expect(a("m")).toBe(reference("key-a", "m"));
     expect(b("m")).toBe(reference("key-b", "m"));
     expect(a("m")).not.toBe(b("m"));
+  });
+});
+
+describe("hmacSha256Bytes", () => {
+  const referenceBytes = (key: string | Uint8Array, message: Uint8Array) =>
+    crypto.createHmac("sha256", key).update(message).digest();
+
+  it("matches node:crypto for every length 0–300, with and without the shared prefix, at any offset", () => {
+    for (const key of KEYS) {
+      for (const prefixLength of [0, 63, 64, 65, 130]) {
+        const prefix = crypto.randomBytes(prefixLength);
+        const mac = hmacSha256Bytes(key, prefix);
+        const out = Buffer.alloc(40);
+        for (let n = 0; n <= 300; n += n < 140 ? 1 : 7) {
+          // The message sits inside a larger buffer, after some other bytes.
+          const offset = n % 5;
+          const buf = crypto.randomBytes(offset + n + 3);
+          const withPrefix = Buffer.from(buf);
+          prefix.copy(withPrefix, offset, 0, Math.min(prefixLength, n));
+          for (const b of [buf, withPrefix]) {
+            mac(b, offset, offset + n, out, 8);
+            expect(out.subarray(8, 40)).toEqual(
+              referenceBytes(key, b.subarray(offset, offset + n)),
+            );
+          }
+        }
+      }
+    }
+  });
+
+  it("hashes a message that differs from the prefix in its last shared byte from the start", () => {
+    const key = crypto.randomBytes(32);
+    const prefix = Buffer.from("p".repeat(64) + "q".repeat(64));
+    const mac = hmacSha256Bytes(key, prefix);
+    const out = Buffer.alloc(32);
+    const message = Buffer.from("p".repeat(64) + "q".repeat(63) + "X" + "tail of the message");
+    mac(message, 0, message.length, out, 0);
+    expect(out).toEqual(referenceBytes(key, message));
+    const same = Buffer.from("p".repeat(64) + "q".repeat(64) + "tail");
+    mac(same, 0, same.length, out, 0);
+    expect(out).toEqual(referenceBytes(key, same));
   });
 });

@@ -1,11 +1,15 @@
+import crypto from "node:crypto";
 import { SignJWT, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
+import { ByteBuffer } from "~/http/byte-buffer.server";
 import { parseSigningKeys } from "~/secrets.server";
 import {
   CONFIRM_TTL_SECONDS,
   LINK_TTL_SECONDS,
   genuineClaims,
+  base64urlInto,
   linkTokenSigner,
+  linkTokenWriter,
   signLinkToken,
   signLinkTokenSync,
   tokenFailureStatus,
@@ -206,6 +210,43 @@ describe("link tokens", () => {
           ok: true,
         });
       }
+    }
+  });
+
+  it("the batch writer writes the same tokens one after another into a growing arena", async () => {
+    const now = new Date("2026-03-04T05:06:07Z");
+    const shape = { channel: "email", purpose: "unsubscribe", campaign: "c-1" } as const;
+    const write = linkTokenWriter({ ...shape, now }, rotated);
+    const arena = new ByteBuffer(16); // grows many times
+    const made: { start: number; end: number; id: string; hash: string | null }[] = [];
+    for (let i = 0; i < 300; i++) {
+      // uuids, long ids (the payload scratch grows), ids needing escapes, with and without a hash
+      const id =
+        i % 7 === 0 ? `long-${"x".repeat(i * 3)}` : i % 11 === 0 ? `é"\\${i}` : crypto.randomUUID();
+      const hash = i % 3 === 0 ? null : crypto.randomBytes(32).toString("base64url");
+      const start = write(arena, id, hash);
+      made.push({ start, end: arena.length, id, hash });
+    }
+    for (const { start, end, id, hash } of made) {
+      const token = arena.latin1(start, end);
+      expect(token).toBe(
+        signLinkTokenSync({ ...shape, contactId: id, addressHash: hash, now }, rotated),
+      );
+    }
+    const last = made.at(-1)!;
+    const { payload } = await jwtVerify(arena.latin1(last.start, last.end), rotated[0]!.secret, {
+      algorithms: ["HS256"],
+      currentDate: now,
+    });
+    expect(payload).toMatchObject({ sub: last.id, pur: "unsubscribe", cp: "c-1" });
+  });
+
+  it("base64urlInto is Buffer's base64url for every length", () => {
+    const out = Buffer.alloc(200);
+    for (let n = 0; n <= 100; n++) {
+      const src = crypto.randomBytes(n + 4);
+      const end = base64urlInto(src, 2, 2 + n, out, 5);
+      expect(out.toString("latin1", 5, end)).toBe(src.subarray(2, 2 + n).toString("base64url"));
     }
   });
 

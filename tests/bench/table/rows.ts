@@ -224,22 +224,34 @@ const importRow = row({
 
 type LinkSet = { unsubscribe: string[]; oneClick: string[]; preferences: string[] };
 
-/** POST /api/v1/links/batch for every seeded contact, 10,000 a call (the API's maximum). */
+/**
+ * POST /api/v1/links/batch for every seeded contact, 10,000 a call (the API's maximum).
+ *
+ * What is timed: from sending a call until the last byte of its answer has arrived. The client's
+ * decoding and JSON.parse of the ~11 MB answer (~15 ms a call, 10–15 % of a call on an idle
+ * machine) happen after the clock stops: they are the bench's work, not the server's. One call
+ * before the timed ones warms the server up (a quick run has 10,000 contacts, so its figure was
+ * one call to a server that had just started: JIT compilation of the signing code and the heap
+ * growing, ~2× a later call); the timed calls then go over the contacts at least 3 times (quick)
+ * or once (40,000 contacts), and every answer is checked. The first call's rate is kept in the
+ * row's details.
+ */
 const linksBatch = row({
   id: "links-batch",
   stage: "http",
   async run(s: HttpStage) {
     const links: LinkSet = { unsubscribe: [], oneClick: [], preferences: [] };
-    let seconds = 0;
-    for (let i = 0; i < s.externalIds.length; i += 10_000) {
-      const ids = s.externalIds.slice(i, i + 10_000);
+    const call = async (ids: string[], keep: boolean) => {
       const t = performance.now();
       const res = await fetch(`${s.base}/api/v1/links/batch`, {
         method: "POST",
         headers: { authorization: `Bearer ${s.apiKey}`, "content-type": "application/json" },
         body: JSON.stringify({ channel: "email", campaign: "bench", externalIds: ids }),
       });
-      const body = (await res.json()) as {
+      const bytes = await res.arrayBuffer();
+      const seconds = (performance.now() - t) / 1000;
+      if (res.status !== 200) throw new Error(`links batch answered ${res.status}`);
+      const body = JSON.parse(new TextDecoder().decode(bytes)) as {
         results: {
           unsubscribeUrl?: string;
           preferencesUrl?: string;
@@ -247,26 +259,43 @@ const linksBatch = row({
           error?: unknown;
         }[];
       };
-      seconds += (performance.now() - t) / 1000;
-      if (res.status !== 200) throw new Error(`links batch answered ${res.status}`);
+      if (body.results.length !== ids.length) throw new Error("links batch: results missing");
       for (const r of body.results) {
         if (r.error || !r.unsubscribeUrl) throw new Error(`links batch: ${JSON.stringify(r)}`);
+        if (!keep) continue;
         links.unsubscribe.push(r.unsubscribeUrl);
         links.preferences.push(r.preferencesUrl!);
         // RFC 8058: the mailbox provider posts to the https/http URL of List-Unsubscribe.
         const header = r.headers?.["List-Unsubscribe"] ?? "";
         links.oneClick.push(/<(https?:[^>]+)>/.exec(header)?.[1] ?? r.unsubscribeUrl);
       }
+      return seconds;
+    };
+    const first = await call(s.externalIds.slice(0, 10_000), false);
+    const rounds = s.externalIds.length >= 30_000 ? 1 : 3;
+    let seconds = 0;
+    let made = 0;
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < s.externalIds.length; i += 10_000) {
+        const ids = s.externalIds.slice(i, i + 10_000);
+        seconds += await call(ids, round === 0);
+        made += ids.length;
+      }
     }
     s.shared.set("links", links);
-    const perSecond = s.externalIds.length / seconds;
+    const perSecond = made / seconds;
     return {
       id: "links-batch",
       db: s.kind,
       what: `POST /api/v1/links/batch, 10,000 contacts a call`,
       figure: Math.round(perSecond),
       unit: "links/s",
-      details: { links: s.externalIds.length, calls: Math.ceil(s.externalIds.length / 10_000) },
+      details: {
+        links: made,
+        calls: Math.ceil(made / 10_000),
+        timed: "send to last byte of the answer, after one warm-up call",
+        first_call_links_per_s: Math.round(Math.min(10_000, s.externalIds.length) / first),
+      },
       goal: "≥ 50,000 links/s",
       met: perSecond >= 50_000,
     };
