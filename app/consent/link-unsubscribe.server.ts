@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 
 import { ADDRESS_HASH_RE, ConsentError } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { preparedStatement, type Db } from "~/db/db.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
 
@@ -75,7 +75,7 @@ export async function unsubscribeByLinkStatement(
     ? // Topic link: lock the channel row first (the order applyConsentChanges takes its locks
       // in, so the two cannot deadlock), then opt out of the topic; a channel row is created
       // (subscribed) when Heed had none, and points at the change, as applyConsentChanges does.
-      sql<{ ledger_id: string | number | null }>`
+      sql<{ ledger_id: string | number | null }>`${preparedStatement("link_topic_opt_out")}
         with lid as (select nextval(pg_get_serial_sequence('consent_ledger', 'id')) as id),
         lk as (
           select 1 from channel_consent
@@ -101,7 +101,7 @@ export async function unsubscribeByLinkStatement(
           returning 1
         ),
         ${ledger}`
-    : sql<{ ledger_id: string | number | null }>`
+    : sql<{ ledger_id: string | number | null }>`${preparedStatement("link_unsubscribe")}
         with lid as (select nextval(pg_get_serial_sequence('consent_ledger', 'id')) as id),
         changed as (
           insert into channel_consent as cc (

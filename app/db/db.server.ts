@@ -95,6 +95,34 @@ const pgTypes = {
   },
 } as pg.CustomTypesConfig;
 
+/**
+ * Hot statements as named prepared statements on PostgreSQL (docs/decisions/0101): a statement
+ * whose SQL starts with `preparedStatement(name)` is parsed and planned once per pooled
+ * connection, then only bound and executed. Kysely sends every query unnamed, so PostgreSQL
+ * parses and plans it again on every call: for the one-click statement (three CTE inserts whose
+ * ledger row fires the chain trigger) that was more of the database's CPU than executing it.
+ * Only statements whose text is fixed (values are parameters) may be marked: node-postgres keeps
+ * one text per name and connection. PGlite ignores the marker (it is an SQL comment).
+ */
+const PREPARED_RE = /^\/\* heed:prepared ([a-z0-9_]{1,48}) \*\//;
+
+export function preparedStatement(name: string) {
+  if (!/^[a-z0-9_]{1,48}$/.test(name)) throw new Error(`bad prepared statement name ${name}`);
+  return sql.raw(`/* heed:prepared ${name} */ `);
+}
+
+function runPreparedByName(client: pg.PoolClient) {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    if (typeof text === "string" && args.length <= 2) {
+      const m = PREPARED_RE.exec(text);
+      if (m) return query({ name: `heed_${m[1]}`, text, values });
+    }
+    return query(...args);
+  };
+}
+
 export type PostgresOptions = {
   /** How long a request waits for a connection (a new one, or a free one of a full pool). */
   connectTimeoutMs?: number;
@@ -130,7 +158,10 @@ export async function openPostgres(
   // that client, and an `error` event without a listener ends the process. The pool listens on
   // idle clients; this listener covers every client for its whole life. The failed client is
   // not queryable any more: its query (if any) fails, and the pool discards it when released.
-  pool.on("connect", (client) => client.on("error", onError));
+  pool.on("connect", (client) => {
+    client.on("error", onError);
+    runPreparedByName(client);
+  });
   pool.on("error", onError);
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),

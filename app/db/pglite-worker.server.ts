@@ -52,11 +52,38 @@ type Reply =
 type PGliteLike = {
   query(sql: string, params: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
   close(): Promise<void>;
+  execProtocol(
+    message: Uint8Array,
+    options: { syncToFs: boolean },
+  ): Promise<{ messages: unknown[] }>;
+  syncToFs(): Promise<void>;
+  _runExclusiveQuery<T>(fn: () => Promise<T>): Promise<T>;
+  serializers: Record<number, (v: unknown) => string>;
+  parsers: Record<number, unknown>;
+};
+type PGliteModule = {
+  PGlite: { create(options: object): Promise<PGliteLike> };
+  protocol: {
+    serialize: {
+      parse(o: { name: string; text: string }): Uint8Array;
+      describe(o: { type: "S" | "P"; name?: string }): Uint8Array;
+      bind(o: { statement: string; values: (string | null)[] }): Uint8Array;
+      execute(o: object): Uint8Array;
+      sync(): Uint8Array;
+    };
+  };
+  parse: {
+    parseDescribeStatementResults(messages: unknown[]): number[];
+    parseResults(
+      messages: unknown[],
+      parsers: Record<number, unknown>,
+    ): { rows: unknown[]; affectedRows?: number }[];
+  };
 };
 
 async function pgliteWorkerMain(
   threads: typeof import("node:worker_threads"),
-  load: (path: string) => { PGlite: { create(options: object): Promise<PGliteLike> } },
+  load: (path: string) => PGliteModule,
 ) {
   const port = threads.parentPort!;
   const data = threads.workerData as {
@@ -73,9 +100,10 @@ async function pgliteWorkerMain(
     return out;
   };
   let db: PGliteLike;
+  let mod: PGliteModule;
   try {
-    const { PGlite } = load(data.pglitePath);
-    db = await PGlite.create({
+    mod = load(data.pglitePath);
+    db = await mod.PGlite.create({
       dataDir: data.dataDir,
       ...(data.loadDataDir ? { loadDataDir: new Blob([data.loadDataDir]) } : {}),
     });
@@ -83,13 +111,61 @@ async function pgliteWorkerMain(
     port.postMessage({ type: "failed", error: wire(e) });
     return;
   }
+  /**
+   * A statement marked with preparedStatement(name) (db.server.ts) as a named prepared statement
+   * of PGlite's one session: parsed and planned once, then only bound and executed — what
+   * PGlite's own query() does with an unnamed statement, message by message (parse, describe,
+   * bind, describe, execute, sync), with the same parameter serializers, result parsers and
+   * write-back to the data directory. For the one-click statement parsing and planning were
+   * about two thirds of its time in PGlite.
+   */
+  const PREPARED_RE = /^\/\* heed:prepared ([a-z0-9_]{1,48}) \*\//;
+  /** Prepared in this worker's session: name → parameter type oids. */
+  const prepared = new Map<string, number[]>();
+  const { serialize } = mod.protocol;
+  const queryPrepared = (name: string, text: string, params: unknown[]) =>
+    db._runExclusiveQuery(async () => {
+      const opts = { syncToFs: false };
+      const messages: unknown[] = [];
+      try {
+        let types = prepared.get(name);
+        if (!types) {
+          await db.execProtocol(serialize.parse({ name, text }), opts);
+          // Known from here on (a second Parse of the name would fail), even if describe fails.
+          prepared.set(name, []);
+          const described = await db.execProtocol(serialize.describe({ type: "S", name }), opts);
+          types = mod.parse.parseDescribeStatementResults(described.messages);
+          prepared.set(name, types);
+        }
+        const values = params.map((v, i) => {
+          if (v === null || v === undefined) return null;
+          const serializer = db.serializers[types[i]!];
+          return serializer ? serializer(v) : String(v);
+        });
+        for (const m of [
+          serialize.bind({ statement: name, values }),
+          serialize.describe({ type: "P" }),
+          serialize.execute({}),
+        ]) {
+          messages.push(...(await db.execProtocol(m, opts)).messages);
+        }
+      } finally {
+        messages.push(...(await db.execProtocol(serialize.sync(), opts)).messages);
+      }
+      await db.syncToFs();
+      return mod.parse.parseResults(messages, db.parsers)[0]!;
+    });
+  const query = (text: string, params: unknown[]) => {
+    const m = PREPARED_RE.exec(text);
+    return m ? queryPrepared(`heed_${m[1]}`, text, params) : db.query(text, params);
+  };
   port.on(
     "message",
     (msg: { id: number; op: "query" | "close"; sql?: string; params?: unknown[] }) => {
       const run =
         msg.op === "close"
           ? db.close().then(() => ({ rows: [] as unknown[], affectedRows: 0 }))
-          : db.query(msg.sql!, msg.params ?? []);
+          : query(msg.sql!, msg.params ?? []);
       run.then(
         (r) =>
           port.postMessage({ id: msg.id, ok: true, rows: r.rows, affectedRows: r.affectedRows }),

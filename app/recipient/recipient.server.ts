@@ -19,7 +19,7 @@ import {
 import { unsubscribeByLinkStatement } from "~/consent/link-unsubscribe.server";
 import { sql } from "kysely";
 
-import type { Db, Trx } from "~/db/db.server";
+import { preparedStatement, type Db, type Trx } from "~/db/db.server";
 
 import { CHANNELS, type Channel, type ConsentSource, type LocalizedText } from "~/db/schema";
 
@@ -53,13 +53,11 @@ export type RecipientContact = {
 /** The token's contact, unless it was deleted or erased. One query. */
 export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
   if (!isUuid(contactId)) return null;
-  const row = await db
-    .selectFrom("contacts")
-    .select(["id", "locale", "email", "phone"])
-    .where("id", "=", contactId)
-    .where("erased_at", "is", null)
-    .executeTakeFirst();
-  return row ?? null;
+  // Every recipient page and one-click reads it: a prepared statement on PostgreSQL (db.server.ts).
+  const { rows } = await sql<RecipientContact>`${preparedStatement("recipient_contact")}
+    select id, locale, email, phone from contacts
+    where id = ${contactId}::uuid and erased_at is null`.execute(db);
+  return rows[0] ?? null;
 }
 
 /**
