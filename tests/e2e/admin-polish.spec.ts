@@ -194,7 +194,7 @@ test.describe("the list of suppressions", () => {
     await loginAs(page, fx().users.agent);
     await page.goto("/admin/suppressions?channel=email&q=list.e2e.test");
     await expect(page.getByRole("heading", { level: 1, name: "Odhlášené adresy" })).toBeVisible();
-    const list = page.getByRole("region", { name: "Všechna potlačení" });
+    const list = page.getByRole("region", { name: "Všechny odhlášené adresy" });
     await expect(list.getByLabel("Zdroj")).toBeVisible();
     await expect(listCards(page).first()).toContainText("Nahlášení spamu");
     await expect(listCards(page).first()).toContainText("polish-complaint@list.e2e.test");
