@@ -2,6 +2,7 @@ import { useMemo, type ReactNode } from "react";
 import type { Channel } from "~/db/schema";
 import type { Locale } from "~/i18n/config";
 import { useLocale, useT } from "~/i18n/react";
+import { formatDateTime } from "~/admin/ui/components";
 import { CHANNEL_SWATCH } from "~/reports/ui/colors";
 
 /**
@@ -40,17 +41,6 @@ export function reportFormat(locale: Locale): ReportFormat {
   const typed = new Intl.NumberFormat(locale, { maximumFractionDigits: 4 });
   // A no-break space keeps "0,3 %" on one line; English keeps the plain space it always had.
   const pc = locale === "en" ? " %" : "\u00a0%";
-  // As the admin area's <Time> writes instants: numeric, in UTC; English keeps ISO order.
-  const instant = new Intl.DateTimeFormat(locale, {
-    year: "numeric",
-    month: "2-digit",
-    day: "2-digit",
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
-    timeZone: "UTC",
-  });
   f = {
     n: (value) => whole.format(value),
     share: (share) => `${one.format(share * 100)}${pc}`,
@@ -60,13 +50,8 @@ export function reportFormat(locale: Locale): ReportFormat {
       return `${(pct < 10 ? two : one).format(pct)}${pc}`;
     },
     percent: (percent) => `${typed.format(percent)}${pc}`,
-    dateTime: (value) => {
-      if (!value) return "";
-      const d = typeof value === "string" ? new Date(value) : value;
-      if (Number.isNaN(d.getTime())) return "";
-      if (locale === "en") return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
-      return `${instant.format(d)} UTC`;
-    },
+    // As the admin area's <Time> writes instants: numeric, in UTC; English keeps ISO order.
+    dateTime: (value) => formatDateTime(value, locale),
   };
   formats.set(locale, f);
   return f;
