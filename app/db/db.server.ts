@@ -5,7 +5,11 @@ import pg from "pg";
 import { PGlite } from "@electric-sql/pglite";
 import { PGliteDialect } from "kysely-pglite-dialect";
 import { DatabaseHealth } from "~/db/faults.server";
-import { PgliteWorkerClient, pgliteWorkerDialect } from "~/db/pglite-worker.server";
+import {
+  PgliteWorkerClient,
+  pgliteWorkerDialect,
+  PREPARED_MARKER,
+} from "~/db/pglite-worker.server";
 import type { Database } from "~/db/schema";
 
 /**
@@ -102,10 +106,9 @@ const pgTypes = {
  * parses and plans it again on every call: for the one-click statement (three CTE inserts whose
  * ledger row fires the chain trigger) that was more of the database's CPU than executing it.
  * Only statements whose text is fixed (values are parameters) may be marked: node-postgres keeps
- * one text per name and connection. PGlite ignores the marker (it is an SQL comment).
+ * one text per name and connection. The server's PGlite worker prepares marked statements too
+ * (pglite-worker.server.ts); PGlite in the calling thread runs the text (the marker is a comment).
  */
-const PREPARED_RE = /^\/\* heed:prepared ([a-z0-9_]{1,48}) \*\//;
-
 export function preparedStatement(name: string) {
   if (!/^[a-z0-9_]{1,48}$/.test(name)) throw new Error(`bad prepared statement name ${name}`);
   return sql.raw(`/* heed:prepared ${name} */ `);
@@ -116,7 +119,7 @@ function runPreparedByName(client: pg.PoolClient) {
   (client as { query: unknown }).query = (...args: unknown[]) => {
     const [text, values] = args;
     if (typeof text === "string" && args.length <= 2) {
-      const m = PREPARED_RE.exec(text);
+      const m = PREPARED_MARKER.exec(text);
       if (m) return query({ name: `heed_${m[1]}`, text, values });
     }
     return query(...args);

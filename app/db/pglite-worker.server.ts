@@ -81,6 +81,12 @@ type PGliteModule = {
   };
 };
 
+/**
+ * How a statement marked by preparedStatement(name) (db.server.ts) starts: the one pattern both
+ * the PostgreSQL pool and the PGlite worker read the name with.
+ */
+export const PREPARED_MARKER = /^\/\* heed:prepared ([a-z0-9_]{1,48}) \*\//;
+
 async function pgliteWorkerMain(
   threads: typeof import("node:worker_threads"),
   load: (path: string) => PGliteModule,
@@ -90,6 +96,7 @@ async function pgliteWorkerMain(
     pglitePath: string;
     dataDir: string;
     loadDataDir?: ArrayBuffer;
+    preparedPattern: string;
   };
   const wire = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -119,7 +126,9 @@ async function pgliteWorkerMain(
    * write-back to the data directory. For the one-click statement parsing and planning were
    * about two thirds of its time in PGlite.
    */
-  const PREPARED_RE = /^\/\* heed:prepared ([a-z0-9_]{1,48}) \*\//;
+  // PREPARED_MARKER, handed over as workerData: this function runs from its source text in the
+  // worker, so it cannot import it.
+  const PREPARED_RE = new RegExp(data.preparedPattern);
   /** Prepared in this worker's session: name → parameter type oids. */
   const prepared = new Map<string, number[]>();
   const { serialize } = mod.protocol;
@@ -229,6 +238,7 @@ export class PgliteWorkerClient {
         dataDir: this.#options.dataDir,
         // Only on the first start: a restarted worker reopens what the data directory holds.
         loadDataDir: this.generation === 0 ? this.#options.loadDataDir : undefined,
+        preparedPattern: PREPARED_MARKER.source,
       },
     });
     this.generation++;
