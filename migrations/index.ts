@@ -21,6 +21,7 @@ import * as m20261130T1100 from "./2026-11-30T1100_consent_lookup_key";
 import * as m20261130T1200 from "./2026-11-30T1200_ledger_chain_given";
 import * as m20261130T1300 from "./2026-11-30T1300_admin_user_locale";
 import * as m20261201T1500 from "./2026-12-01T1500_ledger_chain_plan";
+import * as m20261202T0900 from "./2026-12-02T0900_ledger_leaving_keyset";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-30T1200_ledger_chain_given": m20261130T1200,
   "2026-11-30T1300_admin_user_locale": m20261130T1300,
   "2026-12-01T1500_ledger_chain_plan": m20261201T1500,
+  "2026-12-02T0900_ledger_leaving_keyset": m20261202T0900,
 };

@@ -51,20 +51,75 @@ export async function readRollupState(db: Db): Promise<RollupState | null> {
   return row ? { xmin: row.xmin, rolledThrough: row.rolled_through } : null;
 }
 
-/** Days and campaigns with leaving rows written by transactions at or after the horizon. */
+/**
+ * Ledger rows one statement of the rollup reads at most (pendingSince, countDays). On PGlite the
+ * database is one session (app/db/pglite-worker.server.ts), and a statement holds it: the rollup
+ * after a 1,000,000-row import held it for more than a second in one statement; in slices of this
+ * size each statement takes tens of milliseconds and requests waiting for the session go between
+ * two of them.
+ */
+export const PENDING_SLICE = 20_000;
+
+/**
+ * Runs one keyset slice along its index whatever the statistics say: PGlite's tables are never
+ * analyzed, and without statistics the planner reads the whole ledger and sorts it for every
+ * slice (measured: 100 ms a slice at 100,000 rows instead of a few ms).
+ */
+async function alongTheIndex<T>(db: Db, slice: (trx: Trx) => Promise<{ rows: T[] }>): Promise<T[]> {
+  return db.transaction().execute(async (trx) => {
+    await sql`set local enable_seqscan = off`.execute(trx);
+    await sql`set local enable_sort = off`.execute(trx);
+    return (await slice(trx)).rows;
+  });
+}
+
+/**
+ * Days and campaigns with leaving rows written by transactions at or after the horizon: keyset
+ * slices of the ledger's (txid, id) index, each its own statement. Slices read at different
+ * moments; that is exact for both callers: every row with txid below the caller's own horizon
+ * (taken before the first slice) was committed before it, so every slice sees it, and a row
+ * written meanwhile has a txid at or above that horizon, so it is pending again next time.
+ */
 async function pendingSince(
   db: Db,
   xmin: string,
 ): Promise<{ days: string[]; campaigns: Set<string> }> {
-  const { rows } = await sql<{ day: string; campaign: string | null }>`
-    select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, l.campaign
-    from consent_ledger l
-    where l.txid >= ${xmin}::xid8 and ${LEAVING}
-  `.execute(db);
-  return {
-    days: [...new Set(rows.map((r) => r.day))].sort(),
-    campaigns: new Set(rows.map((r) => r.campaign).filter((c): c is string => c !== null)),
-  };
+  const days = new Set<string>();
+  const campaigns = new Set<string>();
+  let after: { txid: string; id: string } | null = null;
+  for (;;) {
+    const from: ReturnType<typeof sql> = after
+      ? sql`(l.txid, l.id) > (${after.txid}::xid8, ${after.id}::bigint)`
+      : sql`l.txid >= ${xmin}::xid8`;
+    // The slice's distinct days and campaigns, and (a row with day null) the slice's last key.
+    const rows = await alongTheIndex(db, (trx) =>
+      sql<{ day: string | null; campaign: string | null; next: string | null }>`
+        with s as (
+          select l.txid, l.id, l.occurred_at, l.campaign, l.action from consent_ledger l
+          where ${from} order by l.txid, l.id limit ${PENDING_SLICE}
+        )
+        select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+          l.campaign, null::text as next
+        from s as l where ${LEAVING}
+        union all
+        select null, null, (select count(*) from s)::text || ' ' || txid::text || ' ' || id::text
+        from (select txid, id from s order by txid desc, id desc limit 1) as last
+      `.execute(trx),
+    );
+    let next: string | null = null;
+    for (const r of rows) {
+      if (r.day === null) next = r.next;
+      else {
+        days.add(r.day);
+        if (r.campaign !== null) campaigns.add(r.campaign);
+      }
+    }
+    if (next === null) break;
+    const [count, txid, id] = next.split(" ") as [string, string, string];
+    if (Number(count) < PENDING_SLICE) break;
+    after = { txid, id };
+  }
+  return { days: [...days].sort(), campaigns };
 }
 
 export async function loadRollupView(db: Db): Promise<RollupView> {
@@ -87,37 +142,95 @@ function daysBetween(from: string, to: string): string[] {
   return out;
 }
 
-async function rollDays(trx: Trx, days: string[]): Promise<void> {
-  if (days.length === 0) return;
-  await sql`delete from report_daily where day = any(${days}::date[])`.execute(trx);
-  await sql`
-    insert into report_daily (day, channel, action, source, topic, campaign, reason_code, n)
-    select p.day, l.channel, l.action, l.source, l.topic, l.campaign, l.reason_code, count(*)::int
-    from unnest(${days}::date[]) as p(day)
-    join consent_ledger l
-      on l.occurred_at >= (p.day::timestamp at time zone 'UTC')
-     and l.occurred_at < ((p.day + 1)::timestamp at time zone 'UTC')
-    where ${LEAVING}
-    group by 1, 2, 3, 4, 5, 6, 7
-  `.execute(trx);
+/** One row of report_daily. */
+type DailyCount = {
+  day: string;
+  channel: string;
+  action: string;
+  source: string;
+  topic: string | null;
+  campaign: string | null;
+  reason_code: string | null;
+  n: number;
+};
+
+/**
+ * The leaving rows of the UTC days [from, to) (from null: every day before `to`), counted by
+ * report_daily's dimensions, in keyset slices of (occurred_at, id) along
+ * consent_ledger_leaving_time_id_idx, summed here. Read outside the rollup's transaction, exact
+ * for the same reason as pendingSince: every row below the rollup's horizon is seen by every
+ * slice, and a day that gets a row later is pending at the next rollup and counted again.
+ */
+async function countDays(db: Db, from: string | null, to: string): Promise<DailyCount[]> {
+  const sums = new Map<string, DailyCount>();
+  const end = sql`l.occurred_at < (${to}::date::timestamp at time zone 'UTC')`;
+  let after: { at: string; id: string } | null = null;
+  for (;;) {
+    const start: ReturnType<typeof sql> = after
+      ? sql`and (l.occurred_at, l.id) > (${after.at}::timestamptz, ${after.id}::bigint)`
+      : from
+        ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
+        : sql``;
+    // The slice's counts, and (a row with day null) its size and last key.
+    const rows = await alongTheIndex(db, (trx) =>
+      sql<Omit<DailyCount, "day"> & { day: string | null; next: string | null }>`
+        with s as (
+          select l.occurred_at, l.id, l.channel, l.action, l.source, l.topic, l.campaign,
+            l.reason_code
+          from consent_ledger l
+          where ${LEAVING} and ${end} ${start}
+          order by l.occurred_at, l.id limit ${PENDING_SLICE}
+        )
+        select to_char(s.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, s.channel,
+          s.action, s.source, s.topic, s.campaign, s.reason_code, count(*)::int as n,
+          null::text as next
+        from s group by 1, 2, 3, 4, 5, 6, 7
+        union all
+        select null, null, null, null, null, null, null, null,
+          (select count(*) from s)::text || ' ' || id::text || ' ' || occurred_at::text
+        from (select occurred_at, id from s order by occurred_at desc, id desc limit 1) as last
+      `.execute(trx),
+    );
+    let next: string | null = null;
+    for (const { next: last, ...r } of rows) {
+      if (r.day === null) {
+        next = last;
+        continue;
+      }
+      const row = r as DailyCount;
+      const key = JSON.stringify([
+        row.day,
+        row.channel,
+        row.action,
+        row.source,
+        row.topic,
+        row.campaign,
+        row.reason_code,
+      ]);
+      const sum = sums.get(key);
+      if (sum) sum.n += row.n;
+      else sums.set(key, { ...row });
+    }
+    if (next === null) break;
+    const [count, id] = next.split(" ", 2) as [string, string];
+    if (Number(count) < PENDING_SLICE) break;
+    after = { id, at: next.slice(count.length + id.length + 2) };
+  }
+  return [...sums.values()];
 }
 
-async function rollRange(trx: Trx, from: string | null, through: string): Promise<void> {
-  // Consecutive new days in one statement (the first rollup covers the whole ledger).
-  const start = from
-    ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
-    : sql``;
-  await sql`delete from report_daily where day <= ${through}::date ${from ? sql`and day >= ${from}::date` : sql``}`.execute(
-    trx,
-  );
+/** Replaces the rollup's rows of `days` (every day: "all") with `counts`. */
+async function writeDays(trx: Trx, days: string[] | "all", counts: DailyCount[]): Promise<void> {
+  if (days === "all") await sql`delete from report_daily`.execute(trx);
+  else if (days.length > 0)
+    await sql`delete from report_daily where day = any(${days}::date[])`.execute(trx);
+  if (counts.length === 0) return;
   await sql`
     insert into report_daily (day, channel, action, source, topic, campaign, reason_code, n)
-    select (l.occurred_at at time zone 'UTC')::date, l.channel, l.action, l.source, l.topic, l.campaign,
-      l.reason_code, count(*)::int
-    from consent_ledger l
-    where ${LEAVING} ${start}
-      and l.occurred_at < ((${through}::date + 1)::timestamp at time zone 'UTC')
-    group by 1, 2, 3, 4, 5, 6, 7
+    select x.day, x.channel, x.action, x.source, x.topic, x.campaign, x.reason_code, x.n
+    from jsonb_to_recordset(${JSON.stringify(counts)}::jsonb) as x(
+      day date, channel text, action text, source text, topic text, campaign text,
+      reason_code text, n integer)
   `.execute(trx);
 }
 
@@ -160,10 +273,37 @@ export type RollupResult = {
 
 /**
  * Brings the rollups up to date: the new complete days, the days and campaigns with rows written
- * since the last rollup. Returns ran=false when another server holds the lock.
+ * since the last rollup. Returns ran=false when another server holds the lock, or rolled up
+ * while this one was reading what is pending.
+ *
+ * What is pending is read before the transaction, in slices (pendingSince): inside it, the scan
+ * would hold PGlite's only session for its whole length. The horizon stored is the one taken
+ * before that scan, so whatever is written from then on is pending at the next rollup.
  */
 export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<RollupResult> {
   const through = addDays(toIsoDate(options.now ?? new Date()), -1);
+  const horizon = await sql<{
+    xmin: string;
+  }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+  const xmin = horizon.rows[0]!.xmin;
+  const before = await readRollupState(db);
+  const pending =
+    before && before.rolledThrough !== null ? await pendingSince(db, before.xmin) : null;
+  // The days to count again: those with rows written since the last rollup, and the complete
+  // days not rolled yet (all of them at the first rollup).
+  let recount: string[] | "all" = "all";
+  let counts: DailyCount[];
+  if (before?.rolledThrough && pending) {
+    const rolled = before.rolledThrough;
+    const dirty = pending.days.filter((d) => d <= rolled);
+    const fresh = rolled < through ? daysBetween(addDays(rolled, 1), through) : [];
+    recount = [...dirty, ...fresh];
+    counts = [];
+    for (const d of dirty) counts.push(...(await countDays(db, d, addDays(d, 1))));
+    if (fresh.length > 0) counts.push(...(await countDays(db, fresh[0]!, addDays(through, 1))));
+  } else {
+    counts = await countDays(db, null, addDays(through, 1));
+  }
   return db
     .transaction()
     .setIsolationLevel("repeatable read")
@@ -171,32 +311,23 @@ export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<R
       const lock = await sql<{
         ok: boolean;
       }>`select pg_try_advisory_xact_lock(${ROLLUP_LOCK}::bigint) as ok`.execute(trx);
-      if (!lock.rows[0]?.ok) return { ran: false, rolledThrough: through, days: 0, campaigns: 0 };
-      // One snapshot for the whole run (repeatable read): its horizon is the new xmin.
-      const horizon = await sql<{
-        xmin: string;
-      }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(trx);
-      const xmin = horizon.rows[0]!.xmin;
       const state = await readRollupState(trx);
+      const same = state?.xmin === before?.xmin && state?.rolledThrough === before?.rolledThrough;
+      if (!lock.rows[0]?.ok || !same) {
+        return { ran: false, rolledThrough: through, days: 0, campaigns: 0 };
+      }
 
-      let days = 0;
+      await writeDays(trx, recount, counts);
+      let days: number;
       let campaigns: number | "all";
-      if (!state || state.rolledThrough === null) {
-        await sql`delete from report_daily`.execute(trx);
-        await rollRange(trx, null, through);
+      if (recount === "all" || !pending) {
         await rollCampaigns(trx, "all");
         days = -1;
         campaigns = "all";
       } else {
-        const pending = await pendingSince(trx, state.xmin);
-        const dirty = pending.days.filter((d) => d <= state.rolledThrough!);
-        await rollDays(trx, dirty);
-        if (state.rolledThrough < through)
-          await rollRange(trx, addDays(state.rolledThrough, 1), through);
         // A rollup dated after `through` (the clock went back) keeps its days: they stay exact.
         await rollCampaigns(trx, [...pending.campaigns]);
-        days =
-          dirty.length + Math.max(0, daysBetween(addDays(state.rolledThrough, 1), through).length);
+        days = recount.length;
         campaigns = pending.campaigns.size;
       }
       // Fresh statistics after a big change, so the planner knows the rollup's size.

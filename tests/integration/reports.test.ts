@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addressKey, applyConsentChange } from "~/consent/consent.server";
 import type { Db } from "~/db/db.server";
@@ -7,7 +8,7 @@ import { bucketsOf, parseReportFilter, type ReportFilter } from "~/reports/filte
 import { getCampaignReport } from "~/reports/campaigns.server";
 import { fillBuckets, freeTextPage, getDashboard } from "~/reports/queries.server";
 import { DEFAULT_RATE_RULES } from "~/reports/rates";
-import { runRollup } from "~/reports/rollup.server";
+import { PENDING_SLICE, runRollup } from "~/reports/rollup.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 
 /**
@@ -601,6 +602,38 @@ describe("rollups stay exact", () => {
       "sms-1,SMS flash sale,sms,,2026-11-10T09:00:00.000Z,200,2,1.0000,threshold,,No reason given (2)",
     );
     expect(campaigns).toHaveLength(5); // header, 3 campaigns, final line break
+  });
+
+  it("rows written since the rollup are all found when there are more than one slice of them", async () => {
+    await runRollup(db, { now: new Date("2026-11-20T08:00:00Z") });
+    // The pending rows are read in slices of PENDING_SLICE (keyset on txid, id): a first slice
+    // filled exactly with rows that are not leaving (set-up writes them directly), then, in a later
+    // transaction, one leaving row in a rolled day: only the second slice finds it.
+    const before = await dashboard();
+    const promo = before.campaigns.rows.find((c) => c.key === "promo-1")!.unsubscribes;
+    await sql`insert into consent_ledger (occurred_at, channel, address_hash, action, source)
+      select '2026-11-07T12:00:00Z', 'email', md5('slice' || i), 'subscribe', 'double_opt_in'
+      from generate_series(1, ${PENDING_SLICE}::int) as i`.execute(db);
+    await db
+      .insertInto("consent_ledger")
+      .values({
+        occurred_at: "2026-11-08T09:00:00Z",
+        channel: "email",
+        address_hash: addressKey("second-slice@x.test"),
+        action: "unsubscribe",
+        source: "link",
+        campaign: "promo-1",
+      })
+      .execute();
+    expect(await runRollup(db, { now: new Date("2026-11-20T08:01:00Z") })).toMatchObject({
+      ran: true,
+      days: 1,
+      campaigns: 1,
+    });
+    const d = await dashboard();
+    expect(d.totals.leaving).toBe(before.totals.leaving + 1);
+    expect(d.overTime.find((r) => r.bucket === "2026-11-08")).toMatchObject({ email: 1, total: 1 });
+    expect(d.campaigns.rows.find((c) => c.key === "promo-1")!.unsubscribes).toBe(promo + 1);
   });
 });
 
