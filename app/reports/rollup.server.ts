@@ -136,14 +136,14 @@ export async function loadRollupView(db: Db): Promise<RollupView> {
 }
 
 /** The days [from, to] as a date[] parameter. */
-function daysBetween(from: string, to: string): string[] {
+export function daysBetween(from: string, to: string): string[] {
   const out: string[] = [];
   for (let d = from; d <= to; d = addDays(d, 1)) out.push(d);
   return out;
 }
 
 /** One row of report_daily. */
-type DailyCount = {
+export type DailyCount = {
   day: string;
   channel: string;
   action: string;
@@ -161,7 +161,7 @@ type DailyCount = {
  * for the same reason as pendingSince: every row below the rollup's horizon is seen by every
  * slice, and a day that gets a row later is pending at the next rollup and counted again.
  */
-async function countDays(db: Db, from: string | null, to: string): Promise<DailyCount[]> {
+export async function countDays(db: Db, from: string | null, to: string): Promise<DailyCount[]> {
   const sums = new Map<string, DailyCount>();
   const end = sql`l.occurred_at < (${to}::date::timestamp at time zone 'UTC')`;
   let after: { at: string; id: string } | null = null;
@@ -219,6 +219,27 @@ async function countDays(db: Db, from: string | null, to: string): Promise<Daily
   return [...sums.values()];
 }
 
+/** countDays of a list of days, one keyset walk per run of consecutive days. */
+export async function countDayList(db: Db, days: readonly string[]): Promise<DailyCount[]> {
+  const sorted = [...new Set(days)].sort();
+  const out: DailyCount[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let last = sorted[i]!;
+    let j = i + 1;
+    while (j < sorted.length && sorted[j] === addDays(last, 1)) last = sorted[j++]!;
+    out.push(...(await countDays(db, sorted[i]!, addDays(last, 1))));
+    i = j;
+  }
+  return out;
+}
+
+/** The rows of `counts` (DailyCount[] as jsonb) as a table shaped like report_daily. */
+export function dailyCountsTable(counts: readonly DailyCount[]) {
+  return sql`jsonb_to_recordset(${JSON.stringify(counts)}::jsonb) as l(
+    day date, channel text, action text, source text, topic text, campaign text,
+    reason_code text, n integer)`;
+}
+
 /** Replaces the rollup's rows of `days` (every day: "all") with `counts`. */
 async function writeDays(trx: Trx, days: string[] | "all", counts: DailyCount[]): Promise<void> {
   if (days === "all") await sql`delete from report_daily`.execute(trx);
@@ -227,10 +248,8 @@ async function writeDays(trx: Trx, days: string[] | "all", counts: DailyCount[])
   if (counts.length === 0) return;
   await sql`
     insert into report_daily (day, channel, action, source, topic, campaign, reason_code, n)
-    select x.day, x.channel, x.action, x.source, x.topic, x.campaign, x.reason_code, x.n
-    from jsonb_to_recordset(${JSON.stringify(counts)}::jsonb) as x(
-      day date, channel text, action text, source text, topic text, campaign text,
-      reason_code text, n integer)
+    select l.day, l.channel, l.action, l.source, l.topic, l.campaign, l.reason_code, l.n
+    from ${dailyCountsTable(counts)}
   `.execute(trx);
 }
 
@@ -298,9 +317,7 @@ export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<R
     const dirty = pending.days.filter((d) => d <= rolled);
     const fresh = rolled < through ? daysBetween(addDays(rolled, 1), through) : [];
     recount = [...dirty, ...fresh];
-    counts = [];
-    for (const d of dirty) counts.push(...(await countDays(db, d, addDays(d, 1))));
-    if (fresh.length > 0) counts.push(...(await countDays(db, fresh[0]!, addDays(through, 1))));
+    counts = await countDayList(db, recount);
   } else {
     counts = await countDays(db, null, addDays(through, 1));
   }
