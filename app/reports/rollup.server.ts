@@ -187,7 +187,8 @@ export async function countDays(db: Db, from: string | null, to: string): Promis
         from s group by 1, 2, 3, 4, 5, 6, 7
         union all
         select null, null, null, null, null, null, null, null,
-          (select count(*) from s)::text || ' ' || id::text || ' ' || occurred_at::text
+          (select count(*) from s)::text || ' ' || id::text || ' '
+            || to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
         from (select occurred_at, id from s order by occurred_at desc, id desc limit 1) as last
       `.execute(trx),
     );
