@@ -16,7 +16,7 @@ import {
   type ConsentChange,
   type HashConsent,
 } from "~/consent/consent.server";
-import { unsubscribeByLinkStatement } from "~/consent/link-unsubscribe.server";
+import { unsubscribeByLinkCoalesced } from "~/consent/link-unsubscribe.server";
 import { sql } from "kysely";
 
 import { preparedStatement, type Db, type Trx } from "~/db/db.server";
@@ -636,7 +636,7 @@ export async function unsubscribeByLink(
     args.notice !== false &&
     (await cachedMailSettings(db)).unsubscribeConfirmation;
   if (!noticeMayApply) {
-    const res = await unsubscribeByLinkStatement(db, change);
+    const res = await unsubscribeByLinkCoalesced(db, change);
     return { changed: res.changed };
   }
   const result = await db.transaction().execute(async (trx) => {
