@@ -1,3 +1,5 @@
+import { inRequestLane } from "~/db/priority.server";
+
 /**
  * Group commit for a hot single-row write (docs/decisions/0107): callers submit one item each
  * and get a promise; items that arrive while the database is busy with earlier batches are
@@ -57,7 +59,9 @@ export class Coalescer<I, O> {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight++;
-      void this.flush(batch).finally(() => {
+      // A batch serves every caller in it: it runs in the request lane, not in the lane of the
+      // caller that happened to start it (PGlite lets request-lane statements go first).
+      void inRequestLane(() => this.flush(batch)).finally(() => {
         this.inFlight--;
         this.pump();
       });
