@@ -628,8 +628,9 @@ export async function loadUnsubscribeTarget(
  * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel, by
  * the address's hash (so it works after the contact was deleted or erased). Idempotent: a
  * repeat changes nothing and writes no ledger row. One statement (the one door's
- * unsubscribeByLinkStatement), unless the operator's "you have been unsubscribed" email may
- * apply: then in a transaction with that email.
+ * unsubscribeByLinkStatement; under load shared with concurrent presses, unsubscribeByLinkBatch,
+ * decisions/0107), unless the operator's "you have been unsubscribed" email may apply: then in
+ * a transaction with that email.
  */
 export async function unsubscribeByLink(
   db: Db,
