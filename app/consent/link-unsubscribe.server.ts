@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 
 import { ADDRESS_HASH_RE, ConsentError } from "~/consent/consent.server";
+import { Coalescer, coalescerPer } from "~/db/coalesce.server";
 import { preparedStatement, type Db } from "~/db/db.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
@@ -122,4 +123,149 @@ export async function unsubscribeByLinkStatement(
   return id === null || id === undefined
     ? { changed: false, ledgerId: null }
     : { changed: true, ledgerId: Number(id) };
+}
+
+/**
+ * The batch form of the channel unsubscribe (not topics): many link unsubscribes in ONE
+ * statement, for the one-click group commit (unsubscribeByLinkCoalesced, docs/decisions/0107).
+ * A press's database cost is mostly per statement and per transaction (bind, executor start,
+ * snapshot, commit, the WAL flush), not per row, so presses that arrive together share them.
+ *
+ * The same rules per input as unsubscribeByLinkStatement: the state upsert only where the
+ * address is not unsubscribed yet (a concurrent press or preference save is re-checked against
+ * its latest committed version), a ledger row only when the state changed (its id drawn from
+ * the ledger's sequence by the upsert, so the state row points at it), the address in clear
+ * from the state row when the caller does not know it, one webhook delivery per subscribed
+ * endpoint and ledger row. Arrays travel as single parameters (unnest … with ordinality), so it
+ * is one prepared statement whatever the batch size.
+ *
+ * The inputs are written in (channel, address_hash) order, so two concurrent batches lock the
+ * rows they share in the same order and cannot deadlock each other. An address twice in one
+ * batch reaches the statement once (ON CONFLICT cannot touch a row twice in one statement): the
+ * first is written, the others answer `changed: false`, as they would one after the other.
+ * Returns one result per input, in the inputs' order.
+ */
+export async function unsubscribeByLinkBatch(
+  db: Db,
+  inputs: readonly LinkUnsubscribeInput[],
+): Promise<{ changed: boolean; ledgerId: number | null }[]> {
+  for (const input of inputs) {
+    if (input.topic) throw new Error("unsubscribeByLinkBatch: channel unsubscribes only");
+    if (!ADDRESS_HASH_RE.test(input.addressHash)) {
+      throw new ConsentError("invalid_address", "Invalid address hash");
+    }
+  }
+  const order = inputs
+    .map((input, i) => ({ input, i, key: `${input.channel}\u0000${input.addressHash}` }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  /** Per input (by its index): its place in `unique`, or -1 for a repeat of an earlier one. */
+  const slot: number[] = new Array(inputs.length).fill(-1);
+  const seen = new Set<string>();
+  const unique: LinkUnsubscribeInput[] = [];
+  for (const o of order) {
+    if (!seen.has(o.key)) {
+      seen.add(o.key);
+      slot[o.i] = unique.length;
+      unique.push(o.input);
+    }
+  }
+  const col = <T>(f: (i: LinkUnsubscribeInput) => T) => unique.map(f);
+  const { rows } = await sql<{
+    n: string | number;
+    ledger_id: string | number | null;
+  }>`${preparedStatement("link_unsubscribe_batch")}
+    with input as (
+      select * from unnest(
+        ${col((i) => i.channel)}::text[], ${col((i) => i.addressHash)}::text[],
+        ${col((i) => i.address || null)}::text[], ${col((i) => i.contactId ?? null)}::uuid[],
+        ${col((i) => i.source)}::text[], ${col((i) => i.campaign ?? null)}::text[],
+        ${col((i) => i.reasonCode ?? null)}::text[],
+        ${col((i) => i.reasonText?.trim() || null)}::text[],
+        ${col((i) => i.ip ?? null)}::text[], ${col((i) => i.userAgent ?? null)}::text[]
+      ) with ordinality as t(channel, address_hash, address, contact_id, source, campaign,
+        reason_code, reason_text, ip, user_agent, n)
+    ),
+    changed as (
+      insert into channel_consent as cc (
+        channel, address_hash, address, status, paused_until, last_ledger_id)
+      select i.channel, i.address_hash, i.address, 'unsubscribed', null,
+        nextval(pg_get_serial_sequence('consent_ledger', 'id'))
+      from input i
+      order by i.n
+      on conflict (channel, address_hash) do update set
+        status = 'unsubscribed',
+        paused_until = null,
+        address = coalesce(excluded.address, cc.address),
+        last_ledger_id = excluded.last_ledger_id,
+        updated_at = now()
+      where cc.status <> 'unsubscribed'
+      returning cc.channel, cc.address_hash, cc.last_ledger_id as id
+    ),
+    led as (
+      insert into consent_ledger (
+        id, channel, address_hash, address, contact_id, topic, action, source, campaign,
+        reason_code, reason_text, actor_type, actor_id, ip, user_agent, details)
+      overriding system value
+      -- The address in clear when the caller does not know it but the state row does (read
+      -- before this statement's own upsert, as in unsubscribeByLinkStatement).
+      select c.id, i.channel, i.address_hash,
+        coalesce(i.address, (select cc0.address from channel_consent cc0
+          where cc0.channel = i.channel and cc0.address_hash = i.address_hash)),
+        i.contact_id, null, 'unsubscribe', i.source, i.campaign, i.reason_code, i.reason_text,
+        'recipient', i.contact_id::text, i.ip, i.user_agent, '{}'::jsonb
+      from changed c
+      join input i on i.channel = c.channel and i.address_hash = c.address_hash
+      order by c.id
+      returning id
+    ),
+    wh as (${consentEventDeliveriesInsert("led", "unsubscribe")})
+    select i.n, c.id as ledger_id
+    from input i
+    left join changed c on c.channel = i.channel and c.address_hash = i.address_hash`.execute(db);
+  const written: ({ changed: boolean; ledgerId: number | null } | undefined)[] = [];
+  for (const r of rows) {
+    written[Number(r.n) - 1] =
+      r.ledger_id === null || r.ledger_id === undefined
+        ? { changed: false, ledgerId: null }
+        : { changed: true, ledgerId: Number(r.ledger_id) };
+  }
+  return slot.map((u) => (u >= 0 && written[u]) || { changed: false, ledgerId: null });
+}
+
+/**
+ * Group commit (docs/decisions/0107): batches running at once per database, and items per batch.
+ * Two batches: while one commits (its WAL flush), the next is already being executed, and a
+ * burst never waits behind more than one batch. 100 items: a statement of a few milliseconds at
+ * most, far more than the presses that arrive while one batch runs.
+ */
+export const LINK_UNSUBSCRIBE_BATCHES = { maxInFlight: 2, maxBatch: 100 };
+
+const linkUnsubscribes = coalescerPer(
+  (db: Db) =>
+    new Coalescer<LinkUnsubscribeInput, { changed: boolean; ledgerId: number | null }>(
+      (items) => unsubscribeByLinkBatch(db, items),
+      (item) => unsubscribeByLinkStatement(db, item),
+      LINK_UNSUBSCRIBE_BATCHES,
+    ),
+);
+
+/** The coalescer of a database handle (for tests). */
+export const linkUnsubscribeCoalescer = linkUnsubscribes;
+
+/**
+ * unsubscribeByLinkStatement, with concurrent channel unsubscribes of one database written
+ * together (unsubscribeByLinkBatch): what the one-click POST and the /u page use. The result is
+ * this input's own, and arrives once its statement committed. A topic opt-out, or a call inside
+ * a transaction (whose statements must stay in it), runs alone as before.
+ */
+export async function unsubscribeByLinkCoalesced(
+  db: Db,
+  input: LinkUnsubscribeInput,
+): Promise<{ changed: boolean; ledgerId: number | null }> {
+  if (input.topic || db.isTransaction) return unsubscribeByLinkStatement(db, input);
+  // Bad input fails its own caller here, never a batch.
+  if (!ADDRESS_HASH_RE.test(input.addressHash)) {
+    throw new ConsentError("invalid_address", "Invalid address hash");
+  }
+  return linkUnsubscribes(db).submit(input);
 }

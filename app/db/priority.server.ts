@@ -13,6 +13,15 @@ export function inBackgroundLane<T>(fn: () => Promise<T>): Promise<T> {
   return lane.run("background", fn);
 }
 
+/**
+ * Outside the background lane, whoever called: for work done on behalf of many callers (a group
+ * commit's batch, docs/decisions/0107), which would otherwise keep the lane of whichever caller
+ * started it, and every batch chained after it.
+ */
+export function inRequestLane<T>(fn: () => Promise<T>): Promise<T> {
+  return lane.exit(fn);
+}
+
 export function isBackgroundLane(): boolean {
   return lane.getStore() === "background";
 }

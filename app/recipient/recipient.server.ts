@@ -16,7 +16,11 @@ import {
   type ConsentChange,
   type HashConsent,
 } from "~/consent/consent.server";
-import { unsubscribeByLinkStatement } from "~/consent/link-unsubscribe.server";
+import {
+  LINK_UNSUBSCRIBE_BATCHES,
+  unsubscribeByLinkCoalesced,
+} from "~/consent/link-unsubscribe.server";
+import { Coalescer, coalescerPer } from "~/db/coalesce.server";
 import { sql } from "kysely";
 
 import { preparedStatement, type Db, type Trx } from "~/db/db.server";
@@ -50,14 +54,40 @@ export type RecipientContact = {
   phone: string | null;
 };
 
-/** The token's contact, unless it was deleted or erased. One query. */
-export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
-  if (!isUuid(contactId)) return null;
-  // Every recipient page and one-click reads it: a prepared statement on PostgreSQL (db.server.ts).
+/** One contact, one statement (a prepared statement on PostgreSQL and in PGlite's worker). */
+async function loadOneContact(db: Db, contactId: string): Promise<RecipientContact | null> {
   const { rows } = await sql<RecipientContact>`${preparedStatement("recipient_contact")}
     select id, locale, email, phone from contacts
     where id = ${contactId}::uuid and erased_at is null`.execute(db);
   return rows[0] ?? null;
+}
+
+/**
+ * Contacts read together under load (docs/decisions/0107): the same coalescer as the one-click's
+ * unsubscribe, so concurrent one-clicks (and token pages) share one read statement — on PGlite
+ * one crossing to its worker thread instead of one per press. An idle server reads alone.
+ */
+const contactReads = coalescerPer(
+  (db: Db) =>
+    new Coalescer<string, RecipientContact | null>(
+      async (ids) => {
+        const { rows } = await sql<RecipientContact>`${preparedStatement("recipient_contacts")}
+          select id, locale, email, phone from contacts
+          where id = any(${ids}::uuid[]) and erased_at is null`.execute(db);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+      },
+      (id) => loadOneContact(db, id),
+      LINK_UNSUBSCRIBE_BATCHES,
+    ),
+);
+
+/** The token's contact, unless it was deleted or erased. One query (shared under load). */
+export async function loadContact(db: Db, contactId: string): Promise<RecipientContact | null> {
+  if (!isUuid(contactId)) return null;
+  // Every recipient page and one-click reads it. Inside a transaction it stays in it.
+  if (db.isTransaction) return loadOneContact(db, contactId);
+  return contactReads(db).submit(contactId);
 }
 
 /**
@@ -598,8 +628,9 @@ export async function loadUnsubscribeTarget(
  * Unsubscribes what a link stands for: the topic for a topic link, else the whole channel, by
  * the address's hash (so it works after the contact was deleted or erased). Idempotent: a
  * repeat changes nothing and writes no ledger row. One statement (the one door's
- * unsubscribeByLinkStatement), unless the operator's "you have been unsubscribed" email may
- * apply: then in a transaction with that email.
+ * unsubscribeByLinkStatement; under load shared with concurrent presses, unsubscribeByLinkBatch,
+ * decisions/0107), unless the operator's "you have been unsubscribed" email may apply: then in
+ * a transaction with that email.
  */
 export async function unsubscribeByLink(
   db: Db,
@@ -636,7 +667,7 @@ export async function unsubscribeByLink(
     args.notice !== false &&
     (await cachedMailSettings(db)).unsubscribeConfirmation;
   if (!noticeMayApply) {
-    const res = await unsubscribeByLinkStatement(db, change);
+    const res = await unsubscribeByLinkCoalesced(db, change);
     return { changed: res.changed };
   }
   const result = await db.transaction().execute(async (trx) => {

@@ -217,6 +217,28 @@ describe("one-click fast path", () => {
     expect(await ledgerOf(address)).toHaveLength(1);
   });
 
+  it("many concurrent presses of distinct links (group-committed, decisions/0107): each 200, each recorded once with its campaign, ip and user agent, one webhook each", async () => {
+    const links = await Promise.all(Array.from({ length: 30 }, () => contactWithLink()));
+    const answers = await Promise.all(links.map((l) => oneClick(l.token)));
+    expect(answers.map((r) => r.status)).toEqual(Array(links.length).fill(200));
+    const ids: number[] = [];
+    for (const l of links) {
+      const rows = await ledgerOf(l.address);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({
+        action: "unsubscribe",
+        source: "one_click",
+        campaign: "fast-campaign",
+        ip: "198.51.100.23",
+        user_agent: "Mozilla/5.0 (compatible; Google-Unsubscribe)",
+        contact_id: l.c.id,
+      });
+      ids.push(Number(rows[0]!.id));
+    }
+    const hooks = await webhooksFor(ids);
+    for (const id of ids) expect(hooks.filter((w) => Number(w.ledgerId) === id)).toHaveLength(1);
+  });
+
   it("refused tokens answer 400 or 410 and write nothing", async () => {
     const { c, token, address } = await contactWithLink();
     const expired = await signLinkToken({
