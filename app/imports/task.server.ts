@@ -3,6 +3,7 @@ import type { Env } from "~/env.server";
 import type { Logger } from "pino";
 import { removeStrayUploads, runPendingImports } from "~/imports/jobs.server";
 import { refreshPhoneRegion } from "~/settings/phone-region.server";
+import { analyzeGrownTables } from "~/db/analyze.server";
 
 /**
  * The background task that runs import jobs (app/server/background.server.ts). Each server
@@ -37,7 +38,7 @@ export function createImportTask() {
       listenForShutdown();
       // Keeps this process's copy of the default phone country fresh (it changes in the admin area).
       await refreshPhoneRegion(ctx.db);
-      await runPendingImports(ctx.db, {
+      const ran = await runPendingImports(ctx.db, {
         env: ctx.env,
         singleProcess: ctx.dbKind === "pglite",
         // PGlite has one session, held for a whole batch: small batches keep requests waiting
@@ -46,6 +47,9 @@ export function createImportTask() {
         shouldStop: () => stopping,
         logger: ctx.logger,
       });
+      // An import is what makes a PGlite table grow most at once: its tables are analyzed now
+      // rather than at the next check (decision 0109; PostgreSQL has autovacuum for that).
+      if (ran > 0 && ctx.dbKind === "pglite") await analyzeGrownTables(ctx.db);
       if (Date.now() - lastSweep > 60 * 60_000) {
         lastSweep = Date.now();
         await removeStrayUploads(ctx.db, ctx.env);

@@ -10,6 +10,7 @@ import { createImportTask } from "~/imports/task.server";
 import { createEmailTask } from "~/email/tasks.server";
 import { createLedgerCheckpoint } from "~/consent/chain.server";
 import { createSourcesTask } from "~/sources/runner.server";
+import { createAnalyzeTask } from "~/db/analyze.server";
 
 export type BackgroundContext = { db: Db; dbKind: "pglite" | "postgres"; env: Env; logger: Logger };
 
@@ -65,6 +66,9 @@ const TASKS: Task[] = [
   },
   // Scheduled data sources: fetch, then queue an import (app/sources/runner.server.ts).
   createSourcesTask(),
+  // PGlite has no autovacuum: ANALYZE of tables that doubled since their last one, so prepared
+  // statements do not keep plans made for a table a fraction of its size (app/db/analyze.server.ts).
+  createAnalyzeTask(),
 ];
 
 /** The longest pause between two attempts of a task that keeps failing. */

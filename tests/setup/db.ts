@@ -10,7 +10,12 @@ export type TestDatabase = DatabaseHandle & { name: string; url?: string };
  * A fresh, migrated database for one test file, cloned from the run's template: PGlite in memory,
  * or a new PostgreSQL database. `close()` drops it.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: {
+    /** PGlite in a worker thread, as the server runs it (whatever HEED_TEST_PGLITE_WORKER says). */
+    pgliteWorker?: boolean;
+  } = {},
+): Promise<TestDatabase> {
   const kind = process.env.HEED_TEST_DB ?? "pglite";
   if (kind === "pglite") {
     const dump = fs.readFileSync(inject("pgliteTemplate"));
@@ -19,7 +24,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     const handle = await openPglite("memory://", {
       lock: false,
       loadDataDir: new Blob([dump]),
-      worker: process.env.HEED_TEST_PGLITE_WORKER === "1",
+      worker: options.pgliteWorker ?? process.env.HEED_TEST_PGLITE_WORKER === "1",
     });
     return { ...handle, name: "pglite" };
   }
