@@ -1,7 +1,7 @@
 import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
-import { inTransaction, type Db, type Trx } from "~/db/db.server";
+import { inTransaction, preparedStatement, type Db, type Trx } from "~/db/db.server";
 
 import type {
   ActorType,
@@ -11,6 +11,7 @@ import type {
   LedgerAction,
   TopicStatus,
 } from "~/db/schema";
+import { CHANNELS } from "~/db/schema";
 
 import { getSecrets } from "~/secrets.server";
 
@@ -816,6 +817,15 @@ export async function readConsent(
   // showing several channels costs one round trip: on PGlite each query crosses to its worker
   // thread. Each lookup is by the primary key (channel, address_hash, ...).
   const keys = [...new Map(prepared.map((p) => [`${p.channel}\0${p.hash}`, p])).values()];
+  // A contact's addresses (one per channel: the preference page, the admin's contact page) are at
+  // most CHANNELS.length keys, and for each count (with or without pendingAt) the text is fixed,
+  // so it runs as a named prepared statement (decision 0108): PGlite parsed and planned the
+  // statement on every call, about two thirds of its time in the worker, and on the preference
+  // page it was the worker's largest cost. Longer lists (an API caller's) run unnamed.
+  const name =
+    keys.length <= CHANNELS.length
+      ? `read_consent_${keys.length}${options.pendingAt ? "_pending" : ""}`
+      : null;
   const { rows } = await sql<{
     channel: Channel;
     address_hash: string;
@@ -824,7 +834,7 @@ export async function readConsent(
     topics: Record<string, TopicStatus> | string | null;
     frequency: string | null;
     confirmation_pending?: boolean;
-  }>`
+  }>`${name ? preparedStatement(name) : sql``}
     select v.channel, v.address_hash, cc.status, cc.paused_until,${
       options.pendingAt
         ? sql`
