@@ -24,6 +24,19 @@ import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
  * A repeat changes nothing and writes nothing (`changed: false`).
  */
 
+/**
+ * The channel unsubscribe's upsert rule, shared by the single and the batch statement (`cc` is
+ * channel_consent): only where the address is not unsubscribed yet, so a repeat changes nothing
+ * and writes no ledger row; the state row points at the new ledger row.
+ */
+const UNSUBSCRIBE_ON_CONFLICT = sql`on conflict (channel, address_hash) do update set
+    status = 'unsubscribed',
+    paused_until = null,
+    address = coalesce(excluded.address, cc.address),
+    last_ledger_id = excluded.last_ledger_id,
+    updated_at = now()
+  where cc.status <> 'unsubscribed'`;
+
 export type LinkUnsubscribeInput = {
   channel: Channel;
   /** The address's keyed hash (addressKey): the state and the ledger are keyed by it. */
@@ -108,13 +121,7 @@ export async function unsubscribeByLinkStatement(
           insert into channel_consent as cc (
             channel, address_hash, address, status, paused_until, last_ledger_id)
           select ${channel}, ${hash}, ${address}, 'unsubscribed', null, lid.id from lid
-          on conflict (channel, address_hash) do update set
-            status = 'unsubscribed',
-            paused_until = null,
-            address = coalesce(excluded.address, cc.address),
-            last_ledger_id = excluded.last_ledger_id,
-            updated_at = now()
-          where cc.status <> 'unsubscribed'
+          ${UNSUBSCRIBE_ON_CONFLICT}
           returning cc.last_ledger_id as id
         ),
         ${ledger}`;
@@ -192,13 +199,7 @@ export async function unsubscribeByLinkBatch(
         nextval(pg_get_serial_sequence('consent_ledger', 'id'))
       from input i
       order by i.n
-      on conflict (channel, address_hash) do update set
-        status = 'unsubscribed',
-        paused_until = null,
-        address = coalesce(excluded.address, cc.address),
-        last_ledger_id = excluded.last_ledger_id,
-        updated_at = now()
-      where cc.status <> 'unsubscribed'
+      ${UNSUBSCRIBE_ON_CONFLICT}
       returning cc.channel, cc.address_hash, cc.last_ledger_id as id
     ),
     led as (
