@@ -1,6 +1,7 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 
 import type { Db, Trx } from "~/db/db.server";
+import type { ReportDailyTable } from "~/reports/schema";
 
 import { addDays, toIsoDate } from "~/reports/filters";
 
@@ -61,16 +62,37 @@ export async function readRollupState(db: Db): Promise<RollupState | null> {
 export const PENDING_SLICE = 20_000;
 
 /**
- * Runs one keyset slice along its index whatever the statistics say: PGlite's tables are never
+ * Walks the ledger in keyset slices of at most PENDING_SLICE rows, each its own statement, and
+ * hands every row of every slice to `each`. A slice's statement answers its own rows plus one row
+ * whose `next` is "<rows in the slice> <key…>" (space-separated: the slice's last key, which the
+ * next slice starts after); a slice shorter than PENDING_SLICE is the last.
+ *
+ * Each slice runs along its index whatever the statistics say: PGlite's tables are never
  * analyzed, and without statistics the planner reads the whole ledger and sorts it for every
  * slice (measured: 100 ms a slice at 100,000 rows instead of a few ms).
  */
-async function alongTheIndex<T>(db: Db, slice: (trx: Trx) => Promise<{ rows: T[] }>): Promise<T[]> {
-  return db.transaction().execute(async (trx) => {
-    await sql`set local enable_seqscan = off`.execute(trx);
-    await sql`set local enable_sort = off`.execute(trx);
-    return (await slice(trx)).rows;
-  });
+async function walkLedger<R extends { next: string | null }>(
+  db: Db,
+  slice: (after: string[] | null) => RawBuilder<R>,
+  each: (row: R) => void,
+): Promise<void> {
+  let after: string[] | null = null;
+  for (;;) {
+    const rows: R[] = await db.transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      await sql`set local enable_sort = off`.execute(trx);
+      return (await slice(after).execute(trx)).rows;
+    });
+    let next: string | null = null;
+    for (const r of rows) {
+      if (r.next !== null) next = r.next;
+      else each(r);
+    }
+    if (next === null) return;
+    const [count, ...key] = next.split(" ");
+    if (Number(count) < PENDING_SLICE) return;
+    after = key;
+  }
 }
 
 /**
@@ -86,39 +108,30 @@ async function pendingSince(
 ): Promise<{ days: string[]; campaigns: Set<string> }> {
   const days = new Set<string>();
   const campaigns = new Set<string>();
-  let after: { txid: string; id: string } | null = null;
-  for (;;) {
-    const from: ReturnType<typeof sql> = after
-      ? sql`(l.txid, l.id) > (${after.txid}::xid8, ${after.id}::bigint)`
-      : sql`l.txid >= ${xmin}::xid8`;
-    // The slice's distinct days and campaigns, and (a row with day null) the slice's last key.
-    const rows = await alongTheIndex(db, (trx) =>
-      sql<{ day: string | null; campaign: string | null; next: string | null }>`
-        with s as (
-          select l.txid, l.id, l.occurred_at, l.campaign, l.action from consent_ledger l
-          where ${from} order by l.txid, l.id limit ${PENDING_SLICE}
-        )
-        select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
-          l.campaign, null::text as next
-        from s as l where ${LEAVING}
-        union all
-        select null, null, (select count(*) from s)::text || ' ' || txid::text || ' ' || id::text
-        from (select txid, id from s order by txid desc, id desc limit 1) as last
-      `.execute(trx),
-    );
-    let next: string | null = null;
-    for (const r of rows) {
-      if (r.day === null) next = r.next;
-      else {
-        days.add(r.day);
-        if (r.campaign !== null) campaigns.add(r.campaign);
-      }
-    }
-    if (next === null) break;
-    const [count, txid, id] = next.split(" ") as [string, string, string];
-    if (Number(count) < PENDING_SLICE) break;
-    after = { txid, id };
-  }
+  await walkLedger(
+    db,
+    (after) => sql<{ day: string; campaign: string | null; next: string | null }>`
+      with s as (
+        select l.txid, l.id, l.occurred_at, l.campaign, l.action from consent_ledger l
+        where ${
+          after
+            ? sql`(l.txid, l.id) > (${after[0]}::xid8, ${after[1]}::bigint)`
+            : sql`l.txid >= ${xmin}::xid8`
+        }
+        order by l.txid, l.id limit ${PENDING_SLICE}
+      )
+      select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+        l.campaign, null::text as next
+      from s as l where ${LEAVING}
+      union all
+      select null, null, (select count(*) from s)::text || ' ' || txid::text || ' ' || id::text
+      from (select txid, id from s order by txid desc, id desc limit 1) as last
+    `,
+    (r) => {
+      days.add(r.day);
+      if (r.campaign !== null) campaigns.add(r.campaign);
+    },
+  );
   return { days: [...days].sort(), campaigns };
 }
 
@@ -143,16 +156,7 @@ export function daysBetween(from: string, to: string): string[] {
 }
 
 /** One row of report_daily. */
-export type DailyCount = {
-  day: string;
-  channel: string;
-  action: string;
-  source: string;
-  topic: string | null;
-  campaign: string | null;
-  reason_code: string | null;
-  n: number;
-};
+export type DailyCount = ReportDailyTable;
 
 /**
  * The leaving rows of the UTC days [from, to) (from null: every day before `to`), counted by
@@ -164,41 +168,33 @@ export type DailyCount = {
 export async function countDays(db: Db, from: string | null, to: string): Promise<DailyCount[]> {
   const sums = new Map<string, DailyCount>();
   const end = sql`l.occurred_at < (${to}::date::timestamp at time zone 'UTC')`;
-  let after: { at: string; id: string } | null = null;
-  for (;;) {
-    const start: ReturnType<typeof sql> = after
-      ? sql`and (l.occurred_at, l.id) > (${after.at}::timestamptz, ${after.id}::bigint)`
-      : from
-        ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
-        : sql``;
-    // The slice's counts, and (a row with day null) its size and last key.
-    const rows = await alongTheIndex(db, (trx) =>
-      sql<Omit<DailyCount, "day"> & { day: string | null; next: string | null }>`
-        with s as (
-          select l.occurred_at, l.id, l.channel, l.action, l.source, l.topic, l.campaign,
-            l.reason_code
-          from consent_ledger l
-          where ${LEAVING} and ${end} ${start}
-          order by l.occurred_at, l.id limit ${PENDING_SLICE}
-        )
-        select to_char(s.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, s.channel,
-          s.action, s.source, s.topic, s.campaign, s.reason_code, count(*)::int as n,
-          null::text as next
-        from s group by 1, 2, 3, 4, 5, 6, 7
-        union all
-        select null, null, null, null, null, null, null, null,
-          (select count(*) from s)::text || ' ' || id::text || ' '
-            || to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        from (select occurred_at, id from s order by occurred_at desc, id desc limit 1) as last
-      `.execute(trx),
-    );
-    let next: string | null = null;
-    for (const { next: last, ...r } of rows) {
-      if (r.day === null) {
-        next = last;
-        continue;
-      }
-      const row = r as DailyCount;
+  await walkLedger(
+    db,
+    (after) => sql<DailyCount & { next: string | null }>`
+      with s as (
+        select l.occurred_at, l.id, l.channel, l.action, l.source, l.topic, l.campaign,
+          l.reason_code
+        from consent_ledger l
+        where ${LEAVING} and ${end} ${
+          after
+            ? sql`and (l.occurred_at, l.id) > (${after[1]}::timestamptz, ${after[0]}::bigint)`
+            : from
+              ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
+              : sql``
+        }
+        order by l.occurred_at, l.id limit ${PENDING_SLICE}
+      )
+      select to_char(s.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, s.channel,
+        s.action, s.source, s.topic, s.campaign, s.reason_code, count(*)::int as n,
+        null::text as next
+      from s group by 1, 2, 3, 4, 5, 6, 7
+      union all
+      select null, null, null, null, null, null, null, null,
+        (select count(*) from s)::text || ' ' || id::text || ' '
+          || to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+      from (select occurred_at, id from s order by occurred_at desc, id desc limit 1) as last
+    `,
+    ({ next: _, ...row }) => {
       const key = JSON.stringify([
         row.day,
         row.channel,
@@ -210,13 +206,9 @@ export async function countDays(db: Db, from: string | null, to: string): Promis
       ]);
       const sum = sums.get(key);
       if (sum) sum.n += row.n;
-      else sums.set(key, { ...row });
-    }
-    if (next === null) break;
-    const [count, id] = next.split(" ", 2) as [string, string];
-    if (Number(count) < PENDING_SLICE) break;
-    after = { id, at: next.slice(count.length + id.length + 2) };
-  }
+      else sums.set(key, row);
+    },
+  );
   return [...sums.values()];
 }
 
