@@ -382,16 +382,22 @@ describe.skipIf(!onPostgres)("the server when PostgreSQL drops its connections",
       });
       const runner = { env, workerId: "faults-worker", batchSize: 1_000 };
       let batches = 0;
-      const first = await runPendingImports(handle.db, {
-        ...runner,
-        onBatch: async () => {
-          if (++batches === 2) await proxy.cut(); // the database goes away mid-import
-        },
-      }).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(isDatabaseUnavailable(first)).toBe(true);
+      // The server polls for jobs too: while its claim holds the job's row (FOR UPDATE SKIP
+      // LOCKED, then it sees the file is not on its disk), this runner skips the job and finds
+      // none. So it asks again until it has run the job into the outage.
+      const first = await until("the import to run into the outage", async () => {
+        const outcome = await runPendingImports(handle!.db, {
+          ...runner,
+          onBatch: async () => {
+            if (++batches === 2) await proxy.cut(); // the database goes away mid-import
+          },
+        }).then(
+          () => null,
+          (e: unknown) => ({ error: e }),
+        );
+        return outcome ?? (batches > 0 ? { error: null } : null);
+      });
+      expect(isDatabaseUnavailable(first.error)).toBe(true);
       await proxy.restore();
       const paused = (await getImportJob(db, job.id))!;
       expect(paused.status).toBe("running");
