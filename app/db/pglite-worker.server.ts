@@ -13,7 +13,7 @@ import {
   type TransactionSettings,
 } from "kysely";
 import { DatabaseUnavailableError } from "~/db/faults.server";
-import { isBackgroundLane } from "~/db/priority.server";
+import { isBackgroundLane, trackLanes } from "~/db/priority.server";
 
 /**
  * PGlite off the request thread.
@@ -384,7 +384,9 @@ class PgliteWorkerDriver implements Driver {
   #requests: Waiter[] = [];
   #background: Waiter[] = [];
 
-  constructor(private readonly client: PgliteWorkerClient) {}
+  constructor(private readonly client: PgliteWorkerClient) {
+    trackLanes();
+  }
 
   async init(): Promise<void> {}
 

@@ -9,8 +9,21 @@ import { AsyncLocalStorage } from "node:async_hooks";
  */
 const lane = new AsyncLocalStorage<"background">();
 
+/**
+ * The lane is tracked only once a driver that reads it exists (PGlite's worker driver calls
+ * `trackLanes`). Tracking is not free: the first `AsyncLocalStorage.run` turns on Node's promise
+ * hooks for the whole process, which then run on every promise of every request. On PostgreSQL,
+ * where the lane changes nothing, that cost was about a sixth of a one-click POST's CPU
+ * (docs/decisions/0112).
+ */
+let tracking = false;
+
+export function trackLanes(): void {
+  tracking = true;
+}
+
 export function inBackgroundLane<T>(fn: () => Promise<T>): Promise<T> {
-  return lane.run("background", fn);
+  return tracking ? lane.run("background", fn) : fn();
 }
 
 /**
@@ -19,7 +32,7 @@ export function inBackgroundLane<T>(fn: () => Promise<T>): Promise<T> {
  * started it, and every batch chained after it.
  */
 export function inRequestLane<T>(fn: () => Promise<T>): Promise<T> {
-  return lane.exit(fn);
+  return tracking ? lane.exit(fn) : fn();
 }
 
 export function isBackgroundLane(): boolean {

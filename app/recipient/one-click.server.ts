@@ -83,6 +83,19 @@ const escapeHtml = (s: string) =>
  * it; a person who somehow sees it reads what happened), no script, no style, nothing to load.
  */
 export function oneClickBody(outcome: OneClickOutcome): string {
+  // A handful of documents (locales × outcomes), the same for everyone: made once each.
+  const key =
+    outcome.status === 200
+      ? `${outcome.locale} ${outcome.changed ? "done" : "already"}`
+      : `${outcome.locale} ${outcome.reason}`;
+  let body = bodies.get(key);
+  if (body === undefined) bodies.set(key, (body = renderBody(outcome)));
+  return body;
+}
+
+const bodies = new Map<string, string>();
+
+function renderBody(outcome: OneClickOutcome): string {
   const title =
     outcome.status === 200
       ? getFixedT(

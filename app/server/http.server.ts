@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express from "express";
 import helmet from "helmet";
+import proxyaddr from "proxy-addr";
 import { pinoHttp } from "pino-http";
 import type { Logger } from "pino";
 import { Readable } from "node:stream";
@@ -37,14 +38,19 @@ declare module "@remix-run/node" {
 }
 
 /**
- * The server's request listener: /healthz and the token pages' GETs are answered before express
- * (app/http/health.server.ts, app/server/token-pages.server.ts); everything else goes through
- * the express app around Remix (request ids, logs, security headers, static files).
+ * The server's request listener: /healthz, RFC 8058 one-click POSTs and the token pages' GETs are
+ * answered before express (app/http/health.server.ts, app/server/one-click.server.ts,
+ * app/server/token-pages.server.ts); everything else goes through the express app around Remix
+ * (request ids, logs, security headers, static files).
  */
 export function createRequestListener(options: Parameters<typeof createHttpApp>[0]) {
   const { app, tokenPages } = createHttpApp(options);
+  // The address express's req.ip would give (the same TRUST_PROXY rule).
+  const trust = app.get("trust proxy fn") as Parameters<typeof proxyaddr>[1];
+  const oneClick = oneClickFastPath(options.logger, (req) => proxyaddr(req, trust) ?? null);
   return (req: IncomingMessage, res: ServerResponse) => {
     if (answerHealthz(req, res)) return;
+    if (req.method === "POST") return oneClick(req, res, () => app(req, res));
     tokenPages(req, res).then(
       (answered) => {
         if (!answered) app(req, res);
@@ -70,10 +76,6 @@ export function createHttpApp(options: {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", env.TRUST_PROXY);
-
-  // RFC 8058 one-click POSTs are answered first, off the page path (app/server/one-click.server.ts):
-  // no request log line, CSP nonce or Remix; the answer carries its own token-page headers.
-  app.use(oneClickFastPath(logger));
 
   app.use((req, res, next) => {
     const id = requestIdFor(req.get("x-request-id"));

@@ -1,4 +1,4 @@
-import type express from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { getDb } from "~/db/db.server";
 import { databaseFault } from "~/db/faults.server";
@@ -7,8 +7,8 @@ import { NO_STORE } from "~/http/headers";
 
 /**
  * RFC 8058 one-click off the page path (issue 14.1): a `List-Unsubscribe=One-Click` POST to
- * /u/{token} is answered here, before Remix (no route matching, no loaders, no render), with a
- * tiny document; the change goes through the one door in one statement
+ * /u/{token} is answered here, before express and Remix (no middleware, no route matching, no
+ * loaders, no render), with a tiny document; the change goes through the one door in one statement
  * (app/recipient/one-click.server.ts). Every other POST to /u/{token} (the page's own form) goes
  * on to Remix with its body as read here (see `replayedBody`).
  *
@@ -34,12 +34,14 @@ const HEADERS = {
     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 } as const;
 
+const replayBodies = new WeakMap<ServerResponse, Buffer>();
+
 /** The body read by the fast path for a POST it left to Remix (see createHttpApp). */
-export function replayedBody(res: express.Response): Buffer | undefined {
-  return res.locals.replayBody as Buffer | undefined;
+export function replayedBody(res: ServerResponse): Buffer | undefined {
+  return replayBodies.get(res);
 }
 
-function readBody(req: express.Request, limit: number): Promise<Buffer | null> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -66,15 +68,27 @@ async function isOneClickBody(body: Buffer, contentType: string): Promise<boolea
   }
 }
 
-function send(res: express.Response, status: number, body: string, extra: object = {}) {
+function send(res: ServerResponse, status: number, body: string, extra: object = {}) {
   res.writeHead(status, { ...HEADERS, ...extra, "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 }
 
-export function oneClickFastPath(logger: Logger): express.RequestHandler {
+/**
+ * A request handler in the node:http shape (also usable as express middleware): answers the
+ * one-click POSTs and calls `next` for every other request, before reading anything of it but
+ * the method and URL, or after reading a small form body that is not a one-click (then
+ * `replayedBody(res)` holds it). `clientIp` gives the address recorded as evidence (the server
+ * passes express's own "trust proxy" rule, so it is what `req.ip` would be).
+ */
+export function oneClickFastPath(
+  logger: Logger,
+  clientIp: (req: IncomingMessage) => string | null = (req) => req.socket.remoteAddress ?? null,
+): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
     if (req.method !== "POST") return next();
-    const m = PATH.exec(req.path);
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const m = PATH.exec(query === -1 ? url : url.slice(0, query));
     if (!m) return next();
     const contentType = (req.headers["content-type"] ?? "").toLowerCase();
     const form =
@@ -86,14 +100,14 @@ export function oneClickFastPath(logger: Logger): express.RequestHandler {
       const body = await readBody(req, MAX_BODY);
       if (body === null) return send(res, 400, "");
       if (!(await isOneClickBody(body, contentType))) {
-        res.locals.replayBody = body;
+        replayBodies.set(res, body);
         return next();
       }
       const started = Date.now();
       try {
         const ua = req.headers["user-agent"];
         const outcome = await oneClickUnsubscribe(getDb(), m[1]!, {
-          ip: req.ip ?? null,
+          ip: clientIp(req),
           userAgent: ua ? ua.slice(0, 512) : null,
           acceptLanguage: req.headers["accept-language"] ?? null,
         });

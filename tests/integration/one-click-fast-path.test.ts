@@ -20,6 +20,7 @@ import type { Contact } from "~/db/schema";
 import { signLinkToken } from "~/links/tokens.server";
 import { clearRecipientCache } from "~/recipient/cache.server";
 import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
+import proxyaddr from "proxy-addr";
 import { createWebhookEndpoint } from "~/webhooks/endpoints.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 
@@ -55,7 +56,9 @@ beforeAll(async () => {
   if (!endpoint.ok) throw new Error(endpoint.reason);
   const app = express();
   app.set("trust proxy", true);
-  app.use(oneClickFastPath(pino({ level: "silent" })));
+  // As the server does: the address express's req.ip would give (app/server/http.server.ts).
+  const trust = app.get("trust proxy fn") as Parameters<typeof proxyaddr>[1];
+  app.use(oneClickFastPath(pino({ level: "silent" }), (req) => proxyaddr(req, trust)));
   app.use((req, res) => {
     const body = replayedBody(res);
     const read = body

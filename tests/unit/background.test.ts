@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Db } from "~/db/db.server";
 import { DatabaseUnavailableError } from "~/db/faults.server";
-import { isBackgroundLane } from "~/db/priority.server";
+import { isBackgroundLane, trackLanes } from "~/db/priority.server";
 import { getEnv } from "~/env.server";
 import { startBackgroundWork, type BackgroundContext } from "~/server/background.server";
 
@@ -27,6 +27,7 @@ describe("background tasks during an outage", () => {
     let runs = 0;
     let down = true;
     let inLane = true;
+    trackLanes(); // as PGlite's worker driver does (the only reader of the lane)
     const stop = startBackgroundWork(
       { db: {} as Db, dbKind: "postgres", env: getEnv(), logger } as unknown as BackgroundContext,
       [

@@ -29,7 +29,8 @@ const { serverBuild } = await import("../../integration/server.helpers");
  * answers (up to 3 minutes: the machine may be busy); stopped again if it never does.
  */
 async function startServer(env: Record<string, string>) {
-  const entry = await serverBuild();
+  // BENCH_SERVER_ENTRY=path/index.js: another build's server (to compare two versions).
+  const entry = process.env.BENCH_SERVER_ENTRY ?? (await serverBuild());
   // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_PROFILE_DIR
     ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(process.env.BENCH_PROFILE_DIR)]
