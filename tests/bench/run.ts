@@ -143,7 +143,15 @@ function line(r: RowResult): string {
   const base = r.baseline ? ` | baseline ${fmt(r.baseline.figure)} ${r.baseline.unit}` : "";
   const ratio = r.ratio !== undefined ? ` | ratio ${r.ratio}` : "";
   const mark = r.met === undefined ? "" : r.met ? " | goal met" : " | goal NOT met";
-  return `${r.what}: ${fmt(r.figure)} ${r.unit}${base}${ratio} (${r.goal ?? ""})${mark}`;
+  type Cpu = { server: number; database: number } | undefined;
+  const cpu = r.details?.cpu_us_per_request as Cpu;
+  const bcpu = r.details?.baseline_cpu_us_per_request as Cpu;
+  const cpuLine =
+    cpu && bcpu
+      ? `\n    CPU per request (µs): server ${cpu.server} + database ${cpu.database}` +
+        ` | baseline ${bcpu.server} + ${bcpu.database}`
+      : "";
+  return `${r.what}: ${fmt(r.figure)} ${r.unit}${base}${ratio} (${r.goal ?? ""})${mark}${cpuLine}`;
 }
 
 console.log("\n## Results\n");

@@ -146,6 +146,17 @@ export async function cpuMs(pgUrl: string | null): Promise<{ node: number; db: n
   return { node: (u.user + u.system) / 1000, db };
 }
 
+/** CPU time (user + system, ms) a process used so far, all its threads (0 once it ended). */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // 100 Hz
+  } catch {
+    return 0;
+  }
+}
+
 /** A new empty PostgreSQL database next to the admin URL's; drop() removes it. */
 export async function createPgDatabase(adminUrl: string, prefix: string) {
   const name = `${prefix}_${crypto.randomBytes(4).toString("hex")}`;
@@ -171,7 +182,7 @@ export async function startBaseline(
   mode: "hello" | "pg-insert",
   port: number,
   pgUrl?: string,
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const script = path.join(import.meta.dirname, "baseline-server.mjs");
   const child: ChildProcess = spawn(
     process.execPath,
@@ -186,6 +197,7 @@ export async function startBaseline(
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() {
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");

@@ -18,6 +18,7 @@ import {
   cpuMs,
   httpDetails,
   median,
+  processCpuMs,
   round,
   startBaseline,
   type DbKind,
@@ -376,14 +377,28 @@ const oneClick = row({
         body: "List-Unsubscribe=One-Click",
       }),
     };
+    // CPU per request, next to the throughput: what the load of a shared machine hardly moves.
+    const pgUrl = s.pgUrl ?? s.options.pgUrl;
+    const cpu = async (pid: number) => ({ server: processCpuMs(pid), db: (await cpuMs(pgUrl)).db });
+    const per = (
+      a: { server: number; db: number },
+      z: { server: number; db: number },
+      n: number,
+    ) => ({
+      server: Math.round(((z.server - a.server) * 1000) / n),
+      database: Math.round(((z.db - a.db) * 1000) / n),
+    });
+    const c0 = await cpu(s.serverPid);
     const c = await cannon(s.options, { url: s.base, requests: [request] });
+    const heedCpu = per(c0, await cpu(s.serverPid), c.requests.total);
     const distinct = Math.min(next, urls.length);
     // The baseline: bare node:http + one pg INSERT per POST (on PostgreSQL, for both kinds).
-    const pgUrl = s.pgUrl ?? s.options.pgUrl;
     const baseline = await startBaseline("pg-insert", s.options.ports.pgInsert, pgUrl);
     let b;
+    let baselineCpu;
     try {
       let n = 0;
+      const b0 = await cpu(baseline.pid);
       b = await cannon(s.options, {
         url: baseline.url,
         requests: [
@@ -398,6 +413,7 @@ const oneClick = row({
           },
         ],
       });
+      baselineCpu = per(b0, await cpu(baseline.pid), b.requests.total);
     } finally {
       await baseline.stop();
       if (!s.pgUrl) {
@@ -419,6 +435,10 @@ const oneClick = row({
         ...httpDetails(c),
         distinct_addresses: distinct,
         repeated_posts: Math.max(0, next - urls.length),
+        // µs of CPU per request: the server's process (on PGlite with its database's worker
+        // thread) and the PostgreSQL backends of the database it writes to.
+        cpu_us_per_request: heedCpu,
+        baseline_cpu_us_per_request: baselineCpu,
       },
       baseline: {
         what: "bare node:http + one pg INSERT per POST (PostgreSQL)",

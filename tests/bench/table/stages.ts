@@ -74,7 +74,7 @@ async function startServer(env: Record<string, string>) {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, stop };
+  return { url, stop, pid: child.pid! };
 }
 
 type Handle = Awaited<ReturnType<typeof openPglite>>;
@@ -110,6 +110,8 @@ export type HttpStage = StageBase & {
   pgUrl: string | null;
   /** Shared between rows: token URLs from the links batch, figures measured once. */
   shared: Map<string, unknown>;
+  /** The server's process id (its CPU time is read from /proc: see processCpuMs). */
+  serverPid: number;
 };
 
 export type Stages = { check: CheckStage; import: ImportStage; http: HttpStage };
@@ -257,6 +259,7 @@ export async function withStage<N extends StageName>(
       apiKey,
       externalIds: Array.from({ length: contacts }, (_, i) => `bench-${i}`),
       pgUrl: o.url,
+      serverPid: server.pid,
       shared: new Map(),
     } as Stages[N]);
   } finally {
