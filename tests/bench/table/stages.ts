@@ -213,7 +213,9 @@ export async function withStage<N extends StageName>(
     return;
   }
   // http
-  const contacts = options.quick ? 10_000 : 40_000;
+  // Full size: enough for the one-click row's warm-up and measurement to post to distinct
+  // addresses (about 5,000 a second at most here).
+  const contacts = options.quick ? 10_000 : 60_000;
   const o = await open(kind, options, work, "http");
   let apiKey: string;
   try {
