@@ -104,5 +104,5 @@ function renderBody(outcome: OneClickOutcome): string {
         )(outcome.changed ? "unsubscribe.doneTitle" : "unsubscribe.alreadyTitle")
       : getFixedT(outcome.locale, "common")(`tokenError.${outcome.reason}.title`);
   const t = escapeHtml(title);
-  return `<!doctype html><html lang="${outcome.locale}"><meta charset="utf-8"><title>${t}</title><h1>${t}</h1></html>`;
+  return `<!doctype html><html lang="${outcome.locale}"><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${t}</title><h1>${t}</h1></html>`;
 }
