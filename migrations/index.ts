@@ -22,6 +22,7 @@ import * as m20261130T1200 from "./2026-11-30T1200_ledger_chain_given";
 import * as m20261130T1300 from "./2026-11-30T1300_admin_user_locale";
 import * as m20261201T1500 from "./2026-12-01T1500_ledger_chain_plan";
 import * as m20261202T0900 from "./2026-12-02T0900_ledger_leaving_keyset";
+import * as m20261203T1000 from "./2026-12-03T1000_ledger_campaign_keyset";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   "2026-11-30T1300_admin_user_locale": m20261130T1300,
   "2026-12-01T1500_ledger_chain_plan": m20261201T1500,
   "2026-12-02T0900_ledger_leaving_keyset": m20261202T0900,
+  "2026-12-03T1000_ledger_campaign_keyset": m20261203T1000,
 };

@@ -26,6 +26,18 @@ export async function inTransaction<T>(db: Db, fn: (trx: Trx) => Promise<T>): Pr
   return db.transaction().execute(fn);
 }
 
+/** The databases that are one session shared by every caller (PGlite): see sharesOneSession. */
+const ONE_SESSION = new WeakSet<Db>();
+
+/**
+ * Whether this database is one session that every request shares (PGlite, in a worker or not):
+ * there a long statement makes every request wait, so long reads go in slices. On PostgreSQL
+ * each request has its own connection. A transaction of either kind answers false.
+ */
+export function sharesOneSession(db: Db): boolean {
+  return ONE_SESSION.has(db);
+}
+
 export type DatabaseHandle = {
   db: Db;
   kind: "pglite" | "postgres";
@@ -202,6 +214,7 @@ export async function openPglite(
         dialect: pgliteWorkerDialect(client),
         log: healthLog(health),
       });
+      ONE_SESSION.add(db);
       return {
         db,
         kind: "pglite",
@@ -227,6 +240,7 @@ export async function openPglite(
     });
     const health = new DatabaseHealth();
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log: healthLog(health) });
+    ONE_SESSION.add(db);
     return {
       db,
       kind: "pglite",

@@ -1,11 +1,12 @@
 import { sql } from "kysely";
 import type { Db } from "~/db/db.server";
+import { inBackgroundLane } from "~/db/priority.server";
 import type { Channel } from "~/db/schema";
 import { filterInstants, type ReportFilter } from "~/reports/filters";
 import { labelOf, reasonLabels, reasonOrder, share } from "~/reports/labels.server";
 import { BY_PEOPLE, LEAVING, RECIPIENT_WORDS } from "~/reports/leaving.server";
 import { judgeRate, type Baseline, type RateRules } from "~/reports/rates";
-import { loadRollupView, type RollupView } from "~/reports/rollup.server";
+import { countCampaigns, loadRollupView, type RollupView } from "~/reports/rollup.server";
 import { withReportTables, type AlertTrigger } from "~/reports/schema";
 
 /**
@@ -81,7 +82,7 @@ export async function campaignLeavers(
   const rolled = v.state
     ? campaigns.filter((c) => !v.pendingCampaigns.has(c.key)).map((c) => c.key)
     : [];
-  const [stats, people, reasons] = await Promise.all([
+  const [stats, counted] = await Promise.all([
     rolled.length > 0
       ? withReportTables(db)
           .selectFrom("report_campaign_stats")
@@ -89,37 +90,16 @@ export async function campaignLeavers(
           .where("campaign", "in", rolled)
           .execute()
       : [],
-    live.length > 0
-      ? sql<{ campaign: string; channel: Channel; people: number }>`
-          select l.campaign, l.channel, count(distinct l.address_hash)::int as people
-          from consent_ledger l
-          where l.campaign is not null and l.campaign = any(${live}::text[]) and ${LEAVING} and ${BY_PEOPLE}
-          group by 1, 2
-        `.execute(db)
-      : { rows: [] },
-    live.length > 0
-      ? sql<{ campaign: string; channel: Channel; reason_code: string | null; n: number }>`
-          select l.campaign, l.channel, l.reason_code, count(*)::int as n
-          from consent_ledger l
-          where l.campaign is not null and l.campaign = any(${live}::text[]) and ${LEAVING} and ${BY_PEOPLE}
-          group by 1, 2, 3
-        `.execute(db)
-      : { rows: [] },
+    // Counted live as the rollup counts them, in keyset slices (countCampaigns).
+    countCampaigns(db, live),
   ]);
   // Only rows on the campaign's own channel count for it.
-  for (const r of stats) {
+  for (const r of [...stats, ...counted]) {
     if (channelOf.get(r.campaign) !== r.channel) continue;
     const l = out.get(r.campaign)!;
     l.people = r.people;
     for (const [code, n] of Object.entries(r.reasons))
       l.reasons.set(code === "" ? null : code, Number(n));
-  }
-  for (const r of people.rows) {
-    if (channelOf.get(r.campaign) === r.channel) out.get(r.campaign)!.people = r.people;
-  }
-  for (const r of reasons.rows) {
-    if (channelOf.get(r.campaign) === r.channel)
-      out.get(r.campaign)!.reasons.set(r.reason_code, r.n);
   }
   return out;
 }
@@ -272,12 +252,24 @@ export type CampaignReport = {
   }[];
 };
 
-/** One campaign: its rate and verdict, all its reasons, sources, days and what people wrote. */
-export async function getCampaignReport(
+/**
+ * One campaign: its rate and verdict, all its reasons, sources, days and what people wrote. Read
+ * in the background lane, as the Reports page (getDashboard).
+ */
+export function getCampaignReport(
   db: Db,
   key: string,
   rules: RateRules,
   options: { freeTextLimit?: number } = {},
+): Promise<CampaignReport | null> {
+  return inBackgroundLane(() => campaignReport(db, key, rules, options));
+}
+
+async function campaignReport(
+  db: Db,
+  key: string,
+  rules: RateRules,
+  options: { freeTextLimit?: number },
 ): Promise<CampaignReport | null> {
   const row = await db
     .selectFrom("campaigns")

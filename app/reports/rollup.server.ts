@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 
-import type { Db, Trx } from "~/db/db.server";
+import { sharesOneSession, type Db, type Trx } from "~/db/db.server";
 import type { ReportDailyTable } from "~/reports/schema";
 
 import { addDays, toIsoDate } from "~/reports/filters";
@@ -57,30 +57,44 @@ export async function readRollupState(db: Db): Promise<RollupState | null> {
  * database is one session (app/db/pglite-worker.server.ts), and a statement holds it: the rollup
  * after a 1,000,000-row import held it for more than a second in one statement; in slices of this
  * size each statement takes tens of milliseconds and requests waiting for the session go between
- * two of them.
+ * two of them. 20,000 rows a slice took 85-150 ms on PGlite (2 busy cores); 5,000 take 20-40 ms.
  */
-export const PENDING_SLICE = 20_000;
+export const PENDING_SLICE = 5_000;
 
 /**
- * Walks the ledger in keyset slices of at most PENDING_SLICE rows, each its own statement, and
- * hands every row of every slice to `each`. A slice's statement answers its own rows plus one row
- * whose `next` is "<rows in the slice> <key…>" (space-separated: the slice's last key, which the
- * next slice starts after); a slice shorter than PENDING_SLICE is the last.
- *
- * Each slice runs along its index whatever the statistics say: PGlite's tables are never
- * analyzed, and without statistics the planner reads the whole ledger and sorts it for every
- * slice (measured: 100 ms a slice at 100,000 rows instead of a few ms).
+ * For one slice's transaction: the plan walks the slice's index, whatever the statistics say
+ * (see walkLedger), in one statement. JIT off: the disabled sorts' cost (PostgreSQL adds 10^10 to
+ * a disabled plan node, and the small sorts of a slice's last key have no alternative) passed
+ * the JIT thresholds, and PostgreSQL compiled every slice for 400 ms to run it in 10 ms.
  */
-async function walkLedger<R extends { next: string | null }>(
+async function alongTheIndex(trx: Trx): Promise<void> {
+  await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true),
+    set_config('enable_incremental_sort', 'off', true), set_config('jit', 'off', true)`.execute(
+    trx,
+  );
+}
+
+/**
+ * Walks the ledger in keyset slices of at most `size` (PENDING_SLICE) rows, each its own
+ * statement, and hands every row of every slice to `each`. A slice's statement answers its own
+ * rows plus one row whose `next` is "<rows in the slice> <key…>" (space-separated: the slice's
+ * last key, which the next slice starts after); a slice shorter than `size` is the last.
+ *
+ * Each slice runs along its index whatever the statistics say: without statistics the planner
+ * read the whole ledger and sorted it for every slice (measured: 100 ms a slice at 100,000 rows
+ * instead of a few ms); with them (PGlite analyzes grown tables, decision 0109) it walked the
+ * plain occurred_at index with an incremental sort, 3 times the time of the keyset index.
+ */
+export async function walkLedger<R extends { next: string | null }>(
   db: Db,
   slice: (after: string[] | null) => RawBuilder<R>,
   each: (row: R) => void,
+  size: number = PENDING_SLICE,
 ): Promise<void> {
   let after: string[] | null = null;
   for (;;) {
     const rows: R[] = await db.transaction().execute(async (trx) => {
-      await sql`set local enable_seqscan = off`.execute(trx);
-      await sql`set local enable_sort = off`.execute(trx);
+      await alongTheIndex(trx);
       return (await slice(after).execute(trx)).rows;
     });
     let next: string | null = null;
@@ -90,7 +104,7 @@ async function walkLedger<R extends { next: string | null }>(
     }
     if (next === null) return;
     const [count, ...key] = next.split(" ");
-    if (Number(count) < PENDING_SLICE) return;
+    if (Number(count) < size) return;
     after = key;
   }
 }
@@ -246,17 +260,62 @@ async function writeDays(trx: Trx, days: string[] | "all", counts: DailyCount[])
   `.execute(trx);
 }
 
-async function rollCampaigns(trx: Trx, campaigns: string[] | "all"): Promise<void> {
-  if (campaigns !== "all" && campaigns.length === 0) return;
-  const which = campaigns === "all" ? sql`` : sql`and l.campaign = any(${campaigns}::text[])`;
-  if (campaigns === "all") await sql`delete from report_campaign_stats`.execute(trx);
-  else
-    await sql`delete from report_campaign_stats where campaign = any(${campaigns}::text[])`.execute(
-      trx,
-    );
-  await sql`
-    insert into report_campaign_stats (campaign, channel, people, reasons)
-    select p.campaign, p.channel, p.people, coalesce(r.reasons, '{}'::jsonb)
+/**
+ * Ledger rows one statement of countCampaigns reads at most. Fewer than the other slices: the
+ * rows come in address order, so each is a random heap page (PGlite never vacuums, so even an
+ * index-only scan reads the heap): 5,000 took 140-280 ms on PGlite with a 1,500,000-row ledger.
+ */
+export const CAMPAIGN_SLICE = 1_000;
+
+/** One row of report_campaign_stats: a campaign's distinct leavers on a channel, rows by reason. */
+export type CampaignCount = {
+  campaign: string;
+  channel: string;
+  people: number;
+  /** Rows by reason code ('' for none). */
+  reasons: Record<string, number>;
+};
+
+/**
+ * Per (campaign, channel) of these campaigns (every campaign: "all"): the distinct addresses that
+ * left through it (counted sources) and its counted rows by reason, as report_campaign_stats keeps
+ * them. Where the database is one session (PGlite; `options.sliced` forces either way), read in
+ * keyset slices of at most `slice` rows along consent_ledger_leaving_campaign_key_idx
+ * (campaign, channel, address_hash, id), each its own statement: one statement over a campaign
+ * with 250,000 leavers held PGlite's session for 300 ms.
+ *
+ * Distinct counts add up across these slices: rows come in address order, so an address is in
+ * two slices only if it ends one and starts the next (its rows are consecutive), and then it is
+ * taken off once. Exact for the rollup for the same reason as countDays (every row below its
+ * horizon is seen by every slice; a campaign that gets a row meanwhile is pending next time).
+ */
+export async function countCampaigns(
+  db: Db,
+  campaigns: readonly string[] | "all",
+  options: { sliced?: boolean; slice?: number } = {},
+): Promise<CampaignCount[]> {
+  if (campaigns !== "all" && campaigns.length === 0) return [];
+  if (!(options.sliced ?? sharesOneSession(db))) return campaignsInOneStatement(db, campaigns);
+  const slice = options.slice ?? CAMPAIGN_SLICE;
+  const out = new Map<string, CampaignCount>();
+  // One walk per campaign (`campaign = any(…)` would not keep the index's order on PostgreSQL
+  // before 17), or one over every campaign.
+  if (campaigns === "all") await walkCampaigns(db, sql``, slice, out);
+  else {
+    for (const c of new Set(campaigns))
+      await walkCampaigns(db, sql`and l.campaign = ${c}`, slice, out);
+  }
+  return [...out.values()];
+}
+
+/** countCampaigns in one statement (PostgreSQL: each request has its own connection). */
+async function campaignsInOneStatement(
+  db: Db,
+  campaigns: readonly string[] | "all",
+): Promise<CampaignCount[]> {
+  const which = campaigns === "all" ? sql`` : sql`and l.campaign = any(${[...campaigns]}::text[])`;
+  const { rows } = await sql<CampaignCount>`
+    select p.campaign, p.channel, p.people, coalesce(r.reasons, '{}'::jsonb) as reasons
     from (
       select l.campaign, l.channel, count(distinct l.address_hash)::int as people
       from consent_ledger l
@@ -273,6 +332,116 @@ async function rollCampaigns(trx: Trx, campaigns: string[] | "all"): Promise<voi
       ) x
       group by 1, 2
     ) r on r.campaign = p.campaign and r.channel = p.channel
+  `.execute(db);
+  return rows;
+}
+
+async function walkCampaigns(
+  db: Db,
+  which: RawBuilder<unknown>,
+  slice: number,
+  out: Map<string, CampaignCount>,
+): Promise<void> {
+  type Row = {
+    campaign: string | null;
+    channel: string | null;
+    reason: string | null;
+    n: number | null;
+    people: number | null;
+    /** The slice's first and last counted row's (campaign, channel, address_hash), as JSON. */
+    first: string | null;
+    last: string | null;
+    /** The slice's last row's key, and how many rows it had. */
+    rows: number | null;
+    k_campaign: string | null;
+    k_channel: string | null;
+    k_hash: string | null;
+    k_id: string | null;
+  };
+  let after: [string, string, string, string] | null = null;
+  let lastCounted: string | null = null;
+  for (;;) {
+    const rows: Row[] = await db.transaction().execute(async (trx) => {
+      await alongTheIndex(trx);
+      const { rows } = await sql<Row>`
+        with s as materialized (
+          select l.campaign, l.channel, l.address_hash, l.id, l.source, l.reason_code, l.action
+          from consent_ledger l
+          where l.campaign is not null and ${LEAVING} ${which} ${
+            after
+              ? sql`and (l.campaign, l.channel, l.address_hash, l.id) >
+                  (${after[0]}, ${after[1]}, ${after[2]}, ${after[3]}::bigint)`
+              : sql``
+          }
+          order by l.campaign, l.channel, l.address_hash, l.id limit ${slice}
+        ),
+        c as materialized (select * from s as l where ${BY_PEOPLE})
+        select campaign, channel, coalesce(reason_code, '') as reason, count(*)::int as n,
+          null::int as people, null::text as first, null::text as last, null::int as rows,
+          null::text as k_campaign, null::text as k_channel, null::text as k_hash,
+          null::text as k_id
+        from c group by 1, 2, 3
+        union all
+        select campaign, channel, null, null, count(distinct address_hash)::int, null, null,
+          null, null, null, null, null
+        from c group by 1, 2
+        union all
+        select null, null, null, null, null,
+          (select json_build_array(campaign, channel, address_hash)::text from c
+            order by campaign, channel, address_hash, id limit 1),
+          (select json_build_array(campaign, channel, address_hash)::text from c
+            order by campaign desc, channel desc, address_hash desc, id desc limit 1),
+          (select count(*) from s)::int, last.campaign, last.channel, last.address_hash,
+          last.id::text
+        from (select * from s order by campaign desc, channel desc, address_hash desc, id desc
+          limit 1) as last
+      `.execute(trx);
+      return rows;
+    });
+    let next: Row | null = null;
+    for (const r of rows) {
+      if (r.rows !== null) {
+        next = r;
+        continue;
+      }
+      const key = JSON.stringify([r.campaign, r.channel]);
+      let c = out.get(key);
+      if (!c) {
+        c = { campaign: r.campaign!, channel: r.channel!, people: 0, reasons: {} };
+        out.set(key, c);
+      }
+      if (r.people !== null) c.people += r.people;
+      else c.reasons[r.reason!] = (c.reasons[r.reason!] ?? 0) + r.n!;
+    }
+    if (next === null) break;
+    // An address that ended the counted rows before and starts this slice's: counted twice.
+    if (next.first !== null && next.first === lastCounted) {
+      const [campaign, channel] = JSON.parse(next.first) as [string, string, string];
+      out.get(JSON.stringify([campaign, channel]))!.people -= 1;
+    }
+    if (next.last !== null) lastCounted = next.last;
+    if (next.rows! < slice) break;
+    after = [next.k_campaign!, next.k_channel!, next.k_hash!, next.k_id!];
+  }
+}
+
+/** Replaces the campaign rollup's rows of `campaigns` (every campaign: "all") with `counts`. */
+async function writeCampaigns(
+  trx: Trx,
+  campaigns: readonly string[] | "all",
+  counts: readonly CampaignCount[],
+): Promise<void> {
+  if (campaigns === "all") await sql`delete from report_campaign_stats`.execute(trx);
+  else if (campaigns.length > 0)
+    await sql`delete from report_campaign_stats where campaign = any(${[...campaigns]}::text[])`.execute(
+      trx,
+    );
+  if (counts.length === 0) return;
+  await sql`
+    insert into report_campaign_stats (campaign, channel, people, reasons)
+    select c.campaign, c.channel, c.people, c.reasons
+    from jsonb_to_recordset(${JSON.stringify(counts)}::jsonb)
+      as c(campaign text, channel text, people integer, reasons jsonb)
   `.execute(trx);
 }
 
@@ -314,6 +483,10 @@ export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<R
   } else {
     counts = await countDays(db, null, addDays(through, 1));
   }
+  // The campaigns to count again, counted here too, outside the transaction (countCampaigns).
+  const campaigns: string[] | "all" =
+    recount === "all" || !pending ? "all" : [...pending.campaigns];
+  const campaignCounts = await countCampaigns(db, campaigns);
   return db
     .transaction()
     .setIsolationLevel("repeatable read")
@@ -328,18 +501,9 @@ export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<R
       }
 
       await writeDays(trx, recount, counts);
-      let days: number;
-      let campaigns: number | "all";
-      if (recount === "all" || !pending) {
-        await rollCampaigns(trx, "all");
-        days = -1;
-        campaigns = "all";
-      } else {
-        // A rollup dated after `through` (the clock went back) keeps its days: they stay exact.
-        await rollCampaigns(trx, [...pending.campaigns]);
-        days = recount.length;
-        campaigns = pending.campaigns.size;
-      }
+      await writeCampaigns(trx, campaigns, campaignCounts);
+      // A rollup dated after `through` (the clock went back) keeps its days: they stay exact.
+      const days = recount === "all" ? -1 : recount.length;
       // Fresh statistics after a big change, so the planner knows the rollup's size.
       if (days === -1 || days > 7) await sql`analyze report_daily`.execute(trx);
       const rolledThrough =
@@ -350,6 +514,11 @@ export async function runRollup(db: Db, options: { now?: Date } = {}): Promise<R
         on conflict (id) do update set horizon = excluded.horizon, rolled_through = excluded.rolled_through,
           updated_at = excluded.updated_at
       `.execute(trx);
-      return { ran: true, rolledThrough, days, campaigns };
+      return {
+        ran: true,
+        rolledThrough,
+        days,
+        campaigns: campaigns === "all" ? "all" : campaigns.length,
+      };
     });
 }

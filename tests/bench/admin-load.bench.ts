@@ -4,7 +4,13 @@
  *   1. on an idle server (the baseline, same run),
  *   2. while a 500,000-row suppressions export streams (GET /api/v1/suppressions.csv, restarted
  *      whenever it ends; its time to first byte and total time are reported too),
- *   3. while a 1,000,000-row import runs (uploaded through the admin area like an operator does).
+ *   3. while a 1,000,000-row import runs (uploaded through the admin area like an operator does),
+ *   4. while a report runs, after that import: the admin Reports page (the last 30 days, the
+ *      import's day included) loaded again and again, one load at a time, each after a one-click
+ *      unsubscribe through a campaign with BENCH_EXPORT_ROWS / 2 leavers (so the campaign is
+ *      always pending and its people are counted live), and the reports' rollup (the server's
+ *      own task, every minute: the phase starts 1 s before one of its runs) recounting it.
+ *      The loads' times are reported too.
  * On PGlite and on PostgreSQL, against the built server in production mode.
  *
  *   npm run bench -- admin-load
@@ -70,20 +76,36 @@ const PG_URL =
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "heed-admin-load-"));
 
-type Fixture = { apiKey: string; pageToken: string; oneClickTokens: string[] };
+type Fixture = {
+  apiKey: string;
+  pageToken: string;
+  oneClickTokens: string[];
+  /** One-click tokens through CAMPAIGN, for the report phase's trickle of campaign leavers. */
+  campaignTokens: string[];
+};
 
-/** 500,000 suppressions (ledger + state), a page contact, one-click contacts and an API key. */
+/** The campaign half of the seeded suppressions left through (link and one-click rows). */
+const CAMPAIGN = "bench-launch";
+
+/**
+ * 500,000 suppressions (ledger + state; the link and one-click half through CAMPAIGN), a page
+ * contact, one-click contacts and an API key.
+ */
 async function seed(db: Db): Promise<Fixture> {
   await migrateToLatest(db);
   const t0 = performance.now();
+  await sql`insert into campaigns (key, name, channel, sent_count, created_at)
+    values (${CAMPAIGN}, 'Bench launch', 'email', ${EXPORT_ROWS * 20}, now() - interval '2 days')`.execute(
+    db,
+  );
   const chunk = 100_000;
   for (let start = 0; start < EXPORT_ROWS; start += chunk) {
     const end = Math.min(EXPORT_ROWS, start + chunk);
     await sql`
-      insert into consent_ledger (channel, address_hash, address, action, source, reason_code, occurred_at)
+      insert into consent_ledger (channel, address_hash, address, action, source, reason_code, campaign, occurred_at)
       select 'email', md5('seed' || i), 'seed' || i || '@bench.example', 'unsubscribe',
         (array['link','one_click','import','api'])[1 + i % 4], case when i % 5 = 0 then 'too_frequent' end,
-        now() - make_interval(secs => i)
+        case when i % 4 < 2 then ${CAMPAIGN} end, now() - make_interval(secs => i)
       from generate_series(${start + 1}::int, ${end}::int) i`.execute(db);
   }
   await sql`
@@ -101,21 +123,36 @@ async function seed(db: Db): Promise<Fixture> {
     .values({ email: "page@bench.example" })
     .returning("id")
     .execute();
-  const ids: string[] = [];
-  for (let start = 0; start < ONE_CLICK_CONTACTS; start += 5_000) {
-    const rows = await db
-      .insertInto("contacts")
-      .values(
-        Array.from({ length: Math.min(5_000, ONE_CLICK_CONTACTS - start) }, (_, i) => ({
-          email: `click${start + i}@bench.example`,
-        })),
-      )
-      .returning("id")
-      .execute();
-    ids.push(...rows.map((r) => r.id));
-  }
+  const contacts = async (prefix: string, n: number) => {
+    const ids: string[] = [];
+    for (let start = 0; start < n; start += 5_000) {
+      const rows = await db
+        .insertInto("contacts")
+        .values(
+          Array.from({ length: Math.min(5_000, n - start) }, (_, i) => ({
+            email: `${prefix}${start + i}@bench.example`,
+          })),
+        )
+        .returning("id")
+        .execute();
+      ids.push(...rows.map((r) => r.id));
+    }
+    return ids;
+  };
   const oneClickTokens = await Promise.all(
-    ids.map((id) => signLinkToken({ contactId: id, channel: "email", purpose: "unsubscribe" })),
+    (await contacts("click", ONE_CLICK_CONTACTS)).map((id) =>
+      signLinkToken({ contactId: id, channel: "email", purpose: "unsubscribe" }),
+    ),
+  );
+  const campaignTokens = await Promise.all(
+    (await contacts("leaver", 2_000)).map((id) =>
+      signLinkToken({
+        contactId: id,
+        channel: "email",
+        purpose: "unsubscribe",
+        campaign: CAMPAIGN,
+      }),
+    ),
   );
   const pageToken = await signLinkToken({
     contactId: page!.id,
@@ -123,7 +160,7 @@ async function seed(db: Db): Promise<Fixture> {
     purpose: "unsubscribe",
   });
   const apiKey = (await createApiKey(db, { name: "bench", scopes: ["suppressions"] })).key;
-  return { apiKey, pageToken, oneClickTokens };
+  return { apiKey, pageToken, oneClickTokens, campaignTokens };
 }
 
 function importCsv(rows: number): string {
@@ -217,6 +254,42 @@ function exportLoop(base: string, apiKey: string) {
   };
 }
 
+/**
+ * An operator on the Reports page (the default range: the last 30 days, today's import
+ * included), loading it again and again, one load at a time; before each load one recipient more
+ * leaves through CAMPAIGN (one-click), so the campaign is pending for every load and every rollup.
+ */
+function reportLoop(base: string, cookie: string, fx: Fixture) {
+  let stop = false;
+  const loads: number[] = [];
+  let bad = 0;
+  let next = 0;
+  const done = (async () => {
+    while (!stop) {
+      const token = fx.campaignTokens[next++ % fx.campaignTokens.length];
+      const click = await fetch(`${base}/u/${token}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "List-Unsubscribe=One-Click",
+      });
+      await click.body?.cancel();
+      const t0 = performance.now();
+      const res = await fetch(`${base}/admin/reports`, { headers: { Cookie: cookie } });
+      const html = await res.text();
+      if (res.status !== 200 || !html.includes(CAMPAIGN)) bad++;
+      loads.push(performance.now() - t0);
+    }
+  })();
+  return {
+    loads,
+    bad: () => bad,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
 type Figures = Record<string, unknown>;
 
 async function runKind(kind: string): Promise<Figures> {
@@ -267,6 +340,8 @@ async function runKind(kind: string): Promise<Figures> {
     };
   }
   const server = await startServer(env);
+  // The server's background tasks (the reports' rollup among them) run every minute from about now.
+  const startedAt = performance.now();
   const cursor = { i: 0 };
   const targets = ["healthz", "page", "one-click"];
   const figures: Figures = { kind };
@@ -304,6 +379,17 @@ async function runKind(kind: string): Promise<Figures> {
       await new Promise((r) => setTimeout(r, 500));
     }
     figures.import = { rows: IMPORT_ROWS, seconds: (performance.now() - t0) / 1000, status };
+
+    // A report runs: the Reports page again and again, and the rollup's next run 1 s in.
+    const report = reportLoop(server.url, cookie, fx);
+    const sinceStart = performance.now() - startedAt;
+    const nextRun = Math.ceil((sinceStart + 2_000) / 60_000) * 60_000;
+    await new Promise((r) => setTimeout(r, nextRun - sinceStart - 1_000));
+    const duringReport: Measure[] = [];
+    for (const t of targets) duringReport.push(await cannon(server.url, t, fx, cursor));
+    await report.stop();
+    figures.duringReport = duringReport;
+    figures.reportLoads = { ms: report.loads, bad: report.bad() };
   } finally {
     await server.stop();
     await dropDb?.();
@@ -327,6 +413,7 @@ function printKind(f: Figures) {
     ...rows("idle (baseline)", f.baseline as Measure[]),
     ...rows("during export", f.duringExport as Measure[]),
     ...rows("during import", f.duringImport as Measure[]),
+    ...rows("during report", f.duringReport as Measure[]),
   ]);
   const runs = f.exports as { ttfbMs: number; totalMs: number; bytes: number }[];
   console.log(
@@ -340,6 +427,18 @@ function printKind(f: Figures) {
   const imp = f.import as { rows: number; seconds: number; status: string };
   console.log(
     `  import of ${imp.rows.toLocaleString("en")} rows: ${imp.status} in ${imp.seconds.toFixed(1)} s`,
+  );
+  const rep = f.reportLoads as { ms: number[]; bad: number };
+  const sorted = [...rep.ms].sort((a, b) => a - b);
+  console.log(
+    `  report page loads: ${rep.ms.length}, median ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0)} ms, ` +
+      `longest ${(sorted.at(-1) ?? 0).toFixed(0)} ms, not 200 or without the campaign: ${rep.bad}`,
+  );
+  console.log(
+    `  load average: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
   );
 }
 
