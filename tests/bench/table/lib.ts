@@ -146,6 +146,33 @@ export async function cpuMs(pgUrl: string | null): Promise<{ node: number; db: n
   return { node: (u.user + u.system) / 1000, db };
 }
 
+/**
+ * CPU time (ms) each backend of the PostgreSQL database of `pgUrl` used so far, by pid. Compare
+ * two readings with backendCpuDelta: a pool closes and opens connections during a run.
+ */
+export async function backendCpuMs(pgUrl: string): Promise<Map<number, number>> {
+  const name = new URL(pgUrl).pathname.slice(1);
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  const { rows } = await c.query<{ pid: number }>(
+    "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+    [name],
+  );
+  await c.end();
+  return new Map(rows.map(({ pid }) => [pid, processCpuMs(pid)]));
+}
+
+/**
+ * The CPU (ms) the backends used between two readings: a backend in both counts its difference,
+ * one that started meanwhile all of its time; one that ended meanwhile is lost (counted 0, never
+ * negative).
+ */
+export function backendCpuDelta(a: Map<number, number>, z: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, end] of z) ms += Math.max(0, end - (a.get(pid) ?? 0));
+  return ms;
+}
+
 /** CPU time (user + system, ms) a process used so far, all its threads (0 once it ended). */
 export function processCpuMs(pid: number): number {
   try {

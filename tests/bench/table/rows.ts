@@ -19,6 +19,8 @@ import {
   httpDetails,
   median,
   processCpuMs,
+  backendCpuMs,
+  backendCpuDelta,
   round,
   startBaseline,
   type DbKind,
@@ -382,14 +384,14 @@ const oneClick = row({
     };
     // CPU per request, next to the throughput: what the load of a shared machine hardly moves.
     const pgUrl = s.pgUrl ?? s.options.pgUrl;
-    const cpu = async (pid: number) => ({ server: processCpuMs(pid), db: (await cpuMs(pgUrl)).db });
-    const per = (
-      a: { server: number; db: number },
-      z: { server: number; db: number },
-      n: number,
-    ) => ({
+    type Cpu = { server: number; db: Map<number, number> };
+    const cpu = async (pid: number): Promise<Cpu> => ({
+      server: processCpuMs(pid),
+      db: await backendCpuMs(pgUrl),
+    });
+    const per = (a: Cpu, z: Cpu, n: number) => ({
       server: Math.round(((z.server - a.server) * 1000) / n),
-      database: Math.round(((z.db - a.db) * 1000) / n),
+      database: Math.round((backendCpuDelta(a.db, z.db) * 1000) / n),
     });
     // A warm-up on addresses of its own first, as a server that has run for a while is: a fresh
     // process spends its first several thousand presses compiling the path (measured in process:
