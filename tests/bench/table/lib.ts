@@ -124,25 +124,7 @@ export function round(x: number, digits = 1): number {
 export async function cpuMs(pgUrl: string | null): Promise<{ node: number; db: number }> {
   const u = process.cpuUsage();
   let db = 0;
-  if (pgUrl) {
-    const name = new URL(pgUrl).pathname.slice(1);
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    const { rows } = await c.query<{ pid: number }>(
-      "select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
-      [name],
-    );
-    await c.end();
-    for (const { pid } of rows) {
-      try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        db += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, 100 Hz
-      } catch {
-        /* the backend ended */
-      }
-    }
-  }
+  if (pgUrl) for (const ms of (await backendCpuMs(pgUrl)).values()) db += ms;
   return { node: (u.user + u.system) / 1000, db };
 }
 
