@@ -118,9 +118,12 @@ test.describe("the list of suppressions", () => {
     const seen: string[] = [];
     const sizes: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const cells = await page
-        .locator("section[aria-labelledby=list] table tbody td:nth-child(2)")
-        .allInnerTexts();
+      // The URL changes when the next document commits, before it is parsed: wait for it (on a
+      // slow machine the cells were read from a document not rendered yet).
+      await page.waitForLoadState("load");
+      const addresses = page.locator("section[aria-labelledby=list] table tbody td:nth-child(2)");
+      await expect(addresses.first()).toBeVisible();
+      const cells = await addresses.allInnerTexts();
       sizes.push(cells.length);
       seen.push(...cells.map((c) => c.trim()));
       const older = page
