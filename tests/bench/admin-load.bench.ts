@@ -18,7 +18,8 @@
  *
  * Options (env): BENCH_DB (pglite,postgres; pglite-thread: PGlite in the request thread), BENCH_SECONDS per measurement (8),
  * BENCH_CONNECTIONS (20), BENCH_DATABASE_URL / TEST_DATABASE_URL (PostgreSQL admin URL),
- * BENCH_JSON (write the figures there). Never part of the tests.
+ * BENCH_JSON (write the figures there), BENCH_PHASES (export,import,report: which loaded phases to
+ * measure; the import still runs when only the report phase is asked for). Never part of the tests.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -68,6 +69,9 @@ const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 500_000);
 const IMPORT_ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 1_000_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const PHASES = new Set(
+  (process.env.BENCH_PHASES ?? "export,import,report").split(",").map((s) => s.trim()),
+);
 const ONE_CLICK_CONTACTS = Number(process.env.BENCH_ONE_CLICK_CONTACTS ?? 20_000);
 const PG_URL =
   process.env.BENCH_DATABASE_URL ??
@@ -349,47 +353,55 @@ async function runKind(kind: string): Promise<Figures> {
     const baseline: Measure[] = [];
     for (const t of targets) baseline.push(await cannon(server.url, t, fx, cursor));
     figures.baseline = baseline;
+    // One exit for the phases not asked for (BENCH_PHASES).
+    phases: {
+      if (PHASES.has("export")) {
+        const exports = exportLoop(server.url, fx.apiKey);
+        const duringExport: Measure[] = [];
+        for (const t of targets) duringExport.push(await cannon(server.url, t, fx, cursor));
+        await exports.stop();
+        figures.duringExport = duringExport;
+        figures.exports = exports.runs;
+      }
+      if (!PHASES.has("import") && !PHASES.has("report")) break phases;
 
-    const exports = exportLoop(server.url, fx.apiKey);
-    const duringExport: Measure[] = [];
-    for (const t of targets) duringExport.push(await cannon(server.url, t, fx, cursor));
-    await exports.stop();
-    figures.duringExport = duringExport;
-    figures.exports = exports.runs;
+      const cookie = await adminLogin(server.url, "admin@bench.test", "bench-admin-password-1");
+      const file = importCsv(IMPORT_ROWS);
+      const t0 = performance.now();
+      const jobId = await adminUploadImport(
+        server.url,
+        cookie,
+        new Blob([fs.readFileSync(file)], { type: "text/csv" }),
+      );
+      if (PHASES.has("import")) {
+        const duringImport: Measure[] = [];
+        for (const t of targets) duringImport.push(await cannon(server.url, t, fx, cursor));
+        figures.duringImport = duringImport;
+      }
+      // Wait for the import to end, then report how long it took.
+      let status = "";
+      for (;;) {
+        const html = await (
+          await fetch(`${server.url}/admin/imports/${jobId}`, { headers: { Cookie: cookie } })
+        ).text();
+        status = /Completed|Failed/.exec(html)?.[0] ?? "";
+        if (status) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      figures.import = { rows: IMPORT_ROWS, seconds: (performance.now() - t0) / 1000, status };
 
-    const cookie = await adminLogin(server.url, "admin@bench.test", "bench-admin-password-1");
-    const file = importCsv(IMPORT_ROWS);
-    const t0 = performance.now();
-    const jobId = await adminUploadImport(
-      server.url,
-      cookie,
-      new Blob([fs.readFileSync(file)], { type: "text/csv" }),
-    );
-    const duringImport: Measure[] = [];
-    for (const t of targets) duringImport.push(await cannon(server.url, t, fx, cursor));
-    figures.duringImport = duringImport;
-    // Wait for the import to end, then report how long it took.
-    let status = "";
-    for (;;) {
-      const html = await (
-        await fetch(`${server.url}/admin/imports/${jobId}`, { headers: { Cookie: cookie } })
-      ).text();
-      status = /Completed|Failed/.exec(html)?.[0] ?? "";
-      if (status) break;
-      await new Promise((r) => setTimeout(r, 500));
+      if (!PHASES.has("report")) break phases;
+      // A report runs: the Reports page again and again, and the rollup's next run 1 s in.
+      const report = reportLoop(server.url, cookie, fx);
+      const sinceStart = performance.now() - startedAt;
+      const nextRun = Math.ceil((sinceStart + 2_000) / 60_000) * 60_000;
+      await new Promise((r) => setTimeout(r, nextRun - sinceStart - 1_000));
+      const duringReport: Measure[] = [];
+      for (const t of targets) duringReport.push(await cannon(server.url, t, fx, cursor));
+      await report.stop();
+      figures.duringReport = duringReport;
+      figures.reportLoads = { ms: report.loads, bad: report.bad() };
     }
-    figures.import = { rows: IMPORT_ROWS, seconds: (performance.now() - t0) / 1000, status };
-
-    // A report runs: the Reports page again and again, and the rollup's next run 1 s in.
-    const report = reportLoop(server.url, cookie, fx);
-    const sinceStart = performance.now() - startedAt;
-    const nextRun = Math.ceil((sinceStart + 2_000) / 60_000) * 60_000;
-    await new Promise((r) => setTimeout(r, nextRun - sinceStart - 1_000));
-    const duringReport: Measure[] = [];
-    for (const t of targets) duringReport.push(await cannon(server.url, t, fx, cursor));
-    await report.stop();
-    figures.duringReport = duringReport;
-    figures.reportLoads = { ms: report.loads, bad: report.bad() };
   } finally {
     await server.stop();
     await dropDb?.();
@@ -411,24 +423,27 @@ function printKind(f: Figures) {
     }));
   console.table([
     ...rows("idle (baseline)", f.baseline as Measure[]),
-    ...rows("during export", f.duringExport as Measure[]),
-    ...rows("during import", f.duringImport as Measure[]),
-    ...rows("during report", f.duringReport as Measure[]),
+    ...rows("during export", (f.duringExport ?? []) as Measure[]),
+    ...rows("during import", (f.duringImport ?? []) as Measure[]),
+    ...rows("during report", (f.duringReport ?? []) as Measure[]),
   ]);
-  const runs = f.exports as { ttfbMs: number; totalMs: number; bytes: number }[];
-  console.log(
-    `  export runs: ${runs
-      .map(
-        (r) =>
-          `first byte ${r.ttfbMs.toFixed(0)} ms, ${r.totalMs < 0 ? "cut" : `done in ${(r.totalMs / 1000).toFixed(1)} s`}, ${(r.bytes / 1e6).toFixed(1)} MB`,
-      )
-      .join("; ")}`,
-  );
-  const imp = f.import as { rows: number; seconds: number; status: string };
-  console.log(
-    `  import of ${imp.rows.toLocaleString("en")} rows: ${imp.status} in ${imp.seconds.toFixed(1)} s`,
-  );
-  const rep = f.reportLoads as { ms: number[]; bad: number };
+  const runs = (f.exports ?? []) as { ttfbMs: number; totalMs: number; bytes: number }[];
+  if (runs.length)
+    console.log(
+      `  export runs: ${runs
+        .map(
+          (r) =>
+            `first byte ${r.ttfbMs.toFixed(0)} ms, ${r.totalMs < 0 ? "cut" : `done in ${(r.totalMs / 1000).toFixed(1)} s`}, ${(r.bytes / 1e6).toFixed(1)} MB`,
+        )
+        .join("; ")}`,
+    );
+  const imp = f.import as { rows: number; seconds: number; status: string } | undefined;
+  if (imp)
+    console.log(
+      `  import of ${imp.rows.toLocaleString("en")} rows: ${imp.status} in ${imp.seconds.toFixed(1)} s`,
+    );
+  const rep = f.reportLoads as { ms: number[]; bad: number } | undefined;
+  if (!rep) return;
   const sorted = [...rep.ms].sort((a, b) => a - b);
   console.log(
     `  report page loads: ${rep.ms.length}, median ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0)} ms, ` +
