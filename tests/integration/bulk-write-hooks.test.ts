@@ -37,7 +37,11 @@ describe("bulk door write hooks", () => {
       { channel: "email" as const, address: "not an address" },
     ];
     let sent = 0;
-    const prepared = await chainPreparedBulkUnsubscribe(db, prepareBulkUnsubscribe(items), options);
+    const prepared = await chainPreparedBulkUnsubscribe(
+      db,
+      await prepareBulkUnsubscribe(items),
+      options,
+    );
     const r = await applyPreparedBulkUnsubscribe(db, prepared, options, {
       onStatementSent: () => sent++,
     });
@@ -50,7 +54,7 @@ describe("bulk door write hooks", () => {
 
     // A batch with nothing valid to write still reports that it is under way.
     let sentEmpty = 0;
-    const empty = prepareBulkUnsubscribe([{ channel: "email", address: "" }]);
+    const empty = await prepareBulkUnsubscribe([{ channel: "email", address: "" }]);
     const e = await applyPreparedBulkUnsubscribe(db, empty, options, {
       asyncCommit: true,
       onStatementSent: () => sentEmpty++,
@@ -70,7 +74,7 @@ describe("bulk door write hooks", () => {
   it("asyncCommit turns off the commit's wait for the disk in the batch's transaction only", async () => {
     const items = [{ channel: "email" as const, address: "hook.async@example.org" }];
     const inside = await inTransaction(db, async (trx) => {
-      await applyPreparedBulkUnsubscribe(trx, prepareBulkUnsubscribe(items), options, {
+      await applyPreparedBulkUnsubscribe(trx, await prepareBulkUnsubscribe(items), options, {
         asyncCommit: true,
       });
       const { rows } = await sql<{
@@ -98,7 +102,7 @@ describe("bulk door write hooks", () => {
       inTransaction(db, async (trx) => {
         // An aborted transaction: the batch's first statement fails.
         await sql`select 1/0`.execute(trx).catch(() => {});
-        await applyPreparedBulkUnsubscribe(trx, prepareBulkUnsubscribe(items), options, {
+        await applyPreparedBulkUnsubscribe(trx, await prepareBulkUnsubscribe(items), options, {
           onStatementSent: () => sent++,
         });
       }),
