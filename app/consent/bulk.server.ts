@@ -457,8 +457,9 @@ export async function prepareBulkUnsubscribe(
 /**
  * Hashes a prepared batch's ledger rows ahead, outside the transaction that writes them (one round
  * trip for the ids, then Node's CPU in slices that let requests in), so that a streaming caller
- * does it while the previous batch is written. The rows' occurred_at is then the time of this call. `options` must be the ones the
- * batch is applied with (the hashes cover source, campaign, actor, ip, user agent and details).
+ * does it while the previous batch is written. The rows' occurred_at is then the time of this
+ * call. `options` must be the ones the batch is applied with (the hashes cover source, campaign,
+ * actor, ip, user agent and details).
  */
 export async function chainPreparedBulkUnsubscribe(
   db: Db,
@@ -515,7 +516,7 @@ export async function bulkUnsubscribe(
   const seen = new Set<string>();
   for (let offset = 0; offset < items.length; offset += BULK_BATCH_SIZE) {
     const end = Math.min(items.length, offset + BULK_BATCH_SIZE);
-    // In the caller's transaction (the API: at most 3,000 items), so in one go.
+    // Maybe in the caller's transaction (the API's: at most 3,000 items), so in one go.
     const { p, invalid, repeated } = await prepare(items, offset, end, false);
     total.invalid.push(...invalid);
     total.duplicates += repeated;
