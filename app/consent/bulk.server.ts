@@ -4,6 +4,7 @@ import { consentEventDeliveriesInsert } from "~/webhooks/enqueue.server";
 import { sql } from "kysely";
 
 import { inTransaction, type Db, type Trx } from "~/db/db.server";
+import { nextTurn, SLICE_ROWS } from "~/db/priority.server";
 
 import type { ActorType, Channel, ConsentSource } from "~/db/schema";
 
@@ -99,7 +100,18 @@ type Prepared = {
   reasonTexts: (string | null)[];
 };
 
-function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: number) {
+/**
+ * Normalizes, hashes, dedupes and sorts items[offset, end). `sliced`: lets requests in every
+ * SLICE_ROWS items (decisions/0113); only outside a transaction (the import prepares its next
+ * batch before it opens the batch's transaction): inside one, on PGlite, a pause would hold the
+ * only session for as long as the requests it lets in take.
+ */
+async function prepare(
+  items: readonly BulkUnsubscribeItem[],
+  offset: number,
+  end: number,
+  sliced: boolean,
+) {
   const region = defaultPhoneRegion();
   const key = getSecrets().addressHashKey;
   const p: Prepared = {
@@ -113,6 +125,8 @@ function prepare(items: readonly BulkUnsubscribeItem[], offset: number, end: num
   const seen = new Set<string>();
   let repeated = 0;
   for (let i = offset; i < end; i++) {
+    // Lets requests in between slices of this loop (decisions/0113).
+    if (sliced && (i - offset) % SLICE_ROWS === SLICE_ROWS - 1) await nextTurn();
     const item = items[i]!;
     const byHash = !item.address && item.addressHash ? item.addressHash : null;
     const n = byHash
@@ -185,6 +199,8 @@ async function reserveChain(
   db: Db,
   p: Prepared,
   options: BulkUnsubscribeOptions,
+  /** Hash in slices (outside a transaction only: see prepare). */
+  sliced: boolean,
 ): Promise<ChainGiven> {
   const {
     rows: [r],
@@ -194,7 +210,7 @@ async function reserveChain(
         from (select pg_get_serial_sequence('consent_ledger', 'id')::regclass as seq offset 0) q,
           generate_series(1, ${p.hashes.length}::int) g)::text[] as ids
   `.execute(db);
-  return { at: r!.at, ids: r!.ids, ...chainHashes(p, options, r!) };
+  return { at: r!.at, ids: r!.ids, ...(await chainHashes(p, options, r!, sliced)) };
 }
 
 /**
@@ -202,11 +218,12 @@ async function reserveChain(
  * reserved for it and the given time: what the chain trigger would compute for a new address
  * (chain.server.ts holds the documented algorithm, shared with third-party verification).
  */
-function chainHashes(
+async function chainHashes(
   p: Prepared,
   options: BulkUnsubscribeOptions,
   given: { at: string; details: string; ids: string[] },
-): { evidence: string[]; row: string[] } {
+  sliced: boolean,
+): Promise<{ evidence: string[]; row: string[] }> {
   const evidence: string[] = [];
   const row: string[] = [];
   const ip = options.ip ?? null;
@@ -215,6 +232,7 @@ function chainHashes(
   const actorType = options.actor?.type ?? null;
   const actorId = options.actor?.id ?? null;
   for (let i = 0; i < p.hashes.length; i++) {
+    if (sliced && i % SLICE_ROWS === SLICE_ROWS - 1) await nextTurn(); // decisions/0113
     const evidenceHash = evidenceHashOf({
       address: p.addresses[i]!,
       ip,
@@ -294,7 +312,7 @@ async function writeBatch(
       : sql`select set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
           set_config('heed.chain_given', 'on', true)`
   ).execute(trx);
-  const chain = given ?? (await reserveChain(trx, p, options));
+  const chain = given ?? (await reserveChain(trx, p, options, false));
   // One statement:
   //  - `seen` reads each address's channel row (one index probe each; LATERAL … LIMIT 1 is never
   //    turned into a hash join over the whole table). An address that is unsubscribed already
@@ -424,22 +442,24 @@ export type PreparedBulkUnsubscribe = {
 
 /**
  * The CPU half of a batch (normalize, hash, dedupe, sort), at most BULK_BATCH_SIZE items. Callers
- * that stream (the import runner) prepare the next batch while the previous one is written.
+ * that stream (the import runner) prepare the next batch while the previous one is written. In
+ * slices that let requests in (decisions/0113): call it outside a transaction.
  */
-export function prepareBulkUnsubscribe(
+export async function prepareBulkUnsubscribe(
   items: readonly BulkUnsubscribeItem[],
-): PreparedBulkUnsubscribe {
+): Promise<PreparedBulkUnsubscribe> {
   if (items.length > BULK_BATCH_SIZE) {
     throw new Error(`prepareBulkUnsubscribe takes at most ${BULK_BATCH_SIZE} items`);
   }
-  return prepare(items, 0, items.length);
+  return prepare(items, 0, items.length, true);
 }
 
 /**
  * Hashes a prepared batch's ledger rows ahead, outside the transaction that writes them (one round
- * trip for the ids, then Node's CPU), so that a streaming caller does it while the previous batch
- * is written. The rows' occurred_at is then the time of this call. `options` must be the ones the
- * batch is applied with (the hashes cover source, campaign, actor, ip, user agent and details).
+ * trip for the ids, then Node's CPU in slices that let requests in), so that a streaming caller
+ * does it while the previous batch is written. The rows' occurred_at is then the time of this
+ * call. `options` must be the ones the batch is applied with (the hashes cover source, campaign,
+ * actor, ip, user agent and details).
  */
 export async function chainPreparedBulkUnsubscribe(
   db: Db,
@@ -447,7 +467,7 @@ export async function chainPreparedBulkUnsubscribe(
   options: BulkUnsubscribeOptions,
 ): Promise<PreparedBulkUnsubscribe> {
   if (prepared.p.hashes.length === 0) return prepared;
-  return { ...prepared, chain: await reserveChain(db, prepared.p, options) };
+  return { ...prepared, chain: await reserveChain(db, prepared.p, options, true) };
 }
 
 /**
@@ -496,7 +516,8 @@ export async function bulkUnsubscribe(
   const seen = new Set<string>();
   for (let offset = 0; offset < items.length; offset += BULK_BATCH_SIZE) {
     const end = Math.min(items.length, offset + BULK_BATCH_SIZE);
-    const { p, invalid, repeated } = prepare(items, offset, end);
+    // Maybe in the caller's transaction (the API's: at most 3,000 items), so in one go.
+    const { p, invalid, repeated } = await prepare(items, offset, end, false);
     total.invalid.push(...invalid);
     total.duplicates += repeated;
     // Duplicates across batches of one call (without an importId to tell them in the database).

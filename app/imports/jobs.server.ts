@@ -887,7 +887,7 @@ export async function runImportJob(
     });
     for await (const rows of batches) {
       const items = rowsToItems(rows, { mapping, channel: job.channel, reasonCodes: reasons });
-      let prepared = prepareBulkUnsubscribe(items.items);
+      let prepared = await prepareBulkUnsubscribe(items.items);
       // PostgreSQL: the ledger rows are hashed now, while the previous batch is written (one more
       // connection for a moment). PGlite has one session: hashed in the batch's transaction.
       if (!options.singleProcess) {

@@ -316,7 +316,11 @@ describe("the bulk door's own hashes (decisions/0098)", () => {
       { channel: "sms" as const, address: "+48601000222" },
     ];
     // Hashed ahead (what the import does on PostgreSQL), and hashed inside the transaction.
-    const ahead = await chainPreparedBulkUnsubscribe(db, prepareBulkUnsubscribe(items), options);
+    const ahead = await chainPreparedBulkUnsubscribe(
+      db,
+      await prepareBulkUnsubscribe(items),
+      options,
+    );
     expect(ahead.chain?.ids).toHaveLength(3);
     const r = await applyPreparedBulkUnsubscribe(db, ahead, options);
     expect(r).toMatchObject({ imported: 3, alreadySuppressed: 0 });
