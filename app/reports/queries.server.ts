@@ -170,11 +170,8 @@ type PeopleRow = {
   people: number;
 };
 
-/**
- * Ledger rows one statement of the sliced people count reads at most (peopleInSlices): as
- * PENDING_SLICE, 2,000 (was 5,000; docs/decisions/0114).
- */
-export const PEOPLE_SLICE = 2_000;
+/** Ledger rows one statement of the sliced people count reads at most (peopleInSlices). */
+export const PEOPLE_SLICE = 5_000;
 
 /**
  * Distinct people leaving in the range: in all, per channel, per bucket, per bucket and channel,

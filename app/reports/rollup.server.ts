@@ -53,15 +53,13 @@ export async function readRollupState(db: Db): Promise<RollupState | null> {
 }
 
 /**
- * Ledger rows one statement of the rollup reads at most (pendingSince, countDays) where the
- * database is one session. On PGlite (app/db/pglite-worker.server.ts) a statement holds it: the
- * rollup after a 1,000,000-row import held it for more than a second in one statement; in slices
- * of this size each statement takes milliseconds and requests waiting for the session go between
- * two of them. 20,000 rows a slice took 85-150 ms on PGlite (2 busy cores), 5,000 took 20-40 ms,
- * and 80-440 ms on a machine at load 10; 2,000 halved a waiting request's longest wait there
- * (docs/decisions/0114).
+ * Ledger rows one statement of the rollup reads at most (pendingSince, countDays). On PGlite the
+ * database is one session (app/db/pglite-worker.server.ts), and a statement holds it: the rollup
+ * after a 1,000,000-row import held it for more than a second in one statement; in slices of this
+ * size each statement takes tens of milliseconds and requests waiting for the session go between
+ * two of them. 20,000 rows a slice took 85-150 ms on PGlite (2 busy cores); 5,000 take 20-40 ms.
  */
-export const PENDING_SLICE = 2_000;
+export const PENDING_SLICE = 5_000;
 
 /**
  * For one slice's transaction: the plan walks the slice's index, whatever the statistics say
