@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 
-import { sharesOneSession, type Db, type Trx } from "~/db/db.server";
+import { inTransaction, sharesOneSession, type Db, type Trx } from "~/db/db.server";
 import type { ReportDailyTable } from "~/reports/schema";
 
 import { addDays, toIsoDate } from "~/reports/filters";
@@ -69,9 +69,31 @@ export const PENDING_SLICE = 5_000;
  */
 async function alongTheIndex(trx: Trx): Promise<void> {
   await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true),
-    set_config('enable_incremental_sort', 'off', true), set_config('jit', 'off', true)`.execute(
-    trx,
-  );
+    set_config('enable_incremental_sort', 'off', true), set_config('jit', 'off', true),
+    set_config('max_parallel_workers_per_gather', '0', true)`.execute(trx);
+}
+
+/**
+ * Runs a report's read in a transaction (the caller's, if it is one) on one core: no parallel
+ * workers, no JIT (docs/decisions/0114). On PostgreSQL the reports read hundreds of thousands of
+ * ledger rows in one statement; with the default two parallel workers a statement took three
+ * processes (the leader and two workers) for about the time it took alone (the distinct-people
+ * count of 375,000 rows: 1.4-1.7 s with workers, 1.6-1.9 s without), and on two cores left none
+ * to the recipients' backends and the server; JIT compiled each of them for 100 ms or more.
+ * `workMem` raises work_mem for the transaction (sorts and hashes in memory, not on disk).
+ */
+export async function onOneCore<T>(
+  db: Db,
+  fn: (trx: Trx) => Promise<T>,
+  options: { workMem?: string } = {},
+): Promise<T> {
+  return inTransaction(db, async (trx) => {
+    await sql`select set_config('max_parallel_workers_per_gather', '0', true),
+      set_config('jit', 'off', true)${
+        options.workMem ? sql`, set_config('work_mem', ${options.workMem}, true)` : sql``
+      }`.execute(trx);
+    return fn(trx);
+  });
 }
 
 /**
@@ -110,21 +132,44 @@ export async function walkLedger<R extends { next: string | null }>(
 }
 
 /**
- * Days and campaigns with leaving rows written by transactions at or after the horizon: keyset
- * slices of the ledger's (txid, id) index, each its own statement. Slices read at different
- * moments; that is exact for both callers: every row with txid below the caller's own horizon
- * (taken before the first slice) was committed before it, so every slice sees it, and a row
- * written meanwhile has a txid at or above that horizon, so it is pending again next time.
+ * Days and campaigns with leaving rows written by transactions at or after the horizon.
+ *
+ * Where the database is one session (PGlite; `options.sliced` forces either way): keyset slices
+ * of the ledger's (txid, id) index, each its own statement. Slices read at different moments;
+ * that is exact for both callers: every row with txid below the caller's own horizon (taken
+ * before the first slice) was committed before it, so every slice sees it, and a row written
+ * meanwhile has a txid at or above that horizon, so it is pending again next time.
+ *
+ * On PostgreSQL one statement (each request has its own connection, so nothing waits for it):
+ * after a 1,000,000-row import it read the new rows in 0.6 s where the 200 slices took
+ * 1.4-1.8 s of a backend's CPU (docs/decisions/0114).
  */
-async function pendingSince(
+export async function pendingSince(
   db: Db,
   xmin: string,
+  options: { sliced?: boolean; slice?: number } = {},
 ): Promise<{ days: string[]; campaigns: Set<string> }> {
   const days = new Set<string>();
   const campaigns = new Set<string>();
-  await walkLedger(
+  const each = (r: { day: string; campaign: string | null }) => {
+    days.add(r.day);
+    if (r.campaign !== null) campaigns.add(r.campaign);
+  };
+  if (!(options.sliced ?? sharesOneSession(db))) {
+    const { rows } = await onOneCore(db, (trx) =>
+      sql<{ day: string; campaign: string | null }>`
+        select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, l.campaign
+        from consent_ledger l where l.txid >= ${xmin}::xid8 and ${LEAVING}
+      `.execute(trx),
+    );
+    rows.forEach(each);
+    return { days: [...days].sort(), campaigns };
+  }
+  const slice = options.slice ?? PENDING_SLICE;
+  type Row = { day: string; campaign: string | null; next: string | null };
+  await walkLedger<Row>(
     db,
-    (after) => sql<{ day: string; campaign: string | null; next: string | null }>`
+    (after) => sql<Row>`
       with s as (
         select l.txid, l.id, l.occurred_at, l.campaign, l.action from consent_ledger l
         where ${
@@ -132,7 +177,7 @@ async function pendingSince(
             ? sql`(l.txid, l.id) > (${after[0]}::xid8, ${after[1]}::bigint)`
             : sql`l.txid >= ${xmin}::xid8`
         }
-        order by l.txid, l.id limit ${PENDING_SLICE}
+        order by l.txid, l.id limit ${slice}
       )
       select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
         l.campaign, null::text as next
@@ -141,10 +186,8 @@ async function pendingSince(
       select null, null, (select count(*) from s)::text || ' ' || txid::text || ' ' || id::text
       from (select txid, id from s order by txid desc, id desc limit 1) as last
     `,
-    (r) => {
-      days.add(r.day);
-      if (r.campaign !== null) campaigns.add(r.campaign);
-    },
+    each,
+    slice,
   );
   return { days: [...days].sort(), campaigns };
 }
@@ -174,14 +217,40 @@ export type DailyCount = ReportDailyTable;
 
 /**
  * The leaving rows of the UTC days [from, to) (from null: every day before `to`), counted by
- * report_daily's dimensions, in keyset slices of (occurred_at, id) along
- * consent_ledger_leaving_time_id_idx, summed here. Read outside the rollup's transaction, exact
- * for the same reason as pendingSince: every row below the rollup's horizon is seen by every
- * slice, and a day that gets a row later is pending at the next rollup and counted again.
+ * report_daily's dimensions.
+ *
+ * Where the database is one session (PGlite; `options.sliced` forces either way): in keyset
+ * slices of (occurred_at, id) along consent_ledger_leaving_time_id_idx, summed here. Read
+ * outside the rollup's transaction, exact for the same reason as pendingSince: every row below
+ * the rollup's horizon is seen by every slice, and a day that gets a row later is pending at the
+ * next rollup and counted again. On PostgreSQL one statement (onOneCore): a day of 1,000,000
+ * imported rows took 0.6-0.7 s there, 1.8-2.0 s in slices (docs/decisions/0114).
  */
-export async function countDays(db: Db, from: string | null, to: string): Promise<DailyCount[]> {
-  const sums = new Map<string, DailyCount>();
+export async function countDays(
+  db: Db,
+  from: string | null,
+  to: string,
+  options: { sliced?: boolean; slice?: number } = {},
+): Promise<DailyCount[]> {
+  const day = sql`to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD')`;
   const end = sql`l.occurred_at < (${to}::date::timestamp at time zone 'UTC')`;
+  const start = from
+    ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
+    : sql``;
+  if (!(options.sliced ?? sharesOneSession(db))) {
+    const { rows } = await onOneCore(db, (trx) =>
+      sql<DailyCount>`
+        select ${day} as day, l.channel, l.action, l.source, l.topic, l.campaign, l.reason_code,
+          count(*)::int as n
+        from consent_ledger l
+        where ${LEAVING} and ${end} ${start}
+        group by 1, 2, 3, 4, 5, 6, 7
+      `.execute(trx),
+    );
+    return rows;
+  }
+  const slice = options.slice ?? PENDING_SLICE;
+  const sums = new Map<string, DailyCount>();
   await walkLedger(
     db,
     (after) => sql<DailyCount & { next: string | null }>`
@@ -192,16 +261,14 @@ export async function countDays(db: Db, from: string | null, to: string): Promis
         where ${LEAVING} and ${end} ${
           after
             ? sql`and (l.occurred_at, l.id) > (${after[1]}::timestamptz, ${after[0]}::bigint)`
-            : from
-              ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
-              : sql``
+            : start
         }
-        order by l.occurred_at, l.id limit ${PENDING_SLICE}
+        order by l.occurred_at, l.id limit ${slice}
       )
-      select to_char(s.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, s.channel,
-        s.action, s.source, s.topic, s.campaign, s.reason_code, count(*)::int as n,
+      select ${day} as day, l.channel,
+        l.action, l.source, l.topic, l.campaign, l.reason_code, count(*)::int as n,
         null::text as next
-      from s group by 1, 2, 3, 4, 5, 6, 7
+      from s as l group by 1, 2, 3, 4, 5, 6, 7
       union all
       select null, null, null, null, null, null, null, null,
         (select count(*) from s)::text || ' ' || id::text || ' '
@@ -222,6 +289,7 @@ export async function countDays(db: Db, from: string | null, to: string): Promis
       if (sum) sum.n += row.n;
       else sums.set(key, row);
     },
+    slice,
   );
   return [...sums.values()];
 }
@@ -314,7 +382,8 @@ async function campaignsInOneStatement(
   campaigns: readonly string[] | "all",
 ): Promise<CampaignCount[]> {
   const which = campaigns === "all" ? sql`` : sql`and l.campaign = any(${[...campaigns]}::text[])`;
-  const { rows } = await sql<CampaignCount>`
+  const { rows } = await onOneCore(db, (trx) =>
+    sql<CampaignCount>`
     select p.campaign, p.channel, p.people, coalesce(r.reasons, '{}'::jsonb) as reasons
     from (
       select l.campaign, l.channel, count(distinct l.address_hash)::int as people
@@ -332,7 +401,8 @@ async function campaignsInOneStatement(
       ) x
       group by 1, 2
     ) r on r.campaign = p.campaign and r.channel = p.channel
-  `.execute(db);
+  `.execute(trx),
+  );
   return rows;
 }
 

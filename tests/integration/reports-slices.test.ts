@@ -4,7 +4,14 @@ import { addressKey } from "~/consent/consent.server";
 import type { Db } from "~/db/db.server";
 import { parseReportFilter, type ReportFilter } from "~/reports/filters";
 import { peopleAggregates } from "~/reports/queries.server";
-import { countCampaigns, runRollup, type CampaignCount } from "~/reports/rollup.server";
+import {
+  countCampaigns,
+  countDays,
+  pendingSince,
+  runRollup,
+  type CampaignCount,
+  type DailyCount,
+} from "~/reports/rollup.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 import { expectIncrementalRollup } from "./rollup.helpers";
 
@@ -246,6 +253,87 @@ describe("a campaign's leavers, counted from slices of the ledger", () => {
       },
     });
     expect(byKey(await campaignsInOneStatement())).toEqual(await stats());
+  });
+});
+
+/** Day counts keyed and sorted, for comparing two ways of counting. */
+const dayKeys = (rows: DailyCount[]) =>
+  rows
+    .map((r) =>
+      JSON.stringify([
+        r.day,
+        r.channel,
+        r.action,
+        r.source,
+        r.topic,
+        r.campaign,
+        r.reason_code,
+        r.n,
+      ]),
+    )
+    .sort();
+
+describe("day counts and pending rows: one statement (PostgreSQL) and slices (PGlite) agree", () => {
+  it("counts each day's leaving rows by hand, whatever the slice", async () => {
+    const whole = await countDays(db, "2026-11-02", "2026-11-16", { sliced: false });
+    const n = (day: string, match: Partial<DailyCount> = {}) =>
+      whole
+        .filter(
+          (r) =>
+            r.day === day &&
+            Object.entries(match).every(
+              ([k, v]) => (r as unknown as Record<string, unknown>)[k] === v,
+            ),
+        )
+        .reduce((a, r) => a + r.n, 0);
+    // 2026-11-03: p1 three times and p2 (link, one_click, a topic opt-out), two imports, one
+    // instant; 2026-11-09: p3's opt-out and p1 by API (p4's subscribe is not leaving).
+    expect(n("2026-11-03")).toBe(6);
+    expect(n("2026-11-03", { source: "import" })).toBe(2);
+    expect(n("2026-11-03", { action: "topic_opt_out", topic: "news" })).toBe(1);
+    expect(n("2026-11-05")).toBe(1); // 23:59:59.999 is still the 5th
+    expect(n("2026-11-09")).toBe(2);
+    expect(n("2026-11-01") + n("2026-11-16")).toBe(0); // outside [from, to)
+    expect(dayKeys(await countDays(db, null, "2026-11-16", { sliced: false }))).toEqual(
+      dayKeys([...whole, ...(await countDays(db, null, "2026-11-02", { sliced: false }))]),
+    );
+    for (const slice of SLICES) {
+      expect(
+        dayKeys(await countDays(db, "2026-11-02", "2026-11-16", { sliced: true, slice })),
+      ).toEqual(dayKeys(whole));
+      expect(dayKeys(await countDays(db, null, "2026-11-30", { sliced: true, slice }))).toEqual(
+        dayKeys(await countDays(db, null, "2026-11-30", { sliced: false })),
+      );
+    }
+  });
+
+  it("finds the days and campaigns written since a horizon, whatever the slice", async () => {
+    const {
+      rows: [horizon],
+    } = await sql<{
+      xmin: string;
+    }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+    const write = (at: string, who: string, more: Record<string, unknown> = {}) =>
+      db
+        .insertInto("consent_ledger")
+        .values({
+          occurred_at: at,
+          channel: "email",
+          address_hash: addressKey(`${who}@x.test`),
+          action: "unsubscribe",
+          source: "link",
+          ...more,
+        } as never)
+        .execute();
+    // Each its own transaction: leaving rows on two days (one through "small"), and rows that
+    // are not leaving on a third (a subscribe through "big").
+    await write("2026-11-25T10:00:00Z", "n1", { campaign: "small" });
+    await write("2026-11-26T10:00:00Z", "n2");
+    await write("2026-11-27T10:00:00Z", "n3", { action: "subscribe", campaign: "big" });
+    const expected = { days: ["2026-11-25", "2026-11-26"], campaigns: new Set(["small"]) };
+    expect(await pendingSince(db, horizon!.xmin, { sliced: false })).toEqual(expected);
+    for (const slice of SLICES)
+      expect(await pendingSince(db, horizon!.xmin, { sliced: true, slice })).toEqual(expected);
   });
 });
 
