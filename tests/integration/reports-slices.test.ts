@@ -308,11 +308,13 @@ describe("day counts and pending rows: one statement (PostgreSQL) and slices (PG
   });
 
   it("finds the days and campaigns written since a horizon, whatever the slice", async () => {
+    // The horizon: a transaction id of this test's own, so that every row written before it is
+    // below it and every row written after it at or above it. (The rollup's horizon, the
+    // snapshot's xmin, is the oldest transaction running in the whole PostgreSQL cluster: another
+    // database's open transaction would make older rows of this file pending too.)
     const {
       rows: [horizon],
-    } = await sql<{
-      xmin: string;
-    }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db);
+    } = await sql<{ xmin: string }>`select pg_current_xact_id()::text as xmin`.execute(db);
     const write = (at: string, who: string, more: Record<string, unknown> = {}) =>
       db
         .insertInto("consent_ledger")
