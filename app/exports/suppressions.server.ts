@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { audit, type AuditContext } from "~/admin/audit.server";
 import { csvDownloadHeaders, csvLine, csvStream, type CsvDelimiter } from "~/csv/csv.server";
 import type { Db } from "~/db/db.server";
-import { inBackgroundLane } from "~/db/priority.server";
+import { inBackgroundLane, nextTurn } from "~/db/priority.server";
 import type { Channel, ConsentSource } from "~/db/schema";
 import { UNDELIVERABLE_SOURCE } from "~/email/constants";
 
@@ -338,7 +338,7 @@ export async function* suppressionCsvChunks(
     after = page.next;
     // Let the event loop run between pages (sockets flush, other requests get their turn), even
     // where a page resolves without ever leaving the microtask queue (PGlite in this thread).
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
   }
 }
 

@@ -61,6 +61,13 @@ export async function readRollupState(db: Db): Promise<RollupState | null> {
  */
 export const PENDING_SLICE = 5_000;
 
+/** A transaction's settings for no parallel workers and no JIT (see onOneCore). */
+const ONE_CORE = sql`set_config('max_parallel_workers_per_gather', '0', true),
+  set_config('jit', 'off', true)`;
+
+/** A ledger row's UTC day, as the rollup keys its days. */
+const DAY = sql`to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD')`;
+
 /**
  * For one slice's transaction: the plan walks the slice's index, whatever the statistics say
  * (see walkLedger), in one statement. JIT off: the disabled sorts' cost (PostgreSQL adds 10^10 to
@@ -69,8 +76,7 @@ export const PENDING_SLICE = 5_000;
  */
 async function alongTheIndex(trx: Trx): Promise<void> {
   await sql`select set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true),
-    set_config('enable_incremental_sort', 'off', true), set_config('jit', 'off', true),
-    set_config('max_parallel_workers_per_gather', '0', true)`.execute(trx);
+    set_config('enable_incremental_sort', 'off', true), ${ONE_CORE}`.execute(trx);
 }
 
 /**
@@ -88,10 +94,9 @@ export async function onOneCore<T>(
   options: { workMem?: string } = {},
 ): Promise<T> {
   return inTransaction(db, async (trx) => {
-    await sql`select set_config('max_parallel_workers_per_gather', '0', true),
-      set_config('jit', 'off', true)${
-        options.workMem ? sql`, set_config('work_mem', ${options.workMem}, true)` : sql``
-      }`.execute(trx);
+    await sql`select ${ONE_CORE}${
+      options.workMem ? sql`, set_config('work_mem', ${options.workMem}, true)` : sql``
+    }`.execute(trx);
     return fn(trx);
   });
 }
@@ -158,7 +163,7 @@ export async function pendingSince(
   if (!(options.sliced ?? sharesOneSession(db))) {
     const { rows } = await onOneCore(db, (trx) =>
       sql<{ day: string; campaign: string | null }>`
-        select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, l.campaign
+        select distinct ${DAY} as day, l.campaign
         from consent_ledger l where l.txid >= ${xmin}::xid8 and ${LEAVING}
       `.execute(trx),
     );
@@ -179,7 +184,7 @@ export async function pendingSince(
         }
         order by l.txid, l.id limit ${slice}
       )
-      select distinct to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day,
+      select distinct ${DAY} as day,
         l.campaign, null::text as next
       from s as l where ${LEAVING}
       union all
@@ -232,7 +237,6 @@ export async function countDays(
   to: string,
   options: { sliced?: boolean; slice?: number } = {},
 ): Promise<DailyCount[]> {
-  const day = sql`to_char(l.occurred_at at time zone 'UTC', 'YYYY-MM-DD')`;
   const end = sql`l.occurred_at < (${to}::date::timestamp at time zone 'UTC')`;
   const start = from
     ? sql`and l.occurred_at >= (${from}::date::timestamp at time zone 'UTC')`
@@ -240,7 +244,7 @@ export async function countDays(
   if (!(options.sliced ?? sharesOneSession(db))) {
     const { rows } = await onOneCore(db, (trx) =>
       sql<DailyCount>`
-        select ${day} as day, l.channel, l.action, l.source, l.topic, l.campaign, l.reason_code,
+        select ${DAY} as day, l.channel, l.action, l.source, l.topic, l.campaign, l.reason_code,
           count(*)::int as n
         from consent_ledger l
         where ${LEAVING} and ${end} ${start}
@@ -265,7 +269,7 @@ export async function countDays(
         }
         order by l.occurred_at, l.id limit ${slice}
       )
-      select ${day} as day, l.channel,
+      select ${DAY} as day, l.channel,
         l.action, l.source, l.topic, l.campaign, l.reason_code, count(*)::int as n,
         null::text as next
       from s as l group by 1, 2, 3, 4, 5, 6, 7
