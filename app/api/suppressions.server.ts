@@ -1,14 +1,19 @@
 import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { ApiError } from "~/api/errors.server";
-import { bulkUnsubscribe, type BulkUnsubscribeItem } from "~/consent/bulk.server";
+import {
+  applyPreparedBulkUnsubscribe,
+  chainPreparedBulkUnsubscribe,
+  prepareBulkUnsubscribe,
+  type BulkUnsubscribeItem,
+} from "~/consent/bulk.server";
 import { normalizeAddress } from "~/consent/address.server";
-import { inTransaction, type Db } from "~/db/db.server";
+import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 
 /**
  * Suppressions for the sender API: suppress addresses through the consent core's bulk door
- * (source `api`, actor the API key; the same set-based statement as an import, all of a call in
- * one transaction), and export every suppressed address as CSV in keyset-paginated batches.
+ * (source `api`, actor the API key; the same set-based statement as an import, the writes of a
+ * call in one transaction), and export every suppressed address as CSV in keyset-paginated batches.
  */
 
 export type SuppressInput = {
@@ -72,21 +77,27 @@ export async function suppressAddresses(db: Db, input: SuppressInput): Promise<S
       });
     }
   }
-  // One transaction for the whole call (at most 1,000 addresses, 3,000 pairs with "all"): the
+  // One transaction for the call's writes (at most 1,000 addresses, 2,000 pairs with "all"): the
   // bulk door writes a ledger row and the state for each pair not suppressed yet, set-based, and
-  // leaves the others alone (idempotent), like applyConsentChanges one by one would.
-  const result = await inTransaction(db, (trx) =>
-    bulkUnsubscribe(trx, items, {
-      source: "api",
-      // The caller's note is an operator's note (details.note, the export's `note` column), not
-      // the recipient's words (reason_text).
-      note: input.note ?? null,
-      campaign: input.campaign ?? null,
-      actor: input.actor,
-      ip: input.ip,
-      userAgent: input.userAgent,
-    }),
+  // leaves the others alone (idempotent), like applyConsentChanges one by one would. Its CPU half
+  // (hashing the addresses and the ledger rows) runs before that transaction, as the import's
+  // does: on PGlite, whose one session a transaction holds, other requests are answered meanwhile.
+  const options = {
+    source: "api" as const,
+    // The caller's note is an operator's note (details.note, the export's `note` column), not
+    // the recipient's words (reason_text).
+    note: input.note ?? null,
+    campaign: input.campaign ?? null,
+    actor: input.actor,
+    ip: input.ip,
+    userAgent: input.userAgent,
+  };
+  const prepared = await chainPreparedBulkUnsubscribe(
+    db,
+    await prepareBulkUnsubscribe(items),
+    options,
   );
+  const result = await applyPreparedBulkUnsubscribe(db, prepared, options);
   return {
     suppressed: result.imported,
     alreadySuppressed: result.alreadySuppressed + result.duplicates,

@@ -173,6 +173,18 @@ async function seedSuppressed(db: Db, n: number, kind: DbKind) {
   );
 }
 
+/** A new, migrated database of the stage's kind (dropped by `drop`): for a row's own baseline. */
+export async function openFreshDatabase(base: StageBase, label: string) {
+  const o = await open(base.kind, base.options, base.work, label);
+  try {
+    await migrateToLatest(o.handle.db);
+  } catch (e) {
+    await o.drop();
+    throw e;
+  }
+  return { handle: o.handle, url: o.url, drop: o.drop };
+}
+
 export async function withStage<N extends StageName>(
   name: N,
   base: StageBase,
@@ -201,10 +213,9 @@ export async function withStage<N extends StageName>(
       await fn({
         ...base,
         freshDatabase: async () => {
-          const o = await open(kind, options, work, "import");
+          const o = await openFreshDatabase(base, "import");
           dbs.push(o.drop);
-          await migrateToLatest(o.handle.db);
-          return { handle: o.handle, url: o.url, drop: o.drop };
+          return o;
         },
       } as Stages[N]);
     } finally {
