@@ -8,6 +8,7 @@ import { createLinksBatch, createLinksBatchJson } from "~/api/links.server";
 import * as S from "~/api/schemas";
 import { normalizeEmail } from "~/consent/address.server";
 import { addressKey, applyConsentChange, decideSend } from "~/consent/consent.server";
+import { verifyLedgerChain } from "~/consent/chain.server";
 import { setDatabase, type Db } from "~/db/db.server";
 import { resetEnvForTests } from "~/env.server";
 import { resolveShortLink } from "~/links/short-links.server";
@@ -1022,6 +1023,11 @@ describe("POST /api/v1/suppressions and GET /api/v1/suppressions.csv", () => {
         last_ledger_id: rows.at(-1)!.id,
       });
     }
+    // The ledger rows were hashed in Node before the call's transaction (decisions/0117): the new
+    // addresses' rows start their chains as given, the pending and the paused address's rows
+    // were chained by the trigger to the rows before them, and the whole ledger verifies.
+    expect(await ledgerRows("email", addresses[0]!.toLowerCase())).toHaveLength(2);
+    expect(await verifyLedgerChain(db)).toMatchObject({ ok: true, problemCount: 0 });
     // The one unsubscribed before keeps its single ledger row; a repeat call writes nothing.
     expect(await ledgerRows("email", addresses[2]!.toLowerCase())).toHaveLength(1);
     const again = await suppress({ channel: "email", addresses });
