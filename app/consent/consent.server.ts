@@ -2,6 +2,7 @@ import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
 import { inTransaction, preparedStatement, type Db, type Trx } from "~/db/db.server";
+import { nextTurn } from "~/db/priority.server";
 
 import type {
   ActorType,
@@ -15,7 +16,7 @@ import { CHANNELS } from "~/db/schema";
 
 import { getSecrets } from "~/secrets.server";
 
-import { hashAddress, normalizeAddress, type Normalized } from "~/consent/address.server";
+import { hashAddress, normalizeAddress } from "~/consent/address.server";
 
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
@@ -550,11 +551,17 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
           : { address, allowed: false, reason: "invalid_address" },
       );
     }
+  } else if (addresses.length > 100) {
+    // A statement is only sent once this function lets go of the thread (taking a pool
+    // connection and writing the query happen in callbacks): one turn, and the tables statement
+    // runs while the first chunk is hashed instead of after it. (For a few addresses the hashing
+    // is shorter than the turn.)
+    await nextTurn();
   }
   // Hashing is most of the CPU of a large check. The addresses are hashed and looked up in
   // chunks: a chunk's lookup runs in the database (another process, or PGlite's worker thread)
   // while the next chunk is hashed here, so the two halves overlap instead of adding up.
-  const normalized: Normalized[] = new Array<Normalized>(addresses.length);
+  // hashes[i] is "" for an address that does not normalize.
   const hashes: string[] = new Array<string>(addresses.length);
   const byHash = new Map<string, SendState>();
   const lookups: Promise<void>[] = [];
@@ -563,7 +570,6 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
     const chunk: string[] = [];
     for (let i = start; i < end; i++) {
       const n = normalizeAddress(channel, addresses[i]!, region);
-      normalized[i] = n;
       const h = n.ok ? hashAddress(key, n.address) : "";
       hashes[i] = h;
       if (h !== "") chunk.push(h);
@@ -574,14 +580,19 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
       lookups.push(
         lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk, tables }, byHash),
       );
+      // Let the statement leave before hashing the next chunk (see the turn above): without
+      // this every chunk's statement was sent only after the last chunk was hashed, and the
+      // database waited for all of the hashing (docs/decisions/0116).
+      if (end < addresses.length) await nextTurn();
     }
   }
   // Nothing was looked up (every address invalid): the tables statement is still awaited.
   tables ??= await tablesAnswer;
   await Promise.all(lookups);
   const decisions = addresses.map((address, i): SendDecision => {
-    if (!normalized[i]!.ok) return { address, allowed: false, reason: "invalid_address" };
-    const s = byHash.get(hashes[i]!);
+    const h = hashes[i]!;
+    if (h === "") return { address, allowed: false, reason: "invalid_address" };
+    const s = byHash.get(h);
     if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
     if (category === "transactional") return { address, allowed: true };
     const reason = denyReason(s, topic, topicDefaultIn);
@@ -688,18 +699,21 @@ async function lookupSendStates(
     }
     return;
   }
-  const rows = await sql<{
-    h: string;
-    undeliverable: boolean;
-    status: ChannelStatus | null;
-    paused: boolean | null;
-    topic_status: TopicStatus | null;
-    capped: boolean;
-  }>`
-    select i.h, cc.status, cc.paused_until > now() as paused, tc.status as topic_status,
-      ${tables.undeliverable ? sql`ua.x is not null` : sql`false`} as undeliverable,
-      ${tables.frequency ? sql`sl.capped is not null` : sql`false`} as capped
-    from unnest(string_to_array(${list}::text, ',')) as i(h)
+  // One text value answers the whole chunk: for each address Heed holds something for, its
+  // position in `hashes` (1-based) and five characters, entries separated by commas (see
+  // readSendStates). Rows of the hash and five columns were most of what the pg protocol parsed
+  // per check, and the hashes travelled twice (docs/decisions/0116).
+  const { rows } = await sql<{ states: string | null }>`
+    select string_agg(i.n::text
+      || case when cc.status is null then '-' when cc.status = 'subscribed' then 's'
+           when cc.status = 'unsubscribed' then 'u' when cc.status = 'pending' then 'p' else '?' end
+      || case when cc.paused_until > now() then '1' else '0' end
+      || case when tc.status is null then '-' when tc.status = 'opted_in' then 'i'
+           when tc.status = 'opted_out' then 'o' else '?' end
+      || ${tables.undeliverable ? sql`case when ua.x is not null then '1' else '0' end` : sql`'0'`}
+      || ${tables.frequency ? sql`case when sl.capped is not null then '1' else '0' end` : sql`'0'`},
+      ',') as states
+    from unnest(string_to_array(${list}::text, ',')) with ordinality as i(h, n)
     left join lateral (
       select c.status, c.paused_until from channel_consent c
       where c.address_hash = i.h and c.channel = ${channel}
@@ -740,18 +754,60 @@ async function lookupSendStates(
       ${tables.undeliverable ? sql`or ua.x is not null` : sql``}
       ${tables.frequency ? sql`or fc.window_days is not null` : sql``}
   `.execute(db);
-  for (const r of rows.rows) {
-    out.set(r.h, {
-      undeliverable: r.undeliverable,
-      status: r.status ?? null,
-      paused: r.paused === true,
-      topic: r.topic_status ?? null,
-      capped: r.capped === true,
+  readSendStates(rows[0]?.states ?? null, hashes, out);
+}
+
+/**
+ * Reads a lookup's answer (lookupSendStates) into `out`, by hash: entries `<position><status>
+ * <paused><topic><undeliverable><capped>` separated by commas, where position is 1-based in
+ * `hashes`, status is s (subscribed), u (unsubscribed), p (pending) or - (no row), topic is
+ * i (opted in), o (opted out) or - (no row), and the others are 1 or 0. A value the statement
+ * did not know (a status added to the schema but not here) is refused, never read as "no row".
+ * Exported for tests.
+ */
+export function readSendStates(
+  text: string | null,
+  hashes: readonly string[],
+  out: Map<string, SendState>,
+): void {
+  if (text === null || text === "") return;
+  let from = 0;
+  while (from < text.length) {
+    let comma = text.indexOf(",", from);
+    if (comma === -1) comma = text.length;
+    const codes = comma - 5;
+    const position = Number(text.slice(from, codes));
+    const h = hashes[position - 1];
+    const status = CHANNEL_CODES[text.charCodeAt(codes)];
+    const topic = TOPIC_CODES[text.charCodeAt(codes + 2)];
+    if (h === undefined || status === undefined || topic === undefined) {
+      throw new Error(`send check: unreadable lookup answer ${text.slice(from, comma)}`);
+    }
+    out.set(h, {
+      status,
+      paused: text.charCodeAt(codes + 1) === ONE,
+      topic,
+      undeliverable: text.charCodeAt(codes + 3) === ONE,
+      capped: text.charCodeAt(codes + 4) === ONE,
     });
+    from = comma + 1;
   }
 }
 
-type SendState = {
+const ONE = "1".charCodeAt(0);
+const CHANNEL_CODES: Record<number, ChannelStatus | null> = {
+  ["-".charCodeAt(0)]: null,
+  ["s".charCodeAt(0)]: "subscribed",
+  ["u".charCodeAt(0)]: "unsubscribed",
+  ["p".charCodeAt(0)]: "pending",
+};
+const TOPIC_CODES: Record<number, TopicStatus | null> = {
+  ["-".charCodeAt(0)]: null,
+  ["i".charCodeAt(0)]: "opted_in",
+  ["o".charCodeAt(0)]: "opted_out",
+};
+
+export type SendState = {
   undeliverable: boolean;
   status: ChannelStatus | null;
   paused: boolean;
