@@ -661,7 +661,10 @@ export const CHECK_CHUNK = 2_500;
  *   paused_until): an index-only scan;
  * - the tables most installs hold nothing in for the channel (undeliverable marks, frequency
  *   choices) are joined only when they hold a row for it (sendCheckTables): no probe per address
- *   into an empty index, and a statement the planner costs low enough not to JIT-compile.
+ *   into an empty index, and a statement the planner costs low enough not to JIT-compile;
+ *   topic_consent only when a topic was asked (decision 0116);
+ * - the answer is one text value of positions and state codes (readSendStates), not a row per
+ *   address with its hash (decision 0116).
  */
 async function lookupSendStates(
   db: Db,
@@ -708,8 +711,12 @@ async function lookupSendStates(
       || case when cc.status is null then '-' when cc.status = 'subscribed' then 's'
            when cc.status = 'unsubscribed' then 'u' when cc.status = 'pending' then 'p' else '?' end
       || case when cc.paused_until > now() then '1' else '0' end
-      || case when tc.status is null then '-' when tc.status = 'opted_in' then 'i'
-           when tc.status = 'opted_out' then 'o' else '?' end
+      || ${
+        topic
+          ? sql`case when tc.status is null then '-' when tc.status = 'opted_in' then 'i'
+           when tc.status = 'opted_out' then 'o' else '?' end`
+          : sql`'-'`
+      }
       || ${tables.undeliverable ? sql`case when ua.x is not null then '1' else '0' end` : sql`'0'`}
       || ${tables.frequency ? sql`case when sl.capped is not null then '1' else '0' end` : sql`'0'`},
       ',') as states
@@ -719,12 +726,15 @@ async function lookupSendStates(
       where c.address_hash = i.h and c.channel = ${channel}
       limit 1
     ) cc on true
-    left join lateral (
+    ${
+      topic
+        ? sql`left join lateral (
       select t.status from topic_consent t
-      where ${topic}::text is not null
-        and t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
+      where t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
       limit 1
-    ) tc on true
+    ) tc on true`
+        : sql``
+    }
     ${
       tables.undeliverable
         ? sql`left join lateral (
@@ -750,7 +760,7 @@ async function lookupSendStates(
     ) sl on true`
         : sql``
     }
-    where cc.status is not null or tc.status is not null
+    where cc.status is not null ${topic ? sql`or tc.status is not null` : sql``}
       ${tables.undeliverable ? sql`or ua.x is not null` : sql``}
       ${tables.frequency ? sql`or fc.window_days is not null` : sql``}
   `.execute(db);
