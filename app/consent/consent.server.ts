@@ -16,7 +16,12 @@ import { CHANNELS } from "~/db/schema";
 
 import { getSecrets } from "~/secrets.server";
 
-import { hashAddress, normalizeAddress } from "~/consent/address.server";
+import {
+  ADDRESS_HASH_LENGTH,
+  hashAddress,
+  normalizeAddress,
+  writeAddressHash,
+} from "~/consent/address.server";
 
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
@@ -561,24 +566,51 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   // Hashing is most of the CPU of a large check. The addresses are hashed and looked up in
   // chunks: a chunk's lookup runs in the database (another process, or PGlite's worker thread)
   // while the next chunk is hashed here, so the two halves overlap instead of adding up.
-  // hashes[i] is "" for an address that does not normalize.
-  const hashes: string[] = new Array<string>(addresses.length);
-  const byHash = new Map<string, SendState>();
+  // Each chunk's hashes are written as text straight into its statement's parameter (`h1,h2,…`),
+  // and the answers come back by position, so no hash becomes a string of its own (decision
+  // 0116). keys[i] is the normalized address at position i ("" when it does not normalize): the
+  // answers are kept by it, so positions holding the same address get one answer.
+  const keys: string[] = new Array<string>(addresses.length);
+  const byAddress = new Map<string, SendState>();
+  // Only a check that records sends needs the hashes again, for send_log: by position.
+  const hashes: string[] | null = input.record ? new Array<string>(addresses.length) : null;
   const lookups: Promise<void>[] = [];
+  const step = ADDRESS_HASH_LENGTH + 1;
+  let text: Buffer | null = null;
   for (let start = 0; start < addresses.length; start += CHECK_CHUNK) {
     const end = Math.min(addresses.length, start + CHECK_CHUNK);
+    text ??= Buffer.allocUnsafe(Math.min(addresses.length, CHECK_CHUNK) * step);
     const chunk: string[] = [];
+    let length = 0;
     for (let i = start; i < end; i++) {
       const n = normalizeAddress(channel, addresses[i]!, region);
-      const h = n.ok ? hashAddress(key, n.address) : "";
-      hashes[i] = h;
-      if (h !== "") chunk.push(h);
+      if (!n.ok) {
+        keys[i] = "";
+        continue;
+      }
+      keys[i] = n.address;
+      chunk.push(n.address);
+      writeAddressHash(key, n.address, text, length);
+      text[length + ADDRESS_HASH_LENGTH] = COMMA;
+      length += step;
     }
     if (chunk.length > 0) {
+      const list = text.toString("latin1", 0, length - 1);
+      if (hashes) {
+        for (let i = start, at = 0; i < end; i++) {
+          if (keys[i] === "") continue;
+          hashes[i] = list.slice(at, at + ADDRESS_HASH_LENGTH);
+          at += step;
+        }
+      }
       // The first chunk was hashed while the tables statement ran.
       tables ??= await tablesAnswer;
       lookups.push(
-        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk, tables }, byHash),
+        lookupSendStates(
+          db,
+          { channel, category, topic, campaign, list, keys: chunk, tables },
+          byAddress,
+        ),
       );
       // Let the statement leave before hashing the next chunk (see the turn above): without
       // this every chunk's statement was sent only after the last chunk was hashed, and the
@@ -590,18 +622,18 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
   tables ??= await tablesAnswer;
   await Promise.all(lookups);
   const decisions = addresses.map((address, i): SendDecision => {
-    const h = hashes[i]!;
-    if (h === "") return { address, allowed: false, reason: "invalid_address" };
-    const s = byHash.get(h);
+    const k = keys[i]!;
+    if (k === "") return { address, allowed: false, reason: "invalid_address" };
+    const s = byAddress.get(k);
     if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
     if (category === "transactional") return { address, allowed: true };
     const reason = denyReason(s, topic, topicDefaultIn);
     return reason ? { address, allowed: false, reason } : { address, allowed: true };
   });
-  if (input.record && campaign && category === "marketing") {
+  if (hashes && campaign && category === "marketing") {
     // One statement for the whole batch: a send for each allowed recipient (the first check of a
     // campaign sets the time; a repeat of the same campaign records nothing new).
-    const sent = [...new Set(hashes.filter((h, i) => h !== "" && decisions[i]!.allowed))];
+    const sent = [...new Set(hashes.filter((h, i) => keys[i] !== "" && decisions[i]!.allowed))];
     if (sent.length > 0) {
       await sql`
         insert into send_log (channel, address_hash, campaign)
@@ -673,37 +705,44 @@ async function lookupSendStates(
     category: Category;
     topic: string | null;
     campaign: string | null;
-    hashes: string[];
+    /** The chunk's hashes, `h1,h2,…` (base64url has no comma). */
+    list: string;
+    /** The normalized address of each hash in `list`, in the same order. */
+    keys: readonly string[];
     tables: SendCheckTables;
   },
   out: Map<string, SendState>,
 ): Promise<void> {
-  const { channel, topic, campaign, hashes, tables } = input;
-  const list = hashes.join(",");
+  const { channel, topic, campaign, list, keys, tables } = input;
   if (input.category === "transactional") {
-    const rows = await sql<{ h: string }>`
-      select i.h
-      from unnest(string_to_array(${list}::text, ',')) as i(h)
+    const { rows } = await sql<{ positions: string | null }>`
+      select string_agg(i.n::text, ',') as positions
+      from unnest(string_to_array(${list}::text, ',')) with ordinality as i(h, n)
       cross join lateral (
         select 1 from undeliverable_addresses ua
         where ua.address_hash = i.h and ua.channel = ${channel}
         limit 1
       ) ua
     `.execute(db);
-    // Transactional rows come from the marks: each one is undeliverable.
-    for (const r of rows.rows) {
-      out.set(r.h, {
-        undeliverable: true,
-        status: null,
-        paused: false,
-        topic: null,
-        capped: false,
-      });
+    // Transactional answers come from the marks: each one is undeliverable.
+    const positions = rows[0]?.positions;
+    if (positions) {
+      for (const p of positions.split(",")) {
+        const k = keys[Number(p) - 1];
+        if (k === undefined) throw new Error(`send check: unreadable lookup answer ${p}`);
+        out.set(k, {
+          undeliverable: true,
+          status: null,
+          paused: false,
+          topic: null,
+          capped: false,
+        });
+      }
     }
     return;
   }
   // One text value answers the whole chunk: for each address Heed holds something for, its
-  // position in `hashes` (1-based) and five characters, entries separated by commas (see
+  // position in `list` (1-based) and five characters, entries separated by commas (see
   // readSendStates). Rows of the hash and five columns were most of what the pg protocol parsed
   // per check, and the hashes travelled twice (docs/decisions/0116).
   const { rows } = await sql<{ states: string | null }>`
@@ -764,20 +803,20 @@ async function lookupSendStates(
       ${tables.undeliverable ? sql`or ua.x is not null` : sql``}
       ${tables.frequency ? sql`or fc.window_days is not null` : sql``}
   `.execute(db);
-  readSendStates(rows[0]?.states ?? null, hashes, out);
+  readSendStates(rows[0]?.states ?? null, keys, out);
 }
 
 /**
- * Reads a lookup's answer (lookupSendStates) into `out`, by hash: entries `<position><status>
- * <paused><topic><undeliverable><capped>` separated by commas, where position is 1-based in
- * `hashes`, status is s (subscribed), u (unsubscribed), p (pending) or - (no row), topic is
+ * Reads a lookup's answer (lookupSendStates) into `out`, by the key (normalized address) of each
+ * position: entries `<position><status><paused><topic><undeliverable><capped>` separated by
+ * commas, where position is 1-based in `keys`, status is s (subscribed), u (unsubscribed), p (pending) or - (no row), topic is
  * i (opted in), o (opted out) or - (no row), and the others are 1 or 0. A value the statement
  * did not know (a status added to the schema but not here) is refused, never read as "no row".
  * Exported for tests.
  */
 export function readSendStates(
   text: string | null,
-  hashes: readonly string[],
+  keys: readonly string[],
   out: Map<string, SendState>,
 ): void {
   if (text === null || text === "") return;
@@ -787,7 +826,7 @@ export function readSendStates(
     if (comma === -1) comma = text.length;
     const codes = comma - 5;
     const position = Number(text.slice(from, codes));
-    const h = hashes[position - 1];
+    const h = keys[position - 1];
     const status = CHANNEL_CODES[text.charCodeAt(codes)];
     const topic = TOPIC_CODES[text.charCodeAt(codes + 2)];
     if (h === undefined || status === undefined || topic === undefined) {
@@ -805,6 +844,7 @@ export function readSendStates(
 }
 
 const ONE = "1".charCodeAt(0);
+const COMMA = ",".charCodeAt(0);
 const CHANNEL_CODES: Record<number, ChannelStatus | null> = {
   ["-".charCodeAt(0)]: null,
   ["s".charCodeAt(0)]: "subscribed",

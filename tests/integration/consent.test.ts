@@ -750,6 +750,39 @@ describe("send check internals (docs/decisions/0116)", () => {
     ]);
   });
 
+  it("records a send for each allowed position across chunks, with invalid addresses between", async () => {
+    const unsub = email();
+    await applyConsentChanges(db, [
+      { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
+    ]);
+    const campaign = `chunks-${n}`;
+    const addresses = Array.from({ length: 2 * CHECK_CHUNK + 1 }, (_, i) =>
+      i % 7 === 3
+        ? `not-an-address-${i}@`
+        : i % 500 === 1
+          ? unsub
+          : i % 1_000 === 2
+            ? `Record-${i % 3}@Example.com`
+            : `record-${i}@example.com`,
+    );
+    const decisions = await decideSendMany(db, {
+      channel: "email",
+      category: "marketing",
+      addresses,
+      campaign,
+      record: true,
+    });
+    const allowed = addresses.filter((_, i) => decisions[i]!.allowed);
+    expect(allowed.length).toBe(
+      addresses.filter((a) => !a.startsWith("not-an-address") && a !== unsub).length,
+    );
+    const { rows } = await sql<{ address_hash: string }>`
+      select address_hash from send_log where campaign = ${campaign}`.execute(db);
+    expect(new Set(rows.map((r) => r.address_hash))).toEqual(
+      new Set(allowed.map((a) => addressKey(a.toLowerCase()))),
+    );
+  });
+
   it("reads a lookup's one-text answer by position, and refuses what it does not know", () => {
     const hashes = ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10"];
     const out = new Map<string, SendState>();
