@@ -809,10 +809,10 @@ async function lookupSendStates(
 /**
  * Reads a lookup's answer (lookupSendStates) into `out`, by the key (normalized address) of each
  * position: entries `<position><status><paused><topic><undeliverable><capped>` separated by
- * commas, where position is 1-based in `keys`, status is s (subscribed), u (unsubscribed), p (pending) or - (no row), topic is
- * i (opted in), o (opted out) or - (no row), and the others are 1 or 0. A value the statement
- * did not know (a status added to the schema but not here) is refused, never read as "no row".
- * Exported for tests.
+ * commas, where position is 1-based in `keys`; status is s (subscribed), u (unsubscribed),
+ * p (pending) or - (no row); topic is i (opted in), o (opted out) or - (no row); the others are
+ * 1 or 0. A value the statement did not know (a status added to the schema but not here) is
+ * refused, never read as "no row". Exported for tests.
  */
 export function readSendStates(
   text: string | null,
