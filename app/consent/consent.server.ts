@@ -2,6 +2,7 @@ import { defaultPhoneRegion } from "~/settings/phone-region.server";
 import { sql } from "kysely";
 
 import { inTransaction, preparedStatement, type Db, type Trx } from "~/db/db.server";
+import { nextTurn } from "~/db/priority.server";
 
 import type {
   ActorType,
@@ -15,7 +16,12 @@ import { CHANNELS } from "~/db/schema";
 
 import { getSecrets } from "~/secrets.server";
 
-import { hashAddress, normalizeAddress, type Normalized } from "~/consent/address.server";
+import {
+  ADDRESS_HASH_LENGTH,
+  hashAddress,
+  normalizeAddress,
+  writeAddressHash,
+} from "~/consent/address.server";
 
 import { enqueueConsentEvent } from "~/webhooks/enqueue.server";
 
@@ -550,47 +556,84 @@ export async function decideSendMany(db: Db, input: DecideInput): Promise<SendDe
           : { address, allowed: false, reason: "invalid_address" },
       );
     }
+  } else if (addresses.length > 100) {
+    // A statement is only sent once this function lets go of the thread (taking a pool
+    // connection and writing the query happen in callbacks): one turn, and the tables statement
+    // runs while the first chunk is hashed instead of after it. (For a few addresses the hashing
+    // is shorter than the turn.)
+    await nextTurn();
   }
   // Hashing is most of the CPU of a large check. The addresses are hashed and looked up in
   // chunks: a chunk's lookup runs in the database (another process, or PGlite's worker thread)
   // while the next chunk is hashed here, so the two halves overlap instead of adding up.
-  const normalized: Normalized[] = new Array<Normalized>(addresses.length);
-  const hashes: string[] = new Array<string>(addresses.length);
-  const byHash = new Map<string, SendState>();
+  // Each chunk's hashes are written as text straight into its statement's parameter (`h1,h2,…`),
+  // and the answers come back by position, so no hash becomes a string of its own (decision
+  // 0116). keys[i] is the normalized address at position i ("" when it does not normalize): the
+  // answers are kept by it, so positions holding the same address get one answer.
+  const keys: string[] = new Array<string>(addresses.length);
+  const byAddress = new Map<string, SendState>();
+  // Only a check that records sends needs the hashes again, for send_log: by position.
+  const hashes: string[] | null = input.record ? new Array<string>(addresses.length) : null;
   const lookups: Promise<void>[] = [];
+  const step = ADDRESS_HASH_LENGTH + 1;
+  let text: Buffer | null = null;
   for (let start = 0; start < addresses.length; start += CHECK_CHUNK) {
     const end = Math.min(addresses.length, start + CHECK_CHUNK);
+    text ??= Buffer.allocUnsafe(Math.min(addresses.length, CHECK_CHUNK) * step);
     const chunk: string[] = [];
+    let length = 0;
     for (let i = start; i < end; i++) {
       const n = normalizeAddress(channel, addresses[i]!, region);
-      normalized[i] = n;
-      const h = n.ok ? hashAddress(key, n.address) : "";
-      hashes[i] = h;
-      if (h !== "") chunk.push(h);
+      if (!n.ok) {
+        keys[i] = "";
+        continue;
+      }
+      keys[i] = n.address;
+      chunk.push(n.address);
+      writeAddressHash(key, n.address, text, length);
+      text[length + ADDRESS_HASH_LENGTH] = COMMA;
+      length += step;
     }
     if (chunk.length > 0) {
+      const list = text.toString("latin1", 0, length - 1);
+      if (hashes) {
+        for (let i = start, at = 0; i < end; i++) {
+          if (keys[i] === "") continue;
+          hashes[i] = list.slice(at, at + ADDRESS_HASH_LENGTH);
+          at += step;
+        }
+      }
       // The first chunk was hashed while the tables statement ran.
       tables ??= await tablesAnswer;
       lookups.push(
-        lookupSendStates(db, { channel, category, topic, campaign, hashes: chunk, tables }, byHash),
+        lookupSendStates(
+          db,
+          { channel, category, topic, campaign, list, keys: chunk, tables },
+          byAddress,
+        ),
       );
+      // Let the statement leave before hashing the next chunk (see the turn above): without
+      // this every chunk's statement was sent only after the last chunk was hashed, and the
+      // database waited for all of the hashing (docs/decisions/0116).
+      if (end < addresses.length) await nextTurn();
     }
   }
   // Nothing was looked up (every address invalid): the tables statement is still awaited.
   tables ??= await tablesAnswer;
   await Promise.all(lookups);
   const decisions = addresses.map((address, i): SendDecision => {
-    if (!normalized[i]!.ok) return { address, allowed: false, reason: "invalid_address" };
-    const s = byHash.get(hashes[i]!);
+    const k = keys[i]!;
+    if (k === "") return { address, allowed: false, reason: "invalid_address" };
+    const s = byAddress.get(k);
     if (s?.undeliverable) return { address, allowed: false, reason: "undeliverable" };
     if (category === "transactional") return { address, allowed: true };
     const reason = denyReason(s, topic, topicDefaultIn);
     return reason ? { address, allowed: false, reason } : { address, allowed: true };
   });
-  if (input.record && campaign && category === "marketing") {
+  if (hashes && campaign && category === "marketing") {
     // One statement for the whole batch: a send for each allowed recipient (the first check of a
     // campaign sets the time; a repeat of the same campaign records nothing new).
-    const sent = [...new Set(hashes.filter((h, i) => h !== "" && decisions[i]!.allowed))];
+    const sent = [...new Set(hashes.filter((h, i) => keys[i] !== "" && decisions[i]!.allowed))];
     if (sent.length > 0) {
       await sql`
         insert into send_log (channel, address_hash, campaign)
@@ -650,7 +693,10 @@ export const CHECK_CHUNK = 2_500;
  *   paused_until): an index-only scan;
  * - the tables most installs hold nothing in for the channel (undeliverable marks, frequency
  *   choices) are joined only when they hold a row for it (sendCheckTables): no probe per address
- *   into an empty index, and a statement the planner costs low enough not to JIT-compile.
+ *   into an empty index, and a statement the planner costs low enough not to JIT-compile;
+ *   topic_consent only when a topic was asked (decision 0116);
+ * - the answer is one text value of positions and state codes (readSendStates), not a row per
+ *   address with its hash (decision 0116).
  */
 async function lookupSendStates(
   db: Db,
@@ -659,58 +705,75 @@ async function lookupSendStates(
     category: Category;
     topic: string | null;
     campaign: string | null;
-    hashes: string[];
+    /** The chunk's hashes, `h1,h2,…` (base64url has no comma). */
+    list: string;
+    /** The normalized address of each hash in `list`, in the same order. */
+    keys: readonly string[];
     tables: SendCheckTables;
   },
   out: Map<string, SendState>,
 ): Promise<void> {
-  const { channel, topic, campaign, hashes, tables } = input;
-  const list = hashes.join(",");
+  const { channel, topic, campaign, list, keys, tables } = input;
   if (input.category === "transactional") {
-    const rows = await sql<{ h: string }>`
-      select i.h
-      from unnest(string_to_array(${list}::text, ',')) as i(h)
+    const { rows } = await sql<{ positions: string | null }>`
+      select string_agg(i.n::text, ',') as positions
+      from unnest(string_to_array(${list}::text, ',')) with ordinality as i(h, n)
       cross join lateral (
         select 1 from undeliverable_addresses ua
         where ua.address_hash = i.h and ua.channel = ${channel}
         limit 1
       ) ua
     `.execute(db);
-    // Transactional rows come from the marks: each one is undeliverable.
-    for (const r of rows.rows) {
-      out.set(r.h, {
-        undeliverable: true,
-        status: null,
-        paused: false,
-        topic: null,
-        capped: false,
-      });
+    // Transactional answers come from the marks: each one is undeliverable.
+    const positions = rows[0]?.positions;
+    if (positions) {
+      for (const p of positions.split(",")) {
+        const k = keys[Number(p) - 1];
+        if (k === undefined) throw new Error(`send check: unreadable lookup answer ${p}`);
+        out.set(k, {
+          undeliverable: true,
+          status: null,
+          paused: false,
+          topic: null,
+          capped: false,
+        });
+      }
     }
     return;
   }
-  const rows = await sql<{
-    h: string;
-    undeliverable: boolean;
-    status: ChannelStatus | null;
-    paused: boolean | null;
-    topic_status: TopicStatus | null;
-    capped: boolean;
-  }>`
-    select i.h, cc.status, cc.paused_until > now() as paused, tc.status as topic_status,
-      ${tables.undeliverable ? sql`ua.x is not null` : sql`false`} as undeliverable,
-      ${tables.frequency ? sql`sl.capped is not null` : sql`false`} as capped
-    from unnest(string_to_array(${list}::text, ',')) as i(h)
+  // One text value answers the whole chunk: for each address Heed holds something for, its
+  // position in `list` (1-based) and five characters, entries separated by commas (see
+  // readSendStates). Rows of the hash and five columns were most of what the pg protocol parsed
+  // per check, and the hashes travelled twice (docs/decisions/0116).
+  const { rows } = await sql<{ states: string | null }>`
+    select string_agg(i.n::text
+      || case when cc.status is null then '-' when cc.status = 'subscribed' then 's'
+           when cc.status = 'unsubscribed' then 'u' when cc.status = 'pending' then 'p' else '?' end
+      || case when cc.paused_until > now() then '1' else '0' end
+      || ${
+        topic
+          ? sql`case when tc.status is null then '-' when tc.status = 'opted_in' then 'i'
+           when tc.status = 'opted_out' then 'o' else '?' end`
+          : sql`'-'`
+      }
+      || ${tables.undeliverable ? sql`case when ua.x is not null then '1' else '0' end` : sql`'0'`}
+      || ${tables.frequency ? sql`case when sl.capped is not null then '1' else '0' end` : sql`'0'`},
+      ',') as states
+    from unnest(string_to_array(${list}::text, ',')) with ordinality as i(h, n)
     left join lateral (
       select c.status, c.paused_until from channel_consent c
       where c.address_hash = i.h and c.channel = ${channel}
       limit 1
     ) cc on true
-    left join lateral (
+    ${
+      topic
+        ? sql`left join lateral (
       select t.status from topic_consent t
-      where ${topic}::text is not null
-        and t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
+      where t.channel = ${channel} and t.address_hash = i.h and t.topic = ${topic}
       limit 1
-    ) tc on true
+    ) tc on true`
+        : sql``
+    }
     ${
       tables.undeliverable
         ? sql`left join lateral (
@@ -736,22 +799,65 @@ async function lookupSendStates(
     ) sl on true`
         : sql``
     }
-    where cc.status is not null or tc.status is not null
+    where cc.status is not null ${topic ? sql`or tc.status is not null` : sql``}
       ${tables.undeliverable ? sql`or ua.x is not null` : sql``}
       ${tables.frequency ? sql`or fc.window_days is not null` : sql``}
   `.execute(db);
-  for (const r of rows.rows) {
-    out.set(r.h, {
-      undeliverable: r.undeliverable,
-      status: r.status ?? null,
-      paused: r.paused === true,
-      topic: r.topic_status ?? null,
-      capped: r.capped === true,
+  readSendStates(rows[0]?.states ?? null, keys, out);
+}
+
+/**
+ * Reads a lookup's answer (lookupSendStates) into `out`, by the key (normalized address) of each
+ * position: entries `<position><status><paused><topic><undeliverable><capped>` separated by
+ * commas, where position is 1-based in `keys`; status is s (subscribed), u (unsubscribed),
+ * p (pending) or - (no row); topic is i (opted in), o (opted out) or - (no row); the others are
+ * 1 or 0. A value the statement did not know (a status added to the schema but not here) is
+ * refused, never read as "no row". Exported for tests.
+ */
+export function readSendStates(
+  text: string | null,
+  keys: readonly string[],
+  out: Map<string, SendState>,
+): void {
+  if (text === null || text === "") return;
+  let from = 0;
+  while (from < text.length) {
+    let comma = text.indexOf(",", from);
+    if (comma === -1) comma = text.length;
+    const codes = comma - 5;
+    const position = Number(text.slice(from, codes));
+    const h = keys[position - 1];
+    const status = CHANNEL_CODES[text.charCodeAt(codes)];
+    const topic = TOPIC_CODES[text.charCodeAt(codes + 2)];
+    if (h === undefined || status === undefined || topic === undefined) {
+      throw new Error(`send check: unreadable lookup answer ${text.slice(from, comma)}`);
+    }
+    out.set(h, {
+      status,
+      paused: text.charCodeAt(codes + 1) === ONE,
+      topic,
+      undeliverable: text.charCodeAt(codes + 3) === ONE,
+      capped: text.charCodeAt(codes + 4) === ONE,
     });
+    from = comma + 1;
   }
 }
 
-type SendState = {
+const ONE = "1".charCodeAt(0);
+const COMMA = ",".charCodeAt(0);
+const CHANNEL_CODES: Record<number, ChannelStatus | null> = {
+  ["-".charCodeAt(0)]: null,
+  ["s".charCodeAt(0)]: "subscribed",
+  ["u".charCodeAt(0)]: "unsubscribed",
+  ["p".charCodeAt(0)]: "pending",
+};
+const TOPIC_CODES: Record<number, TopicStatus | null> = {
+  ["-".charCodeAt(0)]: null,
+  ["i".charCodeAt(0)]: "opted_in",
+  ["o".charCodeAt(0)]: "opted_out",
+};
+
+export type SendState = {
   undeliverable: boolean;
   status: ChannelStatus | null;
   paused: boolean;

@@ -589,3 +589,40 @@ export function hmacSha256Bytes(key: string | Uint8Array, prefix: Uint8Array): P
     writeMac(out, outOffset);
   };
 }
+
+const BASE64URL = new TextEncoder().encode(
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+);
+const macBytes = new Uint8Array(32);
+
+/** Writes HMAC(key, message) as base64url text (43 ASCII bytes, no padding) to out[at..at + 43). */
+export type HmacBase64urlInto = (message: string, out: Uint8Array, at: number) => void;
+
+/**
+ * hmacSha256 written as its base64url text straight into a buffer, for callers that put many
+ * MACs into one text (the send check's statement parameter, decision 0116): no string and no
+ * native call per MAC (Buffer#toString was a tenth of a send check's CPU in Node). The same text
+ * as hmacSha256(key)(message), byte for byte (tests/unit/hmac.test.ts).
+ */
+export function hmacSha256Base64urlInto(key: string | Uint8Array): HmacBase64urlInto {
+  const { inner, outer } = padStates(key);
+  return (message, out, at) => {
+    const n = encode(message);
+    finish(inner, outer, bytes, 0, n, n);
+    writeMac(macBytes, 0);
+    const d = macBytes;
+    let o = at;
+    for (let i = 0; i < 30; i += 3, o += 4) {
+      const v = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+      out[o] = BASE64URL[v >>> 18]!;
+      out[o + 1] = BASE64URL[(v >>> 12) & 63]!;
+      out[o + 2] = BASE64URL[(v >>> 6) & 63]!;
+      out[o + 3] = BASE64URL[v & 63]!;
+    }
+    // The last two bytes: 16 bits as three characters, the last one padded with two zero bits.
+    const v = (d[30]! << 8) | d[31]!;
+    out[o] = BASE64URL[v >>> 10]!;
+    out[o + 1] = BASE64URL[(v >>> 4) & 63]!;
+    out[o + 2] = BASE64URL[(v << 2) & 63]!;
+  };
+}

@@ -9,6 +9,8 @@ import {
   decideSend,
   decideSendMany,
   readConsent,
+  readSendStates,
+  type SendState,
 } from "~/consent/consent.server";
 import type { Db } from "~/db/db.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
@@ -698,6 +700,126 @@ describe("send decision order", () => {
             : "allowed",
       ),
     );
+  });
+});
+
+describe("send check internals (docs/decisions/0116)", () => {
+  it("sends each chunk's lookup before hashing the next chunk, and the tables statement first", async () => {
+    // A db whose connections note each statement when it is handed to the database.
+    const events: string[] = [];
+    const inner = db.getExecutor();
+    const recording = inner.withConnectionProvider({
+      provideConnection: (consumer) =>
+        inner.provideConnection((connection) =>
+          consumer({
+            executeQuery: (query) => {
+              events.push(query.sql.includes("string_agg") ? "lookup" : "statement");
+              return connection.executeQuery(query);
+            },
+            streamQuery: (query, rows) => connection.streamQuery(query, rows),
+          }),
+        ),
+    });
+    const recordingDb = { getExecutor: () => recording } as unknown as Db;
+    const list = Array.from({ length: 2 * CHECK_CHUNK + 1 }, (_, i) => `overlap-${i}@example.com`);
+    const watched = ["0", String(CHECK_CHUNK), String(2 * CHECK_CHUNK)];
+    const firsts = new Set(watched);
+    // Notes the first read of the first address of each chunk.
+    const addresses = new Proxy(list, {
+      get(target, key, receiver) {
+        if (typeof key === "string" && firsts.delete(key)) events.push(`read ${key}`);
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    const check = () =>
+      decideSendMany(recordingDb, { channel: "email", category: "marketing", addresses });
+    // A first check opens the pool's connections; the second one is the one observed.
+    await check();
+    events.length = 0;
+    for (const key of watched) firsts.add(key);
+    const decisions = await check();
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    expect(events).toEqual([
+      "statement",
+      "read 0",
+      "lookup",
+      `read ${CHECK_CHUNK}`,
+      "lookup",
+      `read ${2 * CHECK_CHUNK}`,
+      "lookup",
+    ]);
+  });
+
+  it("records a send for each allowed position across chunks, with invalid addresses between", async () => {
+    const unsub = email();
+    await applyConsentChanges(db, [
+      { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
+    ]);
+    const campaign = `chunks-${n}`;
+    const addresses = Array.from({ length: 2 * CHECK_CHUNK + 1 }, (_, i) =>
+      i % 7 === 3
+        ? `not-an-address-${i}@`
+        : i % 500 === 1
+          ? unsub
+          : i % 1_000 === 2
+            ? `Record-${i % 3}@Example.com`
+            : `record-${i}@example.com`,
+    );
+    const decisions = await decideSendMany(db, {
+      channel: "email",
+      category: "marketing",
+      addresses,
+      campaign,
+      record: true,
+    });
+    const allowed = addresses.filter((_, i) => decisions[i]!.allowed);
+    expect(allowed.length).toBe(
+      addresses.filter((a) => !a.startsWith("not-an-address") && a !== unsub).length,
+    );
+    const { rows } = await sql<{ address_hash: string }>`
+      select address_hash from send_log where campaign = ${campaign}`.execute(db);
+    expect(new Set(rows.map((r) => r.address_hash))).toEqual(
+      new Set(allowed.map((a) => addressKey(a.toLowerCase()))),
+    );
+  });
+
+  it("reads a lookup's one-text answer by position, and refuses what it does not know", () => {
+    const hashes = ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10"];
+    const out = new Map<string, SendState>();
+    readSendStates("1u0-00,2s1i00,3p0o00,10--i11,4-0-10,5s0-01", hashes, out);
+    expect(Object.fromEntries(out)).toEqual({
+      h1: {
+        status: "unsubscribed",
+        paused: false,
+        topic: null,
+        undeliverable: false,
+        capped: false,
+      },
+      h2: {
+        status: "subscribed",
+        paused: true,
+        topic: "opted_in",
+        undeliverable: false,
+        capped: false,
+      },
+      h3: {
+        status: "pending",
+        paused: false,
+        topic: "opted_out",
+        undeliverable: false,
+        capped: false,
+      },
+      h10: { status: null, paused: false, topic: "opted_in", undeliverable: true, capped: true },
+      h4: { status: null, paused: false, topic: null, undeliverable: true, capped: false },
+      h5: { status: "subscribed", paused: false, topic: null, undeliverable: false, capped: true },
+    });
+    readSendStates(null, hashes, out);
+    readSendStates("", hashes, out);
+    expect(out.size).toBe(6);
+    // A status the reader does not know, a position outside the chunk, a short entry.
+    for (const bad of ["1?0-00", "1u0?00", "11u0-00", "0u0-00", "u0-00", "1u0-0"]) {
+      expect(() => readSendStates(bad, hashes, new Map())).toThrow(/unreadable/);
+    }
   });
 });
 

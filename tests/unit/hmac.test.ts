@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hmacSha256, hmacSha256Bytes } from "~/consent/hmac.server";
+import { hmacSha256, hmacSha256Base64urlInto, hmacSha256Bytes } from "~/consent/hmac.server";
 
 // app/consent/hmac.server.ts computes HMAC-SHA256 itself (from precomputed pad states): it must
 // give exactly what node:crypto gives, for every message length around the block boundaries,
@@ -91,5 +91,43 @@ describe("hmacSha256Bytes", () => {
     const same = Buffer.from("p".repeat(64) + "q".repeat(64) + "tail");
     mac(same, 0, same.length, out, 0);
     expect(out).toEqual(referenceBytes(key, same));
+  });
+});
+
+describe("hmacSha256Base64urlInto", () => {
+  it("writes exactly hmacSha256's text at the offset, and nothing around it", () => {
+    for (const key of KEYS) {
+      const mac = hmacSha256(key);
+      const into = hmacSha256Base64urlInto(key);
+      const out = Buffer.alloc(43 + 20, 0x2a);
+      for (let n = 0; n <= 300; n++) {
+        const ascii = "abcdefghijklmnopqrstuvwxyz0123456789@.+-_".repeat(8).slice(0, n);
+        const mixed = `${"é".repeat(n % 7)}${ascii.slice(0, Math.max(0, n - 10))}ž😀`;
+        for (const message of [ascii, mixed]) {
+          const at = n % 20;
+          out.fill(0x2a);
+          into(message, out, at);
+          expect(out.toString("latin1", at, at + 43)).toBe(mac(message));
+          expect(out.subarray(0, at).every((b) => b === 0x2a)).toBe(true);
+          expect(out.subarray(at + 43).every((b) => b === 0x2a)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("matches node:crypto for random strings, one after another into one buffer", () => {
+    const key = crypto.randomBytes(40);
+    const into = hmacSha256Base64urlInto(key);
+    const messages = Array.from({ length: 2000 }, (_, i) =>
+      crypto.randomBytes(i % 97).toString(i % 2 ? "base64url" : "latin1"),
+    );
+    const out = Buffer.alloc(messages.length * 44);
+    messages.forEach((m, i) => {
+      into(m, out, i * 44);
+      out[i * 44 + 43] = 0x2c;
+    });
+    expect(out.toString("latin1", 0, out.length - 1).split(",")).toEqual(
+      messages.map((m) => reference(key, m)),
+    );
   });
 });
