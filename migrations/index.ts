@@ -23,6 +23,7 @@ import * as m20261130T1300 from "./2026-11-30T1300_admin_user_locale";
 import * as m20261201T1500 from "./2026-12-01T1500_ledger_chain_plan";
 import * as m20261202T0900 from "./2026-12-02T0900_ledger_leaving_keyset";
 import * as m20261203T1000 from "./2026-12-03T1000_ledger_campaign_keyset";
+import * as m20261205T1000 from "./2026-12-05T1000_send_check_probe_hash";
 
 /**
  * Every migration, by name, in the order they apply. The server is one bundle, so migrations are
@@ -54,4 +55,5 @@ export const migrations: Record<string, Migration> = {
   "2026-12-01T1500_ledger_chain_plan": m20261201T1500,
   "2026-12-02T0900_ledger_leaving_keyset": m20261202T0900,
   "2026-12-03T1000_ledger_campaign_keyset": m20261203T1000,
+  "2026-12-05T1000_send_check_probe_hash": m20261205T1000,
 };

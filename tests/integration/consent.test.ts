@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   addressKey,
@@ -12,7 +12,7 @@ import {
   readSendStates,
   type SendState,
 } from "~/consent/consent.server";
-import type { Db } from "~/db/db.server";
+import { inTransaction, type Db } from "~/db/db.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
 
 let t: TestDatabase;
@@ -748,6 +748,48 @@ describe("send check internals (docs/decisions/0116)", () => {
       `read ${2 * CHECK_CHUNK}`,
       "lookup",
     ]);
+  });
+
+  it("probes channel_consent through its hash index (decision 0118), never a scan of the table", async () => {
+    // The lookup statement as the check sends it, with its parameters.
+    const lookups: CompiledQuery[] = [];
+    const inner = db.getExecutor();
+    const recording = inner.withConnectionProvider({
+      provideConnection: (consumer) =>
+        inner.provideConnection((connection) =>
+          consumer({
+            executeQuery: (query) => {
+              if (query.sql.includes("string_agg")) lookups.push(query);
+              return connection.executeQuery(query);
+            },
+            streamQuery: (query, rows) => connection.streamQuery(query, rows),
+          }),
+        ),
+    });
+    const recordingDb = { getExecutor: () => recording } as unknown as Db;
+    const unsub = email();
+    await applyConsentChanges(db, [
+      { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
+    ]);
+    const decisions = await decideSendMany(recordingDb, {
+      channel: "email",
+      category: "marketing",
+      addresses: [unsub, email()],
+    });
+    expect(decisions.map((d) => d.allowed)).toEqual([false, true]);
+    expect(lookups).toHaveLength(1);
+    // This test's table is small enough for a sequential scan to cost less; with scans off, the
+    // probe's expression must still find its index (a rewrite that no longer matches it would
+    // fall back to the btree key or to a scan, as on a large table).
+    const plan = await inTransaction(db, async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      const { rows } = await trx.executeQuery(
+        CompiledQuery.raw(`explain ${lookups[0]!.sql}`, [...lookups[0]!.parameters]),
+      );
+      return rows.map((r) => Object.values(r as Record<string, string>)[0]).join("\n");
+    });
+    expect(plan).toMatch(/Index Scan using channel_consent_probe_idx on channel_consent/);
+    expect(plan).not.toMatch(/Seq Scan on channel_consent|channel_consent_pkey/);
   });
 
   it("records a send for each allowed position across chunks, with invalid addresses between", async () => {
