@@ -727,6 +727,90 @@ describe("the links batch's JSON text", () => {
   });
 });
 
+describe("the links batch over several statements", () => {
+  // batchLinks reads its contacts 2,000 at a time (the next statement runs while this slice is
+  // signed) and reuses one token buffer from batch to batch: contacts in every slice, missing
+  // ones, ones without an address and repeats across slices must come out as they would from
+  // one statement, and two batches at once must not share a buffer.
+  it("answers as one statement would, with contacts in every slice and two batches at once", async () => {
+    const prefix = uniq("batchslices");
+    const n = 4_500;
+    const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+    await db
+      .insertInto("contacts")
+      .values(
+        ids.map((e, i) => ({ external_id: e, email: i % 997 === 5 ? null : `${e}@example.com` })),
+      )
+      .execute();
+    const stored = await db
+      .selectFrom("contacts")
+      .select(["id", "external_id"])
+      .where("external_id", "like", `${prefix}-%`)
+      .execute();
+    const idOf = new Map(stored.map((r) => [r.external_id!, r.id]));
+    // Distinct ids in request order: missing ones and repeats in the first, middle and last slice.
+    const request = [...ids];
+    request.splice(10, 0, `${prefix}-missing-a`);
+    request.splice(2_500, 0, ids[3]!, `${prefix}-missing-b`);
+    request.push(ids[2_001]!, `${prefix}-missing-c`, ids[4_499]!);
+    const other = ids.slice(1_000, 3_500).reverse();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-05-06T07:08:09Z"));
+    try {
+      const o = { channel: "email" as const, campaign: "slices" };
+      const [a, b] = await Promise.all([
+        createLinksBatchJson(db, request, o),
+        createLinksBatchJson(db, other, o),
+      ]);
+      const again = await createLinksBatchJson(db, request, o);
+      const entries = await createLinksBatch(db, request, o);
+      const text = JSON.stringify({ results: entries });
+      expect(a.toString("utf8")).toBe(text);
+      expect(again.toString("utf8")).toBe(text);
+      expect(b.toString("utf8")).toBe(
+        JSON.stringify({ results: await createLinksBatch(db, other, o) }),
+      );
+      // Each entry's tokens are the ones its own contact's single link carries.
+      const sample = [0, 9, 10, 1_999, 2_000, 2_001, 2_500, 2_501, 4_000, request.length - 1];
+      for (const k of sample) {
+        const externalId = request[k]!;
+        const entry = entries[k]!;
+        expect(entry.externalId).toBe(externalId);
+        const contactId = idOf.get(externalId);
+        if (!contactId) {
+          expect(entry).toMatchObject({ error: { code: "contact_not_found" } });
+          continue;
+        }
+        const n = Number(externalId.slice(prefix.length + 1));
+        if (n % 997 === 5) {
+          expect(entry).toMatchObject({ error: { code: "no_address" } });
+          continue;
+        }
+        const pref = signLinkTokenSync({
+          contactId,
+          channel: "email",
+          purpose: "preferences",
+          campaign: "slices",
+        });
+        expect(entry).toMatchObject({ preferencesUrl: expect.stringContaining(`/p/${pref}`) });
+        const unsub = signLinkTokenSync({
+          contactId,
+          channel: "email",
+          purpose: "unsubscribe",
+          campaign: "slices",
+          addressHash: addressKey(`${externalId}@example.com`),
+        });
+        expect(entry).toMatchObject({ unsubscribeUrl: expect.stringContaining(`/u/${unsub}`) });
+      }
+      expect(entries.filter((e) => "error" in e && e.error.code === "no_address")).toHaveLength(
+        request.filter((e) => idOf.has(e) && Number(e.slice(prefix.length + 1)) % 997 === 5).length,
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe("the links batch's statement and tokens", () => {
   // batchLinks reads every contact in one statement whose answer is one text value (a line per
   // contact, the address raw or as JSON): addresses with a newline, empty or missing must come

@@ -10,6 +10,7 @@ import {
   base64urlInto,
   linkTokenSigner,
   linkTokenWriter,
+  LinkTokens,
   signLinkToken,
   signLinkTokenSync,
   tokenFailureStatus,
@@ -239,6 +240,29 @@ describe("link tokens", () => {
       currentDate: now,
     });
     expect(payload).toMatchObject({ sub: last.id, pur: "unsubscribe", cp: "c-1" });
+  });
+
+  it("LinkTokens signs signLinkTokenSync's tokens whatever the length of the shared start", () => {
+    // The start every token shares is copied already encoded up to its last whole 3-byte group
+    // and the 0–2 bytes after it are encoded with the values: campaigns and topics of every
+    // length modulo 3 (and none) move that boundary, with and without an address hash.
+    const now = new Date("2026-03-04T05:06:07Z");
+    for (const purpose of ["preferences", "unsubscribe"] as const) {
+      for (let len = 0; len <= 7; len++) {
+        const campaign = len === 0 ? null : "c".repeat(len);
+        const topic = len % 2 ? null : `t${"o".repeat(len)}`;
+        const shape = { channel: "sms" as const, purpose, campaign, topic, now };
+        const tokens = new LinkTokens(shape, rotated);
+        const arena = new ByteBuffer(64);
+        for (const hash of [null, crypto.randomBytes(32).toString("base64url")]) {
+          const id = crypto.randomUUID();
+          const start = tokens.write(arena, id, hash);
+          expect(arena.latin1(start, arena.length)).toBe(
+            signLinkTokenSync({ ...shape, contactId: id, addressHash: hash }, rotated),
+          );
+        }
+      }
+    }
   });
 
   it("base64urlInto is Buffer's base64url for every length", () => {
