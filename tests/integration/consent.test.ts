@@ -703,24 +703,31 @@ describe("send decision order", () => {
   });
 });
 
+/** The test database, calling `seen` with each statement as it is handed to a connection. */
+function recordingStatements(seen: (query: CompiledQuery) => void): Db {
+  const inner = db.getExecutor();
+  const recording = inner.withConnectionProvider({
+    provideConnection: (consumer) =>
+      inner.provideConnection((connection) =>
+        consumer({
+          executeQuery: (query) => {
+            seen(query);
+            return connection.executeQuery(query);
+          },
+          streamQuery: (query, rows) => connection.streamQuery(query, rows),
+        }),
+      ),
+  });
+  return { getExecutor: () => recording } as unknown as Db;
+}
+
 describe("send check internals (docs/decisions/0116)", () => {
   it("sends each chunk's lookup before hashing the next chunk, and the tables statement first", async () => {
     // A db whose connections note each statement when it is handed to the database.
     const events: string[] = [];
-    const inner = db.getExecutor();
-    const recording = inner.withConnectionProvider({
-      provideConnection: (consumer) =>
-        inner.provideConnection((connection) =>
-          consumer({
-            executeQuery: (query) => {
-              events.push(query.sql.includes("string_agg") ? "lookup" : "statement");
-              return connection.executeQuery(query);
-            },
-            streamQuery: (query, rows) => connection.streamQuery(query, rows),
-          }),
-        ),
-    });
-    const recordingDb = { getExecutor: () => recording } as unknown as Db;
+    const recordingDb = recordingStatements((query) =>
+      events.push(query.sql.includes("string_agg") ? "lookup" : "statement"),
+    );
     const list = Array.from({ length: 2 * CHECK_CHUNK + 1 }, (_, i) => `overlap-${i}@example.com`);
     const watched = ["0", String(CHECK_CHUNK), String(2 * CHECK_CHUNK)];
     const firsts = new Set(watched);
@@ -753,20 +760,9 @@ describe("send check internals (docs/decisions/0116)", () => {
   it("probes channel_consent through its hash index (decision 0118), never a scan of the table", async () => {
     // The lookup statement as the check sends it, with its parameters.
     const lookups: CompiledQuery[] = [];
-    const inner = db.getExecutor();
-    const recording = inner.withConnectionProvider({
-      provideConnection: (consumer) =>
-        inner.provideConnection((connection) =>
-          consumer({
-            executeQuery: (query) => {
-              if (query.sql.includes("string_agg")) lookups.push(query);
-              return connection.executeQuery(query);
-            },
-            streamQuery: (query, rows) => connection.streamQuery(query, rows),
-          }),
-        ),
+    const recordingDb = recordingStatements((query) => {
+      if (query.sql.includes("string_agg")) lookups.push(query);
     });
-    const recordingDb = { getExecutor: () => recording } as unknown as Db;
     const unsub = email();
     await applyConsentChanges(db, [
       { channel: "email", address: unsub, action: "unsubscribe", source: "link" },
