@@ -132,15 +132,7 @@ export function normalizeAddress(
  * (docs/consent.md, rule 9), so an erased address stays suppressed when it is imported again.
  */
 export function hashAddress(key: string, normalizedAddress: string): string {
-  return hasher(key)(normalizedAddress);
-}
-
-// The HMAC for the key, made once (its pad blocks are hashed once, app/consent/hmac.server.ts):
-// a send check or an import hashes thousands of addresses at a time.
-let cachedHasher: { key: string; hmac: Hmac } | null = null;
-function hasher(key: string): Hmac {
-  if (cachedHasher?.key !== key) cachedHasher = { key, hmac: hmacSha256(key) };
-  return cachedHasher.hmac;
+  return hashers(key).hmac(normalizedAddress);
 }
 
 /**
@@ -154,10 +146,18 @@ export function writeAddressHash(
   out: Uint8Array,
   at: number,
 ): void {
-  if (cachedWriter?.key !== key) cachedWriter = { key, write: hmacSha256Base64urlInto(key) };
-  cachedWriter.write(normalizedAddress, out, at);
+  hashers(key).write(normalizedAddress, out, at);
 }
-let cachedWriter: { key: string; write: HmacBase64urlInto } | null = null;
+
+// The HMAC for the key, in both forms, made once (its pad blocks are hashed once,
+// app/consent/hmac.server.ts): a send check or an import hashes thousands of addresses at a time.
+let cachedHashers: { key: string; hmac: Hmac; write: HmacBase64urlInto } | null = null;
+function hashers(key: string) {
+  if (cachedHashers?.key !== key) {
+    cachedHashers = { key, hmac: hmacSha256(key), write: hmacSha256Base64urlInto(key) };
+  }
+  return cachedHashers;
+}
 
 /** Characters of an address hash (base64url of 32 bytes, no padding). */
 export const ADDRESS_HASH_LENGTH = 43;

@@ -17,7 +17,7 @@ import crypto from "node:crypto";
  * every length and for ASCII and non-ASCII input. Strings with a non-ASCII character are encoded
  * as UTF-8 first (what node:crypto does with a string).
  *
- * hmacSha256Bytes is the same HMAC over bytes already in a buffer (the links batch writes each
+ * PrefixedHmacSha256 is the same HMAC over bytes already in a buffer (the links batch writes each
  * token's signing input into its answer and signs it there), and it also skips the leading blocks
  * that every message of a batch shares (decision 0103).
  */
@@ -558,15 +558,6 @@ export function hmacSha256(key: string | Uint8Array): Hmac {
   };
 }
 
-/** Writes HMAC(key, src[start..end)) as 32 bytes to out[outOffset..outOffset + 32). */
-export type PrefixedHmac = (
-  src: Uint8Array,
-  start: number,
-  end: number,
-  out: Uint8Array,
-  outOffset: number,
-) => void;
-
 /**
  * HMAC-SHA256 of `src[start..end)` written as 32 bytes to `out[outOffset..)`, for messages that
  * all begin with `prefix`: the inner state after the prefix's whole 64-byte blocks is computed
@@ -606,12 +597,6 @@ export class PrefixedHmacSha256 {
     else finish(this.inner, this.outer, src, start, end, n);
     writeMac(out, outOffset);
   }
-}
-
-/** PrefixedHmacSha256's `mac` as a function. */
-export function hmacSha256Bytes(key: string | Uint8Array, prefix: Uint8Array): PrefixedHmac {
-  const h = new PrefixedHmacSha256(key, prefix);
-  return (src, start, end, out, outOffset) => h.mac(src, start, end, out, outOffset);
 }
 
 const BASE64URL = new TextEncoder().encode(

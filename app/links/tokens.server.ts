@@ -157,13 +157,6 @@ export function base64urlInto(
   return at;
 }
 
-/** Writes one token at the end of `to`; returns where it starts (it ends at `to.length`). */
-export type LinkTokenWriter = (
-  to: ByteBuffer,
-  contactId: string,
-  addressHash?: string | null,
-) => number;
-
 // The payload's JSON, assembled per token (signing is synchronous: one writer at a time uses it).
 let payload = Buffer.allocUnsafe(1024);
 const mac = Buffer.alloc(32);
@@ -210,21 +203,12 @@ function jsonInto(v: string, at: number): number {
  *
  * The token is written where it is used (the batch's arena): header, base64url of the payload,
  * and the HMAC computed over those bytes in place with the pad states and the leading blocks
- * every token of the writer shares precomputed (hmacSha256Bytes; decision 0103). No string, Hmac
- * object or Buffer is made per token.
- */
-export function linkTokenWriter(
-  input: Omit<SignInput, "contactId" | "addressHash" | "requestId">,
-  keys?: readonly SigningKey[],
-): LinkTokenWriter {
-  const w = new LinkTokens(input, keys);
-  return (to, contactId, addressHash) => w.write(to, contactId, addressHash);
-}
-
-/**
- * linkTokenWriter as a class: every instance's `write` is the same function, so the batch's loop
- * that calls it for one batch after another stays optimized (a new closure per batch is a new
- * call target, and V8 discarded the optimized loop on each: decision 0115).
+ * every token of the writer shares precomputed (PrefixedHmacSha256; decision 0103). No string,
+ * Hmac object or Buffer is made per token.
+ *
+ * A class rather than a closure: every instance's `write` is the same function, so the batch's
+ * loop that calls it for one batch after another stays optimized (a new closure per batch is a
+ * new call target, and V8 discarded the optimized loop on each: decision 0115).
  */
 export class LinkTokens {
   private readonly sub: Buffer;
@@ -311,15 +295,15 @@ function tokenStart(secret: Uint8Array, prefix: Buffer, start: Buffer): TokenSta
 
 const signerScratch = new ByteBuffer(1024);
 
-/** linkTokenWriter's tokens as strings (for callers that need a few). */
+/** LinkTokens' tokens as strings (for callers that need a few). */
 export function linkTokenSigner(
   input: Omit<SignInput, "contactId" | "addressHash" | "requestId">,
   keys?: readonly SigningKey[],
 ): (contactId: string, addressHash?: string | null) => string {
-  const write = linkTokenWriter(input, keys);
+  const tokens = new LinkTokens(input, keys);
   return (contactId, addressHash) => {
     signerScratch.length = 0;
-    const start = write(signerScratch, contactId, addressHash);
+    const start = tokens.write(signerScratch, contactId, addressHash);
     return signerScratch.latin1(start, signerScratch.length);
   };
 }

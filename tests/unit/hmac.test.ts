@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hmacSha256, hmacSha256Base64urlInto, hmacSha256Bytes } from "~/consent/hmac.server";
+import { hmacSha256, hmacSha256Base64urlInto, PrefixedHmacSha256 } from "~/consent/hmac.server";
 
 // app/consent/hmac.server.ts computes HMAC-SHA256 itself (from precomputed pad states): it must
 // give exactly what node:crypto gives, for every message length around the block boundaries,
@@ -53,7 +53,7 @@ describe("hmacSha256", () => {
   });
 });
 
-describe("hmacSha256Bytes", () => {
+describe("PrefixedHmacSha256", () => {
   const referenceBytes = (key: string | Uint8Array, message: Uint8Array) =>
     crypto.createHmac("sha256", key).update(message).digest();
 
@@ -61,7 +61,7 @@ describe("hmacSha256Bytes", () => {
     for (const key of KEYS) {
       for (const prefixLength of [0, 63, 64, 65, 130]) {
         const prefix = crypto.randomBytes(prefixLength);
-        const mac = hmacSha256Bytes(key, prefix);
+        const hmac = new PrefixedHmacSha256(key, prefix);
         const out = Buffer.alloc(40);
         for (let n = 0; n <= 300; n += n < 140 ? 1 : 7) {
           // The message sits inside a larger buffer, after some other bytes.
@@ -70,7 +70,7 @@ describe("hmacSha256Bytes", () => {
           const withPrefix = Buffer.from(buf);
           prefix.copy(withPrefix, offset, 0, Math.min(prefixLength, n));
           for (const b of [buf, withPrefix]) {
-            mac(b, offset, offset + n, out, 8);
+            hmac.mac(b, offset, offset + n, out, 8);
             expect(out.subarray(8, 40)).toEqual(
               referenceBytes(key, b.subarray(offset, offset + n)),
             );
@@ -83,13 +83,13 @@ describe("hmacSha256Bytes", () => {
   it("hashes a message that differs from the prefix in its last shared byte from the start", () => {
     const key = crypto.randomBytes(32);
     const prefix = Buffer.from("p".repeat(64) + "q".repeat(64));
-    const mac = hmacSha256Bytes(key, prefix);
+    const hmac = new PrefixedHmacSha256(key, prefix);
     const out = Buffer.alloc(32);
     const message = Buffer.from("p".repeat(64) + "q".repeat(63) + "X" + "tail of the message");
-    mac(message, 0, message.length, out, 0);
+    hmac.mac(message, 0, message.length, out, 0);
     expect(out).toEqual(referenceBytes(key, message));
     const same = Buffer.from("p".repeat(64) + "q".repeat(64) + "tail");
-    mac(same, 0, same.length, out, 0);
+    hmac.mac(same, 0, same.length, out, 0);
     expect(out).toEqual(referenceBytes(key, same));
   });
 });

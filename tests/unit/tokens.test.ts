@@ -9,7 +9,6 @@ import {
   genuineClaims,
   base64urlInto,
   linkTokenSigner,
-  linkTokenWriter,
   LinkTokens,
   signLinkToken,
   signLinkTokenSync,
@@ -217,7 +216,7 @@ describe("link tokens", () => {
   it("the batch writer writes the same tokens one after another into a growing arena", async () => {
     const now = new Date("2026-03-04T05:06:07Z");
     const shape = { channel: "email", purpose: "unsubscribe", campaign: "c-1" } as const;
-    const write = linkTokenWriter({ ...shape, now }, rotated);
+    const writer = new LinkTokens({ ...shape, now }, rotated);
     const arena = new ByteBuffer(16); // grows many times
     const made: { start: number; end: number; id: string; hash: string | null }[] = [];
     for (let i = 0; i < 300; i++) {
@@ -225,7 +224,7 @@ describe("link tokens", () => {
       const id =
         i % 7 === 0 ? `long-${"x".repeat(i * 3)}` : i % 11 === 0 ? `é"\\${i}` : crypto.randomUUID();
       const hash = i % 3 === 0 ? null : crypto.randomBytes(32).toString("base64url");
-      const start = write(arena, id, hash);
+      const start = writer.write(arena, id, hash);
       made.push({ start, end: arena.length, id, hash });
     }
     for (const { start, end, id, hash } of made) {
