@@ -9,7 +9,12 @@
  */
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addressKey, applyConsentChange, readConsentByHash } from "~/consent/consent.server";
+import {
+  addressKey,
+  applyConsentChange,
+  readConsentByHash,
+  type ConsentChange,
+} from "~/consent/consent.server";
 import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { loadContact, loadContactAndHashConsent } from "~/recipient/recipient.server";
@@ -79,7 +84,7 @@ async function links(): Promise<Link[]> {
   const gone = await person();
   const erased = await person();
   const until = new Date(Date.now() + 30 * 86_400_000);
-  const change = (c: Parameters<typeof applyConsentChange>[1]) =>
+  const change = (c: Omit<ConsentChange, "source">) =>
     applyConsentChange(db, { ...c, source: "preference_page" });
   await change({ channel: "email", address: topics.email, action: "topic_opt_out", topic: "news" });
   await change({ channel: "sms", address: topics.phone, action: "unsubscribe" });
