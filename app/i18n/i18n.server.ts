@@ -34,7 +34,8 @@ export function parseAcceptLanguage(header: string | null | undefined): Locale[]
   return [...new Set(entries.map((e) => e.locale))];
 }
 
-type HasHeaders = { headers: { get(name: string): string | null } };
+/** What locale negotiation reads of a request: its headers (a Request, or the token pages' view of one). */
+export type HasHeaders = { headers: { get(name: string): string | null } };
 
 /**
  * The cookie holding a language someone chose explicitly in Heed: the admin Account page sets it

@@ -1,7 +1,7 @@
 import { json } from "@remix-run/node";
 import type { Db } from "~/db/db.server";
 import type { Locale } from "~/i18n/config";
-import { getFixedT, i18nPayload, negotiateLocale } from "~/i18n/i18n.server";
+import { getFixedT, i18nPayload, negotiateLocale, type HasHeaders } from "~/i18n/i18n.server";
 import type { I18nPayload } from "~/i18n/i18n.shared";
 import type { Namespace } from "~/i18n/resources";
 import { TOKEN_PAGE_HEADERS } from "~/http/request.server";
@@ -63,7 +63,8 @@ export type TokenErrorData = PublicPageData & { tokenError: TokenErrorReason };
  */
 export async function tokenErrorResponse(
   db: Db,
-  request: Request,
+  /** Only its headers are read (the language). */
+  request: HasHeaders,
   token: string | null,
   reason: TokenFailure | "used",
   options: { namespaces?: readonly Namespace[]; status?: number } = {},
@@ -147,7 +148,8 @@ export type ResolvedToken<T> =
  */
 export async function resolveLinkToken<T extends object>(
   db: Db,
-  request: Request,
+  /** Only its headers are read (the language). */
+  request: HasHeaders,
   token: string,
   purpose: Purpose,
   options: {

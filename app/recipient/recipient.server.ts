@@ -90,38 +90,21 @@ export async function loadContact(db: Db, contactId: string): Promise<RecipientC
   return contactReads(db).submit(contactId);
 }
 
-/**
- * An unsubscribe link's contact (loadContact) and the state of the address its token names by
- * hash (readConsentByHash's columns), in one query: all the unsubscribe page reads for a link that
- * carries its address's hash (every link signed since tokens carry `ah`). One round trip instead
- * of two in a row, which on PGlite is one crossing to its worker thread instead of two.
- */
-export async function loadContactAndHashConsent(
-  db: Db,
-  contactId: string,
-  channel: Channel,
-  hash: string,
-): Promise<{ contact: RecipientContact | null; consent: HashConsent }> {
-  const id = isUuid(contactId) ? contactId : null;
-  const { rows } = await sql<{
-    contact_id: string | null;
-    contact_locale: string | null;
-    contact_email: string | null;
-    contact_phone: string | null;
-    status: HashConsent["status"];
-    paused_until: Date | string | null;
-    address: string | null;
-    topics: HashConsent["topics"] | string | null;
-  }>`
-    select c.id as contact_id, c.locale as contact_locale, c.email as contact_email,
-      c.phone as contact_phone, cc.status, cc.paused_until, cc.address,
-      (select json_object_agg(tc.topic, tc.status) from topic_consent tc
-       where tc.channel = ${channel} and tc.address_hash = ${hash}) as topics
-    from (select 1) as one
-    left join contacts c on c.id = ${id}::uuid and c.erased_at is null
-    left join channel_consent cc on cc.channel = ${channel} and cc.address_hash = ${hash}
-  `.execute(db);
-  const r = rows[0];
+/** What an unsubscribe link that names its address by hash reads (loadContactAndHashConsent). */
+type LinkRead = { contactId: string; channel: Channel; hash: string };
+type LinkReadResult = { contact: RecipientContact | null; consent: HashConsent };
+type LinkReadRow = {
+  contact_id: string | null;
+  contact_locale: string | null;
+  contact_email: string | null;
+  contact_phone: string | null;
+  status: HashConsent["status"];
+  paused_until: Date | string | null;
+  address: string | null;
+  topics: HashConsent["topics"] | string | null;
+};
+
+function linkReadResult(r: LinkReadRow | undefined): LinkReadResult {
   const contact =
     r?.contact_id != null
       ? {
@@ -132,6 +115,79 @@ export async function loadContactAndHashConsent(
         }
       : null;
   return { contact, consent: hashConsentOf(r) };
+}
+
+/** One link's read, one statement (prepared: its text is fixed, every value a parameter). */
+async function loadOneLinkRead(db: Db, item: LinkRead): Promise<LinkReadResult> {
+  const id = isUuid(item.contactId) ? item.contactId : null;
+  const { rows } = await sql<LinkReadRow>`${preparedStatement("recipient_link_read")}
+    select c.id as contact_id, c.locale as contact_locale, c.email as contact_email,
+      c.phone as contact_phone, cc.status, cc.paused_until, cc.address,
+      (select json_object_agg(tc.topic, tc.status) from topic_consent tc
+       where tc.channel = ${item.channel} and tc.address_hash = ${item.hash}) as topics
+    from (select 1) as one
+    left join contacts c on c.id = ${id}::uuid and c.erased_at is null
+    left join channel_consent cc on cc.channel = ${item.channel} and cc.address_hash = ${item.hash}
+  `.execute(db);
+  return linkReadResult(rows[0]);
+}
+
+/**
+ * Several links' reads in one statement: one row per item, in the items' order. Each item's rows
+ * are found by key probes, as the single statement's: `limit 1` (each is a primary key) keeps the
+ * lateral subqueries from being pulled up into joins, so no plan the prepared statement keeps can
+ * turn them into scans of whole tables.
+ */
+async function loadLinkReads(db: Db, items: LinkRead[]): Promise<LinkReadResult[]> {
+  const ids = items.map((i) => (isUuid(i.contactId) ? i.contactId : null));
+  const { rows } = await sql<
+    LinkReadRow & { n: number }
+  >`${preparedStatement("recipient_link_reads")}
+    select k.n::int as n, c.id as contact_id, c.locale as contact_locale,
+      c.email as contact_email, c.phone as contact_phone, cc.status, cc.paused_until, cc.address,
+      (select json_object_agg(tc.topic, tc.status) from topic_consent tc
+       where tc.channel = k.channel and tc.address_hash = k.hash) as topics
+    from unnest(${ids}::uuid[], ${items.map((i) => i.channel)}::text[],
+      ${items.map((i) => i.hash)}::text[]) with ordinality as k(id, channel, hash, n)
+    left join lateral (select c.id, c.locale, c.email, c.phone from contacts c
+      where c.id = k.id and c.erased_at is null limit 1) c on true
+    left join lateral (select cc.status, cc.paused_until, cc.address from channel_consent cc
+      where cc.channel = k.channel and cc.address_hash = k.hash limit 1) cc on true
+  `.execute(db);
+  const byN = new Map(rows.map((r) => [Number(r.n), r]));
+  return items.map((_, i) => linkReadResult(byN.get(i + 1)));
+}
+
+/**
+ * Link reads under load share one statement, as the contact reads do (contactReads, decisions/0107
+ * and 0120): on PGlite one crossing to its worker thread for the pages that arrived together
+ * instead of one each. An idle server reads alone.
+ */
+const linkReads = coalescerPer(
+  (db: Db) =>
+    new Coalescer<LinkRead, LinkReadResult>(
+      (items) => loadLinkReads(db, items),
+      (item) => loadOneLinkRead(db, item),
+      LINK_UNSUBSCRIBE_BATCHES,
+    ),
+);
+
+/**
+ * An unsubscribe link's contact (loadContact) and the state of the address its token names by
+ * hash (readConsentByHash's columns), in one query: all the unsubscribe page reads for a link that
+ * carries its address's hash (every link signed since tokens carry `ah`). One round trip instead
+ * of two in a row, which on PGlite is one crossing to its worker thread instead of two. A
+ * prepared statement, shared by the pages that arrive together under load (decisions/0120).
+ */
+export async function loadContactAndHashConsent(
+  db: Db,
+  contactId: string,
+  channel: Channel,
+  hash: string,
+): Promise<LinkReadResult> {
+  const item = { contactId, channel, hash };
+  if (db.isTransaction) return loadOneLinkRead(db, item);
+  return linkReads(db).submit(item);
 }
 
 /** The contact's address on a channel (email for email, the phone for SMS and WhatsApp), normalized. */

@@ -1,6 +1,7 @@
 import { ADDRESS_HASH_RE } from "~/consent/consent.server";
 import { getDb } from "~/db/db.server";
-import { formatDate, getFixedT } from "~/i18n/i18n.server";
+import type { Locale } from "~/i18n/config";
+import { formatDate, getFixedT, type HasHeaders } from "~/i18n/i18n.server";
 import { signLinkTokenSync } from "~/links/tokens.server";
 import { publicPageData, reasonOptions, resolveLinkToken } from "~/recipient/page.server";
 import {
@@ -22,10 +23,30 @@ import {
  * error page data, 400 or 410).
  */
 
+/**
+ * A page's title in a locale for an organization name, looked up through i18next once (the
+ * strings are the build's own; the name is the operator's setting, so a new name is a new key).
+ */
+const titles = new Map<string, string>();
+function pageTitle(
+  locale: Locale,
+  key: "meta.unsubscribe" | "meta.preferences",
+  organization: string,
+): string {
+  const k = `${locale}\0${key}\0${organization}`;
+  let title = titles.get(k);
+  if (title === undefined) {
+    if (titles.size >= 256) titles.clear();
+    title = getFixedT(locale, "recipient")(key, { organization });
+    titles.set(k, title);
+  }
+  return title;
+}
+
 /** The contact is null when it was deleted or erased: the link still works for its address. */
 type Link = { contact: RecipientContact | null; target: UnsubscribeTarget };
 
-export function resolveUnsubscribeLink(request: Request, token: string) {
+export function resolveUnsubscribeLink(request: HasHeaders, token: string) {
   return resolveLinkToken<Link>(getDb(), request, token, "unsubscribe", {
     namespaces: ["recipient"],
     async load(claims, localeOf) {
@@ -48,7 +69,7 @@ export function resolveUnsubscribeLink(request: Request, token: string) {
   });
 }
 
-export async function unsubscribePage(request: Request, token: string) {
+export async function unsubscribePage(request: HasHeaders, token: string) {
   const r = await resolveUnsubscribeLink(request, token);
   if (!r.ok) return r;
   const db = getDb();
@@ -65,9 +86,7 @@ export async function unsubscribePage(request: Request, token: string) {
         purpose: "preferences",
       })}`
     : "/manage";
-  const title = getFixedT(r.locale, "recipient")("meta.unsubscribe", {
-    organization: page.branding.organizationName,
-  });
+  const title = pageTitle(r.locale, "meta.unsubscribe", page.branding.organizationName);
   const data = {
     ...page,
     title,
@@ -84,7 +103,7 @@ export async function unsubscribePage(request: Request, token: string) {
   return { ok: true as const, data };
 }
 
-export function resolvePreferencesLink(request: Request, token: string) {
+export function resolvePreferencesLink(request: HasHeaders, token: string) {
   return resolveLinkToken<{ contact: RecipientContact }>(getDb(), request, token, "preferences", {
     namespaces: ["recipient"],
     async load(claims, localeOf) {
@@ -94,7 +113,7 @@ export function resolvePreferencesLink(request: Request, token: string) {
   });
 }
 
-export async function preferencesPage(request: Request, token: string) {
+export async function preferencesPage(request: HasHeaders, token: string) {
   const r = await resolvePreferencesLink(request, token);
   if (!r.ok) return r;
   const db = getDb();
@@ -103,9 +122,7 @@ export async function preferencesPage(request: Request, token: string) {
     loadChannels(db, r.contact, r.locale),
     reasonOptions(db, r.locale),
   ]);
-  const title = getFixedT(r.locale, "recipient")("meta.preferences", {
-    organization: page.branding.organizationName,
-  });
+  const title = pageTitle(r.locale, "meta.preferences", page.branding.organizationName);
   const data = {
     ...page,
     title,

@@ -78,6 +78,22 @@ const SLOT_RE = new RegExp(`${MARK}(?:s(\\d+)|n)z`, "g");
 type Json = Record<string, unknown>;
 
 /**
+ * A fresh CSP nonce (16 random bytes, base64, as every page's): cut from a pool of CSPRNG bytes
+ * filled 4 KiB at a time, each slice used once, instead of one getrandom call per page.
+ */
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+function cspNonce(): string {
+  if (nonceAt + 16 > noncePool.length) {
+    noncePool = crypto.randomBytes(4096);
+    nonceAt = 0;
+  }
+  const nonce = noncePool.toString("base64", nonceAt, nonceAt + 16);
+  nonceAt += 16;
+  return nonce;
+}
+
+/**
  * Each page's recipient-specific strings: a copy of the data with them replaced by slots, and
  * their values (slot 0 is always the token in the URL). Anything else in the data is part of the
  * template's key, so a per-recipient value missed here only makes the template that recipient's
@@ -279,16 +295,19 @@ export function tokenPageFastPath(options: TokenPageOptions) {
     const page = m?.[1] as "u" | "p" | undefined;
     if (!m || !page) return false;
     const token = m[2]!;
-    const nonce = crypto.randomBytes(16).toString("base64");
+    const nonce = cspNonce();
     // The client's X-Request-Id when valid, as on the normal path (a proxy's id, so logs match).
     const requestId = requestIdFor(req.headers["x-request-id"] as string | undefined);
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (typeof value === "string") headers.set(name, value);
-    }
-    const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, {
-      headers,
-    });
+    // What the page's data reads of the request: its headers (the language). A header Node
+    // keeps as a list (set-cookie) is not one a request carries; as before, it is left out.
+    const request = {
+      headers: {
+        get(name: string): string | null {
+          const value = req.headers[name.toLowerCase()];
+          return typeof value === "string" ? value : null;
+        },
+      },
+    };
     const values = [token];
     let data: Json;
     try {

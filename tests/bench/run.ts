@@ -146,12 +146,13 @@ function line(r: RowResult): string {
   type Cpu = { server: number; database: number } | undefined;
   const cpu = r.details?.cpu_us_per_request as Cpu;
   const bcpu = r.details?.baseline_cpu_us_per_request as Cpu;
-  const cpuLine =
-    cpu && bcpu
-      ? `\n    CPU per request (µs): server ${cpu.server} + database ${cpu.database}` +
-        ` | baseline ${bcpu.server} + ${bcpu.database}`
-      : "";
-  return `${r.what}: ${fmt(r.figure)} ${r.unit}${base}${ratio} (${r.goal ?? ""})${mark}${cpuLine}`;
+  const cpuLine = !cpu
+    ? ""
+    : `\n    CPU per request (µs): server ${cpu.server} + database ${cpu.database}` +
+      (bcpu ? ` | baseline ${bcpu.server} + ${bcpu.database}` : "");
+  const d = r.details as { p99_ms?: number } | undefined;
+  const p99 = d?.p99_ms !== undefined ? ` | p99 ${d.p99_ms} ms` : "";
+  return `${r.what}: ${fmt(r.figure)} ${r.unit}${base}${ratio}${p99} (${r.goal ?? ""})${mark}${cpuLine}`;
 }
 
 console.log("\n## Results\n");

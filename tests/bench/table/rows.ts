@@ -360,7 +360,19 @@ function tokenPage(id: string, label: string, pick: (l: LinkSet) => string) {
       await check.body?.cancel();
       if (check.status !== 200) throw new Error(`${label} answered ${check.status}`);
       const index = await remixIndex(s);
+      // CPU per request next to the throughput (a shared machine's load hardly moves it): the
+      // server process (main thread and PGlite's worker) and, on PostgreSQL, the backends.
+      const pgUrl = s.pgUrl ?? s.options.pgUrl;
+      const server0 = processCpuMs(s.serverPid);
+      const db0 = s.pgUrl ? await backendCpuMs(pgUrl) : null;
       const c = await cannon(s.options, { url });
+      const server1 = processCpuMs(s.serverPid);
+      const db1 = db0 ? await backendCpuMs(pgUrl) : null;
+      const per = (ms: number) => Math.round((ms * 1000) / c.requests.total);
+      const cpu = {
+        server: per(server1 - server0),
+        database: db0 && db1 ? per(backendCpuDelta(db0, db1)) : 0,
+      };
       const ratio = c.requests.average / index.rps;
       return {
         id,
@@ -368,7 +380,7 @@ function tokenPage(id: string, label: string, pick: (l: LinkSet) => string) {
         what: label,
         figure: Math.round(c.requests.average),
         unit: "req/s",
-        details: httpDetails(c),
+        details: { ...httpDetails(c), cpu_us_per_request: cpu },
         baseline: {
           what: "GET / (trivial Remix page)",
           figure: Math.round(index.rps),
