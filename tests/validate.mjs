@@ -5,23 +5,40 @@
  * so one run shows everything that is wrong. The last line counts the tests plus one per check
  * ("N passed, N failed"): a format, lint or type error is a failure like a failing test.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 
 const SUMMARY = "test-results/summary.json";
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: "inherit" }).status ?? 1;
 
+/** Runs a command with its output kept, answering its exit status and what it printed. */
+const runQuiet = (cmd, args) =>
+  new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const out = [];
+    child.stdout.on("data", (d) => out.push(d));
+    child.stderr.on("data", (d) => out.push(d));
+    child.on("error", (e) => resolve({ status: 1, output: String(e) }));
+    child.on("close", (code) =>
+      resolve({ status: code ?? 1, output: Buffer.concat(out).toString() }),
+    );
+  });
+
 const checks = [
   ["format", "npx", ["prettier", "--check", "."]],
   ["lint", "npx", ["eslint", "."]],
   ["typecheck", "npx", ["tsc", "--noEmit"]],
 ];
+// The three checks read the tree and change nothing, so they run at once (about a minute less
+// on two cores than one after another); each one's output is printed whole, in this order.
+const results = await Promise.all(checks.map(([, cmd, args]) => runQuiet(cmd, args)));
 const failedChecks = [];
-for (const [name, cmd, args] of checks) {
+checks.forEach(([name, cmd, args], i) => {
   console.log(`\n== ${name}: ${cmd} ${args.join(" ")}`);
-  if (run(cmd, args) !== 0) failedChecks.push(name);
-}
+  process.stdout.write(results[i].output);
+  if (results[i].status !== 0) failedChecks.push(name);
+});
 
 console.log("\n== npm test");
 fs.rmSync(SUMMARY, { force: true });
