@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { defineConfig } from "vitest/config";
 
@@ -14,7 +15,7 @@ const integration = (kind: "pglite" | "postgres") => ({
     env: { HEED_TEST_DB: kind },
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Run the PGlite suite, then the PostgreSQL one: two cores are busy enough with one at a time.
+    // Run the PGlite suite, then the PostgreSQL one: two files at a time are enough for two cores.
     sequence: { groupOrder: kind === "pglite" ? 1 : 2 },
   },
 });
@@ -22,6 +23,10 @@ const integration = (kind: "pglite" | "postgres") => ({
 export default defineConfig({
   resolve: { alias },
   test: {
+    // Two files at a time even on two cores (Vitest's default there is one): most integration
+    // files spend their time in a server process or a database of their own, waiting on each
+    // other, so one file alone keeps about one core busy.
+    maxWorkers: Math.max(2, os.availableParallelism() - 1),
     reporters: process.env.CI
       ? ["default", ["json", { outputFile: "test-results/vitest.json" }]]
       : ["default"],
