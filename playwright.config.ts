@@ -14,8 +14,11 @@ export default defineConfig({
   fullyParallel: false,
   workers: process.env.CI ? 2 : 2,
   retries: 0,
-  timeout: 30_000,
-  expect: { timeout: 5_000 },
+  // Bounds for a frozen page, not speed goals: generous, because a slow shared machine (CI's two
+  // cores run the server, two browsers and their workers at once) takes several times a fast
+  // one's time. Long tests ask for a multiple of this (test.slow(), test.setTimeout).
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
   forbidOnly: Boolean(process.env.CI),
   reporter: [["list"]],
   use: {

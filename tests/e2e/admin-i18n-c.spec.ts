@@ -106,7 +106,7 @@ async function createTargets(page: Page) {
 test("settings and integrations pages in all seven languages; axe-clean in Czech", async ({
   browser,
 }) => {
-  test.setTimeout(240_000);
+  test.setTimeout(test.info().timeout * 8); // seven languages, every settings page, axe
   const { webhook, source } = await createTargets(await adminPage(browser, "en"));
 
   for (const locale of LOCALES) {
@@ -227,7 +227,7 @@ test("settings and integrations pages in all seven languages; axe-clean in Czech
 });
 
 test("validation errors and notices come back in the page's language", async ({ browser }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(test.info().timeout * 3);
 
   // Czech: a topic key that is not one.
   let page = await adminPage(browser, "cs");
@@ -312,7 +312,7 @@ test("without JavaScript, a frequency option refused in Czech keeps the page Cze
 test("Czech and Polish screenshots of topics, webhooks and data sources at 1280 and 360 px", async ({
   browser,
 }) => {
-  test.setTimeout(90_000);
+  test.setTimeout(test.info().timeout * 3);
   for (const locale of ["cs", "pl"] as const) {
     const page = await adminPage(browser, locale);
     for (const [name, path] of [
