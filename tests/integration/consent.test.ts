@@ -14,6 +14,7 @@ import {
 } from "~/consent/consent.server";
 import { inTransaction, type Db } from "~/db/db.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { recordingStatements } from "./db.helpers";
 
 let t: TestDatabase;
 let db: Db;
@@ -703,29 +704,11 @@ describe("send decision order", () => {
   });
 });
 
-/** The test database, calling `seen` with each statement as it is handed to a connection. */
-function recordingStatements(seen: (query: CompiledQuery) => void): Db {
-  const inner = db.getExecutor();
-  const recording = inner.withConnectionProvider({
-    provideConnection: (consumer) =>
-      inner.provideConnection((connection) =>
-        consumer({
-          executeQuery: (query) => {
-            seen(query);
-            return connection.executeQuery(query);
-          },
-          streamQuery: (query, rows) => connection.streamQuery(query, rows),
-        }),
-      ),
-  });
-  return { getExecutor: () => recording } as unknown as Db;
-}
-
 describe("send check internals (docs/decisions/0116)", () => {
   it("sends each chunk's lookup before hashing the next chunk, and the tables statement first", async () => {
     // A db whose connections note each statement when it is handed to the database.
     const events: string[] = [];
-    const recordingDb = recordingStatements((query) =>
+    const recordingDb = recordingStatements(db, (query) =>
       events.push(query.sql.includes("string_agg") ? "lookup" : "statement"),
     );
     const list = Array.from({ length: 2 * CHECK_CHUNK + 1 }, (_, i) => `overlap-${i}@example.com`);
@@ -760,7 +743,7 @@ describe("send check internals (docs/decisions/0116)", () => {
   it("probes channel_consent through its hash index (decision 0118), never a scan of the table", async () => {
     // The lookup statement as the check sends it, with its parameters.
     const lookups: CompiledQuery[] = [];
-    const recordingDb = recordingStatements((query) => {
+    const recordingDb = recordingStatements(db, (query) => {
       if (query.sql.includes("string_agg")) lookups.push(query);
     });
     const unsub = email();

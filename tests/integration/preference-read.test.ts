@@ -7,13 +7,13 @@
  * and again with other values (PostgreSQL switches a prepared statement to a generic plan after
  * five runs). Functional only.
  */
-import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyConsentChange, readConsent } from "~/consent/consent.server";
 import { startDoubleOptIn } from "~/consent/double-opt-in.server";
 import type { Db } from "~/db/db.server";
 import { loadChannels, loadContact } from "~/recipient/recipient.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { personMaker } from "./db.helpers";
 
 let t: TestDatabase;
 let db: Db;
@@ -45,16 +45,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-let n = 0;
-async function person() {
-  const i = ++n;
-  const email = `pref${i}@example.com`;
-  const phone = `+1415555${String(1000 + i).padStart(4, "0")}`;
-  const { rows } = await sql<{ id: string }>`
-    insert into contacts (email, phone, locale) values (${email}, ${phone}, 'en')
-    returning id`.execute(db);
-  return { id: rows[0]!.id, email, phone };
-}
+const newPerson = personMaker("pref", 1000, "en");
+const person = () => newPerson(db);
 
 /** Read through the prepared statement (2 keys) and through the unnamed one (4+ keys). */
 async function bothWays(email: string, phone: string, pendingAt?: Date) {

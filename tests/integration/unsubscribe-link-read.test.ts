@@ -19,6 +19,7 @@ import type { Db } from "~/db/db.server";
 import type { Channel } from "~/db/schema";
 import { loadContact, loadContactAndHashConsent } from "~/recipient/recipient.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { personMaker, recordingStatements } from "./db.helpers";
 
 let t: TestDatabase;
 let db: Db;
@@ -42,16 +43,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-let n = 0;
-async function person() {
-  const i = ++n;
-  const email = `link${i}@example.com`;
-  const phone = `+1415555${String(2000 + i).padStart(4, "0")}`;
-  const { rows } = await sql<{ id: string }>`
-    insert into contacts (email, phone, locale) values (${email}, ${phone}, 'de')
-    returning id`.execute(db);
-  return { id: rows[0]!.id, email, phone };
-}
+const newPerson = personMaker("link", 2000, "de");
+const person = () => newPerson(db);
 
 type Link = { sub: string; channel: Channel; hash: string };
 
@@ -63,17 +56,10 @@ async function twoSteps(l: Link) {
   };
 }
 
-/** A Kysely on the same database that counts the statements it runs. */
+/** A db over the same connections that counts the statements it sends. */
 function counting(base: Db) {
   let statements = 0;
-  const counted = base.withPlugin({
-    transformQuery(args) {
-      statements++;
-      return args.node;
-    },
-    transformResult: async (args) => args.result,
-  });
-  return { db: counted, statements: () => statements };
+  return { db: recordingStatements(base, () => statements++), statements: () => statements };
 }
 
 /** Links in every state the page shows (contact ids and address hashes as tokens carry them). */
