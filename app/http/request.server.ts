@@ -30,3 +30,20 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export function requestIdFor(incoming: string | undefined | null): string {
   return incoming && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
 }
+
+/**
+ * A fresh CSP nonce for a page (16 random bytes, base64): cut from a pool of CSPRNG bytes filled
+ * 4 KiB at a time, each slice used once, instead of one getrandom call per page. Every page's
+ * nonce comes from here (the token pages' fast path and the express path).
+ */
+let noncePool = Buffer.alloc(0);
+let nonceAt = 0;
+export function cspNonce(): string {
+  if (nonceAt + 16 > noncePool.length) {
+    noncePool = crypto.randomBytes(4096);
+    nonceAt = 0;
+  }
+  const nonce = noncePool.toString("base64", nonceAt, nonceAt + 16);
+  nonceAt += 16;
+  return nonce;
+}

@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express from "express";
 import helmet from "helmet";
@@ -18,7 +17,7 @@ import { redactPath } from "~/server/logger.server";
 import { oneClickFastPath, replayedBody } from "~/server/one-click.server";
 import { tokenPageFastPath } from "~/server/token-pages.server";
 import { answerHealthz } from "~/http/health.server";
-import { requestIdFor } from "~/http/request.server";
+import { cspNonce, requestIdFor } from "~/http/request.server";
 
 export type AppLoadContext = {
   nonce: string;
@@ -80,7 +79,7 @@ export function createHttpApp(options: {
   app.use((req, res, next) => {
     const id = requestIdFor(req.get("x-request-id"));
     res.locals.requestId = id;
-    res.locals.cspNonce = crypto.randomBytes(16).toString("base64");
+    res.locals.cspNonce = cspNonce();
     res.setHeader("X-Request-Id", id);
     next();
   });

@@ -7,7 +7,7 @@ import {
   type LoaderFunction,
   type ServerBuild,
 } from "@remix-run/node";
-import { requestIdFor } from "~/http/request.server";
+import { cspNonce, requestIdFor } from "~/http/request.server";
 import type { I18nPayload } from "~/i18n/i18n.shared";
 import { preferencesPage, unsubscribePage } from "~/recipient/token-pages.server";
 
@@ -76,22 +76,6 @@ const NONCE_SLOT = `${MARK}nz`;
 const SLOT_RE = new RegExp(`${MARK}(?:s(\\d+)|n)z`, "g");
 
 type Json = Record<string, unknown>;
-
-/**
- * A fresh CSP nonce (16 random bytes, base64, as every page's): cut from a pool of CSPRNG bytes
- * filled 4 KiB at a time, each slice used once, instead of one getrandom call per page.
- */
-let noncePool = Buffer.alloc(0);
-let nonceAt = 0;
-function cspNonce(): string {
-  if (nonceAt + 16 > noncePool.length) {
-    noncePool = crypto.randomBytes(4096);
-    nonceAt = 0;
-  }
-  const nonce = noncePool.toString("base64", nonceAt, nonceAt + 16);
-  nonceAt += 16;
-  return nonce;
-}
 
 /**
  * Each page's recipient-specific strings: a copy of the data with them replaced by slots, and
