@@ -52,6 +52,7 @@ const firstPort = Number(process.env.BENCH_PORT ?? 3331);
 
 const { ROWS } = await import("./table/rows");
 const { withStage, workDir } = await import("./table/stages");
+const { settle } = await import("./table/lib");
 type RowResult = import("./table/lib").RowResult;
 type Options = import("./table/lib").Options;
 
@@ -114,8 +115,10 @@ try {
         await withStage(stage, { kind, options, results, work }, async (s) => {
           for (const r of rows) {
             try {
+              const settled = await settle(options.pgUrl);
               const res = await r.run(s as never);
               if (res) {
+                res.details = { ...res.details, settled };
                 results.push(res);
                 console.log(`  ${line(res)}`);
               }

@@ -214,3 +214,56 @@ export async function startBaseline(
     },
   };
 }
+
+/** Busy and total jiffies of the whole machine so far (/proc/stat's first line). */
+function machineJiffies(): { busy: number; total: number } {
+  const fields = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/);
+  const n = fields.slice(1).map(Number);
+  const total = n.reduce((a, b) => a + b, 0);
+  const idle = (n[3] ?? 0) + (n[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits, before a row, until the machine is calm: its CPU busy under a quarter over half a second,
+ * and on PostgreSQL no autovacuum worker (after the import row's 1,000,000 rows, on a server that
+ * runs autovacuum). At most `maxSeconds`. What it waited and the last busy fraction go into the
+ * row's details, so a figure taken on a busy machine says so. It matters most for the rows
+ * without a baseline (the links batch, the send check): a ratio's two sides see the same machine,
+ * an absolute rate does not. On a calm machine it costs half a second a row (one sample).
+ */
+export async function settle(
+  pgUrl: string | null,
+  maxSeconds = 60,
+): Promise<{ waited_s: number; busy: number; autovacuum: number }> {
+  const started = performance.now();
+  let busy = 1;
+  let autovacuum = 0;
+  for (;;) {
+    const a = machineJiffies();
+    await new Promise((r) => setTimeout(r, 500));
+    const z = machineJiffies();
+    busy = z.total > a.total ? (z.busy - a.busy) / (z.total - a.total) : 0;
+    autovacuum = 0;
+    if (pgUrl) {
+      // Any database's: the PostgreSQL rows' leftovers also slow the PGlite rows after them. A
+      // server that cannot be reached (a PGlite-only run without one) has none.
+      const c = new pg.Client({ connectionString: pgUrl });
+      try {
+        await c.connect();
+        const { rows } = await c.query<{ n: number }>(
+          "select count(*)::int as n from pg_stat_activity where backend_type = 'autovacuum worker'",
+        );
+        autovacuum = rows[0]?.n ?? 0;
+      } catch {
+        autovacuum = 0;
+      } finally {
+        await c.end().catch(() => {});
+      }
+    }
+    const waited = (performance.now() - started) / 1000;
+    if ((busy < 0.25 && autovacuum === 0) || waited >= maxSeconds) {
+      return { waited_s: round(waited), busy: round(busy, 2), autovacuum };
+    }
+  }
+}
