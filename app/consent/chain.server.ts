@@ -78,8 +78,9 @@ const ALGORITHM =
 
 const field = (v: string | null): string =>
   v === null ? "-" : `${Buffer.byteLength(v, "utf8")}:${v}`;
-const sha256hex = (s: string): string =>
-  crypto.createHash("sha256").update(s, "utf8").digest("hex");
+// The one-shot crypto.hash (Node 20.12+): about half createHash's time on these short texts, and a
+// bulk write of 1,000 addresses hashes 2,000 of them.
+const sha256hex = (s: string): string => crypto.hash("sha256", s, "hex");
 
 export function evidenceHashOf(e: ProofRow["evidence"]): string {
   return sha256hex(
