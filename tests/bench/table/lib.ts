@@ -234,7 +234,7 @@ function machineJiffies(): { busy: number; total: number } {
  */
 export async function settle(
   pgUrl: string | null,
-  maxSeconds = 60,
+  maxSeconds = 20,
 ): Promise<{ waited_s: number; busy: number; autovacuum: number }> {
   const started = performance.now();
   let busy = 1;
