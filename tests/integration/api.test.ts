@@ -1363,7 +1363,7 @@ describe("GET /api/v1/events", () => {
    */
   async function feedUntil(after: string | null, done: (e: Event[]) => boolean, limit = 1000) {
     let read = await readFeed(after, limit);
-    for (let i = 0; i < 100 && !done(read.events); i++) {
+    for (let i = 0; i < 300 && !done(read.events); i++) {
       await new Promise((r) => setTimeout(r, 100));
       read = await readFeed(after, limit);
     }
