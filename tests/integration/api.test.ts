@@ -24,6 +24,7 @@ import * as subscriptionsRoute from "~/routes/api.v1.subscriptions";
 import * as suppressionsRoute from "~/routes/api.v1.suppressions";
 import * as exportRoute from "~/routes/api.v1.suppressions[.csv]";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { readUntil } from "./db.helpers";
 import { call, json, newKey, type RouteModule } from "./api.helpers";
 
 let t: TestDatabase;
@@ -1357,18 +1358,12 @@ describe("GET /api/v1/events", () => {
     }
     return { events: all, cursor };
   }
-  /**
-   * The feed holds back events while an older transaction is still running anywhere on the
-   * database server (other test files share the PostgreSQL server): wait until it shows `done`.
-   */
-  async function feedUntil(after: string | null, done: (e: Event[]) => boolean, limit = 1000) {
-    let read = await readFeed(after, limit);
-    for (let i = 0; i < 300 && !done(read.events); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      read = await readFeed(after, limit);
-    }
-    return read;
-  }
+  /** The feed until it shows `done` (it holds back events behind other files' transactions). */
+  const feedUntil = (after: string | null, done: (e: Event[]) => boolean, limit = 1000) =>
+    readUntil(
+      () => readFeed(after, limit),
+      (read) => done(read.events),
+    );
 
   it("pages through the ledger in a stable order with a cursor", async () => {
     for (let i = 0; i < 9; i++) {

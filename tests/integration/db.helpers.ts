@@ -38,3 +38,18 @@ export function personMaker(prefix: string, phoneFrom: number, locale: string) {
     return { id: rows[0]!.id, email, phone };
   };
 }
+
+/**
+ * Reads again (every 100 ms, at most 30 s) until `done` holds, and answers the last read. For
+ * what waits on PostgreSQL's oldest running transaction (the events feed, checkpoints): its
+ * horizon spans every database of the server, and other test files share the server, so an open
+ * transaction of theirs holds back what this file just wrote. A reader of the feed polls too.
+ */
+export async function readUntil<T>(read: () => Promise<T>, done: (value: T) => boolean) {
+  let value = await read();
+  for (let i = 0; i < 300 && !done(value); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await read();
+  }
+  return value;
+}

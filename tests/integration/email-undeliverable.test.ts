@@ -27,6 +27,7 @@ import {
 import { listAlerts } from "~/reports/alerts.server";
 import { createWebhookEndpoint } from "~/webhooks/endpoints.server";
 import { createWebhookTransport } from "~/webhooks/transport.server";
+import { readUntil } from "./db.helpers";
 import { contactWithLinks, counts, ledgerOf, sendState, setUp } from "./email.helpers";
 
 /**
@@ -168,14 +169,7 @@ describe("undeliverable", () => {
     };
     const markOf = (events: Awaited<ReturnType<typeof readFeed>>) =>
       events.find((e) => e.address === a.email && e.type === "address.undeliverable");
-    // The feed holds back events while an older transaction is still running anywhere on the
-    // database server (its horizon is the cluster's oldest running transaction; other test files
-    // share the PostgreSQL server): read it again, as a consumer polls, until the mark shows.
-    let all = await readFeed();
-    for (let i = 0; i < 300 && !markOf(all); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      all = await readFeed();
-    }
+    const all = await readUntil(readFeed, (events) => markOf(events) !== undefined);
     const mark = markOf(all);
     expect(mark).toMatchObject({
       action: "undeliverable",

@@ -17,6 +17,7 @@ import { addressKey, applyConsentChange, applyConsentChanges } from "~/consent/c
 import { eraseContact } from "~/consent/erasure.server";
 import type { Db } from "~/db/db.server";
 import { createTestDatabase, type TestDatabase } from "../setup/db";
+import { readUntil } from "./db.helpers";
 
 /**
  * The chained ledger (docs/consent.md#proof-of-consent): every writer chains, the whole ledger
@@ -69,12 +70,16 @@ async function tampered(
  */
 async function sealAll(): Promise<number> {
   let rows = 0;
-  for (let i = 0; i < 300; i++) {
-    rows += (await createLedgerCheckpoint(db))?.rows ?? 0;
-    if ((await verifyLedgerChain(db)).uncheckpointed === 0) return rows;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the checkpoint horizon never passed this test's rows");
+  const report = await readUntil(
+    async () => {
+      rows += (await createLedgerCheckpoint(db))?.rows ?? 0;
+      return verifyLedgerChain(db);
+    },
+    (r) => r.uncheckpointed === 0,
+  );
+  if (report.uncheckpointed !== 0)
+    throw new Error("the checkpoint horizon never passed this test's rows");
+  return rows;
 }
 
 async function ledgerIds(address: string): Promise<number[]> {

@@ -237,33 +237,34 @@ export async function settle(
   maxSeconds = 20,
 ): Promise<{ waited_s: number; busy: number; autovacuum: number }> {
   const started = performance.now();
-  let busy = 1;
-  let autovacuum = 0;
   for (;;) {
     const a = machineJiffies();
     await new Promise((r) => setTimeout(r, 500));
     const z = machineJiffies();
-    busy = z.total > a.total ? (z.busy - a.busy) / (z.total - a.total) : 0;
-    autovacuum = 0;
-    if (pgUrl) {
-      // Any database's: the PostgreSQL rows' leftovers also slow the PGlite rows after them. A
-      // server that cannot be reached (a PGlite-only run without one) has none.
-      const c = new pg.Client({ connectionString: pgUrl });
-      try {
-        await c.connect();
-        const { rows } = await c.query<{ n: number }>(
-          "select count(*)::int as n from pg_stat_activity where backend_type = 'autovacuum worker'",
-        );
-        autovacuum = rows[0]?.n ?? 0;
-      } catch {
-        autovacuum = 0;
-      } finally {
-        await c.end().catch(() => {});
-      }
-    }
+    const busy = z.total > a.total ? (z.busy - a.busy) / (z.total - a.total) : 0;
+    const autovacuum = pgUrl ? await autovacuumWorkers(pgUrl) : 0;
     const waited = (performance.now() - started) / 1000;
     if ((busy < 0.25 && autovacuum === 0) || waited >= maxSeconds) {
       return { waited_s: round(waited), busy: round(busy, 2), autovacuum };
     }
+  }
+}
+
+/**
+ * Autovacuum workers running now, in any database: the PostgreSQL rows' leftovers also slow the
+ * PGlite rows after them. A server that cannot be reached (a PGlite-only run without one) has none.
+ */
+async function autovacuumWorkers(pgUrl: string): Promise<number> {
+  const c = new pg.Client({ connectionString: pgUrl });
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ n: number }>(
+      "select count(*)::int as n from pg_stat_activity where backend_type = 'autovacuum worker'",
+    );
+    return rows[0]?.n ?? 0;
+  } catch {
+    return 0;
+  } finally {
+    await c.end().catch(() => {});
   }
 }
