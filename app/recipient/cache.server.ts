@@ -59,6 +59,12 @@ export function cachedBranding(db: Db): Promise<Branding> {
   });
 }
 
+/** Forgets every cached setting and the last good branding (tests: a new file, a new database). */
+export function resetRecipientCacheForTests(): void {
+  caches.clear();
+  lastGoodBranding = null;
+}
+
 /** The branding this process last read, or the defaults (never touches the database). */
 export function lastKnownBranding(): Branding {
   return lastGoodBranding ?? DEFAULT_BRANDING;

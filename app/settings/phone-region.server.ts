@@ -40,6 +40,11 @@ const StoredSchema = z.object({
 
 let cached: { region: string | null; at: number } | null = null;
 
+/** Forgets the copy in this process (tests: the next file's database may hold another setting). */
+export function resetPhoneRegionForTests(): void {
+  cached = null;
+}
+
 /** The default country now: the admin setting, else DEFAULT_PHONE_REGION, else none. */
 export function defaultPhoneRegion(): string | undefined {
   return cached?.region ?? getEnv().DEFAULT_PHONE_REGION ?? undefined;

@@ -23,10 +23,11 @@ export default async function setup(project: TestProject) {
   if (kind === "pglite") {
     const dir = path.resolve("tests/.tmp");
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, `pglite-template-${process.pid}.tar.gz`);
+    // Uncompressed: every PGlite test file loads it (0.8 s a load here, against 1.3 s gzipped).
+    const file = path.join(dir, `pglite-template-${process.pid}.tar`);
     const handle = await openPglite("memory://", { lock: false });
     await migrateToLatest(handle.db);
-    const dump = await handle.pglite!.dumpDataDir("gzip");
+    const dump = await handle.pglite!.dumpDataDir("none");
     fs.writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
     await handle.close();
     project.provide("pgliteTemplate", file);
