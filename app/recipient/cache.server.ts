@@ -61,7 +61,7 @@ export function cachedBranding(db: Db): Promise<Branding> {
 
 /** Forgets every cached setting and the last good branding (tests: a new file, a new database). */
 export function resetRecipientCacheForTests(): void {
-  caches.clear();
+  clearRecipientCache();
   lastGoodBranding = null;
 }
 
